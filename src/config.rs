@@ -1,0 +1,536 @@
+//! Typed settings: `config/latchkey.toml` (or `--config FILE`) overlaid by `LATCHKEY_*` environment
+//! variables (nested keys with `__`, e.g. `LATCHKEY_OAUTH2__CODE_TTL_SECS`), validated before serving.
+//! Every key, with its default, is documented in `config/latchkey.toml`.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::store::DbOptions;
+
+pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
+
+/// The settings as read; see [`Settings`] for the validated form the server runs with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: String,
+    pub public_url: String,
+    pub secret_key: String,
+    pub secret_key_file: PathBuf,
+    pub signup: bool,
+    pub trusted_proxies: Vec<String>,
+    pub log: LogConfig,
+    pub database: DatabaseConfig,
+    pub oauth2: OAuth2Config,
+    pub oauth1: OAuth1Config,
+    pub session: SessionConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuth2Config {
+    pub code_ttl_secs: i64,
+    pub implicit_token_ttl_secs: i64,
+    pub access_token_ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuth1Config {
+    pub timestamp_window_secs: i64,
+    pub request_token_ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    pub ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub window_secs: i64,
+    pub login_failures_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub client_failures_per_client: u32,
+    pub client_failures_per_ip: u32,
+    pub token_info_failures_per_ip: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/latchkey.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            secret_key: String::new(),
+            secret_key_file: PathBuf::new(),
+            signup: false,
+            trusted_proxies: Vec::new(),
+            log: LogConfig::default(),
+            database: DatabaseConfig::default(),
+            oauth2: OAuth2Config::default(),
+            oauth1: OAuth1Config::default(),
+            session: SessionConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for OAuth2Config {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 300,
+            implicit_token_ttl_secs: 1_209_600,
+            access_token_ttl_secs: 0,
+        }
+    }
+}
+
+impl Default for OAuth1Config {
+    fn default() -> Self {
+        Self {
+            timestamp_window_secs: 900,
+            request_token_ttl_secs: 3600,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 14 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 900,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 50,
+            client_failures_per_client: 20,
+            client_failures_per_ip: 50,
+            token_info_failures_per_ip: 1000,
+        }
+    }
+}
+
+/// A configuration problem, naming the key to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("cannot read or write the secret key file {path}: {source}")]
+    SecretKeyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+/// 32 bytes that encrypt OAuth1 secrets at rest and key CSRF tokens. Never printed.
+#[derive(Clone)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(redacted)")
+    }
+}
+
+impl SecretKey {
+    fn from_hex(key: &'static str, hex_str: &str) -> Result<Self, ConfigError> {
+        let bytes = hex::decode(hex_str.trim())
+            .map_err(|_| invalid(key, "must be 64 hexadecimal characters (32 bytes)"))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| invalid(key, "must be 64 hexadecimal characters (32 bytes)"))?;
+        Ok(Self(bytes))
+    }
+}
+
+/// Validated settings, as the server and CLI use them.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DbOptions,
+    pub listen: SocketAddr,
+    /// Canonical origin (and optional path prefix) for every absolute URL; no trailing slash.
+    pub public_url: Url,
+    pub secret_key_source: SecretKeySource,
+    pub signup: bool,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub log_json: bool,
+    pub log_level: String,
+    pub code_ttl: i64,
+    pub implicit_token_ttl: i64,
+    /// `None`: code-flow and password tokens do not expire (WordPress.com behaviour).
+    pub access_token_ttl: Option<i64>,
+    pub oauth1_timestamp_window: i64,
+    pub oauth1_request_token_ttl: i64,
+    pub session_ttl: i64,
+    pub limits: LimitsConfig,
+}
+
+/// Where the secret key comes from.
+#[derive(Debug, Clone)]
+pub enum SecretKeySource {
+    Given(SecretKey),
+    /// Read from this file, generated there (mode 0600) on first start.
+    File(PathBuf),
+}
+
+impl Config {
+    /// Reads the file (missing is fine only for the default path) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::Parse(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        // `LATCHKEY_TEST_*` variables belong to the test suite, not to the server.
+        figment = figment.merge(
+            Env::prefixed("LATCHKEY_")
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                .split("__"),
+        );
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+
+    /// Checks every key and resolves defaults that depend on others.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let url = self.database_url.trim();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|_| invalid("listen", "must be a socket address such as 127.0.0.1:8080"))?;
+        let public_url = if self.public_url.trim().is_empty() {
+            Url::parse(&format!("http://{listen}")).map_err(|e| invalid("listen", e.to_string()))?
+        } else {
+            parse_public_url(self.public_url.trim())?
+        };
+        let secret_key_source = if self.secret_key.trim().is_empty() {
+            SecretKeySource::File(if self.secret_key_file.as_os_str().is_empty() {
+                default_key_file(url)
+            } else {
+                self.secret_key_file.clone()
+            })
+        } else {
+            SecretKeySource::Given(SecretKey::from_hex("secret_key", &self.secret_key)?)
+        };
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| invalid("trusted_proxies", format!("{p:?} is not an IP address")))
+            })
+            .collect::<Result<_, _>>()?;
+        let log_json = match self.log.format.as_str() {
+            "text" => false,
+            "json" => true,
+            _ => return Err(invalid("log.format", "must be \"text\" or \"json\"")),
+        };
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                "must be a level such as info or debug",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if !(1..=600).contains(&self.oauth2.code_ttl_secs) {
+            return Err(invalid(
+                "oauth2.code_ttl_secs",
+                "must be between 1 and 600 seconds",
+            ));
+        }
+        if self.oauth2.implicit_token_ttl_secs < 1 {
+            return Err(invalid(
+                "oauth2.implicit_token_ttl_secs",
+                "must be positive",
+            ));
+        }
+        if self.oauth2.access_token_ttl_secs < 0 {
+            return Err(invalid(
+                "oauth2.access_token_ttl_secs",
+                "must be 0 (never expire) or a positive number of seconds",
+            ));
+        }
+        if !(1..=3600).contains(&self.oauth1.timestamp_window_secs) {
+            return Err(invalid(
+                "oauth1.timestamp_window_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if !(60..=86_400).contains(&self.oauth1.request_token_ttl_secs) {
+            return Err(invalid(
+                "oauth1.request_token_ttl_secs",
+                "must be between 60 and 86400",
+            ));
+        }
+        if self.session.ttl_secs < 60 {
+            return Err(invalid("session.ttl_secs", "must be at least 60 seconds"));
+        }
+        if self.limits.window_secs < 1 {
+            return Err(invalid("limits.window_secs", "must be positive"));
+        }
+        Ok(Settings {
+            database: DbOptions {
+                url: url.to_owned(),
+                max_connections: self.database.max_connections,
+                acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs.max(1)),
+            },
+            listen,
+            public_url,
+            secret_key_source,
+            signup: self.signup,
+            trusted_proxies,
+            log_json,
+            log_level: self.log.level.clone(),
+            code_ttl: self.oauth2.code_ttl_secs,
+            implicit_token_ttl: self.oauth2.implicit_token_ttl_secs,
+            access_token_ttl: (self.oauth2.access_token_ttl_secs > 0)
+                .then_some(self.oauth2.access_token_ttl_secs),
+            oauth1_timestamp_window: self.oauth1.timestamp_window_secs,
+            oauth1_request_token_ttl: self.oauth1.request_token_ttl_secs,
+            session_ttl: self.session.ttl_secs,
+            limits: self.limits.clone(),
+        })
+    }
+}
+
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| invalid("public_url", e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid(
+            "public_url",
+            "must be an http:// or https:// URL with a host",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid(
+            "public_url",
+            "must not have a query, fragment or user name",
+        ));
+    }
+    Ok(url)
+}
+
+/// The key file lives beside the SQLite database; for PostgreSQL, in `data/`.
+fn default_key_file(database_url: &str) -> PathBuf {
+    let sqlite_path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p));
+    match sqlite_path {
+        Some(path) if path != ":memory:" && !path.is_empty() => Path::new(path)
+            .parent()
+            .map(|dir| dir.join("secret.key"))
+            .unwrap_or_else(|| PathBuf::from("secret.key")),
+        _ => PathBuf::from("data/secret.key"),
+    }
+}
+
+impl Settings {
+    /// The public URL without a trailing slash, for building absolute URLs.
+    pub fn base_url(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// The issuer identifier (RFC 8414, RFC 9207): the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.base_url()
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// Resolves the secret key, generating and saving one (mode 0600) on first start.
+    pub fn secret_key(
+        &self,
+        random: &dyn crate::domain::random::Random,
+    ) -> Result<SecretKey, ConfigError> {
+        match &self.secret_key_source {
+            SecretKeySource::Given(key) => Ok(key.clone()),
+            SecretKeySource::File(path) => load_or_create_key(path, random),
+        }
+    }
+}
+
+fn load_or_create_key(
+    path: &Path,
+    random: &dyn crate::domain::random::Random,
+) -> Result<SecretKey, ConfigError> {
+    let io = |source| ConfigError::SecretKeyFile {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => SecretKey::from_hex("secret_key_file", &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            let key: [u8; 32] = crate::domain::random::bytes(random);
+            write_private(path, hex::encode(key).as_bytes()).map_err(io)?;
+            Ok(SecretKey(key))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_public_url_follows_listen() {
+        let settings = Config::default().validate().unwrap();
+        assert_eq!(settings.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(settings.base_url(), "http://127.0.0.1:8080");
+        assert!(matches!(
+            settings.secret_key_source,
+            SecretKeySource::File(ref p) if p == Path::new("data/secret.key")
+        ));
+    }
+
+    #[test]
+    fn each_invalid_key_is_named_in_the_error() {
+        type Mutation = Box<dyn Fn(&mut Config)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            (
+                "database_url",
+                Box::new(|c| c.database_url = "mysql://x".into()),
+            ),
+            ("listen", Box::new(|c| c.listen = "nowhere".into())),
+            ("public_url", Box::new(|c| c.public_url = "ftp://x".into())),
+            (
+                "public_url",
+                Box::new(|c| c.public_url = "https://x/?q=1".into()),
+            ),
+            ("secret_key", Box::new(|c| c.secret_key = "abc".into())),
+            ("log.format", Box::new(|c| c.log.format = "xml".into())),
+            (
+                "oauth2.code_ttl_secs",
+                Box::new(|c| c.oauth2.code_ttl_secs = 601),
+            ),
+            (
+                "trusted_proxies",
+                Box::new(|c| c.trusted_proxies = vec!["proxy".into()]),
+            ),
+        ];
+        for (key, mutate) in cases {
+            let mut config = Config::default();
+            mutate(&mut config);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn secret_key_file_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/secret.key");
+        let first = load_or_create_key(&path, &crate::domain::random::OsRandom).unwrap();
+        let second = load_or_create_key(&path, &crate::domain::random::OsRandom).unwrap();
+        assert_eq!(first.0, second.0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(format!("{first:?}"), "SecretKey(redacted)");
+    }
+}

@@ -1,0 +1,13 @@
+//! Pure protocol rules: no axum, no sqlx. Everything here is a plain function over plain types, so it
+//! is tested without a server or a database.
+
+pub mod app;
+pub mod clock;
+pub mod crypto;
+pub mod password;
+pub mod pkce;
+pub mod random;
+pub mod redirect_uri;
+pub mod scope;
+pub mod secret;
+pub mod site_url;

@@ -1,0 +1,35 @@
+//! Latchkey: a standalone authorization server speaking the WordPress.com OAuth2 dialect and the
+//! WP REST API OAuth 1.0a dialect.
+//!
+//! Data flows one way: HTTP (`oauth2`, `oauth1`, `api`, `web`) → pure rules (`domain`) → storage
+//! (`store`), and back. [`router`] builds every route; `http::serve::app` adds the layers; `main`,
+//! the tests and the benchmark all serve the same thing.
+
+pub mod admin;
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod oauth1;
+pub mod oauth2;
+pub mod ops;
+pub mod state;
+pub mod store;
+pub mod throttle;
+pub mod web;
+
+use axum::Router;
+
+pub use state::AppState;
+
+/// Every route of the server, without the outer layers (see `http::serve::app`).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(ops::routes())
+        .merge(web::routes())
+        .merge(oauth2::routes())
+        .merge(api::routes())
+        .with_state(state)
+}

@@ -1,0 +1,253 @@
+//! `latchkey`: parse the command line, set up tracing, dispatch.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use latchkey::admin::{self, AdminError};
+use latchkey::cli::{AppCommand, Cli, Command, SiteCommand, UserCommand};
+use latchkey::config::{Config, Settings};
+use latchkey::domain::clock::{Clock, SystemClock};
+use latchkey::domain::random::OsRandom;
+use latchkey::store::{Role, Store};
+use latchkey::{AppState, demo};
+use serde_json::json;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Config::load(cli.config.as_deref())?.validate()?;
+    match cli.command {
+        Command::Serve { demo } => serve(settings, demo).await,
+        Command::Migrate => {
+            let store = open_store(&settings).await?;
+            store.migrate().await.context("migrating the database")?;
+            eprintln!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::User(cmd) => user(&open_store(&settings).await?, cmd).await,
+        Command::Site(cmd) => site(&open_store(&settings).await?, cmd).await,
+        Command::App(cmd) => app(&settings, &open_store(&settings).await?, cmd).await,
+    }
+}
+
+/// Opens the database and brings the schema up to date (administration commands need both).
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database)
+        .await
+        .context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+fn now() -> i64 {
+    SystemClock.now()
+}
+
+fn print(value: serde_json::Value) {
+    println!("{value}");
+}
+
+fn explain(err: AdminError) -> anyhow::Error {
+    anyhow::anyhow!("{err}")
+}
+
+async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            password,
+            display_name,
+        } => {
+            let input = admin::UserInput {
+                username: &username,
+                email: &email,
+                password: &password,
+                display_name: display_name.as_deref(),
+            };
+            let user = admin::create_user(store, &OsRandom, &input, now())
+                .await
+                .map_err(explain)?;
+            eprintln!("created user {}", user.username);
+            print(json!({"id": user.id, "username": user.username}));
+        }
+    }
+    Ok(())
+}
+
+async fn site(store: &Store, cmd: SiteCommand) -> anyhow::Result<()> {
+    match cmd {
+        SiteCommand::Create {
+            owner,
+            url,
+            name,
+            jetpack,
+        } => {
+            let owner = admin::find_user(store, &owner).await.map_err(explain)?;
+            let site = admin::create_site(store, &owner, &url, &name, jetpack, now())
+                .await
+                .map_err(explain)?;
+            eprintln!("created site {} ({})", site.id, site.url);
+            print(json!({"id": site.id, "url": site.url}));
+        }
+        SiteCommand::AddUser { site, user, role } => {
+            let role: Role = role
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("role: {e}"))?;
+            let site = admin::find_site(store, &site).await.map_err(explain)?;
+            let user = admin::find_user(store, &user).await.map_err(explain)?;
+            admin::add_member(store, &site, &user, role, now())
+                .await
+                .map_err(explain)?;
+            eprintln!("{} is now {} of site {}", user.username, role, site.id);
+            print(json!({"site_id": site.id, "user_id": user.id, "role": role.as_str()}));
+        }
+    }
+    Ok(())
+}
+
+async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Result<()> {
+    match cmd {
+        AppCommand::Create(args) => {
+            let owner = admin::find_user(store, &args.owner)
+                .await
+                .map_err(explain)?;
+            let key = settings.secret_key(&OsRandom)?;
+            let input = admin::AppInput {
+                name: &args.name,
+                description: &args.description,
+                website: &args.website,
+                icon_url: &args.icon_url,
+                app_type: args.app_type,
+                redirect_uris: &args.redirect_uris,
+                js_origins: &args.js_origins,
+                allow_implicit: !args.no_implicit,
+                oauth1_callback: args.oauth1_callback.as_deref(),
+            };
+            let created = admin::create_app(
+                store,
+                &OsRandom,
+                &key.0,
+                &owner,
+                &input,
+                &settings.base_url(),
+                now(),
+            )
+            .await
+            .map_err(explain)?;
+            eprintln!(
+                "created app {} (client_id {}); the secret is shown only now",
+                created.app.name, created.app.id
+            );
+            let mut out = json!({
+                "client_id": created.app.id.to_string(),
+                "client_secret": created.client_secret,
+            });
+            if let (Some(key), Some(secret)) = (&created.app.oauth1_key, &created.consumer_secret) {
+                out["consumer_key"] = json!(key);
+                out["consumer_secret"] = json!(secret);
+            }
+            print(out);
+        }
+        AppCommand::List => {
+            let apps = store.list_apps(None).await?;
+            let list: Vec<_> = apps
+                .iter()
+                .map(|a| {
+                    json!({
+                        "client_id": a.id.to_string(),
+                        "name": a.name,
+                        "owner_id": a.owner_id,
+                        "type": a.app_type,
+                        "redirect_uris": a.redirect_uri_list(),
+                        "js_origins": a.js_origin_list(),
+                        "allow_implicit": a.allow_implicit,
+                        "consumer_key": a.oauth1_key,
+                        "oauth1_callback": a.oauth1_callback,
+                    })
+                })
+                .collect();
+            print(json!(list));
+        }
+        AppCommand::ResetSecret { client_id } => {
+            let app = admin::find_app(store, &client_id).await.map_err(explain)?;
+            let secret = admin::reset_secret(store, &OsRandom, &app)
+                .await
+                .map_err(explain)?;
+            eprintln!("new secret for app {}; the old one no longer works", app.id);
+            print(json!({"client_id": app.id.to_string(), "client_secret": secret}));
+        }
+        AppCommand::Delete { client_id } => {
+            let app = admin::find_app(store, &client_id).await.map_err(explain)?;
+            store.delete_app(app.id).await?;
+            eprintln!("deleted app {} with its grants, codes and tokens", app.id);
+            print(json!({"client_id": app.id.to_string(), "deleted": true}));
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    init_tracing(&settings);
+    let key = settings.secret_key(&OsRandom)?;
+    let store = Store::connect(&settings.database)
+        .await
+        .context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let state = AppState::new(
+        store,
+        settings,
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        key,
+    );
+    if demo {
+        let seeded = demo::seed(&state).await?;
+        eprintln!("{seeded}");
+    }
+    tracing::info!(
+        listen = %state.settings.listen,
+        public_url = %state.settings.public_url,
+        backend = state.store.backend(),
+        "latchkey serving"
+    );
+    latchkey::http::serve::run(listener, state, latchkey::http::serve::shutdown_signal()).await?;
+    Ok(())
+}
+
+fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,527 @@
+//! OAuth 1.0a callback URLs (RFC 5849 §2.1, §2.2; `spec/oauth1.md` §7; security O107): what a
+//! consumer may register, whether an `oauth_callback` matches it, and how the verifier is added.
+//!
+//! Matching compares the raw text of each component, never a parsed-and-normalised URL: `url::Url`
+//! would turn `https://client.example:443/cb` into `https://client.example/cb` and resolve
+//! `/cb/../x`, and both must be refused. Comparing raw prefixes is sound because a browser parses a
+//! URL from left to right: when scheme, authority and path are byte-equal and the rest starts at `?` or
+//! `#`, the browser reaches the same origin and path. Characters that browsers strip or reinterpret
+//! (control characters, blanks, `\`) are refused outright, so they cannot make the two readings
+//! differ.
+//!
+//! Decisions:
+//! - A registered callback is `oob` or an absolute `http`/`https` URL in ASCII (punycode hosts,
+//!   percent-encoded paths). The plugin also allows custom schemes (`custom-app://…`); Latchkey does
+//!   not, so every redirect goes to the web.
+//! - Comparison is exact and case-sensitive, as in the plugin: `HTTPS://Client.example/cb` does not
+//!   match `https://client.example/cb`. Register the form the client sends.
+//! - [`append_params`] replaces existing query parameters with the same names (as WordPress's
+//!   `add_query_arg` does), so a callback that already carries `oauth_token` cannot hand the client
+//!   two of them.
+
+use url::Url;
+
+use super::signature::encode;
+
+/// Why a callback is refused. The Display text is the `oauth_problem_advice`; every variant is a 400
+/// with `oauth_problem=callback_rejected` (`spec/oauth1.md` §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("the callback must be oob or an absolute URL such as https://client.example/callback")]
+    NotAbsolute,
+    #[error("the callback must be oob or use the http or https scheme")]
+    Scheme,
+    #[error("the callback must not contain a user name or password")]
+    UserInfo,
+    #[error("the callback has an empty host")]
+    EmptyHost,
+    #[error("the callback's host must not contain any of : # ? [ ]")]
+    BadHost,
+    #[error("the callback's port must be a number from 1 to 65535")]
+    BadPort,
+    #[error(
+        "the callback must not contain blanks, control characters, backslashes or non-ASCII \
+         characters; percent-encode them"
+    )]
+    ForbiddenCharacter,
+    #[error("the callback is not a valid URL")]
+    Malformed,
+    #[error(
+        "oauth_callback does not match the callback registered for this consumer: the scheme, host, \
+         port and path must be identical, only the query and fragment may differ"
+    )]
+    Mismatch,
+}
+
+impl CallbackError {
+    /// The OAuth Problem Reporting code for `oauth_problem`.
+    pub fn problem(&self) -> &'static str {
+        "callback_rejected"
+    }
+}
+
+/// A URL cut into its raw components, nothing decoded or normalised. `None` means absent, which is
+/// not the same as empty (`http://h:8080` has no path, `http://h:8080/` has `/`).
+#[derive(Debug, PartialEq, Eq)]
+struct RawUrl<'a> {
+    scheme: &'a str,
+    userinfo: Option<&'a str>,
+    host: &'a str,
+    port: Option<&'a str>,
+    path: Option<&'a str>,
+}
+
+impl<'a> RawUrl<'a> {
+    fn split(s: &'a str) -> Result<Self, CallbackError> {
+        if s.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        {
+            return Err(CallbackError::ForbiddenCharacter);
+        }
+        let (scheme, rest) = s.split_once(':').ok_or(CallbackError::NotAbsolute)?;
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        let rest = rest
+            .strip_prefix("//")
+            .filter(|_| scheme_ok)
+            .ok_or(CallbackError::NotAbsolute)?;
+        let (authority, rest) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+        // The last `@` ends the userinfo, as browsers read it (WHATWG URL, authority state).
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((userinfo, hostport)) => (Some(userinfo), hostport),
+            None => (None, authority),
+        };
+        let (host, port) = match hostport.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        };
+        let path = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+        Ok(Self {
+            scheme,
+            userinfo,
+            host,
+            port,
+            path: (!path.is_empty()).then_some(path),
+        })
+    }
+
+    /// Scheme, userinfo, host, port and path equal, presence included (`spec/oauth1.md` §7).
+    fn same_target(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+/// Checks a callback a consumer registers: `oob`, or an absolute http(s) URL without userinfo, with a
+/// non-empty host free of `:#?[]` (so no IPv6 literals, as in the plugin), an optional port from 1 to
+/// 65535, and only printable ASCII. Query and fragment are allowed.
+pub fn validate_registered(cb: &str) -> Result<(), CallbackError> {
+    if cb == "oob" {
+        return Ok(());
+    }
+    if !cb.is_ascii() {
+        return Err(CallbackError::ForbiddenCharacter);
+    }
+    let raw = RawUrl::split(cb)?;
+    if !raw.scheme.eq_ignore_ascii_case("http") && !raw.scheme.eq_ignore_ascii_case("https") {
+        return Err(CallbackError::Scheme);
+    }
+    if raw.userinfo.is_some() {
+        return Err(CallbackError::UserInfo);
+    }
+    if raw.host.is_empty() {
+        return Err(CallbackError::EmptyHost);
+    }
+    if raw.host.contains([':', '#', '?', '[', ']']) {
+        return Err(CallbackError::BadHost);
+    }
+    if let Some(port) = raw.port {
+        let valid = !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|p| p != 0);
+        if !valid {
+            return Err(CallbackError::BadPort);
+        }
+    }
+    // What we accept, a browser must be able to follow.
+    match Url::parse(cb) {
+        Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(CallbackError::Malformed),
+    }
+}
+
+/// Whether a supplied `oauth_callback` may be used for a consumer that registered `registered`
+/// (RFC 5849 §2.1; `spec/oauth1.md` §7): `oob` matches only `oob`; otherwise scheme, userinfo, host,
+/// port and path must be byte-equal, presence included, while query and fragment may differ. A
+/// registered callback that does not pass [`validate_registered`] matches nothing.
+pub fn matches(registered: &str, supplied: &str) -> bool {
+    if registered == "oob" || supplied == "oob" {
+        return registered == supplied;
+    }
+    if validate_registered(registered).is_err() || Url::parse(supplied).is_err() {
+        return false;
+    }
+    match (RawUrl::split(registered), RawUrl::split(supplied)) {
+        (Ok(registered), Ok(supplied)) => registered.same_target(&supplied),
+        _ => false,
+    }
+}
+
+/// [`matches`] as a `Result`, with the most useful advice: what is wrong with the supplied callback
+/// itself if anything, [`CallbackError::Mismatch`] otherwise.
+pub fn check(registered: &str, supplied: &str) -> Result<(), CallbackError> {
+    if matches(registered, supplied) {
+        Ok(())
+    } else {
+        Err(validate_registered(supplied)
+            .err()
+            .unwrap_or(CallbackError::Mismatch))
+    }
+}
+
+/// The callback with `params` added to its query (RFC 5849 §2.2), encoded per §3.6: the existing
+/// query is kept (less any parameter of the same name, and empty pieces), the fragment stays last.
+/// Bytes outside printable ASCII are percent-encoded, so the result is always a valid `Location`
+/// header. Not for `oob`, which has no URL to go to.
+pub fn append_params(callback: &str, params: &[(&str, &str)]) -> String {
+    let (before_fragment, fragment) = match callback.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (callback, None),
+    };
+    let (base, query) = before_fragment
+        .split_once('?')
+        .unwrap_or((before_fragment, ""));
+    let replaced = |piece: &str| {
+        form_urlencoded::parse(piece.as_bytes())
+            .next()
+            .is_some_and(|(name, _)| params.iter().any(|(added, _)| name == *added))
+    };
+    let pieces: Vec<String> = query
+        .split('&')
+        .filter(|piece| !piece.is_empty() && !replaced(piece))
+        .map(str::to_owned)
+        .chain(
+            params
+                .iter()
+                .map(|(name, value)| format!("{}={}", encode(name), encode(value))),
+        )
+        .collect();
+    let mut out = format!("{base}?{}", pieces.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    printable_ascii(&out)
+}
+
+/// Percent-encodes every byte outside `!`..=`~`; a browser does the same when it follows the URL.
+fn printable_ascii(s: &str) -> String {
+    if s.bytes().all(|b| b.is_ascii_graphic()) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for b in s.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const REGISTERED: &str = "https://client.example/oauth1/cb";
+
+    #[test]
+    fn callbacks_that_differ_in_scheme_userinfo_host_port_or_path_do_not_match() {
+        // Security O107, plus the spellings url::Url would normalise away.
+        let cases = [
+            ("other host", "https://evil.example/cb"),
+            ("other host, same path", "https://evil.example/oauth1/cb"),
+            ("userinfo", "https://client.example@evil.example/oauth1/cb"),
+            (
+                "userinfo with password",
+                "https://u:p@client.example/oauth1/cb",
+            ),
+            ("other port", "https://client.example:8443/oauth1/cb"),
+            (
+                "explicit default port",
+                "https://client.example:443/oauth1/cb",
+            ),
+            ("dot segments", "https://client.example/oauth1/cb/../x"),
+            (
+                "dot segment back to the same path",
+                "https://client.example/oauth1/x/../cb",
+            ),
+            ("encoded slash", "https://client.example/oauth1%2Fcb"),
+            ("other scheme", "http://client.example/oauth1/cb"),
+            ("upper-case scheme", "HTTPS://client.example/oauth1/cb"),
+            ("upper-case host", "https://Client.example/oauth1/cb"),
+            ("path case", "https://client.example/OAuth1/cb"),
+            ("sub-path", "https://client.example/oauth1/cb/more"),
+            ("trailing slash", "https://client.example/oauth1/cb/"),
+            ("prefix only", "https://client.example/oauth1"),
+            ("no path", "https://client.example"),
+            (
+                "backslash",
+                "https://client.example\\@evil.example/oauth1/cb",
+            ),
+            ("trailing dot host", "https://client.example./oauth1/cb"),
+            ("oob", "oob"),
+            ("empty", ""),
+            ("relative", "/oauth1/cb"),
+            (
+                "newline in query",
+                "https://client.example/oauth1/cb?a=1\r\nX: y",
+            ),
+            ("space in query", "https://client.example/oauth1/cb?a= b"),
+            ("tab in path", "https://client.example/oauth1/\tcb"),
+        ];
+        for (what, supplied) in cases {
+            assert!(!matches(REGISTERED, supplied), "{what}: {supplied}");
+            assert!(check(REGISTERED, supplied).is_err(), "{what}");
+        }
+    }
+
+    #[test]
+    fn callbacks_that_differ_only_in_query_or_fragment_match() {
+        let cases = [
+            REGISTERED,
+            "https://client.example/oauth1/cb?site=3",
+            "https://client.example/oauth1/cb?",
+            "https://client.example/oauth1/cb#top",
+            "https://client.example/oauth1/cb?a=%2F&b=é#f?g",
+        ];
+        for supplied in cases {
+            assert!(matches(REGISTERED, supplied), "{supplied}");
+            assert_eq!(check(REGISTERED, supplied), Ok(()));
+        }
+        assert!(matches(
+            "https://client.example/oauth1/cb?site=1#x",
+            REGISTERED
+        ));
+    }
+
+    #[test]
+    fn presence_of_port_and_path_must_be_equal() {
+        let cases = [
+            ("http://h:8080", "http://h:8080", true),
+            ("http://h:8080/", "http://h:8080/", true),
+            ("http://h:8080", "http://h:8080/", false),
+            ("http://h:8080/", "http://h:8080", false),
+            ("http://h:8080", "http://h:8080?x=1", true),
+            ("http://h:8080", "http://h:8081", false),
+            ("http://h:8080", "http://h", false),
+            ("http://h", "http://h:80", false),
+            ("http://h:80", "http://h:80", true),
+            (
+                "http://localhost:3000/cb",
+                "http://localhost:3000/cb?state=1",
+                true,
+            ),
+        ];
+        for (registered, supplied, expected) in cases {
+            assert_eq!(
+                matches(registered, supplied),
+                expected,
+                "{registered} vs {supplied}"
+            );
+        }
+    }
+
+    #[test]
+    fn oob_matches_only_oob() {
+        assert!(matches("oob", "oob"));
+        assert!(!matches("oob", REGISTERED));
+        assert!(!matches(REGISTERED, "oob"));
+        assert!(!matches("oob", "OOB"));
+        assert!(!matches("OOB", "OOB"));
+    }
+
+    #[test]
+    fn an_invalid_registered_callback_matches_nothing() {
+        for registered in ["https://u@h/cb", "custom-app://cb", "https://[::1]/cb", ""] {
+            assert!(!matches(registered, registered), "{registered}");
+        }
+    }
+
+    #[test]
+    fn mismatches_explain_themselves() {
+        assert_eq!(
+            check(REGISTERED, "https://evil.example/cb"),
+            Err(CallbackError::Mismatch)
+        );
+        assert_eq!(
+            check(REGISTERED, "https://client.example@evil.example/oauth1/cb"),
+            Err(CallbackError::UserInfo)
+        );
+        assert_eq!(check(REGISTERED, "oob"), Err(CallbackError::Mismatch));
+    }
+
+    #[test]
+    fn registered_callbacks_are_validated() {
+        let cases: [(&str, Result<(), CallbackError>); 24] = [
+            ("oob", Ok(())),
+            ("https://client.example/oauth1/cb", Ok(())),
+            ("http://localhost:8080", Ok(())),
+            ("http://127.0.0.1:3000/cb?x=1#y", Ok(())),
+            ("HTTPS://Client.Example/cb", Ok(())),
+            ("https://client.example:443/cb", Ok(())),
+            ("OOB", Err(CallbackError::NotAbsolute)),
+            ("", Err(CallbackError::NotAbsolute)),
+            ("/oauth1/cb", Err(CallbackError::NotAbsolute)),
+            ("client.example/cb", Err(CallbackError::NotAbsolute)),
+            ("https:client.example/cb", Err(CallbackError::NotAbsolute)),
+            ("custom-app://oauth_callback", Err(CallbackError::Scheme)),
+            ("javascript://x/%0Aalert(1)", Err(CallbackError::Scheme)),
+            (
+                "https://user:pass@client.example/cb",
+                Err(CallbackError::UserInfo),
+            ),
+            (
+                "https://client.example@evil.example/cb",
+                Err(CallbackError::UserInfo),
+            ),
+            ("https:///cb", Err(CallbackError::EmptyHost)),
+            ("https://:8080/cb", Err(CallbackError::EmptyHost)),
+            ("https://[::1]/cb", Err(CallbackError::BadHost)),
+            ("https://h:/cb", Err(CallbackError::BadPort)),
+            ("https://h:99999/cb", Err(CallbackError::BadPort)),
+            ("https://h:0/cb", Err(CallbackError::BadPort)),
+            ("https://h:80:81/cb", Err(CallbackError::BadPort)),
+            (
+                "https://client.example/c b",
+                Err(CallbackError::ForbiddenCharacter),
+            ),
+            (
+                "https://bücher.example/cb",
+                Err(CallbackError::ForbiddenCharacter),
+            ),
+        ];
+        for (cb, expected) in cases {
+            assert_eq!(validate_registered(cb), expected, "{cb}");
+        }
+        for cb in [
+            "https://client.example/cb\n",
+            "https://client.example\\cb",
+            "https://exa%20mple/cb",
+            "https://a<b/cb",
+        ] {
+            assert!(validate_registered(cb).is_err(), "{cb:?}");
+        }
+    }
+
+    #[test]
+    fn every_error_is_callback_rejected_with_advice() {
+        let errors = [
+            CallbackError::NotAbsolute,
+            CallbackError::Scheme,
+            CallbackError::UserInfo,
+            CallbackError::EmptyHost,
+            CallbackError::BadHost,
+            CallbackError::BadPort,
+            CallbackError::ForbiddenCharacter,
+            CallbackError::Malformed,
+            CallbackError::Mismatch,
+        ];
+        for err in errors {
+            assert_eq!(err.problem(), "callback_rejected");
+            assert!(err.to_string().starts_with("the callback") || err == CallbackError::Mismatch);
+        }
+    }
+
+    #[test]
+    fn appended_parameters_keep_the_query_and_put_the_fragment_last() {
+        let verifier = [
+            ("oauth_token", "Ab3"),
+            ("oauth_verifier", "Zx9"),
+            ("wp_scope", "*"),
+        ];
+        let cases = [
+            (
+                "https://client.example/cb",
+                "https://client.example/cb?oauth_token=Ab3&oauth_verifier=Zx9&wp_scope=%2A",
+            ),
+            (
+                "https://client.example/cb?site=3#frag",
+                "https://client.example/cb?site=3&oauth_token=Ab3&oauth_verifier=Zx9&wp_scope=%2A#frag",
+            ),
+            (
+                "https://client.example/cb?",
+                "https://client.example/cb?oauth_token=Ab3&oauth_verifier=Zx9&wp_scope=%2A",
+            ),
+            (
+                "https://client.example/cb?a=1&&b=%2F&",
+                "https://client.example/cb?a=1&b=%2F&oauth_token=Ab3&oauth_verifier=Zx9&wp_scope=%2A",
+            ),
+            (
+                "https://client.example/cb?oauth_token=old&x=1&oauth%5Fverifier=old",
+                "https://client.example/cb?x=1&oauth_token=Ab3&oauth_verifier=Zx9&wp_scope=%2A",
+            ),
+            (
+                "http://h:8080#a?b",
+                "http://h:8080?oauth_token=Ab3&oauth_verifier=Zx9&wp_scope=%2A#a?b",
+            ),
+            (
+                "https://client.example/cb?q=é",
+                "https://client.example/cb?q=%C3%A9&oauth_token=Ab3&oauth_verifier=Zx9&wp_scope=%2A",
+            ),
+        ];
+        for (callback, expected) in cases {
+            assert_eq!(append_params(callback, &verifier), expected, "{callback}");
+        }
+        assert_eq!(
+            append_params(
+                "https://c.example/cb?s=1",
+                &[("oauth_problem", "user_refused")]
+            ),
+            "https://c.example/cb?s=1&oauth_problem=user_refused"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn matching_never_panics(registered in ".*", supplied in ".*") {
+            let _ = matches(&registered, &supplied);
+            let _ = check(&registered, &supplied);
+            let _ = append_params(&supplied, &[("oauth_token", "t")]);
+        }
+
+        #[test]
+        fn an_accepted_callback_is_the_registered_one_up_to_query_and_fragment(
+            registered in "https?://[a-c.]{1,4}(:[0-9]{1,3})?(/[a-c./%]{0,4})?",
+            tail in "[?#/.@:a%]{0,4}",
+            other in "https?://[a-c.@:]{1,6}(/[a-c./%]{0,4})?([?#][a-c?#]{0,3})?",
+        ) {
+            let cut = |s: &str| s[..s.find(['?', '#']).unwrap_or(s.len())].to_owned();
+            for supplied in [format!("{registered}{tail}"), other] {
+                if matches(&registered, &supplied) {
+                    prop_assert_eq!(cut(&registered), cut(&supplied));
+                    let registered = Url::parse(&registered).unwrap();
+                    let supplied = Url::parse(&supplied).unwrap();
+                    prop_assert_eq!(registered.origin(), supplied.origin());
+                    prop_assert_eq!(registered.path(), supplied.path());
+                }
+            }
+        }
+
+        #[test]
+        fn any_query_or_fragment_on_a_valid_callback_matches(
+            registered in "https?://[a-z]{1,8}\\.example(:[1-9][0-9]{0,3})?(/[a-z0-9._~-]{0,8}){0,3}",
+            suffix in "([?#][!-\\[\\]-~]{0,12})?",
+        ) {
+            prop_assert_eq!(validate_registered(&registered), Ok(()));
+            let supplied = format!("{registered}{suffix}");
+            prop_assert!(matches(&registered, &supplied), "{}", supplied);
+            let redirect = append_params(&supplied, &[("oauth_verifier", "v")]);
+            prop_assert!(matches(&registered, &redirect), "{}", redirect);
+        }
+    }
+}

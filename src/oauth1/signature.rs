@@ -1,0 +1,1596 @@
+//! OAuth 1.0a request signatures (RFC 5849 §3.4–§3.6): the `Authorization: OAuth` header parser,
+//! parameter collection, the signature base string, and HMAC-SHA1 / HMAC-SHA256 signing with a
+//! constant-time check. Pure functions over plain types; `spec/oauth1.md` §4 is the contract.
+//!
+//! A handler verifies a request like this:
+//!
+//! ```text
+//! if !has_oauth(&parts) { /* anonymous */ }
+//! let collected = collect(&parts)?;                          // 400 on ParamError
+//! let base = collected.base_string(&parts, &public_url);    // never the Host header
+//! let ok = collected.signature_matches(&base, consumer_secret, token_secret);
+//! ```
+//!
+//! Decisions, each where RFC 5849 leaves room or the WP plugin gets it wrong
+//! (`reference/wp-oauth1.md` §2):
+//!
+//! - **Base string URI** (§3.4.1.2, [`base_string_uri`]): the scheme, host and port of the configured
+//!   public URL (scheme and host lower-cased, `:80` on http and `:443` on https dropped, any other port
+//!   kept), then the request path exactly as the server received it (no decoding, no case change, no
+//!   query). The `Host` and `X-Forwarded-*` headers are never read, so a TLS-terminating proxy needs no
+//!   special setup. If the public URL has a path prefix (`https://example.com/auth`), the signed URI is
+//!   the public one: when the received path already starts with that prefix (on a segment boundary) it
+//!   is used as is, and when it does not (a proxy stripped the prefix), the prefix is put back in
+//!   front. One consequence: an application route that itself begins with the prefix cannot be told
+//!   apart from an unstripped path, so do not choose a prefix such as `/oauth1` or `/wp-json`.
+//! - **Decoding** (§3.4.1.3.1): every name and value is percent-decoded exactly once (the plugin
+//!   decodes twice). `+` is a space in the query string and the form body and a literal `+` in the
+//!   header. A `%` not followed by two hex digits, or bytes that are not UTF-8 once decoded, are a 400
+//!   (as in Python `oauthlib`): the client and the server could not agree on such a value anyway.
+//! - **Header parameters** (§3.4.1.3.1): every parameter of the header except `realm` and
+//!   `oauth_signature` is signed, as the RFC says, not only the `oauth_*` ones the plugin captures; an
+//!   RFC client signs them, and a plugin client never sends others. Values are quoted per §3.5.1, but
+//!   unquoted values and blanks around `=` are tolerated, as the plugin and RFC 7235 do.
+//! - **Protocol parameters** (§3.5): each `oauth_*` parameter may appear once, in the header, the form
+//!   body or the query string; twice anywhere is [`ParamError::Duplicated`]. Different protocol
+//!   parameters may travel in different places (some clients put `oauth_verifier` in the body and the
+//!   rest in the header); every place is signed, so this opens nothing. [`Collected::location`] is
+//!   where `oauth_signature` travelled.
+//! - **Values**: an empty `oauth_token` counts as no token (some clients send one at `/oauth1/request`)
+//!   but is still signed as sent. An empty `oauth_signature` is not a missing one: it fails the
+//!   signature check (401), as security O102 asks. `oauth_version`, if sent, must be `1.0`.
+//! - **Timestamp** (§3.3): ASCII digits only, 1 to 19 of them, fitting an `i64`, not zero. The window
+//!   check belongs to the caller, who holds the clock.
+//! - **Comparison** (§3.4.2): the computed and presented base64 texts are compared in constant time,
+//!   so base64url, missing padding or any other spelling of the same bytes is a mismatch.
+//! - **Body**: the caller passes `form_body` only for `application/x-www-form-urlencoded` (any
+//!   method). JSON and multipart bodies are not signed (§3.4.1.3.1, security O119).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use url::Url;
+
+/// The five parameters every signed request carries (RFC 5849 §3.1), in the order they are reported.
+const REQUIRED: [&str; 5] = [
+    "oauth_consumer_key",
+    "oauth_signature_method",
+    "oauth_signature",
+    "oauth_timestamp",
+    "oauth_nonce",
+];
+
+/// Echoed client input is cut to this many characters in error messages.
+const ECHO_LIMIT: usize = 64;
+
+/// Why a request's OAuth parameters were refused before any signature was computed. Every variant is a
+/// 400 (RFC 5849 §3.2, `spec/oauth1.md` §5); the Display text is the `oauth_problem_advice`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("the Authorization header does not use the OAuth scheme")]
+    NotOAuth,
+    #[error(
+        "the OAuth Authorization header is malformed: {0}; send OAuth name=\"value\" pairs separated \
+         by commas (RFC 5849 §3.5.1)"
+    )]
+    MalformedHeader(&'static str),
+    #[error(
+        "the {0} holds a name or value that is not percent-encoded UTF-8; encode every name and \
+         value as RFC 5849 §3.6 says"
+    )]
+    BadEncoding(Location),
+    #[error(
+        "the OAuth parameter {0} is sent more than once; send each protocol parameter once, in the \
+         Authorization header, the form body or the query string"
+    )]
+    Duplicated(String),
+    #[error("the required OAuth parameter {0} is missing")]
+    Absent(&'static str),
+    #[error("the signature method {0:?} is not supported; sign with HMAC-SHA1 or HMAC-SHA256")]
+    UnsupportedSignatureMethod(String),
+    #[error(
+        "oauth_timestamp {0:?} is not a positive whole number of seconds since 1970 written in \
+         digits only"
+    )]
+    BadTimestamp(String),
+    #[error("oauth_version {0:?} is not supported; send 1.0 or leave it out")]
+    BadVersion(String),
+}
+
+impl ParamError {
+    /// The OAuth Problem Reporting code for `oauth_problem`.
+    pub fn problem(&self) -> &'static str {
+        match self {
+            Self::NotOAuth | Self::Absent(_) => "parameter_absent",
+            Self::MalformedHeader(_) | Self::BadEncoding(_) | Self::Duplicated(_) => {
+                "parameter_rejected"
+            }
+            Self::UnsupportedSignatureMethod(_) => "signature_method_rejected",
+            Self::BadTimestamp(_) => "timestamp_refused",
+            Self::BadVersion(_) => "version_rejected",
+        }
+    }
+}
+
+/// Where a parameter travelled (RFC 5849 §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    Header,
+    Form,
+    Query,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Header => "Authorization header",
+            Self::Form => "form body",
+            Self::Query => "query string",
+        })
+    }
+}
+
+/// The signature methods Latchkey accepts (RFC 5849 §3.4.2 and the plugin's HMAC-SHA256). PLAINTEXT
+/// and RSA-SHA1 are refused: the plugin never offered them and no client asked (security O118).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignatureMethod {
+    HmacSha1,
+    HmacSha256,
+}
+
+impl SignatureMethod {
+    /// The name as sent in `oauth_signature_method`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HmacSha1 => "HMAC-SHA1",
+            Self::HmacSha256 => "HMAC-SHA256",
+        }
+    }
+}
+
+impl fmt::Display for SignatureMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SignatureMethod {
+    type Err = ParamError;
+
+    /// Exact, case-sensitive names, as the plugin compares them.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "HMAC-SHA1" => Ok(Self::HmacSha1),
+            "HMAC-SHA256" => Ok(Self::HmacSha256),
+            other => Err(ParamError::UnsupportedSignatureMethod(clip(other))),
+        }
+    }
+}
+
+/// What the caller knows about the request; the caller decides whether the body is a form.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestParts<'a> {
+    pub method: &'a str,
+    /// The path as sent, without the query (`/wp-json/wp/v2/posts`).
+    pub path: &'a str,
+    /// The raw query string, without the `?`.
+    pub query: Option<&'a str>,
+    /// The raw body, only when `Content-Type` is `application/x-www-form-urlencoded`.
+    pub form_body: Option<&'a [u8]>,
+    /// The raw `Authorization` header value.
+    pub authorization: Option<&'a str>,
+}
+
+/// The protocol parameters of a request, checked for shape (RFC 5849 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthParams {
+    pub consumer_key: String,
+    /// `None` when absent or empty.
+    pub token: Option<String>,
+    pub signature_method: SignatureMethod,
+    /// Seconds since the Unix epoch; positive.
+    pub timestamp: i64,
+    pub nonce: String,
+    /// `Some("1.0")` or `None`: any other value is refused.
+    pub version: Option<String>,
+    pub callback: Option<String>,
+    pub verifier: Option<String>,
+}
+
+/// A request's parameters, decoded and ready for the base string (RFC 5849 §3.4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected {
+    pub oauth: OAuthParams,
+    /// Every signed parameter, decoded: query, then form body, then header (without `realm` and
+    /// `oauth_signature`). Repeated names are all kept.
+    pub params: Vec<(String, String)>,
+    /// `oauth_signature`, decoded.
+    pub signature: String,
+    /// Where `oauth_signature` travelled.
+    pub location: Location,
+}
+
+impl Collected {
+    /// The base string of this request as the server at `public_url` sees it (RFC 5849 §3.4.1).
+    pub fn base_string(&self, parts: &RequestParts<'_>, public_url: &Url) -> String {
+        base_string(
+            parts.method,
+            &base_string_uri(public_url, parts.path),
+            &self.params,
+        )
+    }
+
+    /// Whether the presented signature is the one these secrets give for `base_string`.
+    pub fn signature_matches(
+        &self,
+        base_string: &str,
+        consumer_secret: &str,
+        token_secret: &str,
+    ) -> bool {
+        verify(
+            self.oauth.signature_method,
+            base_string,
+            consumer_secret,
+            token_secret,
+            &self.signature,
+        )
+    }
+}
+
+/// RFC 5849 §3.6 percent-encoding: `A-Z a-z 0-9 - . _ ~` stay, every other UTF-8 byte becomes `%XX`
+/// with upper-case hex.
+pub fn encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0x0f)] as char);
+        }
+    }
+    out
+}
+
+/// Parses an `Authorization: OAuth …` value (RFC 5849 §3.5.1) into decoded pairs, in order, without
+/// `realm`. A parameter given twice is an error; so is anything that is not `name="value"` pairs
+/// separated by commas and optional blanks. [`ParamError::NotOAuth`] when the scheme is another one.
+pub fn parse_authorization_header(value: &str) -> Result<Vec<(String, String)>, ParamError> {
+    let rest = oauth_scheme_rest(value).ok_or(ParamError::NotOAuth)?;
+    let b = rest.as_bytes();
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut i = 0;
+    loop {
+        i = skip_blanks(b, i);
+        if i == b.len() {
+            break;
+        }
+        if b[i] == b',' {
+            // Empty list elements are allowed (RFC 7230 §7).
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !matches!(b[i], b' ' | b'\t' | b'=' | b',' | b'"') {
+            i += 1;
+        }
+        if i == start {
+            return Err(ParamError::MalformedHeader("a parameter has no name"));
+        }
+        let raw_name = &rest[start..i];
+        i = skip_blanks(b, i);
+        if i == b.len() || b[i] != b'=' {
+            return Err(ParamError::MalformedHeader("a parameter has no value"));
+        }
+        i = skip_blanks(b, i + 1);
+        let raw_value = if i < b.len() && b[i] == b'"' {
+            let start = i + 1;
+            i = start;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' {
+                    return Err(ParamError::MalformedHeader(
+                        "a quoted value holds a backslash",
+                    ));
+                }
+                i += 1;
+            }
+            if i == b.len() {
+                return Err(ParamError::MalformedHeader("a quoted value is not closed"));
+            }
+            i += 1;
+            &rest[start..i - 1]
+        } else {
+            let start = i;
+            while i < b.len() && !matches!(b[i], b' ' | b'\t' | b'=' | b',' | b'"') {
+                i += 1;
+            }
+            &rest[start..i]
+        };
+        i = skip_blanks(b, i);
+        if i < b.len() {
+            if b[i] != b',' {
+                return Err(ParamError::MalformedHeader(
+                    "parameters must be separated by commas",
+                ));
+            }
+            i += 1;
+        }
+        let bad = || ParamError::BadEncoding(Location::Header);
+        let name = percent_decode(raw_name.as_bytes(), false).ok_or_else(bad)?;
+        let value = percent_decode(raw_value.as_bytes(), false).ok_or_else(bad)?;
+        if !seen.insert(name.clone()) {
+            return Err(ParamError::Duplicated(clip(&name)));
+        }
+        if name != "realm" {
+            out.push((name, value));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the request carries any OAuth parameter at all: an `Authorization` header with the OAuth
+/// scheme, or an `oauth_*` name in the query or form body. Requests without any are anonymous
+/// (`spec/oauth1.md` §5). Lenient on purpose: a malformed OAuth request still counts, so that
+/// [`collect`] can say what is wrong with it.
+pub fn has_oauth(parts: &RequestParts<'_>) -> bool {
+    let names_oauth =
+        |raw: &[u8]| form_urlencoded::parse(raw).any(|(name, _)| name.starts_with("oauth_"));
+    parts
+        .authorization
+        .is_some_and(|h| oauth_scheme_rest(h).is_some())
+        || parts.query.is_some_and(|q| names_oauth(q.as_bytes()))
+        || parts.form_body.is_some_and(names_oauth)
+}
+
+/// Collects and checks a request's parameters (RFC 5849 §3.4.1.3.1): the query string, the form body
+/// and the `Authorization: OAuth` header (another scheme is ignored).
+pub fn collect(parts: &RequestParts<'_>) -> Result<Collected, ParamError> {
+    let header = match parts.authorization.map(parse_authorization_header) {
+        None | Some(Err(ParamError::NotOAuth)) => Vec::new(),
+        Some(result) => result?,
+    };
+    let query = match parts.query {
+        Some(q) => parse_urlencoded(q.as_bytes(), Location::Query)?,
+        None => Vec::new(),
+    };
+    let form = match parts.form_body {
+        Some(body) => parse_urlencoded(body, Location::Form)?,
+        None => Vec::new(),
+    };
+
+    let mut protocol: HashMap<&str, (&str, Location)> = HashMap::new();
+    for (location, list) in [
+        (Location::Header, &header),
+        (Location::Form, &form),
+        (Location::Query, &query),
+    ] {
+        for (name, value) in list.iter().filter(|(n, _)| n.starts_with("oauth_")) {
+            if protocol.insert(name, (value, location)).is_some() {
+                return Err(ParamError::Duplicated(clip(name)));
+            }
+        }
+    }
+    if let Some(missing) = REQUIRED.into_iter().find(|n| !protocol.contains_key(n)) {
+        return Err(ParamError::Absent(missing));
+    }
+    let get = |name: &str| protocol.get(name).map(|&(value, _)| value);
+    let required = |name: &str| get(name).unwrap_or_default();
+
+    let version = get("oauth_version").map(str::to_owned);
+    if let Some(v) = version.as_deref().filter(|&v| v != "1.0") {
+        return Err(ParamError::BadVersion(clip(v)));
+    }
+    let oauth = OAuthParams {
+        consumer_key: required("oauth_consumer_key").to_owned(),
+        token: get("oauth_token")
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
+        signature_method: required("oauth_signature_method").parse()?,
+        timestamp: parse_timestamp(required("oauth_timestamp"))?,
+        nonce: required("oauth_nonce").to_owned(),
+        version,
+        callback: get("oauth_callback").map(str::to_owned),
+        verifier: get("oauth_verifier").map(str::to_owned),
+    };
+    let (signature, location) = protocol
+        .get("oauth_signature")
+        .map(|&(value, location)| (value.to_owned(), location))
+        .ok_or(ParamError::Absent("oauth_signature"))?;
+
+    let params = query
+        .into_iter()
+        .chain(form)
+        .chain(header)
+        .filter(|(name, _)| name != "oauth_signature")
+        .collect();
+    Ok(Collected {
+        oauth,
+        params,
+        signature,
+        location,
+    })
+}
+
+/// The base string URI (RFC 5849 §3.4.1.2): `public_url`'s scheme, host and port, normalised, then
+/// `path` as received. See the module documentation for the path-prefix rule.
+pub fn base_string_uri(public_url: &Url, path: &str) -> String {
+    let scheme = public_url.scheme().to_ascii_lowercase();
+    let host = public_url
+        .host_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut out = format!("{scheme}://{host}");
+    match (scheme.as_str(), public_url.port()) {
+        (_, None) | ("http", Some(80)) | ("https", Some(443)) => {}
+        (_, Some(port)) => out.push_str(&format!(":{port}")),
+    }
+    let prefix = public_url.path().trim_end_matches('/');
+    let path = if path.is_empty() { "/" } else { path };
+    let has_prefix = path
+        .strip_prefix(prefix)
+        .is_some_and(|after| after.is_empty() || after.starts_with('/'));
+    if !has_prefix {
+        out.push_str(prefix);
+    }
+    out.push_str(path);
+    out
+}
+
+/// The signature base string (RFC 5849 §3.4.1): the upper-cased method, the encoded base string URI,
+/// and the encoded parameters sorted by encoded name, then encoded value (§3.4.1.3.2).
+pub fn base_string(method: &str, base_uri: &str, params: &[(String, String)]) -> String {
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|(name, value)| (encode(name), encode(value)))
+        .collect();
+    pairs.sort_unstable();
+    let normalized = pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    format!(
+        "{}&{}&{}",
+        encode(&method.to_ascii_uppercase()),
+        encode(base_uri),
+        encode(&normalized)
+    )
+}
+
+/// The signature (RFC 5849 §3.4.2): HMAC keyed with `encode(consumer_secret)&encode(token_secret)`,
+/// base64 with padding. The token secret is empty when there is no token.
+pub fn sign(
+    method: SignatureMethod,
+    base_string: &str,
+    consumer_secret: &str,
+    token_secret: &str,
+) -> String {
+    let key = format!("{}&{}", encode(consumer_secret), encode(token_secret));
+    let digest = match method {
+        SignatureMethod::HmacSha1 => {
+            let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes())
+                .expect("HMAC accepts keys of any length");
+            mac.update(base_string.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+        SignatureMethod::HmacSha256 => {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
+                .expect("HMAC accepts keys of any length");
+            mac.update(base_string.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+    };
+    STANDARD.encode(digest)
+}
+
+/// Whether `presented` is the signature of `base_string` under these secrets; the two base64 texts
+/// are compared in constant time.
+pub fn verify(
+    method: SignatureMethod,
+    base_string: &str,
+    consumer_secret: &str,
+    token_secret: &str,
+    presented: &str,
+) -> bool {
+    let expected = sign(method, base_string, consumer_secret, token_secret);
+    expected.as_bytes().ct_eq(presented.as_bytes()).into()
+}
+
+/// The part after the `OAuth` scheme name (matched case-insensitively), or `None` for another scheme.
+fn oauth_scheme_rest(value: &str) -> Option<&str> {
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, rest) = value.split_at(value.find([' ', '\t']).unwrap_or(value.len()));
+    scheme.eq_ignore_ascii_case("OAuth").then_some(rest)
+}
+
+fn skip_blanks(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// `application/x-www-form-urlencoded` pairs (§3.4.1.3.1): `&`-separated, a name without `=` has an
+/// empty value, empty pieces are skipped, and everything is decoded once with `+` as a space.
+fn parse_urlencoded(raw: &[u8], location: Location) -> Result<Vec<(String, String)>, ParamError> {
+    raw.split(|&b| b == b'&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (name, value) = match piece.iter().position(|&b| b == b'=') {
+                Some(eq) => (&piece[..eq], &piece[eq + 1..]),
+                None => (piece, &[][..]),
+            };
+            let decode = |raw| percent_decode(raw, true).ok_or(ParamError::BadEncoding(location));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+/// Percent-decodes once; `None` for a `%` not followed by two hex digits or for non-UTF-8 output.
+fn percent_decode(raw: &[u8], plus_is_space: bool) -> Option<String> {
+    fn hex(b: u8) -> Option<u8> {
+        char::from(b).to_digit(16).map(|d| d as u8)
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'%' => {
+                let hi = hex(*raw.get(i + 1)?)?;
+                let lo = hex(*raw.get(i + 2)?)?;
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `oauth_timestamp` (RFC 5849 §3.3: "a positive integer"): digits only, no sign, at most 19 of them,
+/// within `i64`, not zero.
+fn parse_timestamp(raw: &str) -> Result<i64, ParamError> {
+    let bad = || ParamError::BadTimestamp(clip(raw));
+    if raw.is_empty() || raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match raw.parse::<i64>() {
+        Ok(t) if t > 0 => Ok(t),
+        _ => Err(bad()),
+    }
+}
+
+/// Client input cut short for an error message.
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(ECHO_LIMIT) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    /// One vector of `vectors/oauth1.md`: collect, build the base string, sign.
+    struct Vector<'a> {
+        public_url: &'a str,
+        parts: RequestParts<'a>,
+        base_string: &'a str,
+        secrets: (&'a str, &'a str),
+        signature: Option<&'a str>,
+    }
+
+    #[track_caller]
+    fn check(v: Vector<'_>) {
+        let collected = collect(&v.parts).unwrap();
+        let base = collected.base_string(&v.parts, &url(v.public_url));
+        assert_eq!(base, v.base_string);
+        if let Some(expected) = v.signature {
+            let (cs, ts) = v.secrets;
+            assert_eq!(
+                sign(collected.oauth.signature_method, &base, cs, ts),
+                expected
+            );
+            assert_eq!(collected.signature, expected);
+            assert!(collected.signature_matches(&base, cs, ts));
+        }
+    }
+
+    #[test]
+    fn vector_v1_temporary_credentials_reproduces() {
+        check(Vector {
+            public_url: "https://photos.example.net",
+            parts: RequestParts {
+                method: "POST",
+                path: "/initiate",
+                authorization: Some(
+                    r#"OAuth realm="Photos", oauth_consumer_key="dpf43f3p2l4k3l03", oauth_signature_method="HMAC-SHA1", oauth_timestamp="137131200", oauth_nonce="wIjqoS", oauth_callback="http%3A%2F%2Fprinter.example.com%2Fready", oauth_signature="74KNZJeDHnMBp0EMJ9ZHt%2FXKycU%3D""#,
+                ),
+                ..Default::default()
+            },
+            base_string: "POST&https%3A%2F%2Fphotos.example.net%2Finitiate&oauth_callback%3Dhttp%253A%252F%252Fprinter.example.com%252Fready%26oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3DwIjqoS%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131200",
+            secrets: ("kd94hf93k423kf44", ""),
+            signature: Some("74KNZJeDHnMBp0EMJ9ZHt/XKycU="),
+        });
+    }
+
+    #[test]
+    fn vector_v2_token_credentials_reproduces() {
+        check(Vector {
+            public_url: "https://photos.example.net",
+            parts: RequestParts {
+                method: "POST",
+                path: "/token",
+                authorization: Some(
+                    r#"OAuth realm="Photos", oauth_consumer_key="dpf43f3p2l4k3l03", oauth_token="hh5s93j4hdidpola", oauth_signature_method="HMAC-SHA1", oauth_timestamp="137131201", oauth_nonce="walatlh", oauth_verifier="hfdp7dh39dks9884", oauth_signature="gKgrFCywp7rO0OXSjdot%2FIHF7IU%3D""#,
+                ),
+                ..Default::default()
+            },
+            base_string: "POST&https%3A%2F%2Fphotos.example.net%2Ftoken&oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3Dwalatlh%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dhh5s93j4hdidpola%26oauth_verifier%3Dhfdp7dh39dks9884",
+            secrets: ("kd94hf93k423kf44", "hdhd0244k9j7ao03"),
+            signature: Some("gKgrFCywp7rO0OXSjdot/IHF7IU="),
+        });
+    }
+
+    #[test]
+    fn vector_v3_protected_resource_reproduces() {
+        check(Vector {
+            public_url: "http://photos.example.net",
+            parts: RequestParts {
+                method: "GET",
+                path: "/photos",
+                query: Some("file=vacation.jpg&size=original"),
+                authorization: Some(
+                    r#"OAuth realm="Photos", oauth_consumer_key="dpf43f3p2l4k3l03", oauth_token="nnch734d00sl2jdk", oauth_signature_method="HMAC-SHA1", oauth_timestamp="137131202", oauth_nonce="chapoH", oauth_signature="MdpQcU8iPSUjWoN%2FUDMsK2sui9I%3D""#,
+                ),
+                ..Default::default()
+            },
+            base_string: "GET&http%3A%2F%2Fphotos.example.net%2Fphotos&file%3Dvacation.jpg%26oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3DchapoH%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131202%26oauth_token%3Dnnch734d00sl2jdk%26size%3Doriginal",
+            secrets: ("kd94hf93k423kf44", "pfkkdhi9sl3r4s00"),
+            signature: Some("MdpQcU8iPSUjWoN/UDMsK2sui9I="),
+        });
+    }
+
+    #[test]
+    fn vector_v4_encoding_repeated_names_and_empty_values_reproduce() {
+        check(Vector {
+            public_url: "http://example.com",
+            parts: RequestParts {
+                method: "POST",
+                path: "/request",
+                query: Some("b5=%3D%253D&a3=a&c%40=&a2=r%20b"),
+                form_body: Some(b"c2&a3=2+q"),
+                authorization: Some(
+                    r#"OAuth realm="Example", oauth_consumer_key="9djdj82h48djs9d2", oauth_token="kkk9d7dh3k39sjv7", oauth_signature_method="HMAC-SHA1", oauth_timestamp="137131201", oauth_nonce="7d8f3e4a", oauth_signature="djosJKDKJSD8743243%2Fjdk33klY%3D""#,
+                ),
+            },
+            base_string: "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7",
+            secrets: ("", ""),
+            signature: None,
+        });
+    }
+
+    const V5_HEADER: &str = r#"OAuth oauth_consumer_key="key", oauth_token="token", oauth_signature_method="HMAC-SHA1", oauth_timestamp="123456789", oauth_nonce="nonce", oauth_signature="8W9ag8hYdh6br8oQA5f%2Fi8njhv4%3D""#;
+    const V5_BASE: &str = "POST&http%3A%2F%2Fexample.com%2Fwp-json%2Fwp%2Fv2%2Fposts&oauth_consumer_key%3Dkey%26oauth_nonce%3Dnonce%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D123456789%26oauth_token%3Dtoken";
+
+    fn v5_parts(header: &str) -> RequestParts<'_> {
+        // The JSON body is not a form, so the caller passes no form body.
+        RequestParts {
+            method: "POST",
+            path: "/wp-json/wp/v2/posts",
+            authorization: Some(header),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn vector_v5_plugin_documentation_example_reproduces() {
+        check(Vector {
+            public_url: "http://example.com",
+            parts: v5_parts(V5_HEADER),
+            base_string: V5_BASE,
+            secrets: ("abcd", "1234"),
+            signature: Some("8W9ag8hYdh6br8oQA5f/i8njhv4="),
+        });
+    }
+
+    #[test]
+    fn vector_v5b_hmac_sha256_reproduces() {
+        let header = r#"OAuth oauth_consumer_key="key", oauth_token="token", oauth_signature_method="HMAC-SHA256", oauth_timestamp="123456789", oauth_nonce="nonce", oauth_signature="9lDMPADiYQwIY9p5pcH9h6oIWRoih19TJHCrq0hQ4fM%3D""#;
+        check(Vector {
+            public_url: "http://example.com",
+            parts: v5_parts(header),
+            base_string: "POST&http%3A%2F%2Fexample.com%2Fwp-json%2Fwp%2Fv2%2Fposts&oauth_consumer_key%3Dkey%26oauth_nonce%3Dnonce%26oauth_signature_method%3DHMAC-SHA256%26oauth_timestamp%3D123456789%26oauth_token%3Dtoken",
+            secrets: ("abcd", "1234"),
+            signature: Some("9lDMPADiYQwIY9p5pcH9h6oIWRoih19TJHCrq0hQ4fM="),
+        });
+    }
+
+    #[test]
+    fn vector_v6_repeated_values_brackets_port_and_case_reproduce() {
+        check(Vector {
+            public_url: "HTTP://Example.COM:8080",
+            parts: RequestParts {
+                method: "GET",
+                path: "/wp-json/wp/v2/posts",
+                query: Some("a=2&a=1&a=10&b=&filter%5Bposts_per_page%5D=5"),
+                authorization: Some(
+                    r#"OAuth oauth_consumer_key="key", oauth_token="token", oauth_signature_method="HMAC-SHA1", oauth_timestamp="123456789", oauth_nonce="nonce2", oauth_signature="GrzX5GoQmUKY0FTlhVyXHPZnBXw%3D""#,
+                ),
+                ..Default::default()
+            },
+            base_string: "GET&http%3A%2F%2Fexample.com%3A8080%2Fwp-json%2Fwp%2Fv2%2Fposts&a%3D1%26a%3D10%26a%3D2%26b%3D%26filter%255Bposts_per_page%255D%3D5%26oauth_consumer_key%3Dkey%26oauth_nonce%3Dnonce2%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D123456789%26oauth_token%3Dtoken",
+            secrets: ("abcd", "1234"),
+            signature: Some("GrzX5GoQmUKY0FTlhVyXHPZnBXw="),
+        });
+    }
+
+    #[test]
+    fn the_same_vector_travels_in_the_query_or_the_form_body() {
+        let fields = "oauth_consumer_key=key&oauth_token=token&oauth_signature_method=HMAC-SHA1&oauth_timestamp=123456789&oauth_nonce=nonce&oauth_signature=8W9ag8hYdh6br8oQA5f%2Fi8njhv4%3D";
+        let by_query = RequestParts {
+            method: "POST",
+            path: "/wp-json/wp/v2/posts",
+            query: Some(fields),
+            ..Default::default()
+        };
+        let by_form = RequestParts {
+            query: None,
+            form_body: Some(fields.as_bytes()),
+            ..by_query
+        };
+        for (parts, location) in [(by_query, Location::Query), (by_form, Location::Form)] {
+            let collected = collect(&parts).unwrap();
+            assert_eq!(collected.location, location);
+            let base = collected.base_string(&parts, &url("http://example.com/"));
+            assert_eq!(base, V5_BASE);
+            assert!(collected.signature_matches(&base, "abcd", "1234"));
+        }
+    }
+
+    #[test]
+    fn repeated_and_bracket_parameters_are_all_signed_in_order() {
+        // Security O114; WP-API/OAuth1#34: a map keeps only one `a`.
+        let parts = RequestParts {
+            method: "GET",
+            path: "/wp-json/wp/v2/posts",
+            query: Some("a%5B%5D=1&a[]=2&a=2&a=1&a=10&b=&filter[posts_per_page]=5"),
+            authorization: Some(V5_HEADER),
+            ..Default::default()
+        };
+        let collected = collect(&parts).unwrap();
+        let brackets: Vec<_> = collected
+            .params
+            .iter()
+            .filter(|(n, _)| n == "a[]")
+            .collect();
+        assert_eq!(brackets.len(), 2);
+        let base = collected.base_string(&parts, &url("http://example.com"));
+        assert!(
+            base.contains("&a%3D1%26a%3D10%26a%3D2%26a%255B%255D%3D1%26a%255B%255D%3D2%26b%3D%26filter%255Bposts_per_page%255D%3D5%26oauth_consumer_key"),
+            "{base}"
+        );
+    }
+
+    #[test]
+    fn base_string_uri_normalises_scheme_host_and_default_ports_only() {
+        // Security O116.
+        let cases = [
+            (
+                "HTTP://Example.COM:80",
+                "/Wp-Json/Posts",
+                "http://example.com/Wp-Json/Posts",
+            ),
+            ("https://EXAMPLE.com:443/", "/a", "https://example.com/a"),
+            (
+                "https://example.com:8080",
+                "/a",
+                "https://example.com:8080/a",
+            ),
+            ("http://example.com:443", "/a", "http://example.com:443/a"),
+            ("https://example.com:80", "/a", "https://example.com:80/a"),
+            ("http://example.com", "", "http://example.com/"),
+            (
+                "http://127.0.0.1:3000",
+                "/oauth1/request",
+                "http://127.0.0.1:3000/oauth1/request",
+            ),
+            ("http://[::1]:3000", "/x", "http://[::1]:3000/x"),
+            (
+                "https://example.com",
+                "/a%2Fb/C%20d",
+                "https://example.com/a%2Fb/C%20d",
+            ),
+        ];
+        for (public, path, expected) in cases {
+            assert_eq!(
+                base_string_uri(&url(public), path),
+                expected,
+                "{public} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_public_url_prefix_is_kept_whether_or_not_the_proxy_strips_it() {
+        let public = url("https://example.com/auth/");
+        let cases = [
+            ("/oauth1/request", "https://example.com/auth/oauth1/request"),
+            (
+                "/auth/oauth1/request",
+                "https://example.com/auth/oauth1/request",
+            ),
+            ("/auth", "https://example.com/auth"),
+            ("/authx/y", "https://example.com/auth/authx/y"),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(base_string_uri(&public, path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_method_is_upper_cased_and_the_query_stays_out_of_the_uri() {
+        let base = base_string("post", "http://example.com/x", &[]);
+        assert_eq!(base, "POST&http%3A%2F%2Fexample.com%2Fx&");
+    }
+
+    #[test]
+    fn tampering_after_signing_changes_the_base_string() {
+        // Security O103: each change must break the signature.
+        let original = RequestParts {
+            method: "POST",
+            path: "/wp-json/wp/v2/posts",
+            query: Some("page=2"),
+            form_body: Some(b"title=Hello"),
+            authorization: Some(V5_HEADER),
+        };
+        let signed = collect(&original)
+            .unwrap()
+            .base_string(&original, &url("http://example.com"));
+        let tampered = [
+            (
+                "extra query parameter",
+                RequestParts {
+                    query: Some("page=2&extra=1"),
+                    ..original
+                },
+            ),
+            (
+                "changed form value",
+                RequestParts {
+                    form_body: Some(b"title=Hellp"),
+                    ..original
+                },
+            ),
+            (
+                "added form parameter",
+                RequestParts {
+                    form_body: Some(b"title=Hello&status=publish"),
+                    ..original
+                },
+            ),
+            (
+                "other path",
+                RequestParts {
+                    path: "/wp-json/wp/v2/pages",
+                    ..original
+                },
+            ),
+            (
+                "other method",
+                RequestParts {
+                    method: "PUT",
+                    ..original
+                },
+            ),
+        ];
+        for (what, parts) in tampered {
+            let base = collect(&parts)
+                .unwrap()
+                .base_string(&parts, &url("http://example.com"));
+            assert_ne!(base, signed, "{what}");
+        }
+    }
+
+    #[test]
+    fn moving_a_parameter_between_query_and_body_keeps_the_base_string() {
+        // RFC 5849 §3.4.1.3 merges the places before sorting, so this move cannot be detected by any
+        // RFC signature; security O103 lists it, and this test pins the limit.
+        let in_body = RequestParts {
+            method: "POST",
+            path: "/p",
+            query: Some("page=2"),
+            form_body: Some(b"title=Hello"),
+            authorization: Some(V5_HEADER),
+        };
+        let in_query = RequestParts {
+            query: Some("page=2&title=Hello"),
+            form_body: None,
+            ..in_body
+        };
+        let public = url("http://example.com");
+        assert_eq!(
+            collect(&in_body).unwrap().base_string(&in_body, &public),
+            collect(&in_query).unwrap().base_string(&in_query, &public)
+        );
+    }
+
+    #[test]
+    fn forged_signatures_do_not_verify() {
+        // Security O102.
+        let good = "8W9ag8hYdh6br8oQA5f/i8njhv4=";
+        assert!(verify(
+            SignatureMethod::HmacSha1,
+            V5_BASE,
+            "abcd",
+            "1234",
+            good
+        ));
+        let cases = [
+            (
+                "one character flipped",
+                good.replace('W', "X"),
+                "abcd",
+                "1234",
+            ),
+            ("wrong consumer secret", good.to_owned(), "abce", "1234"),
+            ("empty token secret", good.to_owned(), "abcd", ""),
+            (
+                "missing padding",
+                good.trim_end_matches('=').to_owned(),
+                "abcd",
+                "1234",
+            ),
+            ("base64url alphabet", good.replace('/', "_"), "abcd", "1234"),
+            ("empty signature", String::new(), "abcd", "1234"),
+            (
+                "signature with a trailing space",
+                format!("{good} "),
+                "abcd",
+                "1234",
+            ),
+        ];
+        for (what, presented, cs, ts) in cases {
+            assert!(
+                !verify(SignatureMethod::HmacSha1, V5_BASE, cs, ts, &presented),
+                "{what}"
+            );
+        }
+        assert!(!verify(
+            SignatureMethod::HmacSha256,
+            V5_BASE,
+            "abcd",
+            "1234",
+            good
+        ));
+    }
+
+    #[test]
+    fn secrets_are_percent_encoded_in_the_key() {
+        let base = "GET&x&";
+        let mut mac = Hmac::<Sha1>::new_from_slice(b"a%26b&c%20d").unwrap();
+        mac.update(base.as_bytes());
+        let expected = STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(
+            sign(SignatureMethod::HmacSha1, base, "a&b", "c d"),
+            expected
+        );
+    }
+
+    #[test]
+    fn an_empty_signature_is_present_and_simply_fails_to_verify() {
+        let header = V5_HEADER.replace("8W9ag8hYdh6br8oQA5f%2Fi8njhv4%3D", "");
+        let collected = collect(&v5_parts(&header)).unwrap();
+        assert_eq!(collected.signature, "");
+        assert!(!collected.signature_matches(V5_BASE, "abcd", "1234"));
+    }
+
+    fn with_header_and_query<'a>(header: &'a str, query: &'a str) -> RequestParts<'a> {
+        RequestParts {
+            method: "GET",
+            path: "/",
+            query: Some(query),
+            authorization: Some(header),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_protocol_parameter_in_two_places_or_twice_is_refused() {
+        let cases = [
+            ("header and query", V5_HEADER, "oauth_nonce=other", None),
+            (
+                "header and form",
+                V5_HEADER,
+                "",
+                Some(&b"oauth_token=t2"[..]),
+            ),
+            (
+                "twice in the query",
+                "Basic x",
+                "oauth_nonce=a&oauth_nonce=a",
+                None,
+            ),
+            (
+                "twice in the form",
+                "Basic x",
+                "",
+                Some(&b"oauth_nonce=a&oauth_nonce=b"[..]),
+            ),
+            (
+                "query and form",
+                "Basic x",
+                "oauth_nonce=a",
+                Some(&b"oauth_nonce=a"[..]),
+            ),
+            (
+                "signature in the query too",
+                V5_HEADER,
+                "oauth_signature=x",
+                None,
+            ),
+        ];
+        for (what, header, query, form_body) in cases {
+            let parts = RequestParts {
+                form_body,
+                ..with_header_and_query(header, query)
+            };
+            let err = collect(&parts).unwrap_err();
+            assert!(matches!(err, ParamError::Duplicated(_)), "{what}: {err:?}");
+            assert_eq!(err.problem(), "parameter_rejected", "{what}");
+        }
+        let twice_in_header = format!("{V5_HEADER}, oauth_nonce=\"again\"");
+        let err = collect(&v5_parts(&twice_in_header)).unwrap_err();
+        assert_eq!(err, ParamError::Duplicated("oauth_nonce".into()));
+    }
+
+    #[test]
+    fn different_protocol_parameters_may_travel_in_different_places() {
+        let header = r#"OAuth oauth_consumer_key="k", oauth_signature_method="HMAC-SHA1", oauth_timestamp="1", oauth_nonce="n", oauth_signature="s""#;
+        let parts = RequestParts {
+            method: "POST",
+            path: "/oauth1/access",
+            form_body: Some(b"oauth_verifier=v"),
+            query: Some("oauth_token=t"),
+            authorization: Some(header),
+        };
+        let collected = collect(&parts).unwrap();
+        assert_eq!(collected.location, Location::Header);
+        assert_eq!(collected.oauth.verifier.as_deref(), Some("v"));
+        assert_eq!(collected.oauth.token.as_deref(), Some("t"));
+        assert_eq!(collected.params.len(), 6);
+    }
+
+    const FULL: &str = "oauth_consumer_key=k&oauth_signature_method=HMAC-SHA1&oauth_signature=s&oauth_timestamp=1&oauth_nonce=n";
+
+    fn without(name: &str) -> String {
+        FULL.split('&')
+            .filter(|p| !p.starts_with(&format!("{name}=")))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    fn query_only(query: &str) -> RequestParts<'_> {
+        RequestParts {
+            method: "GET",
+            path: "/",
+            query: Some(query),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_missing_required_parameter_is_named() {
+        for name in REQUIRED {
+            let query = without(name);
+            let err = collect(&query_only(&query)).unwrap_err();
+            assert_eq!(err, ParamError::Absent(name));
+            assert_eq!(err.problem(), "parameter_absent");
+            assert!(err.to_string().contains(name));
+        }
+        assert!(collect(&query_only(FULL)).is_ok());
+    }
+
+    #[test]
+    fn timestamps_that_are_not_positive_integers_are_refused() {
+        // Security O106.
+        let cases = [
+            ("zero", "0"),
+            ("negative", "-5"),
+            ("decimal", "1.5"),
+            ("hex", "0x10"),
+            ("plus sign", "%2B123"),
+            ("space as plus", "+123"),
+            ("twenty digits", "12345678901234567890"),
+            ("nineteen digits beyond i64", "9223372036854775808"),
+            ("empty", ""),
+            ("surrounding blank", "%20123"),
+            ("all zeros", "000"),
+            ("non-ASCII digits", "%D9%A1%D9%A2"),
+        ];
+        for (what, ts) in cases {
+            let query = format!("{}&oauth_timestamp={ts}", without("oauth_timestamp"));
+            let err = collect(&query_only(&query)).unwrap_err();
+            assert!(
+                matches!(err, ParamError::BadTimestamp(_)),
+                "{what}: {err:?}"
+            );
+            assert_eq!(err.problem(), "timestamp_refused", "{what}");
+        }
+    }
+
+    #[test]
+    fn timestamps_that_are_positive_integers_are_accepted() {
+        for (ts, expected) in [
+            ("1", 1),
+            ("0123", 123),
+            ("1700000000", 1_700_000_000),
+            ("9223372036854775807", i64::MAX),
+        ] {
+            let query = format!("{}&oauth_timestamp={ts}", without("oauth_timestamp"));
+            assert_eq!(
+                collect(&query_only(&query)).unwrap().oauth.timestamp,
+                expected,
+                "{ts}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_hmac_sha1_and_hmac_sha256_are_accepted() {
+        // Security O118.
+        assert_eq!("HMAC-SHA1".parse(), Ok(SignatureMethod::HmacSha1));
+        assert_eq!("HMAC-SHA256".parse(), Ok(SignatureMethod::HmacSha256));
+        for method in [
+            "PLAINTEXT",
+            "RSA-SHA1",
+            "HMAC-MD5",
+            "hmac-sha1",
+            "HMAC-SHA512",
+            "",
+        ] {
+            let err = method.parse::<SignatureMethod>().unwrap_err();
+            assert_eq!(err.problem(), "signature_method_rejected", "{method}");
+            let query = format!(
+                "{}&oauth_signature_method={method}",
+                without("oauth_signature_method")
+            );
+            assert_eq!(collect(&query_only(&query)).unwrap_err(), err, "{method}");
+        }
+        for m in [SignatureMethod::HmacSha1, SignatureMethod::HmacSha256] {
+            assert_eq!(m.as_str().parse(), Ok(m));
+        }
+    }
+
+    #[test]
+    fn oauth_version_must_be_1_0_when_present() {
+        let ok = format!("{FULL}&oauth_version=1.0");
+        assert_eq!(
+            collect(&query_only(&ok)).unwrap().oauth.version.as_deref(),
+            Some("1.0")
+        );
+        assert_eq!(collect(&query_only(FULL)).unwrap().oauth.version, None);
+        for v in ["1.1", "1", "", "1.0a", "2.0"] {
+            let query = format!("{FULL}&oauth_version={v}");
+            let err = collect(&query_only(&query)).unwrap_err();
+            assert_eq!(err, ParamError::BadVersion(v.into()));
+            assert_eq!(err.problem(), "version_rejected");
+        }
+    }
+
+    #[test]
+    fn an_empty_oauth_token_is_no_token_but_is_still_signed() {
+        let query = format!("{FULL}&oauth_token=");
+        let collected = collect(&query_only(&query)).unwrap();
+        assert_eq!(collected.oauth.token, None);
+        assert!(
+            collected
+                .params
+                .contains(&("oauth_token".into(), String::new()))
+        );
+    }
+
+    #[test]
+    fn extension_and_other_header_parameters_are_signed_but_realm_and_the_signature_are_not() {
+        let header = format!(
+            r#"{V5_HEADER}, oauth_body_hash="2jmj7l5rSw0yVb%2FvlWAYkK%2FYBwk%3D", oauth_version="1.0", x_extra="1", realm="r""#
+        );
+        let collected = collect(&v5_parts(&header)).unwrap();
+        let names: Vec<&str> = collected.params.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"oauth_body_hash"));
+        assert!(names.contains(&"oauth_version"));
+        assert!(names.contains(&"x_extra"));
+        assert!(!names.contains(&"realm"));
+        assert!(!names.contains(&"oauth_signature"));
+    }
+
+    #[test]
+    fn query_and_form_values_are_decoded_exactly_once_with_plus_as_space() {
+        let parts = RequestParts {
+            method: "POST",
+            path: "/",
+            query: Some("q=%2541&p=a+b&r=a%2Bb&n"),
+            form_body: Some("f=%25252F&g=%E2%9C%93+&h=✓".as_bytes()),
+            authorization: Some(V5_HEADER),
+        };
+        let collected = collect(&parts).unwrap();
+        let value = |name: &str| {
+            collected
+                .params
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert_eq!(value("q"), "%41");
+        assert_eq!(value("p"), "a b");
+        assert_eq!(value("r"), "a+b");
+        assert_eq!(value("n"), "");
+        assert_eq!(value("f"), "%252F");
+        assert_eq!(value("g"), "✓ ");
+        assert_eq!(value("h"), "✓");
+        let base = collected.base_string(&parts, &url("http://example.com"));
+        assert!(base.contains("q%3D%252541"), "{base}");
+    }
+
+    #[test]
+    fn badly_encoded_parameters_are_refused_with_their_location() {
+        let cases = [
+            (Location::Query, Some("a=%zz"), None, V5_HEADER),
+            (Location::Query, Some("a=%F"), None, V5_HEADER),
+            (Location::Query, Some("%FF=1"), None, V5_HEADER),
+            (Location::Form, None, Some(&b"a=%C3%28"[..]), V5_HEADER),
+            (Location::Form, None, Some(&b"a=\xff"[..]), V5_HEADER),
+            (Location::Header, None, None, r#"OAuth oauth_nonce="%G1""#),
+        ];
+        for (location, query, form_body, header) in cases {
+            let parts = RequestParts {
+                query,
+                form_body,
+                ..v5_parts(header)
+            };
+            let err = collect(&parts).unwrap_err();
+            assert_eq!(
+                err,
+                ParamError::BadEncoding(location),
+                "{query:?} {form_body:?} {header}"
+            );
+            assert_eq!(err.problem(), "parameter_rejected");
+        }
+    }
+
+    #[test]
+    fn the_header_parser_accepts_the_forms_clients_send() {
+        let expected = vec![
+            ("oauth_a".to_owned(), "1 2".to_owned()),
+            ("b".to_owned(), "x+y".to_owned()),
+        ];
+        let cases = [
+            r#"OAuth oauth_a="1%202", b="x+y""#,
+            r#"oauth oauth_a="1%202",b="x+y""#,
+            "OAUTH   oauth_a = \"1%202\" ,\tb=\"x+y\" , ",
+            r#"OAuth realm="", oauth_a=1%202, b=x+y"#,
+            r#"  OAuth oauth_a="1 2", b="x%2By""#,
+            r#"OAuth ,oauth_a="1%202",,b="x+y""#,
+        ];
+        for header in cases {
+            assert_eq!(
+                parse_authorization_header(header),
+                Ok(expected.clone()),
+                "{header}"
+            );
+        }
+        assert_eq!(parse_authorization_header("OAuth"), Ok(vec![]));
+        assert_eq!(
+            parse_authorization_header("OAuth a=\"\""),
+            Ok(vec![("a".into(), String::new())])
+        );
+    }
+
+    #[test]
+    fn the_header_parser_refuses_malformed_headers() {
+        let cases = [
+            ("no value", r#"OAuth a"#),
+            ("no name", r#"OAuth ="1""#),
+            ("missing comma", r#"OAuth a="1" b="2""#),
+            ("unclosed quote", r#"OAuth a="1"#),
+            ("backslash in quotes", r#"OAuth a="1\"2""#),
+            ("junk after a quoted value", r#"OAuth a="1"x"#),
+            ("two equals signs", r#"OAuth a=1=2"#),
+            ("quote in a name", r#"OAuth a"b="1""#),
+        ];
+        for (what, header) in cases {
+            let err = parse_authorization_header(header).unwrap_err();
+            assert!(
+                matches!(err, ParamError::MalformedHeader(_)),
+                "{what}: {err:?}"
+            );
+            assert_eq!(err.problem(), "parameter_rejected");
+        }
+        for header in [
+            r#"OAuth a="1", a="2""#,
+            r#"OAuth realm="x", realm="y""#,
+            r#"OAuth a="1", %61="2""#,
+        ] {
+            assert!(
+                matches!(
+                    parse_authorization_header(header),
+                    Err(ParamError::Duplicated(_))
+                ),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_not_oauth_and_are_ignored_by_collect() {
+        for header in [
+            "Bearer abc",
+            "Basic dXNlcjpwYXNz",
+            "OAuthx a=\"1\"",
+            "",
+            "OAuth2 a=\"b\"",
+        ] {
+            assert_eq!(
+                parse_authorization_header(header),
+                Err(ParamError::NotOAuth),
+                "{header}"
+            );
+        }
+        let parts = RequestParts {
+            authorization: Some("Basic dXNlcjpwYXNz"),
+            ..query_only(FULL)
+        };
+        assert_eq!(collect(&parts).unwrap().location, Location::Query);
+    }
+
+    #[test]
+    fn requests_without_oauth_parameters_are_anonymous() {
+        let cases = [
+            (false, RequestParts::default()),
+            (
+                false,
+                RequestParts {
+                    query: Some("page=2&search=oauth_x"),
+                    ..Default::default()
+                },
+            ),
+            (
+                false,
+                RequestParts {
+                    authorization: Some("Bearer abc"),
+                    ..Default::default()
+                },
+            ),
+            (
+                false,
+                RequestParts {
+                    form_body: Some(b"title=oauth"),
+                    ..Default::default()
+                },
+            ),
+            (
+                true,
+                RequestParts {
+                    authorization: Some("OAuth"),
+                    ..Default::default()
+                },
+            ),
+            (
+                true,
+                RequestParts {
+                    authorization: Some("oauth broken=\""),
+                    ..Default::default()
+                },
+            ),
+            (
+                true,
+                RequestParts {
+                    query: Some("oauth_token=abc"),
+                    ..Default::default()
+                },
+            ),
+            (
+                true,
+                RequestParts {
+                    query: Some("oauth%5Ftoken=%zz"),
+                    ..Default::default()
+                },
+            ),
+            (
+                true,
+                RequestParts {
+                    form_body: Some(b"a=1&oauth_consumer_key=k"),
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (expected, parts) in cases {
+            assert_eq!(has_oauth(&parts), expected, "{parts:?}");
+        }
+    }
+
+    #[test]
+    fn encode_keeps_only_unreserved_characters() {
+        let cases = [
+            ("abcXYZ019-._~", "abcXYZ019-._~"),
+            (
+                " !*'();:@&=+$,/?#[]%",
+                "%20%21%2A%27%28%29%3B%3A%40%26%3D%2B%24%2C%2F%3F%23%5B%5D%25",
+            ),
+            ("é✓", "%C3%A9%E2%9C%93"),
+            ("", ""),
+        ];
+        for (raw, encoded) in cases {
+            assert_eq!(encode(raw), encoded);
+        }
+    }
+
+    #[test]
+    fn every_error_has_a_problem_code_and_advice() {
+        let errors = [
+            (ParamError::NotOAuth, "parameter_absent"),
+            (ParamError::MalformedHeader("x"), "parameter_rejected"),
+            (
+                ParamError::BadEncoding(Location::Form),
+                "parameter_rejected",
+            ),
+            (
+                ParamError::Duplicated("oauth_nonce".into()),
+                "parameter_rejected",
+            ),
+            (ParamError::Absent("oauth_nonce"), "parameter_absent"),
+            (
+                ParamError::UnsupportedSignatureMethod("PLAINTEXT".into()),
+                "signature_method_rejected",
+            ),
+            (ParamError::BadTimestamp("x".into()), "timestamp_refused"),
+            (ParamError::BadVersion("2".into()), "version_rejected"),
+        ];
+        for (err, problem) in errors {
+            assert_eq!(err.problem(), problem, "{err:?}");
+            assert!(err.to_string().len() > 20, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn echoed_values_are_clipped() {
+        let long = "9".repeat(1000);
+        let query = format!("{}&oauth_timestamp={long}", without("oauth_timestamp"));
+        let advice = collect(&query_only(&query)).unwrap_err().to_string();
+        assert!(advice.len() < 200, "{advice}");
+    }
+
+    #[test]
+    #[ignore = "needs cases from tests/oauth1_oauthlib_diff.py, which runs it"]
+    fn oauthlib_differential() {
+        let path = std::env::var("LATCHKEY_OAUTHLIB_CASES").expect("LATCHKEY_OAUTHLIB_CASES");
+        let cases = std::fs::read_to_string(path).unwrap();
+        let mut count = 0;
+        for line in cases.lines() {
+            let fields: Vec<String> = line
+                .split('\t')
+                .map(|f| percent_decode(f.as_bytes(), false).unwrap())
+                .collect();
+            let [
+                method,
+                public_url,
+                path,
+                query,
+                form,
+                authorization,
+                expected,
+                cs,
+                ts,
+            ] = &fields[..]
+            else {
+                panic!("a case has 9 fields: {line}");
+            };
+            let parts = RequestParts {
+                method,
+                path,
+                query: Some(query),
+                form_body: Some(form.as_bytes()),
+                authorization: Some(authorization.as_str()).filter(|a| !a.is_empty()),
+            };
+            let collected = collect(&parts).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let base = collected.base_string(&parts, &url(public_url));
+            assert_eq!(&base, expected, "{line}");
+            assert!(collected.signature_matches(&base, cs, ts), "{line}");
+            count += 1;
+        }
+        assert!(count > 0, "no cases");
+        println!("{count} requests signed by oauthlib agree");
+    }
+
+    /// A test-only `Authorization` header writer (RFC 5849 §3.5.1).
+    fn format_header(params: &[(String, String)]) -> String {
+        let pairs: Vec<String> = params
+            .iter()
+            .map(|(n, v)| format!("{}=\"{}\"", encode(n), encode(v)))
+            .collect();
+        format!("OAuth realm=\"Example\", {}", pairs.join(", "))
+    }
+
+    fn unique_params() -> impl Strategy<Value = Vec<(String, String)>> {
+        proptest::collection::btree_map(".+", ".*", 0..12)
+            .prop_map(|m| m.into_iter().filter(|(n, _)| n != "realm").collect())
+    }
+
+    proptest! {
+        #[test]
+        fn the_header_parser_never_panics(s in ".*") {
+            let _ = parse_authorization_header(&s);
+        }
+
+        #[test]
+        fn the_header_parser_never_panics_on_near_headers(s in r#"(OAuth|oauth) [a-z_%0-9=", \t\\+]{0,60}"#) {
+            let _ = parse_authorization_header(&s);
+        }
+
+        #[test]
+        fn collect_never_panics(
+            header in r#"OAuth [a-z_%0-9=", ]{0,80}"#,
+            query in "[a-z_%0-9=&+]{0,80}",
+            form in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let parts = RequestParts {
+                method: "GET",
+                path: "/",
+                query: Some(&query),
+                form_body: Some(&form),
+                authorization: Some(&header),
+            };
+            let _ = has_oauth(&parts);
+            let _ = collect(&parts);
+        }
+
+        #[test]
+        fn a_formatted_header_parses_back_to_its_parameters(params in unique_params()) {
+            let header = format_header(&params);
+            prop_assert_eq!(parse_authorization_header(&header), Ok(params));
+        }
+
+        #[test]
+        fn the_base_string_does_not_depend_on_parameter_order(
+            shuffled in proptest::collection::vec((".*", ".*"), 0..12)
+                .prop_flat_map(|v| (Just(v.clone()), Just(v).prop_shuffle()))
+        ) {
+            let (original, shuffled) = shuffled;
+            prop_assert_eq!(
+                base_string("GET", "http://example.com/", &original),
+                base_string("GET", "http://example.com/", &shuffled)
+            );
+        }
+
+        #[test]
+        fn query_values_round_trip_through_encode(name in "[^&=]+", value in ".*") {
+            let query = format!("{}={}", encode(&name), encode(&value));
+            prop_assert_eq!(parse_urlencoded(query.as_bytes(), Location::Query), Ok(vec![(name, value)]));
+        }
+    }
+}

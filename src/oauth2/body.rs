@@ -1,0 +1,70 @@
+//! Reading the body of a POST to an OAuth endpoint (RFC 6749 §3.2, oauth2.md §4): parameters only
+//! in an `application/x-www-form-urlencoded` or (as WordPress.com's PHP samples send)
+//! `multipart/form-data` body; none in the query string.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{HeaderMap, header};
+
+use super::error::OAuthError;
+use super::params::Params;
+use crate::http::serve::MAX_BODY_BYTES;
+
+pub async fn read_form(request: Request) -> Result<(HeaderMap, Params), OAuthError> {
+    if request.uri().query().is_some_and(|q| !q.is_empty()) {
+        return Err(OAuthError::invalid_request(
+            "Send the parameters in the request body, not in the URL.",
+        ));
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let charset_ok = content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.trim().strip_prefix("charset="))
+        .all(|c| matches!(c.trim_matches('"'), "utf-8" | "utf8" | "us-ascii"));
+    let headers = request.headers().clone();
+    match mime.as_str() {
+        "application/x-www-form-urlencoded" if charset_ok => {
+            let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+                .await
+                .map_err(|_| {
+                    OAuthError::invalid_request("The request body is too large or unreadable.")
+                })?;
+            Ok((headers, Params::parse(&bytes)))
+        }
+        "multipart/form-data" => Ok((headers, read_multipart(request).await?)),
+        _ => Err(OAuthError::invalid_request(
+            "Send the parameters as application/x-www-form-urlencoded (UTF-8) or multipart/form-data.",
+        )),
+    }
+}
+
+async fn read_multipart(request: Request<Body>) -> Result<Params, OAuthError> {
+    let bad = || OAuthError::invalid_request("The multipart/form-data body is malformed.");
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|_| bad())?;
+    let mut pairs = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(|_| bad())? {
+        if field.file_name().is_some() {
+            return Err(OAuthError::invalid_request(
+                "File uploads are not accepted by this endpoint.",
+            ));
+        }
+        let name = field.name().ok_or_else(bad)?.to_owned();
+        let value = field.text().await.map_err(|_| bad())?;
+        pairs.push((name, value));
+    }
+    Ok(Params::from_pairs(pairs))
+}

@@ -1,0 +1,164 @@
+//! Client authentication at the token endpoint (RFC 6749 §2.3.1, oauth2.md §4): `client_id` and
+//! `client_secret` in the body (WordPress.com style) or HTTP Basic, never both. Secrets compare in
+//! constant time against a SHA-256 digest; unknown clients cost the same comparison. Failures are
+//! throttled per client and per address, and a throttled client is refused before any check.
+
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+
+use super::error::OAuthError;
+use super::params::Params;
+use crate::domain::secret;
+use crate::http::peer::Peer;
+use crate::state::AppState;
+use crate::store::App;
+
+/// How the client authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Basic,
+    Body,
+    /// A native app without a secret; PKCE must then prove possession.
+    None,
+}
+
+pub struct Client {
+    pub app: App,
+    pub method: Method,
+}
+
+struct Presented {
+    client_id: String,
+    secret: Option<String>,
+    basic: bool,
+}
+
+fn presented(params: &Params, headers: &HeaderMap) -> Result<Presented, OAuthError> {
+    let bad = |e: super::params::Repeated| OAuthError::invalid_request(e.to_string());
+    let body_id = params.get("client_id").map_err(bad)?;
+    let body_secret = params.get("client_secret").map_err(bad)?;
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, creds)| creds.trim());
+    match basic {
+        Some(creds) => {
+            if body_secret.is_some() {
+                return Err(OAuthError::invalid_request(
+                    "Use one client authentication method: HTTP Basic or client_secret in the body, not both.",
+                ));
+            }
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(creds)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    OAuthError::invalid_client("The Basic credentials are not valid base64.")
+                        .with_basic_challenge()
+                })?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+                OAuthError::invalid_client("The Basic credentials must be client_id:client_secret.")
+                    .with_basic_challenge()
+            })?;
+            // RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+            let decode = |s: &str| {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let (id, secret) = (decode(id), decode(secret));
+            if body_id.is_some_and(|b| b != id) {
+                return Err(OAuthError::invalid_request(
+                    "The client_id in the body differs from the one in the Authorization header.",
+                ));
+            }
+            Ok(Presented {
+                client_id: id,
+                secret: Some(secret),
+                basic: true,
+            })
+        }
+        None => Ok(Presented {
+            client_id: body_id
+                .ok_or_else(|| OAuthError::invalid_request("The client_id parameter is required."))?
+                .to_owned(),
+            secret: body_secret.map(str::to_owned),
+            basic: false,
+        }),
+    }
+}
+
+/// Authenticates the client of a token-endpoint request.
+pub async fn authenticate(
+    state: &AppState,
+    params: &Params,
+    headers: &HeaderMap,
+    peer: Peer,
+) -> Result<Client, OAuthError> {
+    let presented = presented(params, headers)?;
+    let limits = &state.settings.limits;
+    let now = state.now();
+    let client_key = format!("client:{}", presented.client_id);
+    let peer_key = format!("client-ip:{peer}");
+    let throttled = state
+        .throttle
+        .check(
+            &client_key,
+            limits.client_failures_per_client,
+            limits.window_secs,
+            now,
+        )
+        .or_else(|| {
+            state.throttle.check(
+                &peer_key,
+                limits.client_failures_per_ip,
+                limits.window_secs,
+                now,
+            )
+        });
+    if let Some(retry_after) = throttled {
+        return Err(OAuthError::throttled(retry_after));
+    }
+    let fail = |err: OAuthError| {
+        state.throttle.fail(&client_key, limits.window_secs, now);
+        state.throttle.fail(&peer_key, limits.window_secs, now);
+        if presented.basic {
+            err.with_basic_challenge()
+        } else {
+            err
+        }
+    };
+    let app = match presented.client_id.parse::<i64>() {
+        Ok(id) => state.store.app_by_id(id).await?,
+        Err(_) => None,
+    };
+    let presented_digest = presented.secret.as_deref().map(secret::digest);
+    let Some(app) = app else {
+        // Spend the same comparison as for a known client, so timing tells nothing.
+        if let Some(d) = &presented_digest {
+            let _ = secret::digest_eq(d, &[0u8; 32]);
+        }
+        return Err(fail(OAuthError::invalid_client("Unknown client_id.")));
+    };
+    match presented_digest {
+        Some(digest) if secret::digest_eq(&digest, &app.secret_digest) => Ok(Client {
+            method: if presented.basic {
+                Method::Basic
+            } else {
+                Method::Body
+            },
+            app,
+        }),
+        Some(_) => Err(fail(OAuthError::invalid_client("Incorrect client_secret."))),
+        None if app.is_native() => Ok(Client {
+            app,
+            method: Method::None,
+        }),
+        None => Err(fail(OAuthError::invalid_client(
+            "The client_secret parameter is required for this client.",
+        ))),
+    }
+}

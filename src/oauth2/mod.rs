@@ -1,0 +1,29 @@
+//! The OAuth2 endpoints in the WordPress.com dialect (oauth2.md): authorize and authenticate (with
+//! login and consent), the token endpoint, and token-info.
+
+pub mod authorize;
+pub mod blog;
+pub mod body;
+pub mod client_auth;
+pub mod error;
+pub mod params;
+pub mod token;
+pub mod token_info;
+pub mod tokens;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/oauth2/authorize",
+            get(authorize::get_authorize).post(authorize::post_authorize),
+        )
+        .route("/oauth2/authenticate", get(authorize::get_authenticate))
+        .route("/oauth2/token", post(token::token))
+        .route("/oauth2/token-info", get(token_info::token_info))
+        .route("/oauth/token-info", get(token_info::token_info))
+}

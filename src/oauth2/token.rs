@@ -1,0 +1,276 @@
+//! `POST /oauth2/token` (oauth2.md §4): the `authorization_code` and `password` grants.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::body::read_form;
+use super::client_auth::{self, Client, Method};
+use super::error::OAuthError;
+use super::params::{Params, Repeated};
+use super::tokens;
+use crate::domain::scope::{self, Scope};
+use crate::domain::{pkce, secret};
+use crate::http::headers::no_store;
+use crate::http::peer::Peer;
+use crate::state::AppState;
+use crate::store::{CodeToken, NewToken, RedeemRefusal, Site};
+use crate::web::login;
+
+/// Parameters that may appear at most once (RFC 6749 §3.2).
+const SINGLE: &[&str] = &[
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "client_id",
+    "client_secret",
+    "code_verifier",
+    "username",
+    "password",
+    "scope",
+    "blog",
+    "refresh_token",
+];
+
+/// The success body, fields in WordPress.com's order.
+#[derive(Serialize)]
+struct Issued {
+    access_token: String,
+    token_type: &'static str,
+    blog_id: String,
+    blog_url: Option<String>,
+    scope: String,
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    peer: Peer,
+    request: Request,
+) -> Result<Response, OAuthError> {
+    let (headers, params) = read_form(request).await?;
+    if let Some(Repeated(name)) = params.first_repeated(SINGLE) {
+        return Err(OAuthError::invalid_request(format!(
+            "The \"{name}\" parameter was sent more than once."
+        )));
+    }
+    let grant_type = params.get("grant_type").ok().flatten();
+    let Some(grant_type) = grant_type else {
+        return Err(OAuthError::invalid_request(
+            "The grant_type parameter is required.",
+        ));
+    };
+    if !matches!(grant_type, "authorization_code" | "password") {
+        return Err(OAuthError::unsupported_grant_type(format!(
+            "The grant_type must be authorization_code or password, not \"{}\".",
+            truncate(grant_type)
+        )));
+    }
+    let client = client_auth::authenticate(&state, &params, &headers, peer).await?;
+    let issued = match grant_type {
+        "authorization_code" => authorization_code(&state, &client, &params).await?,
+        _ => password(&state, &client, &params, peer).await?,
+    };
+    let mut response = Json(issued).into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+/// Echoing raw input into an error is capped, so an error never carries a huge value back.
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).ok().flatten()
+}
+
+async fn issued(
+    state: &AppState,
+    token: String,
+    site_id: Option<i64>,
+    scope: String,
+) -> Result<Issued, OAuthError> {
+    let site: Option<Site> = match site_id {
+        Some(id) => state.store.site_by_id(id).await?,
+        None => None,
+    };
+    Ok(Issued {
+        access_token: token,
+        token_type: "bearer",
+        blog_id: site_id.unwrap_or(0).to_string(),
+        blog_url: site.map(|s| s.url),
+        scope,
+    })
+}
+
+/// Why a claimed code was refused: mapped to `invalid_grant` with a precise description.
+enum CodeMismatch {
+    OtherClient,
+    RedirectUri,
+    Pkce(&'static str),
+}
+
+async fn authorization_code(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<Issued, OAuthError> {
+    let Some(code) = param(params, "code") else {
+        return Err(OAuthError::invalid_request(
+            "The code parameter is required.",
+        ));
+    };
+    if !secret::well_formed(secret::Kind::AuthCode, code) {
+        return Err(OAuthError::invalid_request(
+            "The code parameter is malformed.",
+        ));
+    }
+    let redirect_uri = param(params, "redirect_uri");
+    let verifier = param(params, "code_verifier");
+    if let Some(v) = verifier {
+        pkce::validate_verifier(v).map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
+    }
+    let app = &client.app;
+    let registered = app.redirect_uri_list();
+    let now = state.now();
+    let minted = tokens::mint(state);
+    let expires_at = state.settings.access_token_ttl.map(|ttl| now + ttl);
+    let outcome = state
+        .store
+        .redeem_code(&secret::digest(code), now, |claimed| {
+            if claimed.app_id != app.id {
+                // Another client's code: refuse without burning it for its rightful owner.
+                return Err((CodeMismatch::OtherClient, false));
+            }
+            let redirect_ok = match redirect_uri {
+                Some(uri) => uri == claimed.redirect_uri,
+                None => registered.len() == 1 && registered[0] == claimed.redirect_uri,
+            };
+            if !redirect_ok {
+                return Err((CodeMismatch::RedirectUri, true));
+            }
+            match (&claimed.code_challenge, verifier) {
+                (Some(challenge), Some(v)) if pkce::verify(v, challenge) => {}
+                (Some(_), Some(_)) => return Err((CodeMismatch::Pkce("The code_verifier does not match the code_challenge."), true)),
+                (Some(_), None) => return Err((CodeMismatch::Pkce("The code_verifier parameter is required: this code was issued with a code_challenge."), true)),
+                (None, Some(_)) => return Err((CodeMismatch::Pkce("A code_verifier was sent but this code was issued without a code_challenge."), true)),
+                (None, None) if client.method == Method::None => {
+                    return Err((CodeMismatch::Pkce("This client has no secret, so it must use PKCE."), true));
+                }
+                (None, None) => {}
+            }
+            Ok(CodeToken {
+                digest: &minted.digest,
+                expires_at,
+            })
+        })
+        .await?;
+    match outcome {
+        Ok((claimed, _token_id)) => {
+            issued(state, minted.token, claimed.site_id, claimed.scope).await
+        }
+        Err(RedeemRefusal::Invalid) => Err(OAuthError::invalid_grant(
+            "The authorization code is invalid or has expired.",
+        )),
+        Err(RedeemRefusal::Replayed) => Err(OAuthError::invalid_grant(
+            "The authorization code was already used; the token issued from it has been revoked.",
+        )),
+        Err(RedeemRefusal::Rejected { reason, .. }) => {
+            Err(OAuthError::invalid_grant(match reason {
+                CodeMismatch::OtherClient => "The authorization code was issued to another client.",
+                CodeMismatch::RedirectUri => {
+                    "The redirect_uri does not match the one used at authorization."
+                }
+                CodeMismatch::Pkce(why) => why,
+            }))
+        }
+    }
+}
+
+/// The password grant: for the app's owner only, to test their own app (oauth2.md §4).
+async fn password(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    peer: Peer,
+) -> Result<Issued, OAuthError> {
+    let (Some(username), Some(password)) = (param(params, "username"), param(params, "password"))
+    else {
+        return Err(OAuthError::invalid_request(
+            "The username and password parameters are required.",
+        ));
+    };
+    let scope = scope::parse(param(params, "scope"))
+        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+    let user = match login::check_password(state, username, password, peer).await {
+        Ok(user) => user,
+        Err(login::Refusal::Throttled(retry_after)) => {
+            return Err(OAuthError::throttled(retry_after));
+        }
+        Err(login::Refusal::Incorrect) => {
+            return Err(OAuthError::invalid_request(
+                "Incorrect username or password.",
+            ));
+        }
+        Err(login::Refusal::Store(e)) => return Err(e.into()),
+    };
+    if user.id != client.app.owner_id {
+        return Err(OAuthError::unsupported_grant_type(
+            "This client does not allow the password grant for this user.",
+        ));
+    }
+    let site_id = match scope {
+        Scope::Global | Scope::Auth => None,
+        Scope::Blog(_) => Some(password_grant_blog(state, user.id, param(params, "blog")).await?),
+    };
+    let now = state.now();
+    let minted = tokens::mint(state);
+    let wire = scope.wire();
+    state
+        .store
+        .grant_token(
+            &NewToken {
+                digest: &minted.digest,
+                app_id: client.app.id,
+                user_id: user.id,
+                site_id,
+                scope: &wire,
+                origin: "password",
+                expires_at: state.settings.access_token_ttl.map(|ttl| now + ttl),
+            },
+            now,
+        )
+        .await?;
+    issued(state, minted.token, site_id, wire).await
+}
+
+/// The blog of a single-blog password grant: the one named, if the user administers it, or else
+/// the user's primary blog (the first they administer).
+async fn password_grant_blog(
+    state: &AppState,
+    user_id: i64,
+    blog: Option<&str>,
+) -> Result<i64, OAuthError> {
+    let sites = state.store.administered_sites(user_id).await?;
+    match blog {
+        Some(raw) => {
+            let wanted = crate::domain::site_url::parse_blog_param(raw)
+                .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+            sites
+                .iter()
+                .find(|s| super::blog::is(&wanted, s))
+                .map(|s| s.id)
+                .ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        "You do not administer the blog named by the blog parameter.",
+                    )
+                })
+        }
+        None => sites.first().map(|s| s.id).ok_or_else(|| {
+            OAuthError::invalid_scope(
+                "This user administers no blog: request scope=auth or scope=global instead.",
+            )
+        }),
+    }
+}

@@ -1,0 +1,33 @@
+//! Minting and validating access tokens: URL-safe opaque strings with a type prefix and checksum,
+//! stored only as SHA-256 digests (oauth2.md §5).
+
+use crate::domain::secret::{self, Kind};
+use crate::state::AppState;
+use crate::store::{StoreError, TokenGrant};
+
+/// A freshly minted access token and its digest.
+pub struct Minted {
+    pub token: String,
+    pub digest: [u8; 32],
+}
+
+pub fn mint(state: &AppState) -> Minted {
+    let token = secret::mint(Kind::AccessToken, &*state.random);
+    let digest = secret::digest(&token);
+    Minted { token, digest }
+}
+
+/// The live grant behind `token`, or `None`. Malformed tokens never reach the database.
+pub async fn validate(
+    state: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<Option<TokenGrant>, StoreError> {
+    if !secret::well_formed(Kind::AccessToken, token) {
+        return Ok(None);
+    }
+    state
+        .store
+        .token_by_digest(&secret::digest(token), now)
+        .await
+}

@@ -1,0 +1,43 @@
+//! The one `Clone` application state: cheap handles shared by every request.
+
+use std::sync::Arc;
+
+use crate::config::{SecretKey, Settings};
+use crate::domain::clock::Clock;
+use crate::domain::random::Random;
+use crate::store::Store;
+use crate::throttle::Throttle;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    pub key: Arc<SecretKey>,
+    pub throttle: Arc<Throttle>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        key: SecretKey,
+    ) -> Self {
+        Self {
+            store,
+            settings: Arc::new(settings),
+            clock,
+            random,
+            key: Arc::new(key),
+            throttle: Arc::new(Throttle::default()),
+        }
+    }
+
+    /// The injected clock's time, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

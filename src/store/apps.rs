@@ -1,0 +1,144 @@
+//! Applications: the OAuth2 client (numeric `client_id`, secret kept as a SHA-256 digest) and the
+//! optional OAuth 1.0a consumer of the same app.
+
+use super::{Result, Store, with_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct App {
+    pub id: i64,
+    pub owner_id: i64,
+    pub name: String,
+    pub description: String,
+    pub website: String,
+    pub icon_url: String,
+    pub app_type: String,
+    /// Registered redirect URIs, one per line.
+    pub redirect_uris: String,
+    /// Registered JavaScript origins, one per line.
+    pub js_origins: String,
+    pub secret_digest: Vec<u8>,
+    pub allow_implicit: bool,
+    pub oauth1_key: Option<String>,
+    pub oauth1_secret_enc: Option<Vec<u8>>,
+    pub oauth1_callback: Option<String>,
+    pub created_at: i64,
+}
+
+impl App {
+    pub fn redirect_uri_list(&self) -> Vec<String> {
+        lines(&self.redirect_uris)
+    }
+
+    pub fn js_origin_list(&self) -> Vec<String> {
+        lines(&self.js_origins)
+    }
+
+    pub fn is_native(&self) -> bool {
+        self.app_type == "native"
+    }
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApp<'a> {
+    pub owner_id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub website: &'a str,
+    pub icon_url: &'a str,
+    pub app_type: &'a str,
+    pub redirect_uris: &'a [String],
+    pub js_origins: &'a [String],
+    pub secret_digest: &'a [u8],
+    pub allow_implicit: bool,
+    pub oauth1_key: Option<&'a str>,
+    pub oauth1_secret_enc: Option<&'a [u8]>,
+    pub oauth1_callback: Option<&'a str>,
+}
+
+const COLUMNS: &str = "id, owner_id, name, description, website, icon_url, app_type, redirect_uris, \
+     js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, created_at";
+
+impl Store {
+    pub async fn create_app(&self, new: &NewApp<'_>, now: i64) -> Result<App> {
+        let sql = format!(
+            "INSERT INTO apps (owner_id, name, description, website, icon_url, app_type, redirect_uris, \
+             js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             RETURNING {COLUMNS}"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(new.owner_id)
+                .bind(new.name)
+                .bind(new.description)
+                .bind(new.website)
+                .bind(new.icon_url)
+                .bind(new.app_type)
+                .bind(new.redirect_uris.join("\n"))
+                .bind(new.js_origins.join("\n"))
+                .bind(new.secret_digest)
+                .bind(new.allow_implicit)
+                .bind(new.oauth1_key)
+                .bind(new.oauth1_secret_enc)
+                .bind(new.oauth1_callback)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    pub async fn app_by_id(&self, id: i64) -> Result<Option<App>> {
+        let sql = format!("SELECT {COLUMNS} FROM apps WHERE id = $1");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+        }))
+    }
+
+    pub async fn app_by_consumer_key(&self, key: &str) -> Result<Option<App>> {
+        let sql = format!("SELECT {COLUMNS} FROM apps WHERE oauth1_key = $1");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql).bind(key).fetch_optional(pool).await?
+        }))
+    }
+
+    /// Every app, or those of one owner, oldest first.
+    pub async fn list_apps(&self, owner_id: Option<i64>) -> Result<Vec<App>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM apps WHERE $1 IS NULL OR owner_id = $1 ORDER BY id");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql).bind(owner_id).fetch_all(pool).await?
+        }))
+    }
+
+    /// Replaces the client secret; the old one stops working at once.
+    pub async fn set_app_secret(&self, app_id: i64, secret_digest: &[u8]) -> Result<bool> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query("UPDATE apps SET secret_digest = $1 WHERE id = $2")
+                .bind(secret_digest)
+                .bind(app_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Deletes the app; its grants, codes and tokens go with it (foreign keys cascade).
+    pub async fn delete_app(&self, app_id: i64) -> Result<bool> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM apps WHERE id = $1")
+                .bind(app_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+}

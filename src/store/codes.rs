@@ -1,0 +1,179 @@
+//! Authorization codes (oauth2.md §3): single use, stored as a digest, bound to client, redirect
+//! URI, user, blog, scope and PKCE challenge. Redemption and the token insert happen in one
+//! transaction behind a conditional update, so concurrent redemptions yield exactly one token; a used
+//! code stays as a tombstone so that a replay can revoke the token issued from it.
+
+use super::tokens::insert_token;
+use super::{NewToken, Result, Store, in_transaction, with_pool};
+
+#[derive(Debug, Clone)]
+pub struct NewCode<'a> {
+    pub digest: &'a [u8],
+    pub app_id: i64,
+    pub user_id: i64,
+    pub site_id: Option<i64>,
+    pub scope: &'a str,
+    pub redirect_uri: &'a str,
+    pub code_challenge: Option<&'a str>,
+    pub expires_at: i64,
+}
+
+/// The binding of a code, as claimed by a redemption.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RedeemedCode {
+    pub app_id: i64,
+    pub user_id: i64,
+    pub grant_id: i64,
+    pub site_id: Option<i64>,
+    pub scope: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+}
+
+/// Why a redemption produced no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedeemRefusal<R> {
+    /// No such code, or it expired unused.
+    Invalid,
+    /// The code was already redeemed; the token issued from it has now been revoked.
+    Replayed,
+    /// The caller's own check refused the claimed code. `burn` keeps the code consumed.
+    Rejected { reason: R, burn: bool },
+}
+
+/// The token a redemption issues; the rest of its binding comes from the claimed code.
+#[derive(Debug, Clone)]
+pub struct CodeToken<'a> {
+    pub digest: &'a [u8],
+    pub expires_at: Option<i64>,
+}
+
+impl Store {
+    /// Records a grant and the code that will redeem it, in one transaction.
+    pub async fn grant_code(&self, code: &NewCode<'_>, now: i64) -> Result<i64> {
+        in_transaction!(self, |tx| {
+            let grant_id: i64 = sqlx::query_scalar(
+                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(code.user_id)
+            .bind(code.app_id)
+            .bind(code.site_id)
+            .bind(code.scope)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO auth_codes (digest, app_id, user_id, grant_id, site_id, scope, \
+                 redirect_uri, code_challenge, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(code.digest)
+            .bind(code.app_id)
+            .bind(code.user_id)
+            .bind(grant_id)
+            .bind(code.site_id)
+            .bind(code.scope)
+            .bind(code.redirect_uri)
+            .bind(code.code_challenge)
+            .bind(code.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            Ok(grant_id)
+        })
+    }
+
+    /// Claims the code and issues the token that `check` builds from it, atomically. `check` sees
+    /// the claimed binding and either returns the token to insert or refuses; a refusal with
+    /// `burn: false` rolls the claim back so the rightful client can still redeem the code.
+    pub async fn redeem_code<'a, R, F>(
+        &self,
+        digest: &[u8],
+        now: i64,
+        check: F,
+    ) -> Result<std::result::Result<(RedeemedCode, i64), RedeemRefusal<R>>>
+    where
+        F: FnOnce(&RedeemedCode) -> std::result::Result<CodeToken<'a>, (R, bool)>,
+    {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed: Option<RedeemedCode> = sqlx::query_as(
+                "UPDATE auth_codes SET used_at = $2 \
+                 WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 \
+                 RETURNING app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge",
+            )
+            .bind(digest)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(code) = claimed else {
+                // Not claimable: a replay of a used code revokes what it issued (RFC 6749 §4.1.2).
+                let used: Option<Option<i64>> = sqlx::query_scalar(
+                    "SELECT token_id FROM auth_codes WHERE digest = $1 AND used_at IS NOT NULL",
+                )
+                .bind(digest)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(token_id) = used else {
+                    return Ok(Err(RedeemRefusal::Invalid));
+                };
+                if let Some(token_id) = token_id {
+                    sqlx::query("DELETE FROM access_tokens WHERE id = $1")
+                        .bind(token_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                return Ok(Err(RedeemRefusal::Replayed));
+            };
+            let token = match check(&code) {
+                Ok(token) => token,
+                Err((reason, burn)) => {
+                    if burn {
+                        tx.commit().await?;
+                    }
+                    return Ok(Err(RedeemRefusal::Rejected { reason, burn }));
+                }
+            };
+            let token = NewToken {
+                digest: token.digest,
+                app_id: code.app_id,
+                user_id: code.user_id,
+                site_id: code.site_id,
+                scope: &code.scope,
+                origin: "code",
+                expires_at: token.expires_at,
+            };
+            let token_id = insert_token!(&mut *tx, &token, code.grant_id, now);
+            sqlx::query("UPDATE auth_codes SET token_id = $1 WHERE digest = $2")
+                .bind(token_id)
+                .bind(digest)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE grants SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(code.grant_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Ok((code, token_id)))
+        })
+    }
+
+    /// Deletes codes past their expiry by more than `keep_secs` (tombstones included), at most
+    /// `batch` rows at a time. Returns how many went.
+    pub async fn purge_codes(&self, now: i64, keep_secs: i64, batch: i64) -> Result<u64> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM auth_codes WHERE digest IN \
+                 (SELECT digest FROM auth_codes WHERE expires_at < $1 LIMIT $2)",
+            )
+            .bind(now - keep_secs)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done)
+    }
+}

@@ -1,0 +1,194 @@
+//! Sites (blogs) and their members. "Administrative access" means the `administrator` role.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{Result, Store, in_transaction, with_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Site {
+    pub id: i64,
+    pub url: String,
+    pub name: String,
+    pub is_jetpack: bool,
+    pub owner_id: i64,
+    pub created_at: i64,
+}
+
+/// A site together with the role a given user holds there.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Membership {
+    #[sqlx(flatten)]
+    pub site: Site,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Administrator,
+    Editor,
+    Author,
+    Subscriber,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::Editor => "editor",
+            Role::Author => "author",
+            Role::Subscriber => "subscriber",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "administrator" => Ok(Role::Administrator),
+            "editor" => Ok(Role::Editor),
+            "author" => Ok(Role::Author),
+            "subscriber" => Ok(Role::Subscriber),
+            _ => Err(format!(
+                "unknown role {s:?}: use administrator, editor, author or subscriber"
+            )),
+        }
+    }
+}
+
+const COLUMNS: &str = "s.id, s.url, s.name, s.is_jetpack, s.owner_id, s.created_at";
+
+impl Store {
+    /// Creates a site and makes its owner an administrator, in one transaction.
+    pub async fn create_site(
+        &self,
+        owner_id: i64,
+        url: &str,
+        url_key: &str,
+        name: &str,
+        is_jetpack: bool,
+        now: i64,
+    ) -> Result<Site> {
+        in_transaction!(self, |tx| {
+            let site: Site = sqlx::query_as(
+                "INSERT INTO sites (url, url_key, name, is_jetpack, owner_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 RETURNING id, url, name, is_jetpack, owner_id, created_at",
+            )
+            .bind(url)
+            .bind(url_key)
+            .bind(name)
+            .bind(is_jetpack)
+            .bind(owner_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO site_members (site_id, user_id, role, created_at) \
+                 VALUES ($1, $2, 'administrator', $3)",
+            )
+            .bind(site.id)
+            .bind(owner_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            Ok(site)
+        })
+    }
+
+    pub async fn site_by_id(&self, id: i64) -> Result<Option<Site>> {
+        let sql = format!("SELECT {COLUMNS} FROM sites s WHERE s.id = $1");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+        }))
+    }
+
+    /// Looks a site up by its normalised URL (see `domain::site_url::normalise`).
+    pub async fn site_by_url_key(&self, url_key: &str) -> Result<Option<Site>> {
+        let sql = format!("SELECT {COLUMNS} FROM sites s WHERE s.url_key = $1");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(url_key)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Adds a member or changes the role of an existing one.
+    pub async fn set_membership(
+        &self,
+        site_id: i64,
+        user_id: i64,
+        role: Role,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO site_members (site_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (site_id, user_id) DO UPDATE SET role = excluded.role",
+            )
+            .bind(site_id)
+            .bind(user_id)
+            .bind(role.as_str())
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    pub async fn remove_membership(&self, site_id: i64, user_id: i64) -> Result<bool> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM site_members WHERE site_id = $1 AND user_id = $2")
+                .bind(site_id)
+                .bind(user_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Every site the user belongs to, oldest membership first, with the user's role.
+    pub async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>> {
+        let sql = format!(
+            "SELECT {COLUMNS}, m.role FROM site_members m JOIN sites s ON s.id = m.site_id \
+             WHERE m.user_id = $1 ORDER BY m.created_at, s.id"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await?
+        }))
+    }
+
+    /// The sites the user administers, oldest first: the first one is their primary blog.
+    pub async fn administered_sites(&self, user_id: i64) -> Result<Vec<Site>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM site_members m JOIN sites s ON s.id = m.site_id \
+             WHERE m.user_id = $1 AND m.role = 'administrator' ORDER BY m.created_at, s.id"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await?
+        }))
+    }
+
+    pub async fn is_administrator(&self, user_id: i64, site_id: i64) -> Result<bool> {
+        let found: Option<i32> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT 1 FROM site_members WHERE site_id = $1 AND user_id = $2 AND role = 'administrator'",
+            )
+            .bind(site_id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(found.is_some())
+    }
+}

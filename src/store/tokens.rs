@@ -1,0 +1,122 @@
+//! Grants and access tokens. A grant is what a user approved for an app (connected applications are
+//! built from grants); every token and code hangs off a grant, so revoking the grant revokes them all.
+
+use super::{Result, Store, in_transaction, with_pool};
+
+/// What a token stands for: the facts token-info and the REST API need.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenGrant {
+    pub token_id: i64,
+    pub app_id: i64,
+    pub user_id: i64,
+    pub grant_id: i64,
+    pub site_id: Option<i64>,
+    pub scope: String,
+    pub expires_at: Option<i64>,
+}
+
+/// A token to store with a new grant (implicit flow, password grant) or for an existing one.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub digest: &'a [u8],
+    pub app_id: i64,
+    pub user_id: i64,
+    pub site_id: Option<i64>,
+    pub scope: &'a str,
+    /// `code`, `implicit` or `password`.
+    pub origin: &'static str,
+    pub expires_at: Option<i64>,
+}
+
+impl Store {
+    /// Records a grant and the token issued under it, in one transaction.
+    pub async fn grant_token(&self, token: &NewToken<'_>, now: i64) -> Result<TokenGrant> {
+        in_transaction!(self, |tx| {
+            let grant_id: i64 = sqlx::query_scalar(
+                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(token.user_id)
+            .bind(token.app_id)
+            .bind(token.site_id)
+            .bind(token.scope)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let token_id = insert_token!(&mut *tx, token, grant_id, now);
+            Ok(TokenGrant {
+                token_id,
+                app_id: token.app_id,
+                user_id: token.user_id,
+                grant_id,
+                site_id: token.site_id,
+                scope: token.scope.to_owned(),
+                expires_at: token.expires_at,
+            })
+        })
+    }
+
+    /// The live token with this digest, if any: unknown, expired and revoked tokens are all `None`.
+    pub async fn token_by_digest(&self, digest: &[u8], now: i64) -> Result<Option<TokenGrant>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id AS token_id, app_id, user_id, grant_id, site_id, scope, expires_at \
+                 FROM access_tokens WHERE digest = $1 AND (expires_at IS NULL OR expires_at > $2)",
+            )
+            .bind(digest)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Revokes every grant, code and token of this user for this app at once.
+    pub async fn revoke_app_for_user(&self, user_id: i64, app_id: i64) -> Result<u64> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM grants WHERE user_id = $1 AND app_id = $2")
+                .bind(user_id)
+                .bind(app_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done)
+    }
+
+    /// Revokes one token (and nothing else of its grant).
+    pub async fn revoke_token(&self, token_id: i64) -> Result<bool> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM access_tokens WHERE id = $1")
+                .bind(token_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+}
+
+/// Inserts a token row on `$conn` (inside a caller's transaction) and evaluates to its id. A macro
+/// rather than a function so the same statement serves both databases' connection types.
+macro_rules! insert_token {
+    ($conn:expr, $token:expr, $grant_id:expr, $now:expr) => {{
+        let token = $token;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, origin, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(token.digest)
+        .bind(token.app_id)
+        .bind(token.user_id)
+        .bind($grant_id)
+        .bind(token.site_id)
+        .bind(token.scope)
+        .bind(token.origin)
+        .bind($now)
+        .bind(token.expires_at)
+        .fetch_one($conn)
+        .await?;
+        id
+    }};
+}
+pub(super) use insert_token;

@@ -1,0 +1,86 @@
+//! Failure throttling for login, the password grant, client authentication and token-info
+//! (oauth2.md §7, security.md D4): each key counts failures in a fixed window; over budget, the
+//! request is answered 429 with `Retry-After` before any credential check.
+//!
+//! Counters live in the instance's memory: with several instances each keeps its own budget, so
+//! the effective limit is the budget times the number of instances (documented in the README).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// How many keys may be tracked before stale windows are swept.
+const SWEEP_AT: usize = 100_000;
+
+#[derive(Debug, Default)]
+pub struct Throttle {
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    started: i64,
+    failures: u32,
+}
+
+impl Throttle {
+    /// `Some(retry_after_secs)` when `key` has used up `budget` failures in the current window.
+    pub fn check(&self, key: &str, budget: u32, window_secs: i64, now: i64) -> Option<i64> {
+        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let w = windows.get(key)?;
+        let ends = w.started + window_secs;
+        (now < ends && w.failures >= budget).then(|| (ends - now).max(1))
+    }
+
+    /// Counts one failure against `key`.
+    pub fn fail(&self, key: &str, window_secs: i64, now: i64) {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() >= SWEEP_AT {
+            windows.retain(|_, w| w.started + window_secs > now);
+        }
+        let w = windows.entry(key.to_owned()).or_insert(Window {
+            started: now,
+            failures: 0,
+        });
+        if w.started + window_secs <= now {
+            *w = Window {
+                started: now,
+                failures: 0,
+            };
+        }
+        w.failures = w.failures.saturating_add(1);
+    }
+
+    /// Forgets the failures of `key` (after a successful login, say).
+    pub fn clear(&self, key: &str) {
+        self.windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_spent_by_failures_and_restored_by_the_next_window() {
+        let t = Throttle::default();
+        for _ in 0..5 {
+            assert_eq!(t.check("acct:alice", 5, 900, 1000), None);
+            t.fail("acct:alice", 900, 1000);
+        }
+        assert_eq!(t.check("acct:alice", 5, 900, 1000), Some(900));
+        assert_eq!(t.check("acct:alice", 5, 900, 1899), Some(1));
+        assert_eq!(t.check("acct:alice", 5, 900, 1900), None);
+        assert_eq!(t.check("acct:bob", 5, 900, 1000), None);
+    }
+
+    #[test]
+    fn clearing_a_key_forgets_its_failures() {
+        let t = Throttle::default();
+        t.fail("ip:1", 60, 0);
+        t.clear("ip:1");
+        assert_eq!(t.check("ip:1", 1, 60, 0), None);
+    }
+}

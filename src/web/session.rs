@@ -1,0 +1,185 @@
+//! Browser sessions and CSRF tokens (security.md, Decisions: cookies).
+//!
+//! The session cookie carries a random id (`lkss_…`); the database keeps only its digest. The
+//! cookie is `HttpOnly; SameSite=Lax; Path=/`, plus `Secure` and the `__Host-` prefix whenever the
+//! public URL is https. A new id is issued at every login. CSRF tokens are HMACs under the server
+//! key over the session and the purpose of the form (for consent: the authorization request), so a
+//! token from another session or another request never verifies. The login form, which has no
+//! session yet, binds its token to a separate pre-login cookie and also refuses cross-site posts.
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::error::PageError;
+use crate::domain::secret::{self, Kind};
+use crate::state::AppState;
+use crate::store::User;
+
+/// The logged-in user of a request, with the digest of their session id.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user: User,
+    pub digest: [u8; 32],
+}
+
+pub fn session_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.is_https() {
+        "__Host-latchkey_session"
+    } else {
+        "latchkey_session"
+    }
+}
+
+pub fn login_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.is_https() {
+        "__Host-latchkey_login"
+    } else {
+        "latchkey_login"
+    }
+}
+
+/// A cookie with the attributes every Latchkey cookie has.
+pub fn cookie(
+    state: &AppState,
+    name: &'static str,
+    value: String,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
+    let mut c = Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(state.settings.is_https())
+        .build();
+    if let Some(secs) = max_age {
+        c.set_max_age(time::Duration::seconds(secs));
+    }
+    c
+}
+
+/// Starts a session for `user_id` and returns the cookie that carries it.
+pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, PageError> {
+    let id = secret::mint(Kind::Session, &*state.random);
+    let now = state.now();
+    let ttl = state.settings.session_ttl;
+    state
+        .store
+        .create_session(&secret::digest(&id), user_id, now, now + ttl)
+        .await?;
+    Ok(cookie(state, session_cookie_name(state), id, Some(ttl)))
+}
+
+/// Ends the session of this request, if any, and returns the cookie that clears it.
+pub async fn end(state: &AppState, jar: &CookieJar) -> Result<Cookie<'static>, PageError> {
+    if let Some(c) = jar.get(session_cookie_name(state)) {
+        state
+            .store
+            .delete_session(&secret::digest(c.value()))
+            .await?;
+    }
+    Ok(cookie(
+        state,
+        session_cookie_name(state),
+        String::new(),
+        Some(0),
+    ))
+}
+
+async fn current(parts: &Parts, state: &AppState) -> Result<Option<SessionUser>, PageError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let Some(c) = jar.get(session_cookie_name(state)) else {
+        return Ok(None);
+    };
+    if !secret::well_formed(Kind::Session, c.value()) {
+        return Ok(None);
+    }
+    let digest = secret::digest(c.value());
+    let Some(session) = state.store.session(&digest, state.now()).await? else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .user_by_id(session.user_id)
+        .await?
+        .map(|user| SessionUser { user, digest }))
+}
+
+impl OptionalFromRequestParts<AppState> for SessionUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, PageError> {
+        current(parts, state).await
+    }
+}
+
+impl FromRequestParts<AppState> for SessionUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        current(parts, state)
+            .await?
+            .ok_or_else(|| PageError::Forbidden("Log in first.".into()))
+    }
+}
+
+fn mac(state: &AppState, parts: &[&[u8]]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.key.0).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// The CSRF token for a form of `purpose` in this session.
+pub fn csrf_token(state: &AppState, session: &SessionUser, purpose: &str) -> String {
+    mac(state, &[b"csrf", &session.digest, purpose.as_bytes()])
+}
+
+/// Checks a posted CSRF token in constant time.
+pub fn verify_csrf(
+    state: &AppState,
+    session: &SessionUser,
+    purpose: &str,
+    presented: Option<&str>,
+) -> Result<(), PageError> {
+    let expected = csrf_token(state, session, purpose);
+    match presented {
+        Some(p) if secret::digest_eq(p.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => Err(PageError::Forbidden(
+            "The form has expired or did not come from this site. Go back, reload the page and try again.".into(),
+        )),
+    }
+}
+
+/// The login form's CSRF token, bound to the pre-login cookie value.
+pub fn login_csrf_token(state: &AppState, cookie_value: &str) -> String {
+    mac(state, &[b"login", cookie_value.as_bytes()])
+}
+
+/// Refuses requests that a browser marks as cross-site, or whose `Origin` is not ours.
+pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
+    let refused = || PageError::Forbidden("Cross-site form submissions are refused.".into());
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
+        return Err(refused());
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let ours = state.settings.public_url.origin().ascii_serialization();
+        if origin != ours {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The `latchkey` command line, run as a real process against a fresh database.
+
+use std::process::{Command, Output};
+
+use crate::both;
+use crate::harness::*;
+
+/// Runs the binary against the test app's database.
+fn latchkey(app: &TestApp, args: &[&str]) -> Output {
+    let url = match app.store.db() {
+        latchkey::store::Db::Sqlite(_) => app.state.settings.database.url.clone(),
+        latchkey::store::Db::Postgres(_) => app.state.settings.database.url.clone(),
+    };
+    Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .env("LATCHKEY_DATABASE_URL", url)
+        .env("LATCHKEY_SECRET_KEY", "22".repeat(32))
+        .env("LATCHKEY_PUBLIC_URL", &app.base)
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn ok_json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "command failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[track_caller]
+fn fails_saying(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(out.stdout.is_empty(), "no JSON on failure");
+    assert!(
+        stderr.contains(needle),
+        "stderr should mention {needle:?}: {stderr}"
+    );
+}
+
+both! {
+    async fn user_site_and_app_commands_print_json_and_change_the_database(app) {
+        let user = ok_json(&latchkey(&app, &[
+            "user", "create", "--username", "alice", "--email", "alice@example.com",
+            "--password", "correct horse battery", "--display-name", "Alice",
+        ]));
+        assert_eq!(user["username"], "alice");
+        assert!(user["id"].is_i64());
+
+        let site = ok_json(&latchkey(&app, &[
+            "site", "create", "--owner", "alice", "--url", "https://alice.example/", "--name", "Alice's",
+        ]));
+        assert_eq!(site["url"], "https://alice.example");
+        let site_id = site["id"].as_i64().unwrap();
+
+        ok_json(&latchkey(&app, &[
+            "user", "create", "--username", "bob", "--email", "bob@example.com", "--password", "bob-password",
+        ]));
+        let member = ok_json(&latchkey(&app, &[
+            "site", "add-user", "--site", "alice.example", "--user", "bob", "--role", "editor",
+        ]));
+        assert_eq!(member["site_id"], site_id);
+        assert_eq!(member["role"], "editor");
+
+        let created = ok_json(&latchkey(&app, &[
+            "app", "create", "--owner", "alice", "--name", "Client", "--redirect-uri",
+            "https://client.example/cb", "--redirect-uri", "https://client.example/cb2",
+            "--oauth1-callback", "https://client.example/oauth1/cb",
+        ]));
+        let client_id = created["client_id"].as_str().unwrap().to_owned();
+        let secret = created["client_secret"].as_str().unwrap().to_owned();
+        assert!(client_id.parse::<i64>().is_ok());
+        assert_eq!(created["consumer_key"].as_str().unwrap().len(), 12);
+        assert_eq!(created["consumer_secret"].as_str().unwrap().len(), 48);
+
+        let list = ok_json(&latchkey(&app, &["app", "list"]));
+        assert_eq!(list[0]["client_id"], client_id.as_str());
+        assert_eq!(list[0]["redirect_uris"][1], "https://client.example/cb2");
+        assert!(!list.to_string().contains(&secret), "secrets are never listed");
+
+        let reset = ok_json(&latchkey(&app, &["app", "reset-secret", &client_id]));
+        assert_ne!(reset["client_secret"], secret.as_str());
+
+        ok_json(&latchkey(&app, &["app", "delete", &client_id]));
+        assert_eq!(app.count("apps").await, 0);
+    }
+
+    async fn bad_input_exits_non_zero_says_what_to_fix_and_changes_nothing(app) {
+        ok_json(&latchkey(&app, &[
+            "user", "create", "--username", "alice", "--email", "alice@example.com", "--password", "long enough",
+        ]));
+        let cases: &[(&[&str], &str)] = &[
+            (&["user", "create", "--username", "alice", "--email", "a2@example.com", "--password", "long enough"], "username is already taken"),
+            (&["user", "create", "--username", "carol", "--email", "alice@example.com", "--password", "long enough"], "email is already taken"),
+            (&["user", "create", "--username", "carol", "--email", "not-an-email", "--password", "long enough"], "email"),
+            (&["user", "create", "--username", "carol", "--email", "c@example.com", "--password", "short"], "at least 8"),
+            (&["user", "create", "--username", "carol", "--email", "c@example.com"], "--password"),
+            (&["site", "create", "--owner", "nobody", "--url", "https://x.example", "--name", "X"], "no user named"),
+            (&["site", "create", "--owner", "alice", "--url", "not a url", "--name", "X"], "url"),
+            (&["site", "add-user", "--site", "999", "--user", "alice", "--role", "editor"], "no site"),
+            (&["app", "create", "--owner", "nobody", "--name", "X", "--redirect-uri", "https://c.example/cb"], "no user named"),
+            (&["app", "create", "--owner", "alice", "--name", "X", "--redirect-uri", "javascript:alert(1)"], "redirect-uri"),
+            (&["app", "create", "--owner", "alice", "--name", "X", "--redirect-uri", "https://c.example/cb#frag"], "redirect-uri"),
+            (&["app", "create", "--owner", "alice", "--name", "X", "--redirect-uri", "http://c.example/cb"], "redirect-uri"),
+            (&["app", "create", "--owner", "alice", "--name", "X"], "--redirect-uri"),
+            (&["app", "create", "--owner", "alice", "--name", "X", "--redirect-uri", "https://c.example/cb", "--type", "desktop"], "--type"),
+            (&["app", "create", "--owner", "alice", "--name", "X", "--redirect-uri", "https://c.example/cb", "--js-origin", "https://c.example/path"], "js-origin"),
+            (&["app", "reset-secret", "12345"], "no app"),
+            (&["app", "delete", "abc"], "numeric"),
+        ];
+        for (args, needle) in cases {
+            let out = latchkey(&app, args);
+            fails_saying(&out, needle);
+        }
+        assert_eq!(app.count("users").await, 1);
+        assert_eq!(app.count("sites").await, 0);
+        assert_eq!(app.count("apps").await, 0);
+    }
+}
+
+#[test]
+fn invalid_configuration_stops_with_a_message_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["migrate"])
+        .env(
+            "LATCHKEY_DATABASE_URL",
+            format!("sqlite://{}/x.db", dir.path().display()),
+        )
+        .env("LATCHKEY_OAUTH2__CODE_TTL_SECS", "9999")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("oauth2.code_ttl_secs"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["migrate"])
+        .env("LATCHKEY_LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+}

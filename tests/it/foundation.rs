@@ -1,0 +1,67 @@
+//! The foundation: health, security headers, limits, configuration-driven behaviour.
+
+use crate::both;
+use crate::harness::*;
+
+both! {
+    async fn readiness_is_200_when_the_database_answers(app) {
+        let live = app.get("/health/live").await.assert_status(200).await;
+        assert_eq!(live.json()["status"], "live");
+        let ready = app.get("/health/ready").await.assert_status(200).await;
+        assert_eq!(ready.json()["status"], "ready");
+    }
+
+    async fn readiness_is_503_once_the_database_is_gone(app) {
+        app.store.close().await;
+        let ready = app.get("/health/ready").await.assert_status(503).await;
+        assert_eq!(ready.header("retry-after"), "5");
+        app.get("/health/live").await.assert_status(200).await;
+    }
+
+    async fn html_pages_carry_the_security_headers(app) {
+        let page = app.get("/").await.assert_status(200).await;
+        assert!(page.header("content-type").starts_with("text/html"));
+        assert!(page.header("content-security-policy").contains("frame-ancestors 'none'"));
+        assert!(!page.header("content-security-policy").contains("unsafe-inline"));
+        assert_eq!(page.header("x-frame-options"), "DENY");
+        assert_eq!(page.header("referrer-policy"), "no-referrer");
+        assert_eq!(page.header("x-content-type-options"), "nosniff");
+        assert_eq!(
+            page.header("link"),
+            format!("<{}/wp-json/>; rel=\"https://api.w.org/\"", app.base)
+        );
+        assert!(page.headers.get("strict-transport-security").is_none(), "no HSTS over http");
+        assert!(!page.header("x-request-id").is_empty());
+    }
+
+    async fn an_oversized_request_line_is_414_and_oversized_headers_431(app) {
+        let long = format!("/?q={}", "a".repeat(9000));
+        app.get(&long).await.assert_status(414).await;
+        let mut request = app.http.get(app.url("/"));
+        for i in 0..40 {
+            request = request.header(format!("x-filler-{i}"), "b".repeat(1000));
+        }
+        request.send().await.unwrap().assert_status(431).await;
+    }
+
+    async fn trace_is_refused_everywhere(app) {
+        let method = reqwest::Method::from_bytes(b"TRACE").unwrap();
+        let response = app.http.request(method, app.url("/health/live")).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 405);
+    }
+}
+
+#[tokio::test]
+async fn hsts_is_sent_when_the_public_url_is_https() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.public_url = "https://as.example".into()
+    })
+    .await
+    .unwrap();
+    let page = app.get("/").await.assert_status(200).await;
+    assert_eq!(page.header("strict-transport-security"), "max-age=31536000");
+    assert_eq!(
+        page.header("link"),
+        "<https://as.example/wp-json/>; rel=\"https://api.w.org/\""
+    );
+}

@@ -1,0 +1,313 @@
+//! The test harness: `TestApp` spawns the real router on `127.0.0.1:0` over a fresh database, with
+//! a manual clock; helpers read like the protocol. `both!` runs a test on SQLite and PostgreSQL.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use latchkey::AppState;
+use latchkey::admin::{self, AppInput, UserInput};
+use latchkey::config::Config;
+use latchkey::domain::app::AppType;
+use latchkey::domain::clock::ManualClock;
+use latchkey::domain::random::OsRandom;
+use latchkey::store::{App, Role, Site, Store, User};
+use sqlx::Connection;
+
+pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
+/// A fixed start time for the manual clock (2026-01-01T00:00:00Z).
+pub const T0: i64 = 1_767_225_600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each test body once on SQLite and once on PostgreSQL, as `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn body($app: $crate::harness::TestApp) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                body($crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await.unwrap()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await {
+                    body(app).await
+                }
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub backend: Backend,
+    /// A browser-like client: cookie jar on, redirects off.
+    pub http: reqwest::Client,
+    _guard: DbGuard,
+}
+
+enum DbGuard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let DbGuard::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ = sqlx::query(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn skip_notice() {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::SeqCst) {
+        use std::io::Write;
+        // Written to the real stderr, past the test runner's capture, so the skip is visible.
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: {POSTGRES_ENV} is unset: PostgreSQL tests were skipped (SQLite ran)"
+        );
+    }
+}
+
+pub fn new_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    /// A server on a fresh database, or `None` when PostgreSQL is asked for but not configured.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
+        let suffix = hex::encode(latchkey::domain::random::bytes::<8>(&OsRandom));
+        let (url, guard) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/latchkey.db", dir.path().display());
+                (url, DbGuard::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+                    skip_notice();
+                    return None;
+                };
+                let name = format!("latchkey_test_{suffix}");
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("{POSTGRES_ENV} is set but PostgreSQL is unreachable: {e}")
+                    });
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let mut url = url::Url::parse(&admin_url).unwrap();
+                url.set_path(&name);
+                (url.to_string(), DbGuard::Postgres { admin_url, name })
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut config = Config {
+            database_url: url,
+            listen: addr.to_string(),
+            public_url: base.clone(),
+            secret_key: "11".repeat(32),
+            ..Config::default()
+        };
+        config.database.max_connections = 8;
+        configure(&mut config);
+        let settings = config.validate().unwrap();
+        let key = settings.secret_key(&OsRandom).unwrap();
+        let store = Store::connect(&settings.database).await.unwrap();
+        store.migrate().await.unwrap();
+        let clock = ManualClock::new(T0);
+        let state = AppState::new(
+            store.clone(),
+            settings,
+            Arc::new(clock.clone()),
+            Arc::new(OsRandom),
+            key,
+        );
+        let served = state.clone();
+        tokio::spawn(async move {
+            latchkey::http::serve::run(listener, served, std::future::pending())
+                .await
+                .unwrap();
+        });
+        Some(TestApp {
+            base,
+            state,
+            store,
+            clock,
+            backend,
+            http: new_browser(),
+            _guard: guard,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    // ---- fixtures (security.md §0) ----
+
+    pub async fn user(&self, username: &str, password: &str) -> User {
+        let input = UserInput {
+            username,
+            email: &format!("{username}@example.com"),
+            password,
+            display_name: None,
+        };
+        admin::create_user(&self.store, &OsRandom, &input, self.clock_now())
+            .await
+            .unwrap()
+    }
+
+    pub async fn site(&self, owner: &User, url: &str) -> Site {
+        admin::create_site(
+            &self.store,
+            owner,
+            url,
+            &format!("Site {url}"),
+            false,
+            self.clock_now(),
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn member(&self, site: &Site, user: &User, role: Role) {
+        self.store
+            .set_membership(site.id, user.id, role, self.clock_now())
+            .await
+            .unwrap();
+    }
+
+    /// Registers an app and returns it with its client secret.
+    pub async fn app(&self, owner: &User, redirects: &[&str], app_type: AppType) -> (App, String) {
+        let redirects: Vec<String> = redirects.iter().map(|s| s.to_string()).collect();
+        let input = AppInput {
+            name: "Test App",
+            description: "An app under test",
+            website: "https://client.example",
+            icon_url: "",
+            app_type,
+            redirect_uris: &redirects,
+            js_origins: &[],
+            allow_implicit: true,
+            oauth1_callback: None,
+        };
+        let created = admin::create_app(
+            &self.store,
+            &OsRandom,
+            &self.state.key.0,
+            owner,
+            &input,
+            &self.base,
+            self.clock_now(),
+        )
+        .await
+        .unwrap();
+        (created.app, created.client_secret)
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use latchkey::domain::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Counts rows of a table, for side-effect assertions.
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match self.store.db() {
+            latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(&sql).fetch_one(p).await.unwrap(),
+            latchkey::store::Db::Postgres(p) => {
+                sqlx::query_scalar(&sql).fetch_one(p).await.unwrap()
+            }
+        }
+    }
+}
+
+/// Response assertions that print the body when they fail.
+pub trait ResponseExt {
+    async fn assert_status(self, status: u16) -> Checked;
+}
+
+pub struct Checked {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Checked {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+            .to_str()
+            .unwrap()
+    }
+}
+
+impl ResponseExt for reqwest::Response {
+    async fn assert_status(self, status: u16) -> Checked {
+        let got = self.status().as_u16();
+        let headers = self.headers().clone();
+        let body = self.text().await.unwrap_or_default();
+        assert_eq!(got, status, "unexpected status; body: {body}");
+        Checked {
+            status: got,
+            headers,
+            body,
+        }
+    }
+}
