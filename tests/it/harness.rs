@@ -108,6 +108,14 @@ pub fn new_browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// A client without a cookie jar, for tests that handle cookies by hand.
+pub fn new_browser_without_cookies() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 impl TestApp {
     /// A server on a fresh database, or `None` when PostgreSQL is asked for but not configured.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {

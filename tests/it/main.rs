@@ -4,4 +4,6 @@
 mod harness;
 
 mod cli;
+mod flows;
 mod foundation;
+mod oauth2_flow;
