@@ -7,3 +7,4 @@ mod cli;
 mod flows;
 mod foundation;
 mod oauth2_flow;
+mod oauth2_redirects;
