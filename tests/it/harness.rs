@@ -269,6 +269,99 @@ impl TestApp {
         self.clock.now()
     }
 
+    /// Starts another server on the same database (another instance behind a load balancer) and
+    /// returns its base URL. It has its own pool and its own in-memory state.
+    pub async fn second_instance(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let settings = (*self.state.settings).clone();
+        let store = Store::connect(&settings.database).await.unwrap();
+        let state = AppState::new(
+            store,
+            settings,
+            Arc::new(self.clock.clone()),
+            Arc::new(OsRandom),
+            (*self.state.key).clone(),
+        );
+        tokio::spawn(async move {
+            latchkey::http::serve::run(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+        base
+    }
+
+    /// One integer from a query, for side-effect assertions.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        match self.store.db() {
+            latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            latchkey::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    pub async fn scalar_bytes(&self, sql: &str) -> Vec<u8> {
+        match self.store.db() {
+            latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            latchkey::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// True when `needle` appears anywhere in the database's text or binary columns (TK03, CL08).
+    pub async fn database_contains(&self, needle: &str) -> bool {
+        let tables = [
+            "users",
+            "sites",
+            "apps",
+            "grants",
+            "auth_codes",
+            "access_tokens",
+            "sessions",
+            "audit_events",
+        ];
+        for table in tables {
+            let rows: Vec<Vec<u8>> = match self.store.db() {
+                latchkey::store::Db::Sqlite(p) => {
+                    let cols: Vec<String> = sqlx::query_scalar(&format!(
+                        "SELECT name FROM pragma_table_info('{table}')"
+                    ))
+                    .fetch_all(p)
+                    .await
+                    .unwrap();
+                    let mut all = Vec::new();
+                    for c in cols {
+                        let sql =
+                            format!("SELECT CAST({c} AS BLOB) FROM {table} WHERE {c} IS NOT NULL");
+                        all.extend(
+                            sqlx::query_scalar::<_, Vec<u8>>(&sql)
+                                .fetch_all(p)
+                                .await
+                                .unwrap(),
+                        );
+                    }
+                    all
+                }
+                latchkey::store::Db::Postgres(p) => {
+                    let text: Vec<String> =
+                        sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+                            .fetch_all(p)
+                            .await
+                            .unwrap();
+                    text.into_iter().map(String::into_bytes).collect()
+                }
+            };
+            // PostgreSQL prints bytea as hex, so look for the hex form as well.
+            let hexed = hex::encode(needle);
+            let found = |hay: &[u8], n: &[u8]| hay.windows(n.len()).any(|w| w == n);
+            if rows
+                .iter()
+                .any(|r| found(r, needle.as_bytes()) || found(r, hexed.as_bytes()))
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Counts rows of a table, for side-effect assertions.
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");

@@ -6,5 +6,6 @@ mod harness;
 mod cli;
 mod flows;
 mod foundation;
+mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
