@@ -291,8 +291,51 @@ impl TestApp {
         base
     }
 
+    /// Starts `latchkey serve` as a separate process on the same database and waits until it is
+    /// ready. It runs on the system clock, so set `self.clock` to real time before using both.
+    pub async fn second_process(&self) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .arg("serve")
+            .env("LATCHKEY_DATABASE_URL", &self.state.settings.database.url)
+            .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LATCHKEY_PUBLIC_URL", &self.base)
+            .env("LATCHKEY_SECRET_KEY", hex::encode(self.state.key.0))
+            .env("LATCHKEY_LOG__LEVEL", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let client = new_browser();
+        for _ in 0..100 {
+            if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
+                && r.status().is_success()
+            {
+                return ServerProcess {
+                    base,
+                    _child: child,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the second server process did not become ready");
+    }
+
     /// One integer from a query, for side-effect assertions.
     pub async fn scalar(&self, sql: &str) -> i64 {
+        match self.store.db() {
+            latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            latchkey::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    pub async fn text(&self, sql: &str) -> String {
         match self.store.db() {
             latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
             latchkey::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
@@ -372,6 +415,12 @@ impl TestApp {
             }
         }
     }
+}
+
+/// A `latchkey serve` child process, killed when dropped.
+pub struct ServerProcess {
+    pub base: String,
+    _child: tokio::process::Child,
 }
 
 /// Response assertions that print the body when they fail.

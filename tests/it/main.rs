@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod flows;
 mod foundation;
+mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
