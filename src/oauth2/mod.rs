@@ -6,6 +6,7 @@ pub mod blog;
 pub mod body;
 pub mod client_auth;
 pub mod error;
+pub mod metadata;
 pub mod params;
 pub mod token;
 pub mod token_info;
@@ -26,4 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth2/token", post(token::token))
         .route("/oauth2/token-info", get(token_info::token_info))
         .route("/oauth/token-info", get(token_info::token_info))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::metadata),
+        )
 }

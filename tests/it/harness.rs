@@ -294,6 +294,11 @@ impl TestApp {
     /// Starts `latchkey serve` as a separate process on the same database and waits until it is
     /// ready. It runs on the system clock, so set `self.clock` to real time before using both.
     pub async fn second_process(&self) -> ServerProcess {
+        self.second_process_logging(None).await
+    }
+
+    /// Like `second_process`, with debug logs written to `log`.
+    pub async fn second_process_logging(&self, log: Option<&std::path::Path>) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -306,9 +311,16 @@ impl TestApp {
             .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
             .env("LATCHKEY_PUBLIC_URL", &self.base)
             .env("LATCHKEY_SECRET_KEY", hex::encode(self.state.key.0))
-            .env("LATCHKEY_LOG__LEVEL", "warn")
+            .env(
+                "LATCHKEY_LOG__LEVEL",
+                if log.is_some() { "debug" } else { "warn" },
+            )
+            .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(match log {
+                Some(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
+                None => std::process::Stdio::null(),
+            })
             .kill_on_drop(true)
             .spawn()
             .unwrap();

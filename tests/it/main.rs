@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod flows;
 mod foundation;
+mod logs;
 mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;

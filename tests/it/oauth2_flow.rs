@@ -285,4 +285,12 @@ both! {
             .await;
         assert!(replay.header("location").starts_with("/login?"));
     }
+
+    async fn ac10_metadata_names_the_issuer_that_every_response_carries(app) {
+        let meta = app.get("/.well-known/oauth-authorization-server").await.assert_status(200).await.json();
+        assert_eq!(meta["issuer"], app.base.as_str());
+        assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(meta["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(meta["token_endpoint"], format!("{}/oauth2/token", app.base));
+    }
 }
