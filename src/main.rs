@@ -214,7 +214,6 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database)
         .await
         .context("opening the database")?;
-    store.migrate().await.context("migrating the database")?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
@@ -225,7 +224,17 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         Arc::new(OsRandom),
         key,
     );
-    if demo {
+    // Fault F01: an unreachable database does not stop the process. It serves /health/live (and
+    // 503 elsewhere) while migrations are retried with capped backoff, and gives up after 5 minutes.
+    if let Err(e) = state.store.migrate().await {
+        if !matches!(e, latchkey::store::StoreError::Unavailable(_)) {
+            return Err(e).context("migrating the database");
+        }
+        tracing::warn!(error = %e, "database unavailable at start; retrying");
+        state
+            .migrated
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    } else if demo {
         let seeded = demo::seed(&state).await?;
         eprintln!("{seeded}");
     }
@@ -235,8 +244,45 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         backend = state.store.backend(),
         "latchkey serving"
     );
-    latchkey::http::serve::run(listener, state, latchkey::http::serve::shutdown_signal()).await?;
+    // Polled beside the server rather than spawned: sqlx's migrator future is not `Send`-general.
+    let retry = async {
+        if !state.is_migrated() {
+            retry_migrations(&state).await;
+        }
+    };
+    let served = latchkey::http::serve::run(
+        listener,
+        state.clone(),
+        latchkey::http::serve::shutdown_signal(),
+    );
+    let (served, ()) = tokio::join!(served, retry);
+    served?;
     Ok(())
+}
+
+async fn retry_migrations(state: &AppState) {
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(500);
+    loop {
+        tokio::time::sleep(delay).await;
+        match state.store.migrate().await {
+            Ok(()) => {
+                state
+                    .migrated
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!("database reachable; migrations applied");
+                return;
+            }
+            Err(e) if started.elapsed() < std::time::Duration::from_secs(300) => {
+                tracing::warn!(error = %e, "database still unavailable");
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "database unavailable for 5 minutes; exiting");
+                std::process::exit(1);
+            }
+        }
+    }
 }
 
 fn init_tracing(settings: &Settings) {

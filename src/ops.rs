@@ -22,9 +22,9 @@ async fn live() -> impl IntoResponse {
     )
 }
 
-/// 200 only when the database answers; 503 with `Retry-After` otherwise.
+/// 200 only when the schema is migrated and the database answers; 503 with `Retry-After` otherwise.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    if state.store.ping().await {
+    if state.is_migrated() && state.store.ping().await {
         (
             StatusCode::OK,
             [

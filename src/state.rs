@@ -1,6 +1,7 @@
 //! The one `Clone` application state: cheap handles shared by every request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::{SecretKey, Settings};
 use crate::domain::clock::Clock;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub random: Arc<dyn Random>,
     pub key: Arc<SecretKey>,
     pub throttle: Arc<Throttle>,
+    /// Set once the schema is known to be current; `/health/ready` answers 200 only after that.
+    pub migrated: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -33,7 +36,12 @@ impl AppState {
             random,
             key: Arc::new(key),
             throttle: Arc::new(Throttle::default()),
+            migrated: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    pub fn is_migrated(&self) -> bool {
+        self.migrated.load(Ordering::Relaxed)
     }
 
     /// The injected clock's time, in Unix seconds.

@@ -158,11 +158,11 @@ impl Store {
             let connect = PgConnectOptions::from_str(&options.url)
                 .map_err(StoreError::Unavailable)?
                 .options([("statement_timeout", "5s"), ("lock_timeout", "5s")]);
+            // Lazy: the server starts (live, not ready) even while PostgreSQL is down (fault F01).
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
-                .await?;
+                .connect_lazy_with(connect);
             Db::Postgres(pool)
         };
         Ok(Self { db })

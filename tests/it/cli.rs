@@ -147,3 +147,53 @@ fn invalid_configuration_stops_with_a_message_naming_the_key() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
 }
+
+/// Fault F01: with PostgreSQL unreachable the server still starts, is live but not ready, and
+/// answers 503 rather than failing.
+#[tokio::test]
+async fn f01_an_unreachable_database_leaves_the_server_live_but_not_ready() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let _child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env(
+            "LATCHKEY_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/none",
+        )
+        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_SECRET_KEY", "33".repeat(32))
+        .env("LATCHKEY_DATABASE__ACQUIRE_TIMEOUT_SECS", "1")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = new_browser();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut live = None;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/health/live")).send().await {
+            live = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(live, Some(200));
+    let ready = client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    assert!(ready.headers().contains_key("retry-after"));
+    let token = client
+        .get(format!("{base}/oauth2/token-info?client_id=1&token=lkat_x"))
+        .send()
+        .await
+        .unwrap();
+    assert!(token.status().as_u16() == 400 || token.status().as_u16() == 503);
+}
