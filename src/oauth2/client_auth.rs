@@ -91,6 +91,20 @@ fn presented(params: &Params, headers: &HeaderMap) -> Result<Presented, OAuthErr
     }
 }
 
+fn failure_keys(client_id: &str, peer: Peer) -> (String, String) {
+    (format!("client:{client_id}"), format!("client-ip:{peer}"))
+}
+
+/// Counts a failure against the client's and the address's budgets: bad client credentials, and
+/// guessed codes (catalogue CL07, AC06).
+pub fn record_failure(state: &AppState, client_id: &str, peer: Peer) {
+    let (client_key, peer_key) = failure_keys(client_id, peer);
+    let window = state.settings.limits.window_secs;
+    let now = state.now();
+    state.throttle.fail(&client_key, window, now);
+    state.throttle.fail(&peer_key, window, now);
+}
+
 /// Authenticates the client of a token-endpoint request.
 pub async fn authenticate(
     state: &AppState,
@@ -101,8 +115,7 @@ pub async fn authenticate(
     let presented = presented(params, headers)?;
     let limits = &state.settings.limits;
     let now = state.now();
-    let client_key = format!("client:{}", presented.client_id);
-    let peer_key = format!("client-ip:{peer}");
+    let (client_key, peer_key) = failure_keys(&presented.client_id, peer);
     let throttled = state
         .throttle
         .check(
@@ -123,8 +136,7 @@ pub async fn authenticate(
         return Err(OAuthError::throttled(retry_after));
     }
     let fail = |err: OAuthError| {
-        state.throttle.fail(&client_key, limits.window_secs, now);
-        state.throttle.fail(&peer_key, limits.window_secs, now);
+        record_failure(state, &presented.client_id, peer);
         if presented.basic {
             err.with_basic_challenge()
         } else {

@@ -68,7 +68,7 @@ pub async fn token(
     }
     let client = client_auth::authenticate(&state, &params, &headers, peer).await?;
     let issued = match grant_type {
-        "authorization_code" => authorization_code(&state, &client, &params).await?,
+        "authorization_code" => authorization_code(&state, &client, &params, peer).await?,
         _ => password(&state, &client, &params, peer).await?,
     };
     let mut response = Json(issued).into_response();
@@ -115,6 +115,7 @@ async fn authorization_code(
     state: &AppState,
     client: &Client,
     params: &Params,
+    peer: Peer,
 ) -> Result<Issued, OAuthError> {
     let Some(code) = param(params, "code") else {
         return Err(OAuthError::invalid_request(
@@ -170,9 +171,13 @@ async fn authorization_code(
         Ok((claimed, _token_id)) => {
             issued(state, minted.token, claimed.site_id, claimed.scope).await
         }
-        Err(RedeemRefusal::Invalid) => Err(OAuthError::invalid_grant(
-            "The authorization code is invalid or has expired.",
-        )),
+        Err(RedeemRefusal::Invalid) => {
+            // Guessing codes spends the client's and the address's failure budgets (AC06).
+            client_auth::record_failure(state, &app.id.to_string(), peer);
+            Err(OAuthError::invalid_grant(
+                "The authorization code is invalid or has expired.",
+            ))
+        }
         Err(RedeemRefusal::Replayed) => Err(OAuthError::invalid_grant(
             "The authorization code was already used; the token issued from it has been revoked.",
         )),
@@ -195,6 +200,11 @@ async fn password(
     params: &Params,
     peer: Peer,
 ) -> Result<Issued, OAuthError> {
+    if client.method == Method::None {
+        return Err(OAuthError::unauthorized_client(
+            "A client without a secret may not use the password grant.",
+        ));
+    }
     let (Some(username), Some(password)) = (param(params, "username"), param(params, "password"))
     else {
         return Err(OAuthError::invalid_request(

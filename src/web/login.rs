@@ -259,3 +259,28 @@ pub async fn logout(
     let cleared = session::end(&state, &jar).await?;
     Ok((jar.add(cleared), Redirect::to("/login")).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_redirect;
+
+    #[test]
+    fn redirect_to_accepts_only_relative_paths_with_a_single_slash() {
+        assert_eq!(
+            safe_redirect(Some("/oauth2/authorize?client_id=1")),
+            "/oauth2/authorize?client_id=1"
+        );
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "",
+            "/a\\b",
+            "/\u{0}x",
+        ] {
+            assert_eq!(safe_redirect(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_redirect(None), "/");
+    }
+}

@@ -42,6 +42,14 @@ both! {
             request = request.header(format!("x-filler-{i}"), "b".repeat(1000));
         }
         request.send().await.unwrap().assert_status(431).await;
+        let mut many = app.http.get(app.url("/"));
+        for i in 0..1000 {
+            many = many.header(format!("x-h{i}"), "1");
+        }
+        match many.send().await {
+            Ok(r) => assert_eq!(r.status().as_u16(), 431),
+            Err(e) => assert!(e.is_request() || e.is_connect(), "{e}"),
+        }
     }
 
     async fn trace_is_refused_everywhere(app) {
@@ -64,4 +72,23 @@ async fn hsts_is_sent_when_the_public_url_is_https() {
         page.header("link"),
         "<https://as.example/wp-json/>; rel=\"https://api.w.org/\""
     );
+}
+
+both! {
+    async fn demo_seeding_is_idempotent_and_resets_only_the_demo_secret(app) {
+        let first = latchkey::demo::seed(&app.state).await.unwrap();
+        let second = latchkey::demo::seed(&app.state).await.unwrap();
+        assert!(first.contains("demo / latchkey-demo"));
+        assert_ne!(first, second, "a new demo secret is issued on each start");
+        assert_eq!(app.count("users").await, 1);
+        assert_eq!(app.count("sites").await, 1);
+        assert_eq!(app.count("apps").await, 1);
+        let secret = second.split("client_secret ").nth(1).unwrap().split(')').next().unwrap();
+        let apps = app.store.list_apps(None).await.unwrap();
+        let id = apps[0].id.to_string();
+        let r = app.http.post(app.url("/oauth2/token"))
+            .form(&[("grant_type", "password"), ("client_id", id.as_str()), ("client_secret", secret), ("username", "demo"), ("password", "latchkey-demo")])
+            .send().await.unwrap();
+        r.assert_status(200).await;
+    }
 }

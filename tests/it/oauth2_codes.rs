@@ -279,4 +279,24 @@ both! {
         let none = app.token(&[("client_id", &id), ("client_secret", &w.s1)]).await.assert_status(400).await;
         assert_oauth_error(&none, "invalid_request");
     }
+
+    async fn ac06_guessing_codes_is_throttled_per_client(app) {
+        let w = world(&app).await;
+        let budget = app.state.settings.limits.client_failures_per_client;
+        for _ in 0..budget {
+            let guess = latchkey::domain::secret::mint(latchkey::domain::secret::Kind::AuthCode, &latchkey::domain::random::OsRandom);
+            app.exchange_code(&w.c1, &w.s1, &guess, C1_REDIRECT).await.assert_status(400).await;
+        }
+        let guess = latchkey::domain::secret::mint(latchkey::domain::secret::Kind::AuthCode, &latchkey::domain::random::OsRandom);
+        let throttled = app.exchange_code(&w.c1, &w.s1, &guess, C1_REDIRECT).await.assert_status(429).await;
+        assert!(throttled.headers.contains_key("retry-after"));
+    }
+
+    async fn ac12_a_public_client_may_not_use_the_password_grant(app) {
+        let w = world(&app).await;
+        let (cn, _) = app.app(&w.alice, &["http://127.0.0.1/cb"], AppType::Native).await;
+        let id = cn.id.to_string();
+        let refused = app.token(&[("grant_type", "password"), ("client_id", &id), ("username", "alice"), ("password", ALICE_PASSWORD)]).await.assert_status(400).await;
+        assert_oauth_error(&refused, "unauthorized_client");
+    }
 }
