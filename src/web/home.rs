@@ -1,9 +1,13 @@
-//! The home page and the stylesheet.
+//! The home page (with the WordPress `?rest_route=` and `?rest_oauth1=` aliases) and the stylesheet.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::state::AppState;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
@@ -11,6 +15,34 @@ pub struct HomePage;
 
 pub async fn index() -> HomePage {
     HomePage
+}
+
+/// `/`: the home page, or, as WordPress does for sites without pretty links, the REST index
+/// (`?rest_route=/`) and the OAuth1 endpoints (`?rest_oauth1=request|authorize|access`).
+pub async fn root(State(state): State<AppState>, request: Request) -> Response {
+    let query = request.uri().query().unwrap_or("");
+    let find = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if let Some(which) = find("rest_oauth1") {
+        return crate::oauth1::alias(state, &which, request).await;
+    }
+    if let Some(route) = find("rest_route") {
+        return match route.trim_end_matches('/') {
+            "" => Json(crate::api::wp::index_body(&state)).into_response(),
+            _ => crate::api::wp::wp_error(
+                StatusCode::NOT_FOUND,
+                "rest_no_route",
+                "No route was found matching the URL and request method.",
+            ),
+        };
+    }
+    match *request.method() {
+        Method::GET | Method::HEAD => HomePage.into_response(),
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
 }
 
 pub async fn stylesheet() -> impl IntoResponse {
