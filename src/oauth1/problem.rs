@@ -175,13 +175,14 @@ fn finish(response: &mut Response, status: StatusCode) {
     }
 }
 
-/// Advice as a sentence: capitalised, with a full stop.
+/// Advice as a sentence: capitalised (unless it starts with a parameter name), with a full stop.
 fn sentence(s: &str) -> String {
+    let first_word = s.split(' ').next().unwrap_or("");
     let mut chars = s.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
+    let mut out: String = match chars.next() {
+        Some(c) if !first_word.contains('_') => c.to_uppercase().chain(chars).collect(),
+        _ => s.to_owned(),
+    };
     if !out.ends_with('.') {
         out.push('.');
     }
@@ -229,5 +230,6 @@ mod tests {
             "The consumer key is not known."
         );
         assert_eq!(sentence(""), ".");
+        assert_eq!(sentence("oauth_nonce is bad"), "oauth_nonce is bad.");
     }
 }
