@@ -235,7 +235,11 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         backend = state.store.backend(),
         "latchkey serving"
     );
-    latchkey::http::serve::run(listener, state, latchkey::http::serve::shutdown_signal()).await?;
+    let pruner = latchkey::oauth1::spawn_pruner(state.clone());
+    let served =
+        latchkey::http::serve::run(listener, state, latchkey::http::serve::shutdown_signal()).await;
+    pruner.abort();
+    served?;
     Ok(())
 }
 
