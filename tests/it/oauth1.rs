@@ -1050,8 +1050,8 @@ async fn o116_the_base_string_uses_the_public_url_never_the_host_header() {
     );
 }
 
-#[tokio::test]
-async fn oauthlib_client_completes_discovery_the_three_legged_flow_and_a_signed_post() {
+both! {
+    async fn oauthlib_client_completes_discovery_the_three_legged_flow_and_a_signed_post(app) {
     let probe = std::process::Command::new("python3")
         .args(["-c", "import requests_oauthlib, oauthlib, requests"])
         .output();
@@ -1064,7 +1064,6 @@ async fn oauthlib_client_completes_discovery_the_three_legged_flow_and_a_signed_
         );
         return;
     }
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     // The Python client stamps requests with the real time.
     #[expect(
         clippy::disallowed_methods,
@@ -1099,4 +1098,5 @@ async fn oauthlib_client_completes_discovery_the_three_legged_flow_and_a_signed_
     );
     assert!(stdout.contains("interop ok"), "{stdout}");
     assert_eq!(app.count("oauth1_access_tokens").await, 1);
+}
 }
