@@ -30,6 +30,12 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(web::routes())
         .merge(oauth2::routes())
-        .merge(api::routes())
+        .merge(oauth1::routes())
+        .merge(
+            api::routes().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                oauth1::rest::authenticate,
+            )),
+        )
         .with_state(state)
 }

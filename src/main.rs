@@ -250,12 +250,14 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             retry_migrations(&state).await;
         }
     };
+    let pruner = latchkey::oauth1::spawn_pruner(state.clone());
     let served = latchkey::http::serve::run(
         listener,
         state.clone(),
         latchkey::http::serve::shutdown_signal(),
     );
     let (served, ()) = tokio::join!(served, retry);
+    pruner.abort();
     served?;
     Ok(())
 }

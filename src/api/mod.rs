@@ -4,6 +4,7 @@
 pub mod error;
 pub mod me;
 pub mod principal;
+pub mod wp;
 
 use axum::Router;
 use axum::routing::get;
@@ -16,4 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/rest/v1/me/", get(me::me))
         .route("/rest/v1.1/me", get(me::me))
         .route("/rest/v1.1/me/", get(me::me))
+        .route("/wp-json", get(wp::index))
+        .route("/wp-json/", get(wp::index))
+        .route("/wp-json/wp/v2/users/me", get(wp::users_me))
 }

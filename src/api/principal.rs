@@ -1,7 +1,8 @@
 //! The principal of a REST request: the grant a request's credentials stand for (user, app, blog,
-//! scope). Today the credential is an OAuth2 bearer (`Authorization: Bearer`, scheme
-//! case-insensitive; never a token in the query or body); an OAuth1 signature resolves to the same
-//! `Principal`, so every endpoint is written once.
+//! scope). The credential is an OAuth2 bearer (`Authorization: Bearer`, scheme
+//! case-insensitive; never a token in the query or body) or an OAuth1 signature, which the
+//! `oauth1::rest` layer verifies and resolves to the same `Principal`, so every endpoint is written
+//! once.
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
@@ -36,6 +37,10 @@ impl OptionalFromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Option<Self>, ApiError> {
+        // Put there by the `oauth1::rest` layer once a signature verified.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(Some(principal.clone()));
+        }
         let Some(token) = bearer(parts) else {
             if parts.headers.contains_key(header::AUTHORIZATION) {
                 return Err(ApiError::invalid_token());

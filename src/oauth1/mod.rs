@@ -1,6 +1,120 @@
 //! OAuth 1.0a as the WP REST API plugin speaks it, with the plugin's bugs fixed (RFC 5849,
-//! `spec/oauth1.md`). The pure protocol rules live here (signatures, callbacks); the HTTP endpoints
-//! are added beside them.
+//! `spec/oauth1.md`). The pure protocol rules (`signature`, `callback`) come first; `verify` checks a
+//! signed request against storage; then one file per endpoint, the problem-reporting errors, and
+//! the REST layer that turns a signed API call into the same principal as an OAuth2 bearer.
 
+pub mod access;
+pub mod authorize;
 pub mod callback;
+pub mod problem;
+pub mod request;
+pub mod rest;
 pub mod signature;
+pub mod verify;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::handler::Handler;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use tower::ServiceExt;
+
+use crate::http::headers::no_store;
+use crate::state::AppState;
+
+/// `/oauth1/{request,authorize,access}`, with or without a trailing slash (`spec/oauth1.md` §3).
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    for path in ["/oauth1/request", "/oauth1/request/"] {
+        router = router.route(path, credentials(request::request));
+    }
+    for path in ["/oauth1/access", "/oauth1/access/"] {
+        router = router.route(path, credentials(access::access));
+    }
+    for path in ["/oauth1/authorize", "/oauth1/authorize/"] {
+        router = router.route(path, browser());
+    }
+    router
+}
+
+/// The methods `/oauth1/request` and `/oauth1/access` accept, as the plugin does (GET also answers
+/// HEAD), and the CORS preflight.
+fn credentials<H, T>(handler: H) -> MethodRouter<AppState>
+where
+    H: Handler<T, AppState> + Clone,
+    T: 'static,
+{
+    get(handler.clone())
+        .post(handler.clone())
+        .put(handler.clone())
+        .patch(handler.clone())
+        .delete(handler)
+        .options(preflight)
+}
+
+fn browser() -> MethodRouter<AppState> {
+    get(authorize::show).post(authorize::decide)
+}
+
+/// How often spent nonces and stale request tokens are deleted.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Deletes nonces whose timestamp has left the window and expired request tokens, every
+/// [`PRUNE_EVERY`], until the returned task is aborted (`spec/oauth1.md` §4).
+pub fn spawn_pruner(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(error) = state.store.purge_oauth1(state.now()).await {
+                tracing::warn!(%error, "pruning OAuth1 nonces and request tokens failed");
+            }
+        }
+    })
+}
+
+/// `/?rest_oauth1=request|authorize|access`: the plugin's alias for sites without pretty links.
+pub async fn alias(state: AppState, which: &str, request: Request) -> Response {
+    let router = match which {
+        "request" => credentials(request::request),
+        "access" => credentials(access::access),
+        "authorize" => browser(),
+        _ => return (StatusCode::NOT_FOUND, "Route is invalid").into_response(),
+    };
+    match router.with_state(state).oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// OPTIONS: an empty 200 with CORS headers allowing `Authorization`.
+async fn preflight() -> Response {
+    with_cors(StatusCode::OK.into_response())
+}
+
+/// CORS for the credential endpoints. Requests are authenticated by their signature, never by
+/// cookies, so any origin may call them and no credentials are allowed.
+pub fn with_cors(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    response
+}
+
+/// A 200 with credentials in the form encoding (`spec/oauth1.md` §3).
+pub fn form_response(body: String) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, problem::FORM)], body).into_response();
+    no_store(response.headers_mut());
+    with_cors(response)
+}

@@ -258,6 +258,8 @@ fn refused(state: &AppState, r: Refused) -> Response {
 #[derive(Template, WebTemplate)]
 #[template(path = "consent.html")]
 struct ConsentPage<'a> {
+    /// Where the form posts: this page is shared with `/oauth1/authorize`.
+    action: &'static str,
     app: &'a App,
     user: &'a str,
     permissions: Vec<&'static str>,
@@ -346,6 +348,7 @@ async fn consent_page(
         hidden.push(("code_challenge_method", "S256".to_owned()));
     }
     let page = ConsentPage {
+        action: "/oauth2/authorize",
         app: &request.app,
         user: &session.user.display_name,
         permissions: request.scope.permissions(),

@@ -6,6 +6,7 @@
 mod apps;
 mod audit;
 mod codes;
+mod oauth1;
 mod sessions;
 mod sites;
 mod tokens;
@@ -14,6 +15,7 @@ mod users;
 pub use apps::{App, NewApp};
 pub use audit::AuditEvent;
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
+pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
@@ -90,6 +92,16 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("sites_url_key_key", "sites.url_key", "site URL"),
     ("apps_oauth1_key_key", "apps.oauth1_key", "consumer key"),
     ("access_tokens_digest_key", "access_tokens.digest", "token"),
+    (
+        "oauth1_request_tokens_digest_key",
+        "oauth1_request_tokens.digest",
+        "token",
+    ),
+    (
+        "oauth1_access_tokens_digest_key",
+        "oauth1_access_tokens.digest",
+        "token",
+    ),
 ];
 
 impl From<sqlx::Error> for StoreError {

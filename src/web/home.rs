@@ -1,10 +1,11 @@
-//! The home page and the stylesheet.
+//! The home page (with the WordPress `?rest_route=` and `?rest_oauth1=` aliases) and the stylesheet.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::session::{self, SessionUser};
 use crate::state::AppState;
@@ -16,12 +17,44 @@ pub struct HomePage {
     user: Option<(String, String)>,
 }
 
-pub async fn index(State(state): State<AppState>, session: Option<SessionUser>) -> HomePage {
+fn home_page(state: &AppState, session: Option<SessionUser>) -> HomePage {
     HomePage {
         user: session.map(|s| {
-            let csrf = session::csrf_token(&state, &s, "logout");
+            let csrf = session::csrf_token(state, &s, "logout");
             (s.user.display_name, csrf)
         }),
+    }
+}
+
+/// `/`: the home page, or, as WordPress does for sites without pretty links, the REST index
+/// (`?rest_route=/`) and the OAuth1 endpoints (`?rest_oauth1=request|authorize|access`).
+pub async fn root(
+    State(state): State<AppState>,
+    session: Option<SessionUser>,
+    request: Request,
+) -> Response {
+    let query = request.uri().query().unwrap_or("");
+    let find = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if let Some(which) = find("rest_oauth1") {
+        return crate::oauth1::alias(state, &which, request).await;
+    }
+    if let Some(route) = find("rest_route") {
+        return match route.trim_end_matches('/') {
+            "" => Json(crate::api::wp::index_body(&state)).into_response(),
+            _ => crate::api::wp::wp_error(
+                StatusCode::NOT_FOUND,
+                "rest_no_route",
+                "No route was found matching the URL and request method.",
+            ),
+        };
+    }
+    match *request.method() {
+        Method::GET | Method::HEAD => home_page(&state, session).into_response(),
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
     }
 }
 

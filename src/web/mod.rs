@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home::index).head(home::index))
+        .route("/", axum::routing::any(home::root))
         .route("/static/style.css", get(home::stylesheet))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))

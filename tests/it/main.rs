@@ -7,6 +7,7 @@ mod cli;
 mod flows;
 mod foundation;
 mod logs;
+mod oauth1;
 mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;

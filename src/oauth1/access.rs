@@ -1,0 +1,72 @@
+//! `/oauth1/access`: token credentials (RFC 5849 §2.3, `spec/oauth1.md` §3). The request token must
+//! belong to the signing consumer, be approved, unexpired and unused; the verifier is compared in
+//! constant time and five wrong ones destroy the request token; the request token's deletion, the
+//! grant and the access token are written in one transaction.
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+
+use super::problem::Problem;
+use super::verify::{self, ACCESS_SECRET_CONTEXT, Expect, Incoming, Token};
+use crate::domain::random::alphanumeric;
+use crate::domain::scope::Scope;
+use crate::domain::{crypto, secret};
+use crate::state::AppState;
+use crate::store::{AuditEvent, NewAccessToken};
+
+pub async fn access(State(state): State<AppState>, request: Request) -> Response {
+    match exchange(&state, request).await {
+        Ok(body) => super::form_response(body),
+        Err(problem) => super::with_cors(problem.into_response()),
+    }
+}
+
+async fn exchange(state: &AppState, request: Request) -> Result<String, Problem> {
+    let (incoming, _) = Incoming::read(request).await?;
+    let verified = verify::verify(state, &incoming, Expect::RequestToken).await?;
+    let Token::Request(rt) = verified.token else {
+        return Err(Problem::TokenRejected);
+    };
+    let (Some(expected), true) = (rt.verifier_digest.as_deref(), rt.is_approved()) else {
+        return Err(Problem::NotApproved);
+    };
+    let presented = verified.collected.oauth.verifier.as_deref().unwrap_or("");
+    if !secret::digest_eq(&secret::digest(presented), expected) {
+        state.store.fail_verifier(rt.id).await?;
+        return Err(Problem::VerifierInvalid);
+    }
+
+    let key = alphanumeric(&*state.random, 24);
+    let token_secret = alphanumeric(&*state.random, 48);
+    let sealed = crypto::seal(
+        &state.key.0,
+        ACCESS_SECRET_CONTEXT,
+        token_secret.as_bytes(),
+        &*state.random,
+    );
+    let now = state.now();
+    let issued = state
+        .store
+        .exchange_request_token(
+            rt.id,
+            &NewAccessToken {
+                digest: &secret::digest(&key),
+                secret_enc: &sealed,
+                scope: &Scope::full_blog().wire(),
+            },
+            now,
+        )
+        .await?
+        .ok_or(Problem::TokenRejected)?;
+    let event = AuditEvent {
+        kind: "oauth1_token_issued",
+        user_id: Some(issued.user_id),
+        app_id: Some(issued.app_id),
+        ..Default::default()
+    };
+    state.store.audit(&event, now).await?;
+    Ok(form_urlencoded::Serializer::new(String::new())
+        .append_pair("oauth_token", &key)
+        .append_pair("oauth_token_secret", &token_secret)
+        .finish())
+}

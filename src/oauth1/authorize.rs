@@ -1,0 +1,297 @@
+//! `/oauth1/authorize` (RFC 5849 §2.2, `spec/oauth1.md` §3): the browser step. It shares the login
+//! detour and the consent page (blog selector included) with `/oauth2/authorize`; only a POST with a
+//! CSRF token bound to the session, the request token and the callback approves. Approve → 303 to
+//! the callback with `oauth_token`, `oauth_verifier` and `wp_scope=%2A`, or the verifier page for
+//! `oob`; Deny → 303 with `oauth_problem=user_refused`, or a "request denied" page for `oob`.
+//!
+//! Verifiers are stored as digests, so an already-approved token cannot show its verifier again:
+//! it gets an error page (security O120), unlike the plugin, which re-delivers the verifier.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::callback;
+use crate::domain::random::alphanumeric;
+use crate::domain::scope::Scope;
+use crate::domain::secret;
+use crate::http::headers::no_store;
+use crate::oauth2::params::Params;
+use crate::state::AppState;
+use crate::store::{App, Approval, AuditEvent, RequestToken, Site};
+use crate::web::error::PageError;
+use crate::web::session::{self, SessionUser};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    action: &'static str,
+    app: &'a App,
+    user: &'a str,
+    permissions: Vec<&'static str>,
+    fixed_blog: Option<&'a Site>,
+    choices: &'a [Site],
+    needs_blog: bool,
+    hidden: Vec<(&'static str, String)>,
+    csrf: String,
+}
+
+/// The `oob` result page: the verifier to copy, or (`None`) the denial.
+#[derive(Template, WebTemplate)]
+#[template(path = "oauth1_verifier.html")]
+struct VerifierPage<'a> {
+    app_name: &'a str,
+    verifier: Option<&'a str>,
+}
+
+/// A request token waiting for the user's decision, with the callback that will receive it.
+struct Pending {
+    key: String,
+    token: RequestToken,
+    app: App,
+    callback: String,
+}
+
+impl Pending {
+    /// What the consent form's CSRF token is bound to.
+    fn purpose(&self) -> String {
+        format!(
+            "oauth1-authorize\n{}\n{}",
+            hex::encode(secret::digest(&self.key)),
+            self.callback
+        )
+    }
+}
+
+fn bad(code: &'static str, message: &str) -> PageError {
+    PageError::BadRequest {
+        code,
+        message: message.to_owned(),
+    }
+}
+
+/// Finds the request token named by `oauth_token` and settles the callback: an `oauth_callback`
+/// given here replaces the one given at request time, under the same rules.
+async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError> {
+    let repeated = |e: crate::oauth2::params::Repeated| PageError::invalid_request(e.to_string());
+    let key = params
+        .get("oauth_token")
+        .map_err(repeated)?
+        .ok_or_else(|| PageError::invalid_request("Missing parameter oauth_token."))?;
+    let invalid = || {
+        bad(
+            "invalid_token",
+            "Invalid token: start again from the application.",
+        )
+    };
+    if key.len() > 64 {
+        return Err(invalid());
+    }
+    let token = state
+        .store
+        .request_token(&secret::digest(key))
+        .await?
+        .ok_or_else(invalid)?;
+    if token.expires_at <= state.now() {
+        state.store.delete_request_token(token.id).await?;
+        return Err(bad(
+            "expired_token",
+            "This request has expired: start again from the application.",
+        ));
+    }
+    if token.is_approved() {
+        return Err(bad(
+            "invalid_token",
+            "This request was already approved: start again from the application.",
+        ));
+    }
+    let app = state
+        .store
+        .app_by_id(token.app_id)
+        .await?
+        .ok_or_else(invalid)?;
+    let callback = match params.get("oauth_callback").map_err(repeated)? {
+        Some(supplied) => {
+            let registered = app.oauth1_callback.as_deref().unwrap_or("");
+            callback::check(registered, supplied).map_err(|e| {
+                bad(
+                    "callback_rejected",
+                    &format!("Callback URL is invalid: {e}."),
+                )
+            })?;
+            supplied.to_owned()
+        }
+        None => token.callback.clone(),
+    };
+    Ok(Pending {
+        key: key.to_owned(),
+        token,
+        app,
+        callback,
+    })
+}
+
+/// GET: the login detour, then the consent page.
+pub async fn show(
+    State(state): State<AppState>,
+    session: Option<SessionUser>,
+    uri: Uri,
+) -> Response {
+    let params = Params::parse(uri.query().unwrap_or("").as_bytes());
+    let pending = match pending(&state, &params).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let Some(session) = session else {
+        let back = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let target: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("redirect_to", back)
+            .finish();
+        return Redirect::to(&format!("/login?{target}")).into_response();
+    };
+    consent_page(&state, &session, &pending)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn consent_page(
+    state: &AppState,
+    session: &SessionUser,
+    pending: &Pending,
+) -> Result<Response, PageError> {
+    let sites = state.store.administered_sites(session.user.id).await?;
+    let mut hidden = vec![("oauth_token", pending.key.clone())];
+    hidden.push(("oauth_callback", pending.callback.clone()));
+    let page = ConsentPage {
+        action: "/oauth1/authorize",
+        app: &pending.app,
+        user: &session.user.display_name,
+        permissions: Scope::full_blog().permissions(),
+        fixed_blog: None,
+        choices: &sites,
+        needs_blog: sites.is_empty(),
+        hidden,
+        csrf: session::csrf_token(state, session, &pending.purpose()),
+    };
+    let mut response = page.into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+/// POST: the consent form's answer.
+pub async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Option<SessionUser>,
+    body: axum::body::Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    match answer(&state, &headers, session, &params).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: Option<SessionUser>,
+    params: &Params,
+) -> Result<Response, PageError> {
+    session::same_origin(state, headers)?;
+    let Some(session) = session else {
+        return Err(PageError::Forbidden(
+            "Your session has ended. Log in and start again from the application.".into(),
+        ));
+    };
+    let pending = pending(state, params).await?;
+    session::verify_csrf(
+        state,
+        &session,
+        &pending.purpose(),
+        params.get("csrf").ok().flatten(),
+    )?;
+    let user = &session.user;
+    let now = state.now();
+    if params.get("action").ok().flatten() != Some("approve") {
+        state.store.delete_request_token(pending.token.id).await?;
+        let event = AuditEvent {
+            kind: "consent_denied",
+            user_id: Some(user.id),
+            app_id: Some(pending.app.id),
+            detail: "oauth1",
+            ..Default::default()
+        };
+        state.store.audit(&event, now).await?;
+        return Ok(deliver(
+            &pending,
+            &[
+                ("oauth_token", &pending.key),
+                ("oauth_problem", "user_refused"),
+            ],
+            None,
+        ));
+    }
+    let blog_id = params
+        .get("blog_id")
+        .ok()
+        .flatten()
+        .and_then(|b| b.parse::<i64>().ok())
+        .ok_or_else(|| PageError::invalid_request("Choose the blog to grant access to."))?;
+    if !state.store.is_administrator(user.id, blog_id).await? {
+        return Err(PageError::invalid_request(
+            "You do not administer the chosen blog.",
+        ));
+    }
+    let verifier = alphanumeric(&*state.random, 24);
+    let approval = Approval {
+        verifier_digest: &secret::digest(&verifier),
+        user_id: user.id,
+        site_id: blog_id,
+        callback: &pending.callback,
+    };
+    if !state
+        .store
+        .approve_request_token(pending.token.id, &approval, now)
+        .await?
+    {
+        return Err(bad(
+            "invalid_token",
+            "This request was already approved or has expired: start again from the application.",
+        ));
+    }
+    let event = AuditEvent {
+        kind: "consent_granted",
+        user_id: Some(user.id),
+        app_id: Some(pending.app.id),
+        detail: "oauth1",
+        ..Default::default()
+    };
+    state.store.audit(&event, now).await?;
+    Ok(deliver(
+        &pending,
+        &[
+            ("oauth_token", &pending.key),
+            ("oauth_verifier", &verifier),
+            ("wp_scope", "*"),
+        ],
+        Some(&verifier),
+    ))
+}
+
+/// Sends the decision to the client: a 303 to its callback, or the `oob` page.
+fn deliver(pending: &Pending, params: &[(&str, &str)], verifier: Option<&str>) -> Response {
+    let mut response = if pending.callback == "oob" {
+        VerifierPage {
+            app_name: &pending.app.name,
+            verifier,
+        }
+        .into_response()
+    } else {
+        Redirect::to(&callback::append_params(&pending.callback, params)).into_response()
+    };
+    no_store(response.headers_mut());
+    response
+}

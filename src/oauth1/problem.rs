@@ -1,0 +1,235 @@
+//! Why an OAuth1-signed request was refused, and the two ways of saying so (`spec/oauth1.md` §5):
+//! the OAuth Problem Reporting form on `/oauth1/*` (400 for what is malformed, 401 for what is not
+//! authentic), and the WordPress JSON shape on REST routes (always 401, the plugin's codes).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::callback::CallbackError;
+use super::signature::ParamError;
+use crate::http::headers::no_store;
+use crate::store::StoreError;
+
+/// The `Content-Type` of every `/oauth1/request` and `/oauth1/access` answer, errors included.
+pub const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error("the required parameter {0} is missing")]
+    Absent(&'static str),
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+    #[error("oauth_nonce must hold 1 to 255 characters")]
+    NonceRejected,
+    #[error("the form body is too large or unreadable")]
+    BodyUnreadable,
+    #[error("the consumer key is not known")]
+    ConsumerUnknown,
+    #[error("the token is not known, was already used, or was revoked")]
+    TokenRejected,
+    #[error("the token was issued to another consumer")]
+    ConsumerMismatch,
+    #[error("the request token has expired; start again at the request endpoint")]
+    TokenExpired,
+    #[error("the user has not approved this request token yet")]
+    NotApproved,
+    #[error("the verifier is not the one given to the user")]
+    VerifierInvalid,
+    #[error(
+        "the signature does not match; compare your signature base string with \
+         oauth_signature_base_string"
+    )]
+    SignatureInvalid { base_string: String },
+    #[error("oauth_timestamp is more than {0} seconds away from the server's clock")]
+    TimestampRefused(i64),
+    #[error("this nonce was already used with this timestamp; send a fresh nonce")]
+    NonceUsed,
+    #[error("send either an OAuth1 signature or a bearer token, not both")]
+    TwoCredentials,
+    #[error("the server is temporarily unavailable")]
+    Unavailable,
+}
+
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "storage failure");
+        Problem::Unavailable
+    }
+}
+
+impl Problem {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Param(_)
+            | Self::Absent(_)
+            | Self::Callback(_)
+            | Self::NonceRejected
+            | Self::BodyUnreadable
+            | Self::TwoCredentials => StatusCode::BAD_REQUEST,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The `oauth_problem` code (OAuth Problem Reporting extension).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Param(e) => e.problem(),
+            Self::Absent(_) => "parameter_absent",
+            Self::Callback(e) => e.problem(),
+            Self::NonceRejected | Self::BodyUnreadable => "parameter_rejected",
+            Self::ConsumerUnknown => "consumer_key_unknown",
+            Self::TokenRejected | Self::ConsumerMismatch => "token_rejected",
+            Self::TokenExpired => "token_expired",
+            Self::NotApproved => "permission_unknown",
+            Self::VerifierInvalid => "verifier_invalid",
+            Self::SignatureInvalid { .. } => "signature_invalid",
+            Self::TimestampRefused(_) => "timestamp_refused",
+            Self::NonceUsed => "nonce_used",
+            Self::TwoCredentials => "parameter_rejected",
+            Self::Unavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The plugin's code for the WordPress JSON error on REST routes.
+    fn rest_code(&self) -> &'static str {
+        match self {
+            Self::Param(ParamError::UnsupportedSignatureMethod(_)) => {
+                "json_oauth1_invalid_signature_method"
+            }
+            Self::Param(ParamError::BadTimestamp(_)) | Self::TimestampRefused(_) => {
+                "json_oauth1_invalid_timestamp"
+            }
+            Self::Param(_)
+            | Self::Absent(_)
+            | Self::Callback(_)
+            | Self::NonceRejected
+            | Self::BodyUnreadable => "json_oauth1_missing_parameter",
+            Self::ConsumerUnknown => "json_consumer_notfound",
+            Self::ConsumerMismatch => "json_oauth1_consumer_mismatch",
+            Self::TokenRejected | Self::TokenExpired | Self::NotApproved => {
+                "json_oauth1_invalid_token"
+            }
+            Self::VerifierInvalid => "json_oauth1_invalid_verifier",
+            Self::SignatureInvalid { .. } => "json_oauth1_signature_mismatch",
+            Self::NonceUsed => "json_oauth1_nonce_already_used",
+            Self::TwoCredentials => "json_oauth1_multiple_credentials",
+            Self::Unavailable => "json_oauth1_unavailable",
+        }
+    }
+
+    /// The WordPress JSON shape for REST routes: 401 (503 when storage failed).
+    pub fn into_rest_response(self) -> Response {
+        let status = match self {
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        let message = match &self {
+            Self::SignatureInvalid { .. } => "OAuth signature does not match".to_owned(),
+            other => sentence(&other.to_string()),
+        };
+        let body = json!({
+            "code": self.rest_code(),
+            "message": message,
+            "data": {"status": status.as_u16()},
+        });
+        let mut response = (status, Json(body)).into_response();
+        finish(&mut response, status);
+        response
+    }
+}
+
+/// The problem-reporting form: `oauth_problem=…&oauth_problem_advice=…`, plus
+/// `oauth_signature_base_string=…` on `signature_invalid` (it holds no secret).
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let advice = sentence(&self.to_string());
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("oauth_problem", self.code());
+        form.append_pair("oauth_problem_advice", &advice);
+        if let Self::SignatureInvalid { base_string } = &self {
+            form.append_pair("oauth_signature_base_string", base_string);
+        }
+        let mut response = (status, [(header::CONTENT_TYPE, FORM)], form.finish()).into_response();
+        finish(&mut response, status);
+        response
+    }
+}
+
+fn finish(response: &mut Response, status: StatusCode) {
+    let headers = response.headers_mut();
+    no_store(headers);
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("OAuth realm=\"latchkey\""),
+        );
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(5));
+    }
+}
+
+/// Advice as a sentence: capitalised (unless it starts with a parameter name), with a full stop.
+fn sentence(s: &str) -> String {
+    let first_word = s.split(' ').next().unwrap_or("");
+    let mut chars = s.chars();
+    let mut out: String = match chars.next() {
+        Some(c) if !first_word.contains('_') => c.to_uppercase().chain(chars).collect(),
+        _ => s.to_owned(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_requests_are_400_and_unauthentic_ones_401() {
+        let bad = [
+            Problem::Param(ParamError::Absent("oauth_nonce")),
+            Problem::Absent("oauth_verifier"),
+            Problem::Callback(CallbackError::Mismatch),
+            Problem::Param(ParamError::UnsupportedSignatureMethod("PLAINTEXT".into())),
+            Problem::TwoCredentials,
+        ];
+        for p in bad {
+            assert_eq!(p.status(), StatusCode::BAD_REQUEST, "{p:?}");
+        }
+        let unauthentic = [
+            Problem::ConsumerUnknown,
+            Problem::TokenRejected,
+            Problem::ConsumerMismatch,
+            Problem::TokenExpired,
+            Problem::NotApproved,
+            Problem::VerifierInvalid,
+            Problem::SignatureInvalid {
+                base_string: String::new(),
+            },
+            Problem::TimestampRefused(900),
+            Problem::NonceUsed,
+        ];
+        for p in unauthentic {
+            assert_eq!(p.status(), StatusCode::UNAUTHORIZED, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn advice_reads_as_a_sentence() {
+        assert_eq!(
+            sentence("the consumer key is not known"),
+            "The consumer key is not known."
+        );
+        assert_eq!(sentence(""), ".");
+        assert_eq!(sentence("oauth_nonce is bad"), "oauth_nonce is bad.");
+    }
+}

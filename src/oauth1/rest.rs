@@ -1,0 +1,58 @@
+//! OAuth1-signed REST calls (`spec/oauth1.md` §6): a layer on the REST routes that verifies a
+//! signature made with an access token and hands the handler the same `Principal` an OAuth2
+//! single-blog bearer for that blog would give. Requests without any OAuth parameter pass through
+//! untouched (anonymous or bearer); errors are the WordPress JSON shape, 401.
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::problem::Problem;
+use super::verify::{self, Expect, Incoming, Token};
+use crate::api::principal::Principal;
+use crate::domain::scope::Scope;
+use crate::state::AppState;
+
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (incoming, mut request) = match Incoming::read(request).await {
+        Ok(read) => read,
+        Err(problem) => return problem.into_rest_response(),
+    };
+    if !incoming.has_oauth() {
+        return next.run(request).await;
+    }
+    let other_scheme = request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(|v| {
+            !v.as_bytes()
+                .get(..6)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"oauth "))
+        });
+    if other_scheme {
+        return Problem::TwoCredentials.into_rest_response();
+    }
+    match principal(&state, &incoming).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(problem) => problem.into_rest_response(),
+    }
+}
+
+async fn principal(state: &AppState, incoming: &Incoming) -> Result<Principal, Problem> {
+    let verified = verify::verify(state, incoming, Expect::AccessToken).await?;
+    let Token::Access(token) = verified.token else {
+        return Err(Problem::TokenRejected);
+    };
+    Ok(Principal {
+        user_id: token.user_id,
+        app_id: token.app_id,
+        site_id: token.site_id,
+        scope: Scope::full_blog(),
+        grant_id: token.grant_id,
+    })
+}

@@ -1,0 +1,282 @@
+//! OAuth 1.0a storage (`spec/oauth1.md` §3, §4): temporary credentials (request tokens), token
+//! credentials (access tokens, each under a grant like any OAuth2 token) and the nonce register.
+//! Keys are looked up by digest; secrets arrive and leave sealed, this module never sees them.
+
+use super::{Result, Store, in_transaction, with_pool};
+
+/// A request token as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequestToken {
+    pub id: i64,
+    pub secret_enc: Vec<u8>,
+    pub app_id: i64,
+    pub callback: String,
+    pub verifier_digest: Option<Vec<u8>>,
+    pub user_id: Option<i64>,
+    pub site_id: Option<i64>,
+    pub approved_at: Option<i64>,
+    pub failed_verifiers: i64,
+    pub expires_at: i64,
+}
+
+impl RequestToken {
+    pub fn is_approved(&self) -> bool {
+        self.approved_at.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRequestToken<'a> {
+    pub digest: &'a [u8],
+    pub secret_enc: &'a [u8],
+    pub app_id: i64,
+    pub callback: &'a str,
+    pub expires_at: i64,
+}
+
+/// What the user approved on the consent page.
+#[derive(Debug, Clone)]
+pub struct Approval<'a> {
+    pub verifier_digest: &'a [u8],
+    pub user_id: i64,
+    pub site_id: i64,
+    pub callback: &'a str,
+}
+
+/// An access token as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccessToken {
+    pub id: i64,
+    pub secret_enc: Vec<u8>,
+    pub app_id: i64,
+    pub user_id: i64,
+    pub site_id: Option<i64>,
+    pub grant_id: i64,
+}
+
+/// The access token an exchange issues.
+#[derive(Debug, Clone)]
+pub struct NewAccessToken<'a> {
+    pub digest: &'a [u8],
+    pub secret_enc: &'a [u8],
+    /// The grant's scope (`""`: the full single-blog grant).
+    pub scope: &'a str,
+}
+
+/// A nonce to record (RFC 5849 §3.3): unique per consumer, token, timestamp and nonce.
+#[derive(Debug, Clone)]
+pub struct Nonce<'a> {
+    pub consumer_key: &'a str,
+    /// The token key's digest, empty without a token.
+    pub token: &'a [u8],
+    pub timestamp: i64,
+    pub nonce: &'a str,
+    /// When the row may be pruned: once the timestamp has left the window.
+    pub expires_at: i64,
+}
+
+/// How many wrong verifiers destroy a request token (security O110).
+pub const MAX_FAILED_VERIFIERS: i64 = 5;
+
+const REQUEST_COLUMNS: &str = "id, secret_enc, app_id, callback, verifier_digest, user_id, site_id, \
+     approved_at, failed_verifiers, expires_at";
+
+impl Store {
+    pub async fn create_request_token(&self, new: &NewRequestToken<'_>, now: i64) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO oauth1_request_tokens (digest, secret_enc, app_id, callback, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(new.digest)
+            .bind(new.secret_enc)
+            .bind(new.app_id)
+            .bind(new.callback)
+            .bind(now)
+            .bind(new.expires_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The request token with this digest, expired or not (the caller tells the two apart).
+    pub async fn request_token(&self, digest: &[u8]) -> Result<Option<RequestToken>> {
+        let sql = format!("SELECT {REQUEST_COLUMNS} FROM oauth1_request_tokens WHERE digest = $1");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(digest)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Records the user's approval, once: `false` when the token was already approved, has expired
+    /// or is gone.
+    pub async fn approve_request_token(
+        &self,
+        id: i64,
+        approval: &Approval<'_>,
+        now: i64,
+    ) -> Result<bool> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE oauth1_request_tokens SET verifier_digest = $1, user_id = $2, site_id = $3, \
+                 callback = $4, approved_at = $5 \
+                 WHERE id = $6 AND approved_at IS NULL AND expires_at > $5",
+            )
+            .bind(approval.verifier_digest)
+            .bind(approval.user_id)
+            .bind(approval.site_id)
+            .bind(approval.callback)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    pub async fn delete_request_token(&self, id: i64) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM oauth1_request_tokens WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Counts a wrong verifier; the token is destroyed at [`MAX_FAILED_VERIFIERS`]. Returns whether
+    /// it was destroyed.
+    pub async fn fail_verifier(&self, id: i64) -> Result<bool> {
+        in_transaction!(self, |tx| {
+            let failures: Option<i64> = sqlx::query_scalar(
+                "UPDATE oauth1_request_tokens SET failed_verifiers = failed_verifiers + 1 \
+                 WHERE id = $1 RETURNING failed_verifiers",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let destroyed = failures.is_none_or(|n| n >= MAX_FAILED_VERIFIERS);
+            if destroyed {
+                sqlx::query("DELETE FROM oauth1_request_tokens WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(destroyed)
+        })
+    }
+
+    /// Exchanges an approved request token for an access token, in one transaction: the request
+    /// token is deleted (only one of several concurrent exchanges can delete it), a grant is
+    /// recorded and the access token is stored under it. `None` when the request token was already
+    /// exchanged, is unapproved or has expired.
+    pub async fn exchange_request_token(
+        &self,
+        id: i64,
+        token: &NewAccessToken<'_>,
+        now: i64,
+    ) -> Result<Option<AccessToken>> {
+        in_transaction!(self, |tx| {
+            let claimed: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                "DELETE FROM oauth1_request_tokens \
+                 WHERE id = $1 AND approved_at IS NOT NULL AND expires_at > $2 \
+                 RETURNING app_id, user_id, site_id",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((app_id, Some(user_id), site_id)) = claimed else {
+                return Ok(None);
+            };
+            let grant_id: i64 = sqlx::query_scalar(
+                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(user_id)
+            .bind(app_id)
+            .bind(site_id)
+            .bind(token.scope)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO oauth1_access_tokens (digest, secret_enc, app_id, user_id, site_id, \
+                 grant_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(token.digest)
+            .bind(token.secret_enc)
+            .bind(app_id)
+            .bind(user_id)
+            .bind(site_id)
+            .bind(grant_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok(Some(AccessToken {
+                id,
+                secret_enc: token.secret_enc.to_vec(),
+                app_id,
+                user_id,
+                site_id,
+                grant_id,
+            }))
+        })
+    }
+
+    /// The access token with this digest, if it still exists.
+    pub async fn oauth1_access_token(&self, digest: &[u8]) -> Result<Option<AccessToken>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, secret_enc, app_id, user_id, site_id, grant_id \
+                 FROM oauth1_access_tokens WHERE digest = $1",
+            )
+            .bind(digest)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Records a nonce atomically; `false` when it was already used (RFC 5849 §3.3).
+    pub async fn record_nonce(&self, nonce: &Nonce<'_>) -> Result<bool> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO oauth1_nonces (consumer_key, token, oauth_timestamp, nonce, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (consumer_key, token, oauth_timestamp, nonce) DO NOTHING",
+            )
+            .bind(nonce.consumer_key)
+            .bind(nonce.token)
+            .bind(nonce.timestamp)
+            .bind(nonce.nonce)
+            .bind(nonce.expires_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Deletes nonces whose timestamp has left the window and request tokens past their expiry.
+    /// Returns how many rows went.
+    pub async fn purge_oauth1(&self, now: i64) -> Result<u64> {
+        let done = with_pool!(self, |pool| {
+            let nonces = sqlx::query("DELETE FROM oauth1_nonces WHERE expires_at < $1")
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            let tokens = sqlx::query("DELETE FROM oauth1_request_tokens WHERE expires_at < $1")
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            nonces + tokens
+        });
+        Ok(done)
+    }
+}
