@@ -30,6 +30,6 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(web::routes())
         .merge(oauth2::routes())
-        .merge(api::routes())
+        .merge(api::routes(state.clone()))
         .with_state(state)
 }

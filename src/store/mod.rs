@@ -6,6 +6,9 @@
 mod apps;
 mod audit;
 mod codes;
+mod connections;
+mod follows;
+mod posts;
 mod sessions;
 mod sites;
 mod tokens;
@@ -14,6 +17,8 @@ mod users;
 pub use apps::{App, NewApp};
 pub use audit::AuditEvent;
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
+pub use connections::Connection;
+pub use posts::{NewPost, Post, PostPage};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
