@@ -31,11 +31,6 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(oauth2::routes())
         .merge(oauth1::routes())
-        .merge(
-            api::routes().route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                oauth1::rest::authenticate,
-            )),
-        )
+        .merge(api::routes(state.clone()))
         .with_state(state)
 }

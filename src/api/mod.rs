@@ -1,23 +1,100 @@
-//! The REST API behind the tokens: `/rest/v1/…` and `/rest/v1.1/…`. One extractor (`principal`)
-//! turns a request's credentials into the grant it stands for.
+//! The REST API behind the tokens (oauth2.md §6): the same endpoints on `/rest/v1/…` and
+//! `/rest/v1.1/…`. One extractor (`principal`) turns a request's credentials into the grant it
+//! stands for; `domain::reach` decides what that grant may do.
+//!
+//! Areas (the named scope an endpoint needs, by what the scope's name says; the default grant and
+//! `global` hold them all, `auth` none):
+//!
+//! | endpoint | area |
+//! |---|---|
+//! | `GET me` | none: every token |
+//! | `GET me/sites` | `sites` |
+//! | `GET sites/{site}`, `GET sites/{site}/settings` | `sites` |
+//! | `GET sites/{site}/posts`, `POST sites/{site}/posts/new` | `posts` |
+//! | `POST sites/{site}/posts/{id}/likes/new`, `POST sites/{site}/follows/new` | `follow` |
+//! | `GET me/connected-applications`, `POST me/connected-applications/{app_id}/delete` | browser session only, never a token |
+//!
+//! Every route passes, outermost first, through `options` (`http_envelope`, `pretty`, `fields`),
+//! `principal::resolve_layer` (credentials, once) and `cors` (browser origins).
 
+pub mod connections;
+pub mod cors;
 pub mod error;
 pub mod me;
+pub mod options;
+pub mod posts;
 pub mod principal;
+pub mod sites;
+pub mod social;
 pub mod wp;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
+use error::ApiError;
 
-pub fn routes() -> Router<AppState> {
+/// The largest body `sites/{site}/posts/new` takes (other REST routes keep the server's 64 KiB).
+pub const POST_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A request body over its route's limit.
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        "The request body is too large.",
+    )
+}
+
+/// The endpoints, relative to a version prefix.
+fn endpoints() -> Router<AppState> {
     Router::new()
-        .route("/rest/v1/me", get(me::me))
-        .route("/rest/v1/me/", get(me::me))
-        .route("/rest/v1.1/me", get(me::me))
-        .route("/rest/v1.1/me/", get(me::me))
+        .route("/me", get(me::me))
+        .route("/me/", get(me::me))
+        .route("/me/sites", get(sites::my_sites))
+        .route("/me/connected-applications", get(connections::list))
+        .route(
+            "/me/connected-applications/{app_id}/delete",
+            post(connections::delete),
+        )
+        .route("/sites/{site}", get(sites::site))
+        .route("/sites/{site}/settings", get(sites::settings))
+        .route("/sites/{site}/posts", get(posts::list))
+        .route(
+            "/sites/{site}/posts/new",
+            post(posts::create).layer(DefaultBodyLimit::max(POST_BODY_LIMIT)),
+        )
+        .route(
+            "/sites/{site}/posts/{post_id}/likes/new",
+            post(social::like),
+        )
+        .route("/sites/{site}/follows/new", post(social::follow))
+        .fallback(options::unknown_endpoint)
+        .method_not_allowed_fallback(options::method_not_allowed)
+}
+
+/// The REST routes. A request passes, outermost first: the options (`http_envelope`, `pretty`,
+/// `fields`), the OAuth1 layer (a valid signature becomes a `Principal`; a bad one is refused in the
+/// WordPress JSON shape), the credential resolution (bearer, or the OAuth1 principal), CORS, and the
+/// handler.
+pub fn routes(state: AppState) -> Router<AppState> {
+    let oauth1 = from_fn_with_state(state.clone(), crate::oauth1::rest::authenticate);
+    let resolve = from_fn_with_state(state.clone(), principal::resolve_layer);
+    let rest = Router::new()
+        .nest("/rest/v1", endpoints())
+        .nest("/rest/v1.1", endpoints())
+        .layer(from_fn_with_state(state.clone(), cors::layer))
+        .layer(resolve.clone())
+        .layer(oauth1.clone())
+        .layer(axum::middleware::from_fn(options::layer));
+    let wp = Router::new()
         .route("/wp-json", get(wp::index))
         .route("/wp-json/", get(wp::index))
         .route("/wp-json/wp/v2/users/me", get(wp::users_me))
+        .route_layer(resolve)
+        .route_layer(oauth1);
+    rest.merge(wp)
 }

@@ -1,15 +1,30 @@
 //! The principal of a REST request: the grant a request's credentials stand for (user, app, blog,
-//! scope). The credential is an OAuth2 bearer (`Authorization: Bearer`, scheme
-//! case-insensitive; never a token in the query or body) or an OAuth1 signature, which the
-//! `oauth1::rest` layer verifies and resolves to the same `Principal`, so every endpoint is written
-//! once.
+//! scope). One extractor, whatever the credential:
+//!
+//! - an OAuth2 bearer (`Authorization: Bearer`, scheme case-insensitive; never a token in the query
+//!   or body, oauth2.md §6), checked here;
+//! - an OAuth 1.0a signature (`Authorization: OAuth …` or `oauth_*` parameters in the query or form
+//!   body), verified by the `oauth1::rest` layer that runs before this one and leaves the
+//!   `Principal` in the request's extensions (errors there are the WordPress JSON shape).
+//!
+//! A request presenting two kinds of credentials (two `Authorization` headers, or a bearer plus
+//! `oauth_*` parameters) or a token in the URL or body is refused with 400 `invalid_request`
+//! (RFC 6750 §2, §3.1): guessing which one the client meant would let one credential ride on
+//! another's checks.
+//!
+//! [`resolve_layer`] resolves the credentials once per request, before the CORS check (which needs
+//! the token's app), and leaves the outcome in the request's extensions for the extractor.
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::http::header;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use crate::domain::scope::{self, Scope};
+use crate::oauth1::signature::{self, RequestParts};
 use crate::oauth2::tokens;
 use crate::state::AppState;
 
@@ -23,11 +38,171 @@ pub struct Principal {
     pub grant_id: i64,
 }
 
-/// The bearer token of a request, if it sent one.
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+/// The credentials a request presents, before any of them is checked.
+#[derive(Debug)]
+pub enum Presented<'a> {
+    None,
+    Bearer(&'a str),
+    /// OAuth 1.0a protocol parameters somewhere in the request (verified by the `oauth1::rest` layer).
+    OAuth1(RequestParts<'a>),
+}
+
+/// The raw `application/x-www-form-urlencoded` body of a REST request, kept by [`resolve_layer`]:
+/// OAuth1 signs its parameters, and a bearer request must not smuggle `oauth_*` ones in it.
+#[derive(Debug, Clone)]
+pub struct FormBody(pub Bytes);
+
+/// The outcome of resolving a request's credentials, shared by the CORS check and the extractor.
+#[derive(Debug, Clone)]
+struct Resolved(Result<Option<Principal>, ApiError>);
+
+fn two_kinds() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "The request carries more than one kind of credentials; send exactly one: an \
+         Authorization: Bearer header or an OAuth 1.0a signature.",
+    )
+}
+
+fn token_in_params() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "Send the access token in an Authorization: Bearer header; tokens in the URL or the body \
+         are not accepted.",
+    )
+}
+
+fn names(raw: &[u8], wanted: &str) -> bool {
+    form_urlencoded::parse(raw).any(|(name, _)| name == wanted)
+}
+
+/// Sorts out which credentials a request presents (pure: no lookup).
+pub fn presented<'a>(
+    parts: &'a Parts,
+    form_body: Option<&'a [u8]>,
+) -> Result<Presented<'a>, ApiError> {
+    let mut headers = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let authorization = headers.next();
+    if headers.next().is_some() {
+        return Err(two_kinds());
+    }
+    let authorization = match authorization {
+        Some(value) => Some(value.to_str().map_err(|_| ApiError::invalid_token())?),
+        None => None,
+    };
+    let query = parts.uri.query();
+    if query.is_some_and(|q| names(q.as_bytes(), "access_token"))
+        || form_body.is_some_and(|b| names(b, "access_token"))
+    {
+        return Err(token_in_params());
+    }
+    let request = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        form_body,
+        authorization,
+    };
+    let bearer = authorization.and_then(|value| {
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    match (bearer, signature::has_oauth(&request)) {
+        (Some(_), true) => Err(two_kinds()),
+        (Some(token), false) => Ok(Presented::Bearer(token)),
+        (None, true) => Ok(Presented::OAuth1(request)),
+        // Another scheme (Basic, …) is a credential this API does not take.
+        (None, false) if authorization.is_some() => Err(ApiError::invalid_token()),
+        (None, false) => Ok(Presented::None),
+    }
+}
+
+/// Whether the request presents any credential at all, even a malformed one: an `Authorization`
+/// header, or a token or OAuth1 parameter in the query.
+pub fn presents_credentials(headers: &HeaderMap, uri: &Uri) -> bool {
+    headers.contains_key(header::AUTHORIZATION)
+        || uri.query().is_some_and(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .any(|(name, _)| name.starts_with("oauth_") || name == "access_token")
+        })
+}
+
+async fn bearer(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let grant = tokens::validate(state, token, state.now())
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    let scope = scope::parse(Some(&grant.scope)).map_err(|_| ApiError::invalid_token())?;
+    Ok(Principal {
+        user_id: grant.user_id,
+        app_id: grant.app_id,
+        site_id: grant.site_id,
+        scope,
+        grant_id: grant.grant_id,
+    })
+}
+
+/// The principal behind a request's credentials: `None` when it presents none.
+pub async fn resolve(
+    state: &AppState,
+    parts: &Parts,
+    form_body: Option<&[u8]>,
+) -> Result<Option<Principal>, ApiError> {
+    match presented(parts, form_body)? {
+        Presented::None => Ok(None),
+        Presented::Bearer(token) => bearer(state, token).await.map(Some),
+        // Verified by the `oauth1::rest` layer, which runs first and leaves the principal here.
+        Presented::OAuth1(_) => parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Some)
+            .ok_or_else(ApiError::invalid_token),
+    }
+}
+
+/// How [`resolve_layer`] resolved this request's credentials, if it ran.
+pub fn resolved(
+    extensions: &axum::http::Extensions,
+) -> Option<&Result<Option<Principal>, ApiError>> {
+    extensions.get::<Resolved>().map(|r| &r.0)
+}
+
+fn is_form(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Middleware for the REST routes: keeps a form body (up to [`super::POST_BODY_LIMIT`]) and
+/// resolves the credentials once, for the CORS check and the handler.
+pub async fn resolve_layer(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let (body, form) = if is_form(&parts) {
+        match axum::body::to_bytes(body, super::POST_BODY_LIMIT).await {
+            Ok(bytes) => (Body::from(bytes.clone()), Some(bytes)),
+            Err(_) => return super::too_large().into_response(),
+        }
+    } else {
+        (body, None)
+    };
+    let resolved = resolve(&state, &parts, form.as_deref()).await;
+    parts.extensions.insert(Resolved(resolved));
+    if let Some(bytes) = form {
+        parts.extensions.insert(FormBody(bytes));
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 impl OptionalFromRequestParts<AppState> for Principal {
@@ -37,27 +212,11 @@ impl OptionalFromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Option<Self>, ApiError> {
-        // Put there by the `oauth1::rest` layer once a signature verified.
-        if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(Some(principal.clone()));
+        if let Some(Resolved(resolved)) = parts.extensions.get::<Resolved>() {
+            return resolved.clone();
         }
-        let Some(token) = bearer(parts) else {
-            if parts.headers.contains_key(header::AUTHORIZATION) {
-                return Err(ApiError::invalid_token());
-            }
-            return Ok(None);
-        };
-        let grant = tokens::validate(state, token, state.now())
-            .await?
-            .ok_or_else(ApiError::invalid_token)?;
-        let scope = scope::parse(Some(&grant.scope)).map_err(|_| ApiError::invalid_token())?;
-        Ok(Some(Principal {
-            user_id: grant.user_id,
-            app_id: grant.app_id,
-            site_id: grant.site_id,
-            scope,
-            grant_id: grant.grant_id,
-        }))
+        let form = parts.extensions.get::<FormBody>().map(|f| f.0.clone());
+        resolve(state, parts, form.as_deref()).await
     }
 }
 
@@ -74,5 +233,66 @@ impl FromRequestParts<AppState> for Principal {
                     "An active access token must be used to access this endpoint.",
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request as HttpRequest;
+
+    fn parts(uri: &str, authorization: &[&str]) -> Parts {
+        let mut builder = HttpRequest::builder().method("POST").uri(uri);
+        for value in authorization {
+            builder = builder.header(header::AUTHORIZATION, *value);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn kind(p: &Parts, body: Option<&[u8]>) -> Result<&'static str, String> {
+        match presented(p, body) {
+            Ok(Presented::None) => Ok("none"),
+            Ok(Presented::Bearer(_)) => Ok("bearer"),
+            Ok(Presented::OAuth1(_)) => Ok("oauth1"),
+            Err(e) => Err(e.error.to_owned()),
+        }
+    }
+
+    /// URI, `Authorization` headers, form body, expected kind or error slug.
+    type Case<'a> = (
+        &'a str,
+        &'a [&'a str],
+        Option<&'a [u8]>,
+        Result<&'a str, &'a str>,
+    );
+
+    #[test]
+    fn each_request_presents_exactly_one_kind_of_credentials_or_is_refused() {
+        let oauth = "OAuth oauth_consumer_key=\"k\", oauth_signature=\"s\"";
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("/me", &[], None, Ok("none")),
+            ("/me", &["Bearer abc"], None, Ok("bearer")),
+            ("/me", &["bEaReR abc"], None, Ok("bearer")),
+            ("/me", &[oauth], None, Ok("oauth1")),
+            ("/me?oauth_consumer_key=k", &[], None, Ok("oauth1")),
+            ("/me", &[], Some(b"oauth_token=t&x=1"), Ok("oauth1")),
+            ("/me", &["Bearer a", "Bearer b"], None, Err("invalid_request")),
+            ("/me", &["Bearer a", oauth], None, Err("invalid_request")),
+            ("/me?oauth_token=t", &["Bearer a"], None, Err("invalid_request")),
+            ("/me", &["Bearer a"], Some(b"oauth_signature=x"), Err("invalid_request")),
+            ("/me?access_token=a", &[], None, Err("invalid_request")),
+            ("/me?access_token=a", &["Bearer a"], None, Err("invalid_request")),
+            ("/me", &[], Some(b"title=x&access_token=a"), Err("invalid_request")),
+            ("/me", &["Basic YTpi"], None, Err("invalid_token")),
+        ];
+        for (uri, auth, body, expected) in cases {
+            let p = parts(uri, auth);
+            assert_eq!(
+                kind(&p, *body),
+                expected.map_err(str::to_owned),
+                "{uri} {auth:?} {body:?}"
+            );
+        }
     }
 }

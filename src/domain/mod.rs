@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod password;
 pub mod pkce;
 pub mod random;
+pub mod reach;
 pub mod redirect_uri;
 pub mod scope;
 pub mod secret;

@@ -48,8 +48,6 @@ pub enum Problem {
     TimestampRefused(i64),
     #[error("this nonce was already used with this timestamp; send a fresh nonce")]
     NonceUsed,
-    #[error("send either an OAuth1 signature or a bearer token, not both")]
-    TwoCredentials,
     #[error("the server is temporarily unavailable")]
     Unavailable,
 }
@@ -68,8 +66,7 @@ impl Problem {
             | Self::Absent(_)
             | Self::Callback(_)
             | Self::NonceRejected
-            | Self::BodyUnreadable
-            | Self::TwoCredentials => StatusCode::BAD_REQUEST,
+            | Self::BodyUnreadable => StatusCode::BAD_REQUEST,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -90,7 +87,6 @@ impl Problem {
             Self::SignatureInvalid { .. } => "signature_invalid",
             Self::TimestampRefused(_) => "timestamp_refused",
             Self::NonceUsed => "nonce_used",
-            Self::TwoCredentials => "parameter_rejected",
             Self::Unavailable => "temporarily_unavailable",
         }
     }
@@ -117,7 +113,6 @@ impl Problem {
             Self::VerifierInvalid => "json_oauth1_invalid_verifier",
             Self::SignatureInvalid { .. } => "json_oauth1_signature_mismatch",
             Self::NonceUsed => "json_oauth1_nonce_already_used",
-            Self::TwoCredentials => "json_oauth1_multiple_credentials",
             Self::Unavailable => "json_oauth1_unavailable",
         }
     }
@@ -200,7 +195,6 @@ mod tests {
             Problem::Absent("oauth_verifier"),
             Problem::Callback(CallbackError::Mismatch),
             Problem::Param(ParamError::UnsupportedSignatureMethod("PLAINTEXT".into())),
-            Problem::TwoCredentials,
         ];
         for p in bad {
             assert_eq!(p.status(), StatusCode::BAD_REQUEST, "{p:?}");

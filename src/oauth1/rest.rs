@@ -32,7 +32,9 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
                 .is_some_and(|s| s.eq_ignore_ascii_case(b"oauth "))
         });
     if other_scheme {
-        return Problem::TwoCredentials.into_rest_response();
+        // Two kinds of credentials: the credential resolution refuses them (400 invalid_request,
+        // RFC 6750 §3.1) in the shape of the route.
+        return next.run(request).await;
     }
     match principal(&state, &incoming).await {
         Ok(principal) => {

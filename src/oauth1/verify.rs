@@ -88,8 +88,18 @@ impl Incoming {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         };
-        let body = if is_form(&parts.headers) {
-            let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        let limit = crate::api::POST_BODY_LIMIT.max(MAX_BODY_BYTES);
+        // A body announced as larger than any route takes is left for the route to refuse (413).
+        let announced_too_large = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|len| len > limit);
+        let body = if is_form(&parts.headers) && !announced_too_large {
+            // The largest body any signed route takes (post creation); each route's own limit
+            // still applies when its handler reads the body.
+            let bytes = axum::body::to_bytes(body, limit)
                 .await
                 .map_err(|_| Problem::BodyUnreadable)?;
             incoming.form_body = Some(bytes.clone());

@@ -172,7 +172,7 @@ both! {
         assert_eq!(no_token.json()["error"], "authorization_required");
         assert_eq!(no_token.json()["message"], "An active access token must be used to query information about the current user.");
         let query_token = app.http.get(app.url(&format!("/rest/v1.1/me?access_token={token}"))).send().await.unwrap();
-        query_token.assert_status(403).await;
+        assert_eq!(query_token.assert_status(400).await.json()["error"], "invalid_request");
         let lower = app.http.get(app.url("/rest/v1.1/me")).header("authorization", format!("BEARER {token}")).send().await.unwrap();
         lower.assert_status(200).await;
     }

@@ -1,0 +1,151 @@
+//! `GET me/connected-applications` and `POST me/connected-applications/{app_id}/delete`
+//! (oauth2.md §6; wpcom-oauth2.md §6.2): the apps a user has granted access to, and disconnecting
+//! one, which revokes every grant, code and token of that user for that app at once.
+//!
+//! Only for the user's own logged-in browser session, never for a token (an app must not be able to
+//! list or disconnect the user's other apps). The delete is CSRF-protected: send the token from the
+//! list's `csrf_token` (or `web::session::csrf_token` with [`CSRF_PURPOSE`]) in an `X-CSRF-Token`
+//! header or a `csrf_token` form field. Requests from another origin are refused.
+
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::me::iso8601;
+use super::principal::{FormBody, presents_credentials};
+use crate::domain::scope;
+use crate::state::AppState;
+use crate::store::AuditEvent;
+use crate::web::error::PageError;
+use crate::web::session::{self, SessionUser};
+
+pub const CSRF_PURPOSE: &str = "connected-applications";
+
+type Session = Result<Option<SessionUser>, PageError>;
+
+/// The logged-in user, refusing tokens, missing sessions and other origins.
+fn session_only(
+    state: &AppState,
+    headers: &HeaderMap,
+    has_credentials: bool,
+    session: Session,
+) -> Result<SessionUser, ApiError> {
+    if has_credentials {
+        return Err(ApiError::unauthorized(
+            "Connected applications are managed from a logged-in browser session only; tokens \
+             are never accepted here.",
+        ));
+    }
+    let session = session
+        .map_err(|_| ApiError::unavailable())?
+        .ok_or_else(|| {
+            ApiError::authorization_required("Log in to manage your connected applications.")
+        })?;
+    session::same_origin(state, headers)
+        .map_err(|_| ApiError::unauthorized("You cannot make requests from this origin."))?;
+    Ok(session)
+}
+
+fn connection_json(c: &crate::store::Connection) -> Value {
+    let permissions: Vec<Value> = scope::parse(Some(&c.scope))
+        .map(|s| s.permissions())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|line| json!({"name": c.scope, "description": line}))
+        .collect();
+    let site = match (c.site_id, &c.site_url, &c.site_name) {
+        (Some(id), Some(url), Some(name)) => {
+            json!({"site_ID": id, "site_URL": url, "site_name": name})
+        }
+        _ => Value::Bool(false),
+    };
+    json!({
+        "ID": c.app_id.to_string(),
+        "URL": c.website,
+        "title": c.name,
+        "description": c.description,
+        "icon": c.icon_url,
+        "permissions": permissions,
+        "scope": c.scope,
+        "authorized": iso8601(c.authorized_at),
+        "site": site,
+    })
+}
+
+/// `GET me/connected-applications`.
+pub async fn list(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    session: Session,
+) -> Result<Json<Value>, ApiError> {
+    let session = session_only(
+        &state,
+        &headers,
+        presents_credentials(&headers, &uri),
+        session,
+    )?;
+    let apps: Vec<Value> = state
+        .store
+        .connections(session.user.id)
+        .await?
+        .iter()
+        .map(connection_json)
+        .collect();
+    Ok(Json(json!({
+        "connected_applications": apps,
+        "csrf_token": session::csrf_token(&state, &session, CSRF_PURPOSE),
+    })))
+}
+
+/// `POST me/connected-applications/{app_id}/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    form: Option<Extension<FormBody>>,
+    session: Session,
+) -> Result<Json<Value>, ApiError> {
+    let session = session_only(
+        &state,
+        &headers,
+        presents_credentials(&headers, &uri),
+        session,
+    )?;
+    let from_form = form.and_then(|Extension(FormBody(body))| {
+        form_urlencoded::parse(&body)
+            .find(|(name, _)| name == "csrf_token")
+            .map(|(_, value)| value.into_owned())
+    });
+    let presented = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(from_form);
+    session::verify_csrf(&state, &session, CSRF_PURPOSE, presented.as_deref()).map_err(|_| {
+        ApiError::unauthorized(
+            "The CSRF token is missing or wrong; reload the connected applications and try again.",
+        )
+    })?;
+    let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_app", "Unknown application");
+    let app_id: i64 = app_id.parse().map_err(|_| unknown())?;
+    let revoked = state
+        .store
+        .revoke_app_for_user(session.user.id, app_id)
+        .await?;
+    if revoked == 0 {
+        return Err(unknown());
+    }
+    let event = AuditEvent {
+        kind: "app_disconnected",
+        user_id: Some(session.user.id),
+        app_id: Some(app_id),
+        peer: None,
+        detail: "",
+    };
+    state.store.audit(&event, state.now()).await?;
+    Ok(Json(json!({ "success": true })))
+}

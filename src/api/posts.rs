@@ -1,0 +1,263 @@
+//! `GET sites/{site}/posts` and `POST sites/{site}/posts/new` (oauth2.md §6): a blog's stored
+//! posts, newest first, and new ones. Both need the `posts` area of a blog the token reaches.
+//!
+//! Paging, as WordPress.com's `/sites/$site/posts`: `number` (1–100, default 20) posts per page;
+//! `page` (1-based) takes precedence over `offset` (0-based, default 0). `status` is a comma list of
+//! `publish`, `draft`, `pending`, `private`, or `any` (default `publish`). The answer is
+//! `{"found": <all matching>, "posts": [...]}`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Multipart, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::me::iso8601;
+use super::principal::Principal;
+use super::sites::{check, find, require};
+use crate::domain::reach::Target;
+use crate::domain::scope::Area;
+use crate::oauth2::params::Params;
+use crate::state::AppState;
+use crate::store::{NewPost, Post, Site};
+
+pub const STATUSES: [&str; 4] = ["publish", "draft", "pending", "private"];
+const DEFAULT_NUMBER: i64 = 20;
+const MAX_NUMBER: i64 = 100;
+/// Titles longer than this are refused (the body limit bounds the content).
+const MAX_TITLE_CHARS: usize = 1000;
+
+pub fn invalid_input(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+}
+
+/// The post object of WordPress.com's REST API (the fields Latchkey has).
+pub fn post_json(site: &Site, post: &Post) -> Value {
+    let date = iso8601(post.created_at);
+    json!({
+        "ID": post.id,
+        "site_ID": post.site_id,
+        "author": {"ID": post.author_id, "login": post.author_username, "name": post.author_name},
+        "date": date,
+        "modified": date,
+        "title": post.title,
+        "URL": format!("{}/?p={}", site.url.trim_end_matches('/'), post.id),
+        "content": post.content,
+        "status": post.status,
+        "like_count": post.like_count,
+        "i_like": post.i_like,
+    })
+}
+
+fn number(params: &Params, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+    let raw = params.get(name).map_err(|e| invalid_input(e.to_string()))?;
+    raw.map(|raw| {
+        raw.parse::<i64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                invalid_input(format!(
+                    "The {name} parameter must be a whole number from {min} to {max}."
+                ))
+            })
+    })
+    .transpose()
+}
+
+/// `status=…`: the statuses to list.
+fn statuses(params: &Params) -> Result<Vec<&'static str>, ApiError> {
+    let raw = params
+        .get("status")
+        .map_err(|e| invalid_input(e.to_string()))?
+        .unwrap_or("publish");
+    if raw == "any" {
+        return Ok(STATUSES.to_vec());
+    }
+    let mut out = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let status = STATUSES.iter().find(|s| **s == name).ok_or_else(|| {
+            invalid_input(format!(
+                "Unknown status; use any, or a comma list of: {}.",
+                STATUSES.join(", ")
+            ))
+        })?;
+        if !out.contains(status) {
+            out.push(*status);
+        }
+    }
+    if out.is_empty() {
+        out.push("publish");
+    }
+    Ok(out)
+}
+
+/// `GET sites/{site}/posts`.
+pub async fn list(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    RawQuery(query): RawQuery,
+    principal: Option<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = require(principal)?;
+    let site = find(&state, &raw).await?;
+    let target = Target::Blog {
+        site_id: site.id,
+        area: Area::Posts,
+    };
+    check(&state, &principal, target).await?;
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let per_page = number(&params, "number", 1, MAX_NUMBER)?.unwrap_or(DEFAULT_NUMBER);
+    let offset = match number(&params, "page", 1, 1_000_000)? {
+        Some(page) => (page - 1) * per_page,
+        None => number(&params, "offset", 0, 100_000_000)?.unwrap_or(0),
+    };
+    let statuses = statuses(&params)?;
+    let page = state
+        .store
+        .list_posts(site.id, &statuses, per_page, offset, principal.user_id)
+        .await?;
+    let posts: Vec<Value> = page.posts.iter().map(|p| post_json(&site, p)).collect();
+    Ok(Json(json!({ "found": page.found, "posts": posts })))
+}
+
+/// The fields of a new post, from whichever body the client sent.
+#[derive(Debug, Default)]
+struct PostInput {
+    title: Option<String>,
+    content: Option<String>,
+    status: Option<String>,
+}
+
+impl PostInput {
+    fn set(&mut self, name: &str, value: String) -> Result<(), ApiError> {
+        let slot = match name {
+            "title" => &mut self.title,
+            "content" => &mut self.content,
+            "status" => &mut self.status,
+            _ => return Ok(()),
+        };
+        if slot.replace(value).is_some() {
+            return Err(invalid_input(format!(
+                "The \"{name}\" parameter was sent more than once."
+            )));
+        }
+        Ok(())
+    }
+}
+
+async fn read_input(headers: &HeaderMap, body: Bytes) -> Result<PostInput, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let mut input = PostInput::default();
+    match mime.as_str() {
+        "application/json" => {
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|_| invalid_input("The JSON body is malformed."))?;
+            let Value::Object(object) = value else {
+                return Err(invalid_input("The JSON body must be an object."));
+            };
+            for (name, value) in object {
+                match value {
+                    Value::String(s) => input.set(&name, s)?,
+                    Value::Null => {}
+                    _ if !matches!(name.as_str(), "title" | "content" | "status") => {}
+                    _ => {
+                        return Err(invalid_input(format!(
+                            "The \"{name}\" field must be a string."
+                        )));
+                    }
+                }
+            }
+        }
+        "application/x-www-form-urlencoded" | "" => {
+            for (name, value) in form_urlencoded::parse(&body) {
+                input.set(&name, value.into_owned())?;
+            }
+        }
+        "multipart/form-data" => {
+            let request = axum::http::Request::builder()
+                .header(header::CONTENT_TYPE, content_type)
+                .body(axum::body::Body::from(body))
+                .map_err(|_| invalid_input("The multipart/form-data body is malformed."))?;
+            let bad = || invalid_input("The multipart/form-data body is malformed.");
+            let mut multipart = Multipart::from_request(request, &())
+                .await
+                .map_err(|_| bad())?;
+            while let Some(field) = multipart.next_field().await.map_err(|_| bad())? {
+                let name = field.name().unwrap_or("").to_owned();
+                let value = field.text().await.map_err(|_| bad())?;
+                input.set(&name, value)?;
+            }
+        }
+        _ => {
+            return Err(invalid_input(
+                "Send the post as application/json, application/x-www-form-urlencoded or \
+                 multipart/form-data.",
+            ));
+        }
+    }
+    Ok(input)
+}
+
+/// `POST sites/{site}/posts/new`: stores the post and returns it.
+pub async fn create(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    principal: Option<Principal>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = require(principal)?;
+    let site = find(&state, &raw).await?;
+    let target = Target::Blog {
+        site_id: site.id,
+        area: Area::Posts,
+    };
+    check(&state, &principal, target).await?;
+    let body = body.map_err(|_| super::too_large())?;
+    let input = read_input(&headers, body).await?;
+    let title = input.title.unwrap_or_default();
+    let content = input.content.unwrap_or_default();
+    let status = input.status.unwrap_or_else(|| "publish".to_owned());
+    if !STATUSES.contains(&status.as_str()) {
+        return Err(invalid_input(format!(
+            "The status must be one of: {}.",
+            STATUSES.join(", ")
+        )));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(invalid_input(format!(
+            "The title is longer than {MAX_TITLE_CHARS} characters."
+        )));
+    }
+    // PostgreSQL text cannot hold NUL; refuse it on both databases alike.
+    if title.contains('\0') || content.contains('\0') {
+        return Err(invalid_input(
+            "The title and content must not contain NUL characters.",
+        ));
+    }
+    let post = state
+        .store
+        .create_post(
+            &NewPost {
+                site_id: site.id,
+                author_id: principal.user_id,
+                title: &title,
+                content: &content,
+                status: &status,
+            },
+            state.now(),
+        )
+        .await?;
+    Ok(Json(post_json(&site, &post)))
+}

@@ -1,0 +1,140 @@
+//! Posts of a site and their likes (migration 0003). A post belongs to a site and an author; a
+//! like is one user's, once per post.
+
+use super::{Result, Store, with_pool};
+
+/// A post as the REST API shows it, with its author and like count, and whether the viewer likes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Post {
+    pub id: i64,
+    pub site_id: i64,
+    pub author_id: i64,
+    pub author_username: String,
+    pub author_name: String,
+    pub title: String,
+    pub content: String,
+    pub status: String,
+    pub created_at: i64,
+    pub like_count: i64,
+    pub i_like: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPost<'a> {
+    pub site_id: i64,
+    pub author_id: i64,
+    pub title: &'a str,
+    pub content: &'a str,
+    /// One of `publish`, `draft`, `pending`, `private` (checked by the caller and the schema).
+    pub status: &'a str,
+}
+
+/// A page of a site's posts, newest first, and how many match in all.
+#[derive(Debug, Clone)]
+pub struct PostPage {
+    pub found: i64,
+    pub posts: Vec<Post>,
+}
+
+/// `$1` is the viewer (for `i_like`); the caller's own placeholders follow.
+const SELECT: &str = "SELECT p.id, p.site_id, p.author_id, u.username AS author_username, \
+     u.display_name AS author_name, p.title, p.content, p.status, p.created_at, \
+     (SELECT COUNT(*) FROM likes l WHERE l.post_id = p.id) AS like_count, \
+     EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1) AS i_like \
+     FROM posts p JOIN users u ON u.id = p.author_id";
+
+/// `p.status IN ($first, …)` for `count` placeholders starting at `$first`.
+fn status_in(first: usize, count: usize) -> String {
+    let list: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
+    format!("p.status IN ({})", list.join(", "))
+}
+
+impl Store {
+    pub async fn create_post(&self, new: &NewPost<'_>, now: i64) -> Result<Post> {
+        let id: i64 = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO posts (site_id, author_id, title, content, status, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(new.site_id)
+            .bind(new.author_id)
+            .bind(new.title)
+            .bind(new.content)
+            .bind(new.status)
+            .bind(now)
+            .fetch_one(pool)
+            .await?
+        });
+        self.post(new.site_id, id, new.author_id)
+            .await?
+            .ok_or(super::StoreError::NotFound)
+    }
+
+    /// The post `post_id` of site `site_id`, seen by `viewer`.
+    pub async fn post(&self, site_id: i64, post_id: i64, viewer: i64) -> Result<Option<Post>> {
+        let sql = format!("{SELECT} WHERE p.site_id = $2 AND p.id = $3");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(viewer)
+                .bind(site_id)
+                .bind(post_id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// A page of the site's posts with one of `statuses`, newest first (ties: newest id first).
+    pub async fn list_posts(
+        &self,
+        site_id: i64,
+        statuses: &[&str],
+        limit: i64,
+        offset: i64,
+        viewer: i64,
+    ) -> Result<PostPage> {
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM posts p WHERE p.site_id = $1 AND {}",
+            status_in(2, statuses.len())
+        );
+        let list_sql = format!(
+            "{SELECT} WHERE p.site_id = $2 AND {} ORDER BY p.created_at DESC, p.id DESC \
+             LIMIT $3 OFFSET $4",
+            status_in(5, statuses.len())
+        );
+        let (found, posts) = with_pool!(self, |pool| {
+            let mut count = sqlx::query_scalar(&count_sql).bind(site_id);
+            let mut list = sqlx::query_as(&list_sql)
+                .bind(viewer)
+                .bind(site_id)
+                .bind(limit)
+                .bind(offset);
+            for status in statuses {
+                count = count.bind(*status);
+                list = list.bind(*status);
+            }
+            let found: i64 = count.fetch_one(pool).await?;
+            let posts: Vec<Post> = list.fetch_all(pool).await?;
+            (found, posts)
+        });
+        Ok(PostPage { found, posts })
+    }
+
+    /// Records that `user_id` likes `post_id` (again is harmless) and returns the post's like count.
+    pub async fn like_post(&self, user_id: i64, post_id: i64, now: i64) -> Result<i64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO likes (user_id, post_id, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, post_id) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(post_id)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            sqlx::query_scalar("SELECT COUNT(*) FROM likes WHERE post_id = $1")
+                .bind(post_id)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+}
