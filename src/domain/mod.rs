@@ -11,3 +11,4 @@ pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
 pub mod site_url;
+pub mod two_step;

@@ -9,6 +9,7 @@ mod codes;
 mod sessions;
 mod sites;
 mod tokens;
+mod two_step;
 mod users;
 
 pub use apps::{App, NewApp};
@@ -17,6 +18,7 @@ pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
+pub use two_step::{AppPassword, TwoStep};
 pub use users::{NewUser, User};
 
 use std::str::FromStr;

@@ -11,3 +11,4 @@ mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
+mod two_step;
