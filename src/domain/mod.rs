@@ -12,3 +12,4 @@ pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
 pub mod site_url;
+pub mod two_step;

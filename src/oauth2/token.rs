@@ -16,7 +16,7 @@ use crate::http::headers::no_store;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::store::{CodeToken, NewToken, RedeemRefusal, Site};
-use crate::web::login;
+use crate::web::app_passwords::{self, GrantRefusal};
 
 /// Parameters that may appear at most once (RFC 6749 §3.2).
 const SINGLE: &[&str] = &[
@@ -31,6 +31,7 @@ const SINGLE: &[&str] = &[
     "scope",
     "blog",
     "refresh_token",
+    "wpcom_supports_2fa",
 ];
 
 /// The success body, fields in WordPress.com's order.
@@ -213,18 +214,29 @@ async fn password(
     };
     let scope = scope::parse(param(params, "scope"))
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-    let user = match login::check_password(state, username, password, peer).await {
-        Ok(user) => user,
-        Err(login::Refusal::Throttled(retry_after)) => {
-            return Err(OAuthError::throttled(retry_after));
-        }
-        Err(login::Refusal::Incorrect) => {
-            return Err(OAuthError::invalid_request(
-                "Incorrect username or password.",
-            ));
-        }
-        Err(login::Refusal::Store(e)) => return Err(e.into()),
-    };
+    let (user, app_password_id) =
+        match app_passwords::authenticate_grant(state, username, password, peer).await {
+            Ok(found) => found,
+            Err(GrantRefusal::Throttled(retry_after)) => {
+                return Err(OAuthError::throttled(retry_after));
+            }
+            // PW05: only a first-party client that says it handles 2-step learns that the
+            // password was right; everyone else gets the generic answer.
+            Err(GrantRefusal::NeedsTwoStep)
+                if param(params, "wpcom_supports_2fa") == Some("true") =>
+            {
+                return Err(OAuthError::needs_2fa(
+                    "This account has 2-step authentication: create an application password at \
+                     /me/security/application-passwords and use it as the password.",
+                ));
+            }
+            Err(GrantRefusal::Incorrect | GrantRefusal::NeedsTwoStep) => {
+                return Err(OAuthError::invalid_request(
+                    "Incorrect username or password.",
+                ));
+            }
+            Err(GrantRefusal::Store(e)) => return Err(e.into()),
+        };
     if user.id != client.app.owner_id {
         return Err(OAuthError::unsupported_grant_type(
             "This client does not allow the password grant for this user.",
@@ -237,21 +249,33 @@ async fn password(
     let now = state.now();
     let minted = tokens::mint(state);
     let wire = scope.wire();
-    state
-        .store
-        .grant_token(
-            &NewToken {
-                digest: &minted.digest,
-                app_id: client.app.id,
-                user_id: user.id,
-                site_id,
-                scope: &wire,
-                origin: "password",
-                expires_at: state.settings.access_token_ttl.map(|ttl| now + ttl),
-            },
-            now,
-        )
-        .await?;
+    let token = NewToken {
+        digest: &minted.digest,
+        app_id: client.app.id,
+        user_id: user.id,
+        site_id,
+        scope: &wire,
+        origin: "password",
+        expires_at: state.settings.access_token_ttl.map(|ttl| now + ttl),
+    };
+    match app_password_id {
+        None => {
+            state.store.grant_token(&token, now).await?;
+        }
+        // Tied to the application password, so revoking it revokes the token.
+        Some(id) => {
+            if state
+                .store
+                .grant_token_with_app_password(&token, id, now)
+                .await?
+                .is_none()
+            {
+                return Err(OAuthError::invalid_request(
+                    "Incorrect username or password.",
+                ));
+            }
+        }
+    }
     issued(state, minted.token, site_id, wire).await
 }
 

@@ -13,6 +13,7 @@ mod posts;
 mod sessions;
 mod sites;
 mod tokens;
+mod two_step;
 mod users;
 
 pub use apps::{App, NewApp};
@@ -24,6 +25,7 @@ pub use posts::{NewPost, Post, PostPage};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
+pub use two_step::{AppPassword, TwoStep};
 pub use users::{NewUser, User};
 
 use std::str::FromStr;

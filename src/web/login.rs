@@ -34,18 +34,21 @@ impl From<StoreError> for Refusal {
     }
 }
 
-/// Checks a username-or-email and password, spending the shared failure budgets.
-pub async fn check_password(
-    state: &AppState,
-    login: &str,
-    pw: &str,
-    peer: Peer,
-) -> Result<User, Refusal> {
+/// The throttle keys of a login: the account as typed (lowercased) and the client address.
+fn budget_keys(login: &str, peer: Peer) -> (String, String) {
+    (account_key(login), format!("login:peer:{peer}"))
+}
+
+fn account_key(login: &str) -> String {
+    format!("login:account:{}", login.to_lowercase())
+}
+
+/// `Some(retry_after)` when the account's or the address's failure budget is spent.
+pub fn over_budget(state: &AppState, login: &str, peer: Peer) -> Option<i64> {
     let limits = &state.settings.limits;
     let now = state.now();
-    let account_key = format!("login:account:{}", login.to_lowercase());
-    let peer_key = format!("login:peer:{peer}");
-    let throttled = state
+    let (account_key, peer_key) = budget_keys(login, peer);
+    state
         .throttle
         .check(
             &account_key,
@@ -60,10 +63,44 @@ pub async fn check_password(
                 limits.window_secs,
                 now,
             )
-        });
-    if let Some(retry_after) = throttled {
-        return Err(Refusal::Throttled(retry_after));
-    }
+        })
+}
+
+/// Spends one failure of the account's and the address's budgets and audits it as `kind`. Wrong
+/// passwords, wrong 2-step codes and `needs_2fa` answers all spend the same budgets.
+pub async fn count_failure(
+    state: &AppState,
+    login: &str,
+    peer: Peer,
+    user_id: Option<i64>,
+    kind: &str,
+) -> Result<(), StoreError> {
+    let window = state.settings.limits.window_secs;
+    let now = state.now();
+    let (account_key, peer_key) = budget_keys(login, peer);
+    state.throttle.fail(&account_key, window, now);
+    state.throttle.fail(&peer_key, window, now);
+    let event = AuditEvent {
+        kind,
+        user_id,
+        peer: Some(peer.to_string()),
+        ..Default::default()
+    };
+    state.store.audit(&event, now).await
+}
+
+/// Forgets the account's failures after a complete login.
+pub fn clear_failures(state: &AppState, login: &str) {
+    state.throttle.clear(&account_key(login));
+}
+
+/// Looks the account up and verifies its password (against a dummy hash for unknown accounts, so
+/// the time taken does not tell which exist). No budget is checked or spent here.
+pub async fn verify_account_password(
+    state: &AppState,
+    login: &str,
+    pw: &str,
+) -> Result<(Option<User>, bool), StoreError> {
     let user = if pw.len() > password::MAX_PASSWORD_BYTES || login.len() > 200 {
         None
     } else {
@@ -77,30 +114,41 @@ pub async fn check_password(
     let ok = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
         .await
         .unwrap_or(false);
-    match user {
-        Some(user) if ok => {
-            state.throttle.clear(&account_key);
-            if password::needs_rehash(&user.password_hash) {
-                let salt = crate::domain::random::bytes::<16>(&*state.random);
-                let candidate = pw.to_owned();
-                if let Ok(new_hash) =
-                    tokio::task::spawn_blocking(move || password::hash(&candidate, salt)).await
-                {
-                    state.store.update_password_hash(user.id, &new_hash).await?;
-                }
+    if let Some(user) = user.as_ref().filter(|_| ok)
+        && password::needs_rehash(&user.password_hash)
+    {
+        let salt = crate::domain::random::bytes::<16>(&*state.random);
+        let candidate = pw.to_owned();
+        if let Ok(new_hash) =
+            tokio::task::spawn_blocking(move || password::hash(&candidate, salt)).await
+        {
+            state.store.update_password_hash(user.id, &new_hash).await?;
+        }
+    }
+    Ok((user, ok))
+}
+
+/// Checks a username-or-email and password, spending the shared failure budgets. For an account
+/// with 2-step authentication the budget is kept until the second factor is through, so that
+/// knowing the password does not buy fresh guesses at the code.
+pub async fn check_password(
+    state: &AppState,
+    login: &str,
+    pw: &str,
+    peer: Peer,
+) -> Result<User, Refusal> {
+    if let Some(retry_after) = over_budget(state, login, peer) {
+        return Err(Refusal::Throttled(retry_after));
+    }
+    match verify_account_password(state, login, pw).await? {
+        (Some(user), true) => {
+            if !state.store.two_step(user.id).await?.enabled() {
+                clear_failures(state, login);
             }
             Ok(user)
         }
-        user => {
-            state.throttle.fail(&account_key, limits.window_secs, now);
-            state.throttle.fail(&peer_key, limits.window_secs, now);
-            let event = AuditEvent {
-                kind: "login_failed",
-                user_id: user.map(|u| u.id),
-                peer: Some(peer.to_string()),
-                ..Default::default()
-            };
-            state.store.audit(&event, now).await?;
+        (user, _) => {
+            count_failure(state, login, peer, user.map(|u| u.id), "login_failed").await?;
             Err(Refusal::Incorrect)
         }
     }
@@ -215,6 +263,11 @@ pub async fn submit(
     };
     match check_password(&state, login, pw, peer).await {
         Ok(user) => {
+            if let Some(second_step) =
+                super::two_step::begin(&state, jar.clone(), &user, &redirect_to).await?
+            {
+                return Ok(second_step);
+            }
             let c = session::start(&state, user.id).await?;
             let event = AuditEvent {
                 kind: "login",

@@ -13,3 +13,4 @@ mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
 mod rest;
+mod two_step;

@@ -1,0 +1,288 @@
+//! Application passwords (oauth2.md §4 and §7, security.md PW05): the page
+//! `/me/security/application-passwords` (create with a name, shown once in groups of four, listed
+//! with creation and last-used dates, revoked one by one) and the credential check of the password
+//! grant, the only place they are accepted.
+//!
+//! At rest each is an argon2id PHC string (PW08) plus its first four characters, so a check
+//! verifies one hash rather than all of a user's.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::error::PageError;
+use super::login;
+use super::session::{self, SessionUser};
+use super::two_step::login_first;
+use crate::domain::password;
+use crate::domain::two_step as rules;
+use crate::http::headers::no_store;
+use crate::http::peer::Peer;
+use crate::oauth2::params::Params;
+use crate::state::AppState;
+use crate::store::{AuditEvent, StoreError, User};
+
+const PAGE: &str = "/me/security/application-passwords";
+/// Enough for every device and script a person runs, and a bound on the list.
+const MAX_PER_USER: usize = 50;
+const MAX_NAME_CHARS: usize = 100;
+
+/// Why the password grant refused a username and password.
+#[derive(Debug)]
+pub enum GrantRefusal {
+    Throttled(i64),
+    Incorrect,
+    /// The account password was right but the account has 2-step authentication on.
+    NeedsTwoStep,
+    Store(StoreError),
+}
+
+impl From<StoreError> for GrantRefusal {
+    fn from(e: StoreError) -> Self {
+        GrantRefusal::Store(e)
+    }
+}
+
+/// The id of the user's application password that `typed` is, if any.
+async fn match_app_password(
+    state: &AppState,
+    user: &User,
+    typed: &str,
+) -> Result<Option<i64>, StoreError> {
+    let Some(normalised) = rules::normalise_app_password(typed) else {
+        return Ok(None);
+    };
+    let candidates = state
+        .store
+        .app_password_candidates(user.id, rules::app_password_lookup(&normalised))
+        .await?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    Ok(tokio::task::spawn_blocking(move || {
+        candidates
+            .into_iter()
+            .find(|(_, hash)| password::verify(&normalised, hash))
+            .map(|(id, _)| id)
+    })
+    .await
+    .unwrap_or(None))
+}
+
+/// The password grant's credential check: an application password always, the account password
+/// only while 2-step authentication is off. Returns the user and the application password used.
+/// Every refusal but `Throttled` spends the shared login budget (`needs_2fa` included: it tells
+/// that the password was right).
+pub async fn authenticate_grant(
+    state: &AppState,
+    login: &str,
+    pw: &str,
+    peer: Peer,
+) -> Result<(User, Option<i64>), GrantRefusal> {
+    if let Some(retry_after) = login::over_budget(state, login, peer) {
+        return Err(GrantRefusal::Throttled(retry_after));
+    }
+    if login.len() <= 200
+        && rules::normalise_app_password(pw).is_some()
+        && let Some(user) = state.store.user_by_login(login).await?
+        && let Some(id) = match_app_password(state, &user, pw).await?
+    {
+        // The budget is not cleared: an API client's success must not buy an attacker fresh
+        // guesses at this account's 2-step codes.
+        state.store.touch_app_password(id, state.now()).await?;
+        return Ok((user, Some(id)));
+    }
+    match login::verify_account_password(state, login, pw).await? {
+        (Some(user), true) if state.store.two_step(user.id).await?.enabled() => {
+            login::count_failure(state, login, peer, Some(user.id), "needs_2fa").await?;
+            Err(GrantRefusal::NeedsTwoStep)
+        }
+        (Some(user), true) => {
+            login::clear_failures(state, login);
+            Ok((user, None))
+        }
+        (user, _) => {
+            login::count_failure(state, login, peer, user.map(|u| u.id), "login_failed").await?;
+            Err(GrantRefusal::Incorrect)
+        }
+    }
+}
+
+// ---- the page ----
+
+struct Row {
+    id: i64,
+    name: String,
+    created: String,
+    last_used: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "app_passwords.html")]
+struct AppPasswordsPage<'a> {
+    csrf: String,
+    rows: Vec<Row>,
+    two_step: bool,
+    /// A password just created: its name and its characters in groups of four, shown once.
+    created: Option<(String, String)>,
+    name: &'a str,
+    error: Option<&'a str>,
+}
+
+/// A Unix time as a UTC date and time for people.
+pub fn when(t: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(format).ok())
+        .unwrap_or_default()
+}
+
+async fn render(
+    state: &AppState,
+    s: &SessionUser,
+    created: Option<(String, String)>,
+    name: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let rows = state
+        .store
+        .app_passwords_of(s.user.id)
+        .await?
+        .into_iter()
+        .map(|p| Row {
+            id: p.id,
+            name: p.name,
+            created: when(p.created_at),
+            last_used: p.last_used_at.map(when).unwrap_or_else(|| "Never".into()),
+        })
+        .collect();
+    let page = AppPasswordsPage {
+        csrf: session::csrf_token(state, s, "app-passwords"),
+        rows,
+        two_step: state.store.two_step(s.user.id).await?.enabled(),
+        created,
+        name,
+        error,
+    };
+    let mut response = (status, page).into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    s: Option<SessionUser>,
+) -> Result<Response, PageError> {
+    let Some(s) = s else {
+        return Ok(login_first(PAGE));
+    };
+    render(&state, &s, None, "", None, StatusCode::OK).await
+}
+
+/// `POST /me/security/application-passwords`: creates one named `name` and shows it once.
+pub async fn create(
+    State(state): State<AppState>,
+    s: Option<SessionUser>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    session::same_origin(&state, &headers)?;
+    let Some(s) = s else {
+        return Ok(login_first(PAGE));
+    };
+    let params = Params::parse(&body);
+    let field = |name| params.get(name).ok().flatten();
+    session::verify_csrf(&state, &s, "app-passwords", field("csrf"))?;
+    let typed = field("name").unwrap_or("");
+    let name = typed.trim();
+    let error = if name.is_empty() {
+        Some("Give it a name, such as the app or device that will use it.")
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some("The name is too long: keep it under 100 characters.")
+    } else if name.chars().any(char::is_control) {
+        Some("The name cannot contain control characters.")
+    } else if state.store.app_passwords_of(s.user.id).await?.len() >= MAX_PER_USER {
+        Some("You have 50 application passwords already: revoke one you no longer use first.")
+    } else {
+        None
+    };
+    if let Some(error) = error {
+        let kept: String = typed.chars().take(MAX_NAME_CHARS * 2).collect();
+        return render(
+            &state,
+            &s,
+            None,
+            &kept,
+            Some(error),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    let plain = rules::new_app_password(&*state.random);
+    let salt = crate::domain::random::bytes::<16>(&*state.random);
+    let to_hash = plain.clone();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&to_hash, salt))
+        .await
+        .map_err(|_| PageError::Unavailable)?;
+    let now = state.now();
+    let id = state
+        .store
+        .create_app_password(
+            s.user.id,
+            name,
+            rules::app_password_lookup(&plain),
+            &hash,
+            now,
+        )
+        .await?;
+    let detail = format!("app password {id}");
+    let event = AuditEvent {
+        kind: "app_password_created",
+        user_id: Some(s.user.id),
+        detail: &detail,
+        ..Default::default()
+    };
+    state.store.audit(&event, now).await?;
+    let shown = (name.to_owned(), rules::group(&plain, 4));
+    render(&state, &s, Some(shown), "", None, StatusCode::OK).await
+}
+
+/// `POST /me/security/application-passwords/{id}/revoke`: revokes it and the tokens issued with it.
+pub async fn revoke(
+    State(state): State<AppState>,
+    s: Option<SessionUser>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    session::same_origin(&state, &headers)?;
+    let Some(s) = s else {
+        return Ok(login_first(PAGE));
+    };
+    let params = Params::parse(&body);
+    session::verify_csrf(
+        &state,
+        &s,
+        "app-passwords",
+        params.get("csrf").ok().flatten(),
+    )?;
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(PageError::NotFound);
+    };
+    if !state.store.revoke_app_password(s.user.id, id).await? {
+        return Err(PageError::NotFound);
+    }
+    let detail = format!("app password {id}");
+    let event = AuditEvent {
+        kind: "app_password_revoked",
+        user_id: Some(s.user.id),
+        detail: &detail,
+        ..Default::default()
+    };
+    state.store.audit(&event, state.now()).await?;
+    Ok(Redirect::to(PAGE).into_response())
+}

@@ -1,0 +1,154 @@
+//! `/me/security`: the account's security overview (2-step authentication, application passwords)
+//! and the password change form. Changing the password ends every session of the account (BR11);
+//! the browser that changed it gets a new one.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use super::error::PageError;
+use super::login;
+use super::session::{self, SessionUser};
+use super::two_step::login_first;
+use crate::domain::password;
+use crate::http::headers::no_store;
+use crate::http::peer::Peer;
+use crate::oauth2::params::Params;
+use crate::state::AppState;
+use crate::store::AuditEvent;
+
+const PAGE: &str = "/me/security";
+const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Errors of the password form, each shown next to its field.
+#[derive(Default)]
+struct FieldErrors {
+    current: Option<&'static str>,
+    new: Option<&'static str>,
+    confirm: Option<&'static str>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "security.html")]
+struct SecurityPage {
+    username: String,
+    two_step: bool,
+    app_passwords: usize,
+    csrf: String,
+    changed: bool,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize)]
+pub struct SecurityQuery {
+    done: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    s: &SessionUser,
+    changed: bool,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let page = SecurityPage {
+        username: s.user.username.clone(),
+        two_step: state.store.two_step(s.user.id).await?.enabled(),
+        app_passwords: state.store.app_passwords_of(s.user.id).await?.len(),
+        csrf: session::csrf_token(state, s, "password"),
+        changed,
+        errors,
+    };
+    let mut response = (status, page).into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    s: Option<SessionUser>,
+    Query(q): Query<SecurityQuery>,
+) -> Result<Response, PageError> {
+    let Some(s) = s else {
+        return Ok(login_first(PAGE));
+    };
+    let changed = q.done.as_deref() == Some("password");
+    render(&state, &s, changed, FieldErrors::default(), StatusCode::OK).await
+}
+
+/// The rules a new password must meet, as a message for the field.
+fn new_password_problem(new: &str, username: &str) -> Option<&'static str> {
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        Some("Use at least 8 characters.")
+    } else if new.len() > password::MAX_PASSWORD_BYTES {
+        Some("Use at most 1024 bytes.")
+    } else if new.eq_ignore_ascii_case(username) {
+        Some("Your password cannot be your username.")
+    } else {
+        None
+    }
+}
+
+/// `POST /me/security/password`: current password, new password twice.
+pub async fn change_password(
+    State(state): State<AppState>,
+    s: Option<SessionUser>,
+    peer: Peer,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    session::same_origin(&state, &headers)?;
+    let Some(s) = s else {
+        return Ok(login_first(PAGE));
+    };
+    let params = Params::parse(&body);
+    let field = |name| params.get(name).ok().flatten().unwrap_or("");
+    session::verify_csrf(&state, &s, "password", Some(field("csrf")))?;
+    let username = s.user.username.clone();
+    if let Some(retry_after) = login::over_budget(&state, &username, peer) {
+        return Err(PageError::TooManyRequests { retry_after });
+    }
+    let (current, new, confirm) = (
+        field("current_password"),
+        field("new_password"),
+        field("confirm_password"),
+    );
+    let mut errors = FieldErrors {
+        new: new_password_problem(new, &username),
+        confirm: (new != confirm).then_some("The two new passwords differ."),
+        ..Default::default()
+    };
+    let (_, current_ok) = login::verify_account_password(&state, &username, current).await?;
+    if !current_ok {
+        login::count_failure(&state, &username, peer, Some(s.user.id), "login_failed").await?;
+        errors.current = Some("This is not your current password.");
+    }
+    if errors.current.is_some() || errors.new.is_some() || errors.confirm.is_some() {
+        return render(&state, &s, false, errors, StatusCode::BAD_REQUEST).await;
+    }
+    let salt = crate::domain::random::bytes::<16>(&*state.random);
+    let to_hash = new.to_owned();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&to_hash, salt))
+        .await
+        .map_err(|_| PageError::Unavailable)?;
+    state.store.update_password_hash(s.user.id, &hash).await?;
+    state.store.delete_sessions_of(s.user.id).await?;
+    let cookie = session::start(&state, s.user.id).await?;
+    let event = AuditEvent {
+        kind: "password_changed",
+        user_id: Some(s.user.id),
+        peer: Some(peer.to_string()),
+        ..Default::default()
+    };
+    state.store.audit(&event, state.now()).await?;
+    Ok((
+        jar.add(cookie),
+        Redirect::to(&format!("{PAGE}?done=password")),
+    )
+        .into_response())
+}
