@@ -8,7 +8,7 @@ against a running Latchkey. Run by the integration test
 Steps: discovery (HEAD / -> Link -> /wp-json/ -> authentication.oauth1), temporary credentials
 (a signed POST), the browser leg (login, consent with CSRF, approve), token credentials (a signed
 POST with the verifier), a signed GET of /wp-json/wp/v2/users/me and /rest/v1.1/me, and a signed
-POST with a form body. Prints "interop ok" on success; any failure raises.
+POST with a form body to /wp-json/wp/v2/posts. Prints "interop ok" on success; any failure raises.
 """
 
 import os
@@ -108,16 +108,19 @@ assert me["slug"] == USERNAME, me
 rest_me = check(api.get(BASE + "/rest/v1.1/me")).json()
 assert rest_me["username"] == USERNAME, rest_me
 
-# 6. A signed POST with a form body (repeated names, spaces, reserved characters): a fresh
-# temporary-credentials request, since /wp-json/wp/v2/posts is not served yet.
-poster = OAuth1Session(KEY, client_secret=SECRET, callback_uri=CALLBACK)
+# 6. A signed POST with a form body (repeated names, spaces, reserved characters) creating a post
+# on the blog chosen at authorize, then a signed GET listing it.
 posted = check(
-    poster.post(
-        urls["request"],
-        data=[("title", "Hello world & more"), ("tag", "b"), ("tag", "a"), ("emoji", "\u2713")],
-    )
-)
-assert "oauth_token=" in posted.text, posted.text
+    api.post(
+        BASE + "/wp-json/wp/v2/posts",
+        data=[("title", "Hello world & more"), ("content", "\u2713 signed"), ("tag", "b"), ("tag", "a")],
+    ),
+    201,
+).json()
+assert posted["title"]["rendered"] == "Hello world & more", posted
+listed = check(api.get(BASE + "/wp-json/wp/v2/posts")).json()
+assert [p["id"] for p in listed] == [posted["id"]], listed
+poster = OAuth1Session(KEY, client_secret=SECRET, callback_uri=CALLBACK)
 
 # And a tampered one is refused with the base string the server computed.
 tampered = requests.Request("POST", urls["request"], data={"title": "x"}).prepare()

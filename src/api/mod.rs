@@ -94,6 +94,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/wp-json", get(wp::index))
         .route("/wp-json/", get(wp::index))
         .route("/wp-json/wp/v2/users/me", get(wp::users_me))
+        .route(
+            "/wp-json/wp/v2/posts",
+            get(wp::posts)
+                .post(wp::create_post)
+                .layer(DefaultBodyLimit::max(POST_BODY_LIMIT)),
+        )
         .route_layer(resolve)
         .route_layer(oauth1);
     rest.merge(wp)

@@ -21,7 +21,7 @@ use crate::domain::reach::Target;
 use crate::domain::scope::Area;
 use crate::oauth2::params::Params;
 use crate::state::AppState;
-use crate::store::{NewPost, Post, Site};
+use crate::store::{NewPost, Post, PostPage, Site};
 
 pub const STATUSES: [&str; 4] = ["publish", "draft", "pending", "private"];
 const DEFAULT_NUMBER: i64 = 20;
@@ -102,24 +102,38 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let principal = require(principal)?;
     let site = find(&state, &raw).await?;
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let page = page_of(&state, &principal, &site, &params).await?;
+    let posts: Vec<Value> = page.posts.iter().map(|p| post_json(&site, p)).collect();
+    Ok(Json(json!({ "found": page.found, "posts": posts })))
+}
+
+/// A page of `site`'s posts for `principal`, after the reach check. `number`/`page`/`offset` as
+/// documented above; `per_page` is accepted as WordPress's own name for `number`.
+pub async fn page_of(
+    state: &AppState,
+    principal: &Principal,
+    site: &Site,
+    params: &Params,
+) -> Result<PostPage, ApiError> {
     let target = Target::Blog {
         site_id: site.id,
         area: Area::Posts,
     };
-    check(&state, &principal, target).await?;
-    let params = Params::parse(query.unwrap_or_default().as_bytes());
-    let per_page = number(&params, "number", 1, MAX_NUMBER)?.unwrap_or(DEFAULT_NUMBER);
-    let offset = match number(&params, "page", 1, 1_000_000)? {
-        Some(page) => (page - 1) * per_page,
-        None => number(&params, "offset", 0, 100_000_000)?.unwrap_or(0),
+    check(state, principal, target).await?;
+    let per_page = match number(params, "number", 1, MAX_NUMBER)? {
+        Some(n) => n,
+        None => number(params, "per_page", 1, MAX_NUMBER)?.unwrap_or(DEFAULT_NUMBER),
     };
-    let statuses = statuses(&params)?;
-    let page = state
+    let offset = match number(params, "page", 1, 1_000_000)? {
+        Some(page) => (page - 1) * per_page,
+        None => number(params, "offset", 0, 100_000_000)?.unwrap_or(0),
+    };
+    let statuses = statuses(params)?;
+    Ok(state
         .store
         .list_posts(site.id, &statuses, per_page, offset, principal.user_id)
-        .await?;
-    let posts: Vec<Value> = page.posts.iter().map(|p| post_json(&site, p)).collect();
-    Ok(Json(json!({ "found": page.found, "posts": posts })))
+        .await?)
 }
 
 /// The fields of a new post, from whichever body the client sent.
@@ -219,13 +233,25 @@ pub async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let principal = require(principal)?;
     let site = find(&state, &raw).await?;
+    let post = store_new(&state, &principal, &site, &headers, body).await?;
+    Ok(Json(post_json(&site, &post)))
+}
+
+/// Checks reach, reads a new post from a form, multipart or JSON body, and stores it.
+pub async fn store_new(
+    state: &AppState,
+    principal: &Principal,
+    site: &Site,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Post, ApiError> {
     let target = Target::Blog {
         site_id: site.id,
         area: Area::Posts,
     };
-    check(&state, &principal, target).await?;
+    check(state, principal, target).await?;
     let body = body.map_err(|_| super::too_large())?;
-    let input = read_input(&headers, body).await?;
+    let input = read_input(headers, body).await?;
     let title = input.title.unwrap_or_default();
     let content = input.content.unwrap_or_default();
     let status = input.status.unwrap_or_else(|| "publish".to_owned());
@@ -246,7 +272,7 @@ pub async fn create(
             "The title and content must not contain NUL characters.",
         ));
     }
-    let post = state
+    Ok(state
         .store
         .create_post(
             &NewPost {
@@ -258,6 +284,5 @@ pub async fn create(
             },
             state.now(),
         )
-        .await?;
-    Ok(Json(post_json(&site, &post)))
+        .await?)
 }

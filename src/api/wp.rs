@@ -3,14 +3,20 @@
 //! OAuth1 signature (the `oauth1::rest` layer) or an OAuth2 bearer, through the same `Principal`.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::error::ApiError;
+use super::me::iso8601;
 use super::principal::Principal;
+use crate::oauth2::params::Params;
 use crate::state::AppState;
+use crate::store::{Post, Site};
 
 /// `GET /wp-json/` and `/?rest_route=/`: the REST index.
 pub async fn index(State(state): State<AppState>) -> Json<Value> {
@@ -43,6 +49,11 @@ pub fn index_body(state: &AppState) -> Value {
         "routes": {
             "/": get_route(""),
             "/wp/v2/users/me": get_route("wp/v2"),
+            "/wp/v2/posts": {
+                "namespace": "wp/v2",
+                "methods": ["GET", "POST"],
+                "endpoints": [{"methods": ["GET"], "args": {}}, {"methods": ["POST"], "args": {}}],
+            },
         },
     })
 }
@@ -93,4 +104,101 @@ pub async fn users_me(State(state): State<AppState>, principal: Option<Principal
         "avatar_urls": {"24": avatar(24), "48": avatar(48), "96": avatar(96)},
     }))
     .into_response()
+}
+
+/// A REST error rendered in the WordPress shape, code and message kept.
+fn wp_from(err: ApiError) -> Response {
+    wp_error(err.status, err.error, &err.message)
+}
+
+/// The blog of the token: `/wp-json/` speaks for one site, so only single-blog grants (every
+/// OAuth1 access token among them) have posts here.
+async fn token_site(
+    state: &AppState,
+    principal: Option<Principal>,
+) -> Result<(Principal, Site), Response> {
+    let Some(principal) = principal else {
+        return Err(wp_error(
+            StatusCode::UNAUTHORIZED,
+            "rest_not_logged_in",
+            "You are not currently logged in.",
+        ));
+    };
+    let Some(site_id) = principal.site_id else {
+        return Err(wp_error(
+            StatusCode::FORBIDDEN,
+            "rest_forbidden",
+            "This token is not bound to one site; use /rest/v1.1/sites/{site}/posts instead.",
+        ));
+    };
+    match state.store.site_by_id(site_id).await {
+        Ok(Some(site)) => Ok((principal, site)),
+        Ok(None) => Err(wp_error(
+            StatusCode::NOT_FOUND,
+            "rest_site_invalid",
+            "Unknown site.",
+        )),
+        Err(e) => Err(wp_from(e.into())),
+    }
+}
+
+/// The WP REST API `post` object (`view` context), for the fields Latchkey has.
+fn wp_post(site: &Site, post: &Post) -> Value {
+    let date = iso8601(post.created_at);
+    let local = date.trim_end_matches("+00:00");
+    json!({
+        "id": post.id,
+        "date": local,
+        "date_gmt": local,
+        "modified": local,
+        "modified_gmt": local,
+        "status": post.status,
+        "type": "post",
+        "link": format!("{}/?p={}", site.url.trim_end_matches('/'), post.id),
+        "title": {"rendered": post.title},
+        "content": {"rendered": post.content, "protected": false},
+        "author": post.author_id,
+    })
+}
+
+/// `GET /wp-json/wp/v2/posts`: the token's blog's posts, newest first (`per_page`, `page`,
+/// `offset`, `status`); `X-WP-Total` carries the count.
+pub async fn posts(
+    State(state): State<AppState>,
+    principal: Option<Principal>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let (principal, site) = match token_site(&state, principal).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    match super::posts::page_of(&state, &principal, &site, &params).await {
+        Ok(page) => {
+            let list: Vec<Value> = page.posts.iter().map(|p| wp_post(&site, p)).collect();
+            let mut response = Json(list).into_response();
+            response
+                .headers_mut()
+                .insert("x-wp-total", HeaderValue::from(page.found));
+            response
+        }
+        Err(e) => wp_from(e),
+    }
+}
+
+/// `POST /wp-json/wp/v2/posts`: creates a post on the token's blog (JSON, form or multipart).
+pub async fn create_post(
+    State(state): State<AppState>,
+    principal: Option<Principal>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (principal, site) = match token_site(&state, principal).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match super::posts::store_new(&state, &principal, &site, &headers, body).await {
+        Ok(post) => (StatusCode::CREATED, Json(wp_post(&site, &post))).into_response(),
+        Err(e) => wp_from(e),
+    }
 }

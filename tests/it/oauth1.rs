@@ -920,6 +920,48 @@ both! {
         app.get(&format!("/rest/v1.1/me?{query}oauth_signature={sig}")).await.assert_status(200).await;
     }
 
+    async fn signed_calls_list_and_create_posts_on_the_token_blog(app) {
+        let fx = setup(&app).await;
+        let creds = connect(&app, &fx).await;
+        // A form body is signed; the new post lands on the blog the user chose at authorize.
+        let created = signed(&app, &creds, "POST", "/wp-json/wp/v2/posts", Some("title=Hello&content=First+post&status=publish"), &[])
+            .await
+            .assert_status(201)
+            .await
+            .json();
+        assert_eq!(created["title"]["rendered"], "Hello");
+        assert_eq!(created["content"]["rendered"], "First post");
+        assert_eq!(created["type"], "post");
+        assert_eq!(created["author"], fx.user.id);
+        // A JSON body is not signed (oauth1.md §4), so the header alone covers the request.
+        let params = oauth(&app, &creds, &[]);
+        let (auth, _) = sign(&app, &creds, "POST", "/wp-json/wp/v2/posts", None, &params);
+        let json = app.http.post(app.url("/wp-json/wp/v2/posts")).header("authorization", auth)
+            .json(&serde_json::json!({"title": "Second", "status": "draft"})).send().await.unwrap();
+        assert_eq!(json.assert_status(201).await.json()["status"], "draft");
+        let listed = signed(&app, &creds, "GET", "/wp-json/wp/v2/posts?status=any&per_page=10", None, &[])
+            .await
+            .assert_status(200)
+            .await;
+        assert_eq!(listed.header("x-wp-total"), "2");
+        let titles: Vec<_> = listed.json().as_array().unwrap().iter().map(|p| p["title"]["rendered"].clone()).collect();
+        assert_eq!(titles, [serde_json::json!("Second"), serde_json::json!("Hello")], "newest first");
+        // The same posts through the WordPress.com API, by the same principal.
+        let rest = signed(&app, &creds, "GET", &format!("/rest/v1.1/sites/{}/posts", fx.site.id), None, &[])
+            .await
+            .assert_status(200)
+            .await;
+        assert_eq!(rest.json()["found"], 1, "only the published one by default");
+        // Anonymous and unsigned-blog requests get WordPress errors.
+        let anon = app.get("/wp-json/wp/v2/posts").await.assert_status(401).await;
+        assert_eq!(anon.json()["code"], "rest_not_logged_in");
+        let bad = signed(&app, &creds, "POST", "/wp-json/wp/v2/posts", Some("title=x&status=nonsense"), &[])
+            .await
+            .assert_status(400)
+            .await;
+        assert_eq!(bad.json()["data"]["status"], 400);
+    }
+
     async fn revoking_the_app_or_deleting_it_ends_oauth1_tokens(app) {
         let fx = setup(&app).await;
         let creds = connect(&app, &fx).await;
