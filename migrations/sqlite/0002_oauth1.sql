@@ -1,7 +1,8 @@
 -- OAuth 1.0a (spec/oauth1.md): temporary credentials, token credentials and nonces. Token keys are
 -- stored as SHA-256 digests and looked up by the digest of the presented `oauth_token`; token
 -- secrets are sealed with the server key (domain::crypto), because they are HMAC keys the server
--- must read back. Verifiers are digests too.
+-- must read back. Verifiers are checked against a digest; a sealed copy lets the approving user
+-- see the verifier again.
 
 CREATE TABLE oauth1_request_tokens (
     id                INTEGER PRIMARY KEY,
@@ -11,6 +12,8 @@ CREATE TABLE oauth1_request_tokens (
     callback          TEXT NOT NULL,
     -- Set together when the user approves.
     verifier_digest   BLOB,
+    -- The verifier sealed under the server key, so the approving user can be shown it again.
+    verifier_enc      BLOB,
     user_id           INTEGER REFERENCES users (id) ON DELETE CASCADE,
     site_id           INTEGER REFERENCES sites (id) ON DELETE CASCADE,
     approved_at       INTEGER,

@@ -4,8 +4,9 @@
 //! the callback with `oauth_token`, `oauth_verifier` and `wp_scope=%2A`, or the verifier page for
 //! `oob`; Deny → 303 with `oauth_problem=user_refused`, or a "request denied" page for `oob`.
 //!
-//! Verifiers are stored as digests, so an already-approved token cannot show its verifier again:
-//! it gets an error page (security O120), unlike the plugin, which re-delivers the verifier.
+//! An already-approved token, opened again by the user who approved it, delivers its verifier again
+//! (as the plugin does; the verifier is checked against a digest and kept sealed for this). Approving
+//! it a second time, or opening it as someone else, gets an error page (security O120).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::callback;
 use crate::domain::random::alphanumeric;
 use crate::domain::scope::Scope;
-use crate::domain::secret;
+use crate::domain::{crypto, secret};
 use crate::http::headers::no_store;
 use crate::oauth2::params::Params;
 use crate::state::AppState;
@@ -101,12 +102,6 @@ async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError
             "This request has expired: start again from the application.",
         ));
     }
-    if token.is_approved() {
-        return Err(bad(
-            "invalid_token",
-            "This request was already approved: start again from the application.",
-        ));
-    }
     let app = state
         .store
         .app_by_id(token.app_id)
@@ -151,6 +146,9 @@ pub async fn show(
             .finish();
         return Redirect::to(&format!("/login?{target}")).into_response();
     };
+    if pending.token.is_approved() {
+        return redeliver(&state, &session, &pending).unwrap_or_else(IntoResponse::into_response);
+    }
     consent_page(&state, &session, &pending)
         .await
         .unwrap_or_else(IntoResponse::into_response)
@@ -180,6 +178,43 @@ async fn consent_page(
     Ok(response)
 }
 
+/// Context under which verifiers are sealed.
+const VERIFIER_CONTEXT: &str = "oauth1-verifier";
+
+fn already_approved() -> PageError {
+    bad(
+        "invalid_token",
+        "This request was already approved: start again from the application.",
+    )
+}
+
+/// An approved token opened again by its approver: the same callback (or `oob` page) again.
+fn redeliver(
+    state: &AppState,
+    session: &SessionUser,
+    pending: &Pending,
+) -> Result<Response, PageError> {
+    if pending.token.user_id != Some(session.user.id) {
+        return Err(already_approved());
+    }
+    let verifier = pending
+        .token
+        .verifier_enc
+        .as_deref()
+        .and_then(|sealed| crypto::open(&state.key.0, VERIFIER_CONTEXT, sealed))
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(already_approved)?;
+    Ok(deliver(
+        pending,
+        &[
+            ("oauth_token", &pending.key),
+            ("oauth_verifier", &verifier),
+            ("wp_scope", "*"),
+        ],
+        Some(&verifier),
+    ))
+}
+
 /// POST: the consent form's answer.
 pub async fn decide(
     State(state): State<AppState>,
@@ -207,6 +242,9 @@ async fn answer(
         ));
     };
     let pending = pending(state, params).await?;
+    if pending.token.is_approved() {
+        return Err(already_approved());
+    }
     session::verify_csrf(
         state,
         &session,
@@ -246,8 +284,15 @@ async fn answer(
         ));
     }
     let verifier = alphanumeric(&*state.random, 24);
+    let sealed = crypto::seal(
+        &state.key.0,
+        VERIFIER_CONTEXT,
+        verifier.as_bytes(),
+        &*state.random,
+    );
     let approval = Approval {
         verifier_digest: &secret::digest(&verifier),
+        verifier_enc: &sealed,
         user_id: user.id,
         site_id: blog_id,
         callback: &pending.callback,

@@ -12,6 +12,7 @@ pub struct RequestToken {
     pub app_id: i64,
     pub callback: String,
     pub verifier_digest: Option<Vec<u8>>,
+    pub verifier_enc: Option<Vec<u8>>,
     pub user_id: Option<i64>,
     pub site_id: Option<i64>,
     pub approved_at: Option<i64>,
@@ -38,6 +39,7 @@ pub struct NewRequestToken<'a> {
 #[derive(Debug, Clone)]
 pub struct Approval<'a> {
     pub verifier_digest: &'a [u8],
+    pub verifier_enc: &'a [u8],
     pub user_id: i64,
     pub site_id: i64,
     pub callback: &'a str,
@@ -78,7 +80,7 @@ pub struct Nonce<'a> {
 /// How many wrong verifiers destroy a request token (security O110).
 pub const MAX_FAILED_VERIFIERS: i64 = 5;
 
-const REQUEST_COLUMNS: &str = "id, secret_enc, app_id, callback, verifier_digest, user_id, site_id, \
+const REQUEST_COLUMNS: &str = "id, secret_enc, app_id, callback, verifier_digest, verifier_enc, user_id, site_id, \
      approved_at, failed_verifiers, expires_at";
 
 impl Store {
@@ -122,7 +124,7 @@ impl Store {
         let done = with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE oauth1_request_tokens SET verifier_digest = $1, user_id = $2, site_id = $3, \
-                 callback = $4, approved_at = $5 \
+                 callback = $4, approved_at = $5, verifier_enc = $7 \
                  WHERE id = $6 AND approved_at IS NULL AND expires_at > $5",
             )
             .bind(approval.verifier_digest)
@@ -131,6 +133,7 @@ impl Store {
             .bind(approval.callback)
             .bind(now)
             .bind(id)
+            .bind(approval.verifier_enc)
             .execute(pool)
             .await?
             .rows_affected()

@@ -862,10 +862,21 @@ both! {
             .form(&[("oauth_token", rt.0.as_str()), ("oauth_callback", CALLBACK), ("csrf", &csrf), ("blog_id", &fx.site.id.to_string()), ("action", "approve")])
             .send().await.unwrap();
         res.assert_status(403).await;
-        // Approving an already-approved token.
-        decide(&app, &browser, &rt.0, CALLBACK, fx.site.id, "approve").await.assert_status(303).await;
-        let again = browser.get(app.url(&format!("/oauth1/authorize?oauth_token={}", rt.0))).send().await.unwrap().assert_status(400).await;
-        assert!(again.body.contains("already approved"));
+        // An already-approved token: its approver is given the same verifier again (oauth1.md §3);
+        // approving it again, or opening it as someone else, is an error page.
+        let first = decide(&app, &browser, &rt.0, CALLBACK, fx.site.id, "approve").await.assert_status(303).await;
+        let verifier = query_field(first.header("location"), "oauth_verifier").unwrap();
+        let again = browser.get(app.url(&format!("/oauth1/authorize?oauth_token={}", rt.0))).send().await.unwrap().assert_status(303).await;
+        assert_eq!(query_field(again.header("location"), "oauth_verifier").unwrap(), verifier);
+        let twice = browser.post(app.url("/oauth1/authorize"))
+            .form(&[("oauth_token", rt.0.as_str()), ("oauth_callback", CALLBACK), ("csrf", &csrf), ("blog_id", &fx.site.id.to_string()), ("action", "approve")])
+            .send().await.unwrap().assert_status(400).await;
+        assert!(twice.body.contains("already approved"));
+        let other = new_browser();
+        app.user("carol", PASSWORD).await;
+        login(&app, &other, "carol").await;
+        let foreign = other.get(app.url(&format!("/oauth1/authorize?oauth_token={}", rt.0))).send().await.unwrap().assert_status(400).await;
+        assert!(!foreign.body.contains(&verifier));
         // A blog the user does not administer.
         let rt = request_token(&app, &fx.creds, CALLBACK).await;
         let bob = app.user("bob", PASSWORD).await;
