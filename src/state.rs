@@ -16,6 +16,8 @@ pub struct AppState {
     pub random: Arc<dyn Random>,
     pub key: Arc<SecretKey>,
     pub throttle: Arc<Throttle>,
+    /// The playground's demo client secret, in memory only (`demo`).
+    pub playground: Arc<crate::demo::PlaygroundClient>,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             random,
             key: Arc::new(key),
             throttle: Arc::new(Throttle::default()),
+            playground: Arc::default(),
         }
     }
 

@@ -6,14 +6,16 @@
 mod apps;
 mod audit;
 mod codes;
+mod connections;
 mod sessions;
 mod sites;
 mod tokens;
 mod users;
 
-pub use apps::{App, NewApp};
+pub use apps::{App, AppChanges, NewApp};
 pub use audit::AuditEvent;
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
+pub use connections::{Connection, SiteMember};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
