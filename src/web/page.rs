@@ -107,7 +107,13 @@ impl FieldError {
     }
 }
 
+/// Starts a message with a capital and ends it with a full stop, unless it starts with a value the
+/// user typed (a URL, say), which stays as typed.
 fn capitalise(s: &str) -> String {
+    let first_word = s.split_whitespace().next().unwrap_or("");
+    if !first_word.chars().all(|c| c.is_alphabetic() || c == '\'') {
+        return s.to_owned();
+    }
     let mut chars = s.chars();
     match chars.next() {
         Some(first) => {

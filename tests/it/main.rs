@@ -11,3 +11,5 @@ mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
+mod selfservice;
+mod selfservice_more;
