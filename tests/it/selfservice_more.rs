@@ -412,3 +412,21 @@ async fn serve_demo_prints_the_playground_url_and_no_secret() {
         .unwrap();
     assert_eq!(r.status(), 200, "--demo turns sign-up on");
 }
+
+crate::both! {
+    async fn form_posts_with_origin_null_count_only_when_the_browser_says_same_origin(app) {
+        // Chromium sends `Origin: null` on same-origin form posts under `Referrer-Policy: no-referrer`.
+        world(&app).await;
+        for (fetch_site, status) in [(Some("same-origin"), 303), (Some("cross-site"), 403), (Some("same-site"), 403), (None, 403)] {
+            let browser = new_browser();
+            let form = browser.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+            let csrf = input(&form, "csrf").unwrap();
+            let mut request = browser.post(app.url("/login")).header("origin", "null");
+            if let Some(site) = fetch_site {
+                request = request.header("sec-fetch-site", site);
+            }
+            let r = request.form(&[("username", "alice"), ("password", ALICE_PASSWORD), ("csrf", &csrf), ("redirect_to", "/")]).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), status, "{fetch_site:?}");
+        }
+    }
+}
