@@ -169,16 +169,26 @@ impl Driver {
             .unwrap_or_default()
     }
 
+    /// The first element matching `css`, waiting up to 15 s for it (a click on a submit button
+    /// returns before the next page has loaded).
     async fn find(&self, css: &str) -> String {
-        let all = self.find_all(css).await;
-        match all.into_iter().next() {
-            Some(el) => el,
-            None => panic!(
-                "no element {css} on {}: {}",
-                self.url().await,
-                self.source().await
-            ),
+        for _ in 0..150 {
+            if let Some(el) = self.find_all(css).await.into_iter().next() {
+                return el;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        panic!(
+            "no element {css} on {}: {}",
+            self.url().await,
+            self.source().await
+        )
+    }
+
+    /// Waits for the page to show `css`, then returns its source.
+    async fn page_with(&self, css: &str) -> String {
+        self.find(css).await;
+        self.source().await
     }
 
     async fn click(&self, css: &str) {
@@ -309,7 +319,9 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.type_in("#password", "a long enough password").await;
     b.click("form[action='/signup'] button[type=submit]").await;
     assert!(
-        b.source().await.contains("Logged in as"),
+        b.page_with("form[action='/logout']")
+            .await
+            .contains("Logged in as"),
         "signed up and logged in"
     );
     b.screenshot("home").await;
@@ -319,7 +331,7 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.type_in("#url", "https://bea.example").await;
     b.type_in("#name", "Bea's Blog").await;
     b.click("form[action='/sites'] button[type=submit]").await;
-    assert!(b.source().await.contains("administrator"));
+    assert!(b.page_with("#member").await.contains("administrator"));
     b.screenshot("site").await;
 
     // An app that comes back to the playground.
@@ -349,10 +361,14 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.screenshot("playground").await;
     b.click("button[name=flow][value=code]").await;
     assert!(
+        b.page_with("button[value=approve]")
+            .await
+            .contains("Authorize Bea")
+    );
+    assert!(
         b.url().await.contains("/oauth2/authorize?"),
         "on the consent page"
     );
-    assert!(b.source().await.contains("Authorize Bea"));
     b.screenshot("consent").await;
     b.click("button[value=approve]").await;
     let token = b.text("#access-token").await;
@@ -372,7 +388,7 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
         "form[action='/me/security/connected-applications/{client_id}/disconnect'] button"
     ))
     .await;
-    assert!(b.source().await.contains("was disconnected"));
+    assert!(b.page_with(".notice").await.contains("was disconnected"));
     b.screenshot("disconnected").await;
     app.token_info(client_id.parse().unwrap(), &token)
         .await
