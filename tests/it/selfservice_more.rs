@@ -430,3 +430,38 @@ crate::both! {
         }
     }
 }
+
+crate::both! {
+    async fn odd_input_on_the_self_service_pages_never_causes_a_server_error(app) {
+        world(&app).await;
+        let browser = app.alice_browser().await;
+        for path in ["/apps/%FF", "/apps/0", "/apps/1%00", "/sites/%FF", "/sites/1e3", "/playground/callback?code=%FF&state=%00", "/playground/callback?error=x&error=y", "/me/security/connected-applications?disconnected=%FF"] {
+            let status = browser.get(app.url(path)).send().await.unwrap().status().as_u16();
+            assert!((200..500).contains(&status), "{path}: {status}");
+        }
+        let csrf = csrf_for(&app, &browser, "/apps/new", "/apps/new").await;
+        let long = "x".repeat(60_000);
+        let bodies: Vec<Vec<(&str, &str)>> = vec![
+            app_form_with_csrf(&csrf, &[("name", "a"), ("name", "b")]),
+            app_form_with_csrf(&csrf, &[("redirect_uris", "\u{0}\u{7f}\r\n\r\n")]),
+            app_form_with_csrf(&csrf, &[("description", &long)]),
+            app_form_with_csrf(&csrf, &[("oauth1_callback", "oob"), ("js_origins", "https://[::1]:99999")]),
+        ];
+        for body in bodies {
+            let status = post(&app, &browser, "/apps/new", &body).await.status().as_u16();
+            assert!((200..500).contains(&status), "{status}");
+        }
+        let raw = browser.post(app.url("/apps/new")).header("content-type", "application/x-www-form-urlencoded").body(vec![0xff, 0xfe, b'=', b'%']).send().await.unwrap().status().as_u16();
+        assert_eq!(raw, 403);
+    }
+}
+
+fn app_form_with_csrf<'a>(csrf: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("csrf", csrf),
+        ("app_type", "web"),
+        ("redirect_uris", "https://x.example/cb"),
+    ];
+    form.extend_from_slice(extra);
+    form
+}
