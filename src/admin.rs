@@ -4,7 +4,7 @@
 use crate::domain::app::AppType;
 use crate::domain::random::{Random, alphanumeric, bytes};
 use crate::domain::{crypto, password, redirect_uri, secret, site_url};
-use crate::store::{App, NewApp, NewUser, Role, Site, Store, StoreError, User};
+use crate::store::{App, AppChanges, NewApp, NewUser, Role, Site, Store, StoreError, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -177,7 +177,22 @@ pub async fn add_member(
     role: Role,
     now: i64,
 ) -> Result<()> {
+    if user.id == site.owner_id && role != Role::Administrator {
+        return Err(invalid("role", "the site's owner stays an administrator"));
+    }
     store.set_membership(site.id, user.id, role, now).await?;
+    Ok(())
+}
+
+/// Removes a member from a site. The owner cannot be removed, so a site always keeps an
+/// administrator.
+pub async fn remove_member(store: &Store, site: &Site, user_id: i64) -> Result<()> {
+    if user_id == site.owner_id {
+        return Err(invalid("member", "the site's owner cannot be removed"));
+    }
+    if !store.remove_membership(site.id, user_id).await? {
+        return Err(AdminError::NotFound("no such member".into()));
+    }
     Ok(())
 }
 
@@ -338,4 +353,88 @@ pub async fn reset_secret(store: &Store, random: &dyn Random, app: &App) -> Resu
         .set_app_secret(app.id, &secret::digest(&client_secret))
         .await?;
     Ok(client_secret)
+}
+
+/// An edited app, with the consumer secret when the edit turned OAuth1 on (shown once).
+pub struct UpdatedApp {
+    pub app: App,
+    pub consumer_secret: Option<String>,
+}
+
+fn new_consumer_secret(random: &dyn Random, key: &[u8; 32]) -> (String, Vec<u8>) {
+    let consumer_secret = alphanumeric(random, 48);
+    let sealed = crypto::seal(
+        key,
+        CONSUMER_SECRET_CONTEXT,
+        consumer_secret.as_bytes(),
+        random,
+    );
+    (consumer_secret, sealed)
+}
+
+/// Edits an app under the same rules as [`create_app`]. Giving an OAuth1 callback to an app without
+/// a consumer creates one (key and secret); removing the callback removes the consumer, and with
+/// it the consumer key and secret.
+pub async fn update_app(
+    store: &Store,
+    random: &dyn Random,
+    key: &[u8; 32],
+    app: &App,
+    input: &AppInput<'_>,
+    own_origin: &str,
+) -> Result<UpdatedApp> {
+    check_app(input, own_origin)?;
+    let (oauth1_key, sealed, consumer_secret) = match (input.oauth1_callback, &app.oauth1_key) {
+        (None, _) => (None, None, None),
+        (Some(_), Some(existing)) => (Some(existing.clone()), app.oauth1_secret_enc.clone(), None),
+        (Some(_), None) => {
+            let (secret, sealed) = new_consumer_secret(random, key);
+            (Some(alphanumeric(random, 12)), Some(sealed), Some(secret))
+        }
+    };
+    let changes = AppChanges {
+        name: input.name.trim(),
+        description: input.description.trim(),
+        website: input.website,
+        icon_url: input.icon_url,
+        app_type: input.app_type.as_str(),
+        redirect_uris: input.redirect_uris,
+        js_origins: input.js_origins,
+        allow_implicit: input.allow_implicit,
+        oauth1_key: oauth1_key.as_deref(),
+        oauth1_secret_enc: sealed.as_deref(),
+        oauth1_callback: input.oauth1_callback,
+    };
+    let app = store
+        .update_app(app.id, &changes)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no app with client_id {}", app.id)))?;
+    Ok(UpdatedApp {
+        app,
+        consumer_secret,
+    })
+}
+
+/// Issues a new OAuth1 consumer secret (the consumer key stays); the old one stops working at
+/// once. Returns the new secret.
+pub async fn regenerate_consumer_secret(
+    store: &Store,
+    random: &dyn Random,
+    key: &[u8; 32],
+    app: &App,
+) -> Result<String> {
+    if app.oauth1_key.is_none() {
+        return Err(invalid(
+            "oauth1-callback",
+            "this app has no OAuth1 consumer",
+        ));
+    }
+    let (secret, sealed) = new_consumer_secret(random, key);
+    if !store.set_consumer_secret(app.id, &sealed).await? {
+        return Err(AdminError::NotFound(format!(
+            "no app with client_id {}",
+            app.id
+        )));
+    }
+    Ok(secret)
 }

@@ -1,5 +1,10 @@
 //! `serve --demo`: seeds (idempotently) a demo user, a demo site and a demo app whose redirect URI
 //! is this server's own playground, and says how to try them.
+//!
+//! The demo app's client secret is reset on every start and kept in memory for the playground
+//! ([`PlaygroundClient`]); it is never printed or logged. Whoever wants a secret of their own logs
+//! in as the demo user and resets it on the app's page (the playground then resets it again when
+//! it needs it).
 
 use crate::admin::{self, AdminError, AppInput, UserInput};
 use crate::domain::app::AppType;
@@ -8,7 +13,67 @@ use crate::state::AppState;
 pub const DEMO_USERNAME: &str = "demo";
 pub const DEMO_PASSWORD: &str = "latchkey-demo";
 const DEMO_SITE_URL: &str = "https://demo-blog.example";
-const DEMO_APP_NAME: &str = "Latchkey Playground";
+pub const DEMO_APP_NAME: &str = "Latchkey Playground";
+
+/// The demo client's secret, held in memory for the playground. Never printed: `Debug` hides it.
+#[derive(Default)]
+pub struct PlaygroundClient {
+    slot: std::sync::Mutex<Option<(i64, String)>>,
+}
+
+impl std::fmt::Debug for PlaygroundClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlaygroundClient(..)")
+    }
+}
+
+impl PlaygroundClient {
+    pub fn remember(&self, app_id: i64, secret: String) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some((app_id, secret));
+        }
+    }
+
+    pub fn secret_for(&self, app_id: i64) -> Option<String> {
+        let slot = self.slot.lock().ok()?;
+        slot.as_ref()
+            .filter(|(id, _)| *id == app_id)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Drops the kept secret when it belongs to `app_id` (its secret was reset or it was deleted).
+    pub fn forget(&self, app_id: i64) {
+        if let Ok(mut slot) = self.slot.lock()
+            && slot.as_ref().is_some_and(|(id, _)| *id == app_id)
+        {
+            *slot = None;
+        }
+    }
+}
+
+/// The demo app, if this database was seeded with `serve --demo`.
+pub async fn demo_app(state: &AppState) -> Result<Option<crate::store::App>, AdminError> {
+    let Some(user) = state.store.user_by_login(DEMO_USERNAME).await? else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .list_apps(Some(user.id))
+        .await?
+        .into_iter()
+        .find(|a| a.name == DEMO_APP_NAME))
+}
+
+/// The demo app's client secret for the playground: the one kept in memory, or a fresh one (the
+/// secret is reset, which is how a second instance or a restart without `--demo` gets one).
+pub async fn demo_secret(state: &AppState, app: &crate::store::App) -> Result<String, AdminError> {
+    if let Some(secret) = state.playground.secret_for(app.id) {
+        return Ok(secret);
+    }
+    let secret = admin::reset_secret(&state.store, &*state.random, app).await?;
+    state.playground.remember(app.id, secret.clone());
+    Ok(secret)
+}
 
 /// Seeds the demo data and returns the text to print. The demo app's secret is reset on every
 /// start, since a secret is only ever shown when it is issued.
@@ -64,10 +129,13 @@ pub async fn seed(state: &AppState) -> Result<String, AdminError> {
             (created.app, created.client_secret)
         }
     };
+    state.playground.remember(app.id, secret);
     Ok(format!(
-        "Demo data ready.\n  user:      {DEMO_USERNAME} / {DEMO_PASSWORD}\n  site:      {} (blog_id {})\n  \
-         app:       {} (client_id {}, client_secret {secret})\n  redirect:  {redirect}\n  \
-         start at:  {base}/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}\n",
+        "Demo data ready.\n  user:       {DEMO_USERNAME} / {DEMO_PASSWORD}\n  site:       {} (blog_id {})\n  \
+         app:        {} (client_id {}; its secret stays in the server for the playground)\n  \
+         redirect:   {redirect}\n  playground: {base}/playground  <- start here\n  \
+         sign-up:    {base}/signup\n  \
+         authorize:  {base}/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}\n",
         site.url,
         site.id,
         app.name,

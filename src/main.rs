@@ -208,7 +208,9 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
     Ok(())
 }
 
-async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
+    // The demo is for trying things out: let visitors create their own accounts.
+    settings.signup |= demo;
     init_tracing(&settings);
     let key = settings.secret_key(&OsRandom)?;
     let store = Store::connect(&settings.database)

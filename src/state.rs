@@ -19,6 +19,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Set once the schema is known to be current; `/health/ready` answers 200 only after that.
     pub migrated: Arc<AtomicBool>,
+    /// The playground's demo client secret, in memory only (`demo`).
+    pub playground: Arc<crate::demo::PlaygroundClient>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             key: Arc::new(key),
             throttle: Arc::new(Throttle::default()),
             migrated: Arc::new(AtomicBool::new(true)),
+            playground: Arc::default(),
         }
     }
 

@@ -63,13 +63,13 @@ fn connection_json(c: &crate::store::Connection) -> Value {
     };
     json!({
         "ID": c.app_id.to_string(),
-        "URL": c.website,
-        "title": c.name,
-        "description": c.description,
-        "icon": c.icon_url,
+        "URL": c.app_website,
+        "title": c.app_name,
+        "description": c.app_description,
+        "icon": c.app_icon_url,
         "permissions": permissions,
         "scope": c.scope,
-        "authorized": iso8601(c.authorized_at),
+        "authorized": iso8601(c.created_at),
         "site": site,
     })
 }
@@ -87,13 +87,16 @@ pub async fn list(
         presents_credentials(&headers, &uri),
         session,
     )?;
-    let apps: Vec<Value> = state
-        .store
-        .connections(session.user.id)
-        .await?
-        .iter()
-        .map(connection_json)
-        .collect();
+    // One entry per app: its latest approval (grants come oldest first within each app).
+    let mut latest: Vec<crate::store::Connection> = Vec::new();
+    for grant in state.store.connections(session.user.id).await? {
+        match latest.last_mut() {
+            Some(last) if last.app_id == grant.app_id => *last = grant,
+            _ => latest.push(grant),
+        }
+    }
+    latest.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+    let apps: Vec<Value> = latest.iter().map(connection_json).collect();
     Ok(Json(json!({
         "connected_applications": apps,
         "csrf_token": session::csrf_token(&state, &session, CSRF_PURPOSE),

@@ -62,6 +62,22 @@ pub struct NewApp<'a> {
     pub oauth1_callback: Option<&'a str>,
 }
 
+/// The editable fields of an app, for [`Store::update_app`].
+#[derive(Debug, Clone)]
+pub struct AppChanges<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub website: &'a str,
+    pub icon_url: &'a str,
+    pub app_type: &'a str,
+    pub redirect_uris: &'a [String],
+    pub js_origins: &'a [String],
+    pub allow_implicit: bool,
+    pub oauth1_key: Option<&'a str>,
+    pub oauth1_secret_enc: Option<&'a [u8]>,
+    pub oauth1_callback: Option<&'a str>,
+}
+
 const COLUMNS: &str = "id, owner_id, name, description, website, icon_url, app_type, redirect_uris, \
      js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, created_at";
 
@@ -126,6 +142,47 @@ impl Store {
                 .execute(pool)
                 .await?
                 .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Replaces the editable fields of an app (everything but its owner and client secret).
+    pub async fn update_app(&self, app_id: i64, changes: &AppChanges<'_>) -> Result<Option<App>> {
+        let sql = format!(
+            "UPDATE apps SET name = $1, description = $2, website = $3, icon_url = $4, app_type = $5, \
+             redirect_uris = $6, js_origins = $7, allow_implicit = $8, oauth1_key = $9, \
+             oauth1_secret_enc = $10, oauth1_callback = $11 WHERE id = $12 RETURNING {COLUMNS}"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(changes.name)
+                .bind(changes.description)
+                .bind(changes.website)
+                .bind(changes.icon_url)
+                .bind(changes.app_type)
+                .bind(changes.redirect_uris.join("\n"))
+                .bind(changes.js_origins.join("\n"))
+                .bind(changes.allow_implicit)
+                .bind(changes.oauth1_key)
+                .bind(changes.oauth1_secret_enc)
+                .bind(changes.oauth1_callback)
+                .bind(app_id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Replaces the sealed OAuth1 consumer secret; the consumer key stays.
+    pub async fn set_consumer_secret(&self, app_id: i64, sealed: &[u8]) -> Result<bool> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE apps SET oauth1_secret_enc = $1 WHERE id = $2 AND oauth1_key IS NOT NULL",
+            )
+            .bind(sealed)
+            .bind(app_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         Ok(done > 0)
     }

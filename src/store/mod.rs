@@ -16,10 +16,10 @@ mod tokens;
 mod two_step;
 mod users;
 
-pub use apps::{App, NewApp};
+pub use apps::{App, AppChanges, NewApp};
 pub use audit::AuditEvent;
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
-pub use connections::Connection;
+pub use connections::{Connection, SiteMember};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
 pub use posts::{NewPost, Post, PostPage};
 pub use sessions::Session;

@@ -1,13 +1,20 @@
 //! Server-rendered HTML pages (askama): the home page, login and logout, the account security pages
-//! (2-step authentication, application passwords, password change), and the shared error page.
-//! Sessions and CSRF tokens live in `session`.
+//! (2-step authentication, application passwords, password change), the self-service pages
+//! (applications manager, connected applications, sites, sign-up, playground, sharing `page`'s
+//! frame), and the shared error page. Sessions and CSRF tokens live in `session`.
 
 pub mod app_passwords;
+pub mod apps;
+pub mod connections;
 pub mod error;
 pub mod home;
 pub mod login;
+pub mod page;
+pub mod playground;
 pub mod security;
 pub mod session;
+pub mod signup;
+pub mod sites;
 pub mod two_step;
 
 use axum::Router;
@@ -22,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))
         .merge(security_routes())
+        .merge(self_service())
 }
 
 /// `/me/security` and the login's second step (2-step authentication, application passwords).
@@ -45,4 +53,48 @@ fn security_routes() -> Router<AppState> {
             "/me/security/application-passwords/{id}/revoke",
             post(app_passwords::revoke),
         )
+}
+
+/// The self-service pages: every one needs a login, except sign-up.
+fn self_service() -> Router<AppState> {
+    use axum::routing::post;
+    Router::new()
+        .route("/apps", get(apps::list))
+        .route("/apps/new", get(apps::new_form).post(apps::create))
+        .route("/apps/{client_id}", get(apps::show))
+        .route(
+            "/apps/{client_id}/edit",
+            get(apps::edit_form).post(apps::update),
+        )
+        .route("/apps/{client_id}/reset-secret", post(apps::reset_secret))
+        .route(
+            "/apps/{client_id}/regenerate-consumer-secret",
+            post(apps::regenerate_consumer_secret),
+        )
+        .route(
+            "/apps/{client_id}/delete",
+            get(apps::confirm_delete).post(apps::delete),
+        )
+        .route(
+            "/me/security/connected-applications",
+            get(connections::list),
+        )
+        .route(
+            "/me/security/connected-applications/{app_id}/disconnect",
+            post(connections::disconnect),
+        )
+        .route("/sites", get(sites::list).post(sites::create))
+        .route("/sites/{site_id}", get(sites::show))
+        .route("/sites/{site_id}/members", post(sites::add_member))
+        .route(
+            "/sites/{site_id}/members/{user_id}/remove",
+            post(sites::remove_member),
+        )
+        .route("/signup", get(signup::form).post(signup::submit))
+        .route("/playground", get(playground::index))
+        .route("/playground/start", post(playground::start))
+        .route("/playground/callback", get(playground::callback))
+        .route("/playground/implicit", post(playground::implicit))
+        .route("/playground/password", post(playground::password))
+        .route("/playground/token", post(playground::inspect_token))
 }

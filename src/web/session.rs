@@ -177,7 +177,14 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageErro
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let ours = state.settings.public_url.origin().ascii_serialization();
-        if origin != ours {
+        // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` on same-origin form
+        // posts; such a post is accepted only when the browser vouches that it is same-origin.
+        let vouched = origin == "null"
+            && headers
+                .get("sec-fetch-site")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("same-origin"));
+        if origin != ours && !vouched {
             return Err(refused());
         }
     }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod browser;
 mod cli;
 mod flows;
 mod foundation;
@@ -13,4 +14,6 @@ mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
 mod rest;
+mod selfservice;
+mod selfservice_more;
 mod two_step;

@@ -1,0 +1,184 @@
+//! What every signed-in page shares: the `Viewer` extractor (a logged-in user, or a redirect to the
+//! login page that comes back here), the navigation bar, form fields and field-level errors.
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::error::PageError;
+use super::session::{self, SessionUser};
+use crate::admin::AdminError;
+use crate::oauth2::params::Params;
+use crate::state::AppState;
+
+/// The logged-in user of a page. Without a session, GET requests are sent to the login page with a
+/// `redirect_to` back here; other methods are refused (their form would be lost anyway).
+pub struct Viewer(pub SessionUser);
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let found =
+            <SessionUser as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        match found {
+            Some(s) => Ok(Viewer(s)),
+            None if parts.method == axum::http::Method::GET => {
+                let back = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let target: String = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("redirect_to", back)
+                    .finish();
+                Err(Redirect::to(&format!("/login?{target}")).into_response())
+            }
+            None => Err(PageError::Forbidden(
+                "Your session has ended. Log in and try again.".into(),
+            )
+            .into_response()),
+        }
+    }
+}
+
+/// The navigation bar of a signed-in page (templates/layout.html).
+pub struct Nav {
+    pub username: String,
+    pub logout_csrf: String,
+    /// Which entry is the current page: `apps`, `connections`, `sites`, `security`, `playground`.
+    pub current: &'static str,
+}
+
+impl Nav {
+    pub fn new(state: &AppState, viewer: &Viewer, current: &'static str) -> Self {
+        Nav {
+            username: viewer.0.user.username.clone(),
+            logout_csrf: session::csrf_token(state, &viewer.0, "logout"),
+            current,
+        }
+    }
+}
+
+/// A message shown next to the form field that caused it.
+#[derive(Debug, Default, Clone)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        FieldError {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The message when it belongs to `field`.
+    pub fn on(&self, field: &str) -> Option<&str> {
+        (self.field == field && !self.message.is_empty()).then_some(self.message.as_str())
+    }
+
+    /// Turns an administration error into a field error, or passes on what no field explains.
+    /// Field names are those of `admin`; forms use the same names.
+    pub fn from_admin(err: AdminError) -> Result<FieldError, PageError> {
+        match err {
+            AdminError::Invalid { field, message } => {
+                Ok(FieldError::new(field, capitalise(&message)))
+            }
+            AdminError::Conflict(what) => {
+                let field = match what {
+                    "username" => "username",
+                    "email" => "email",
+                    "site URL" => "url",
+                    _ => "form",
+                };
+                Ok(FieldError::new(
+                    field,
+                    format!("This {what} is already taken."),
+                ))
+            }
+            AdminError::NotFound(message) => Ok(FieldError::new("form", capitalise(&message))),
+            AdminError::Store(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Starts a message with a capital and ends it with a full stop, unless it starts with a value the
+/// user typed (a URL, say), which stays as typed.
+fn capitalise(s: &str) -> String {
+    let first_word = s.split_whitespace().next().unwrap_or("");
+    if !first_word.chars().all(|c| c.is_alphabetic() || c == '\'') {
+        return s.to_owned();
+    }
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => {
+            let mut out: String = first.to_uppercase().collect();
+            out.push_str(chars.as_str());
+            if !out.ends_with('.') {
+                out.push('.');
+            }
+            out
+        }
+        None => String::new(),
+    }
+}
+
+/// A posted form. Missing fields read as empty; a field sent twice reads as empty too, so a
+/// doctored form fails validation instead of picking one of the values.
+pub struct Form(Params);
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Self {
+        Form(Params::parse(body))
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        self.0.get(name).ok().flatten().unwrap_or("")
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        !self.get(name).is_empty()
+    }
+
+    /// The CSRF token field, when present once.
+    pub fn csrf(&self) -> Option<&str> {
+        self.0.get("csrf").ok().flatten()
+    }
+}
+
+/// Non-empty, trimmed lines of a textarea.
+pub fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A date as people read it: `2026-01-01 00:00 UTC`.
+pub fn date(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// Renders a page that must not be cached (it holds CSRF tokens, and sometimes secrets).
+pub fn render(page: impl IntoResponse) -> Response {
+    let mut response = page.into_response();
+    crate::http::headers::no_store(response.headers_mut());
+    response
+}
+
+/// Renders a page with a status other than 200 (a form sent back with its errors).
+pub fn render_with(status: axum::http::StatusCode, page: impl IntoResponse) -> Response {
+    let mut response = (status, page).into_response();
+    crate::http::headers::no_store(response.headers_mut());
+    response
+}

@@ -1,0 +1,164 @@
+//! Sign-up (`/signup`), switched on by the `signup` setting (on with `serve --demo`). The rules are
+//! `admin::create_user`'s, shared with the CLI; each message appears next to its field with the
+//! input kept (never the password). Like the login form, the form's CSRF token is bound to a
+//! pre-login cookie and cross-site posts are refused. Account creation spends a per-address budget
+//! so one client cannot mint accounts in bulk. The new user is logged in with a fresh session.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+
+use super::error::PageError;
+use super::login::safe_redirect;
+use super::page::{FieldError, Form};
+use super::session::{self, SessionUser};
+use crate::admin::{self, UserInput};
+use crate::domain::random::alphanumeric;
+use crate::http::peer::Peer;
+use crate::state::AppState;
+use crate::store::AuditEvent;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signup.html")]
+struct SignupPage<'a> {
+    csrf: String,
+    redirect_to: &'a str,
+    username: &'a str,
+    email: &'a str,
+    error: FieldError,
+}
+
+fn enabled(state: &AppState) -> Result<(), PageError> {
+    if state.settings.signup {
+        Ok(())
+    } else {
+        Err(PageError::NotFound)
+    }
+}
+
+fn form_page(
+    state: &AppState,
+    jar: CookieJar,
+    page: SignupPage<'_>,
+    status: StatusCode,
+) -> Response {
+    let value = alphanumeric(&*state.random, 32);
+    let page = SignupPage {
+        csrf: session::login_csrf_token(state, &value),
+        ..page
+    };
+    let jar = jar.add(session::cookie(
+        state,
+        session::login_cookie_name(state),
+        value,
+        None,
+    ));
+    let mut response = (status, jar, page).into_response();
+    crate::http::headers::no_store(response.headers_mut());
+    response
+}
+
+pub async fn form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: Option<SessionUser>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    enabled(&state)?;
+    let params = crate::oauth2::params::Params::parse(query.unwrap_or_default().as_bytes());
+    let redirect_to = safe_redirect(params.get("redirect_to").ok().flatten()).to_owned();
+    let redirect_to = redirect_to.as_str();
+    if session.is_some() {
+        return Ok(Redirect::to(redirect_to).into_response());
+    }
+    let page = SignupPage {
+        csrf: String::new(),
+        redirect_to,
+        username: "",
+        email: "",
+        error: FieldError::default(),
+    };
+    Ok(form_page(&state, jar, page, StatusCode::OK))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    peer: Peer,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    enabled(&state)?;
+    session::same_origin(&state, &headers)?;
+    let form = Form::parse(&body);
+    let expected = jar
+        .get(session::login_cookie_name(&state))
+        .map(|c| session::login_csrf_token(&state, c.value()));
+    let csrf_ok = matches!((expected.as_deref(), form.csrf()),
+        (Some(e), Some(p)) if crate::domain::secret::digest_eq(e.as_bytes(), p.as_bytes()));
+    if !csrf_ok {
+        return Err(PageError::Forbidden(
+            "The sign-up form has expired or did not come from this site. Reload the page and try again.".into(),
+        ));
+    }
+    let limits = &state.settings.limits;
+    let now = state.now();
+    let budget_key = format!("signup:peer:{peer}");
+    if let Some(retry_after) = state.throttle.check(
+        &budget_key,
+        limits.login_failures_per_ip,
+        limits.window_secs,
+        now,
+    ) {
+        return Err(PageError::TooManyRequests { retry_after });
+    }
+    let redirect_to = safe_redirect(Some(form.get("redirect_to")));
+    let (username, email, password) = (
+        form.get("username").trim(),
+        form.get("email").trim(),
+        form.get("password"),
+    );
+    let input = UserInput {
+        username,
+        email,
+        password,
+        display_name: None,
+    };
+    match admin::create_user(&state.store, &*state.random, &input, now).await {
+        Ok(user) => {
+            state.throttle.fail(&budget_key, limits.window_secs, now);
+            let event = AuditEvent {
+                kind: "signup",
+                user_id: Some(user.id),
+                peer: Some(peer.to_string()),
+                ..Default::default()
+            };
+            state.store.audit(&event, now).await?;
+            let c = session::start(&state, user.id).await?;
+            let jar = jar.add(c).add(session::cookie(
+                &state,
+                session::login_cookie_name(&state),
+                String::new(),
+                Some(0),
+            ));
+            Ok((jar, Redirect::to(redirect_to)).into_response())
+        }
+        Err(e) => {
+            let mut error = FieldError::from_admin(e)?;
+            if error.field == "display-name" {
+                error.field = "username";
+            }
+            let page = SignupPage {
+                csrf: String::new(),
+                redirect_to,
+                username,
+                email,
+                error,
+            };
+            Ok(form_page(&state, jar, page, StatusCode::BAD_REQUEST))
+        }
+    }
+}
