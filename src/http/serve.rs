@@ -73,9 +73,24 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then drains for at most
-/// [`SHUTDOWN_DEADLINE`].
+/// Serves `state` on `listener` with the background jobs (`jobs`) until `shutdown` completes, then
+/// drains for at most [`SHUTDOWN_DEADLINE`] and stops the jobs.
 pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let jobs = crate::jobs::spawn(&state, stopped);
+    let served = serve(listener, state, shutdown).await;
+    let _ = stop.send(true);
+    for job in jobs {
+        let _ = job.await;
+    }
+    served
+}
+
+async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -5,7 +5,10 @@
 
 mod apps;
 mod audit;
+pub mod cache;
 mod codes;
+pub mod gc;
+mod seed;
 mod sessions;
 mod sites;
 mod tokens;
@@ -18,6 +21,8 @@ pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
 pub use users::{NewUser, User};
+
+use std::sync::Arc;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -68,6 +73,8 @@ pub enum Db {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// This instance's token-validation cache (see `cache`).
+    cache: Arc<cache::TokenCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +172,10 @@ impl Store {
                 .await?;
             Db::Postgres(pool)
         };
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            cache: Arc::default(),
+        })
     }
 
     /// Applies pending migrations. On PostgreSQL an advisory lock serialises concurrent instances.
