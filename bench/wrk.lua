@@ -28,11 +28,13 @@ local function urlencode(s)
   return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
 end
 
-local reqs, items, next_item, step
+local reqs, items, next_item, step, seq
 local client_id = os.getenv("BENCH_CLIENT_ID") or "0"
 
 function init(args)
   math.randomseed(os.time() * 1000 + (id or 0))
+  step = tonumber(os.getenv("BENCH_THREADS") or "2")
+  if os.getenv("BENCH_SEQ") == "1" then seq = id end
   if mode == "token-info" then
     reqs = {}
     for _, t in ipairs(lines(os.getenv("BENCH_FILE"))) do
@@ -69,6 +71,11 @@ function request()
     local body = "grant_type=authorization_code&client_id=" .. client_id .. "&client_secret=" .. secret ..
       "&redirect_uri=" .. redirect .. "&code=" .. code
     return wrk.format("POST", "/oauth2/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+  end
+  if seq then
+    -- Warm-up: every token once, thread k taking k, k+T, ...
+    seq = seq + step
+    return reqs[(seq % #reqs) + 1]
   end
   return reqs[math.random(#reqs)]
 end

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod blocking;
 pub mod cli;
 pub mod config;
 pub mod demo;

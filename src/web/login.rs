@@ -74,7 +74,7 @@ pub async fn check_password(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::dummy_hash().to_owned());
     let candidate = pw.to_owned();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
+    let ok = crate::blocking::run(move || password::verify(&candidate, &hash))
         .await
         .unwrap_or(false);
     match user {
@@ -84,7 +84,7 @@ pub async fn check_password(
                 let salt = crate::domain::random::bytes::<16>(&*state.random);
                 let candidate = pw.to_owned();
                 if let Ok(new_hash) =
-                    tokio::task::spawn_blocking(move || password::hash(&candidate, salt)).await
+                    crate::blocking::run(move || password::hash(&candidate, salt)).await
                 {
                     state.store.update_password_hash(user.id, &new_hash).await?;
                 }
