@@ -413,7 +413,8 @@ def verdicts(results):
 
 
 def fmt(v, spec):
-    return format(v, spec) if isinstance(v, (int, float)) else "-"
+    width = int(re.match(r"\d*", spec).group() or 0)
+    return format(v, spec) if isinstance(v, (int, float)) else "-".rjust(width)
 
 
 def print_table(results, checks, notes):
