@@ -112,7 +112,7 @@ pub async fn create_user(
     }
     let salt: [u8; 16] = bytes(random);
     let pw = input.password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&pw, salt))
+    let hash = crate::blocking::run(move || password::hash(&pw, salt))
         .await
         .map_err(|_| invalid("password", "could not be hashed"))?;
     let user = store

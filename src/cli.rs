@@ -31,6 +31,9 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Purge expired codes and tokens now (`serve` also does it every few minutes); prints
+    /// {"codes":…, "tokens":…}.
+    Gc,
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),

@@ -7,11 +7,13 @@
 
 pub mod admin;
 pub mod api;
+pub mod blocking;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod jobs;
 pub mod oauth1;
 pub mod oauth2;
 pub mod ops;

@@ -45,6 +45,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied ({})", store.backend());
             Ok(())
         }
+        Command::Gc => {
+            let store = open_store(&settings).await?;
+            let pause = latchkey::jobs::GC_PAUSE;
+            let purged = store
+                .collect_garbage(now(), latchkey::store::gc::BATCH, pause)
+                .await
+                .context("collecting garbage")?;
+            eprintln!("purged {} codes and {} tokens", purged.codes, purged.tokens);
+            print(json!(purged));
+            Ok(())
+        }
         Command::User(cmd) => user(&open_store(&settings).await?, cmd).await,
         Command::Site(cmd) => site(&open_store(&settings).await?, cmd).await,
         Command::App(cmd) => app(&settings, &open_store(&settings).await?, cmd).await,
@@ -252,14 +263,12 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
             retry_migrations(&state).await;
         }
     };
-    let pruner = latchkey::oauth1::spawn_pruner(state.clone());
     let served = latchkey::http::serve::run(
         listener,
         state.clone(),
         latchkey::http::serve::shutdown_signal(),
     );
     let (served, ()) = tokio::join!(served, retry);
-    pruner.abort();
     served?;
     Ok(())
 }

@@ -57,23 +57,6 @@ fn browser() -> MethodRouter<AppState> {
     get(authorize::show).post(authorize::decide)
 }
 
-/// How often spent nonces and stale request tokens are deleted.
-const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Deletes nonces whose timestamp has left the window and expired request tokens, every
-/// [`PRUNE_EVERY`], until the returned task is aborted (`spec/oauth1.md` §4).
-pub fn spawn_pruner(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PRUNE_EVERY);
-        loop {
-            tick.tick().await;
-            if let Err(error) = state.store.purge_oauth1(state.now()).await {
-                tracing::warn!(%error, "pruning OAuth1 nonces and request tokens failed");
-            }
-        }
-    })
-}
-
 /// `/?rest_oauth1=request|authorize|access`: the plugin's alias for sites without pretty links.
 pub async fn alias(state: AppState, which: &str, request: Request) -> Response {
     let router = match which {

@@ -3,13 +3,15 @@
 //! costs one indexed lookup by digest. Unknown, expired, revoked and other clients' tokens all get
 //! the one uniform error, so the answer leaks nothing (RFC 7662 §2.2).
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::error::OAuthError;
-use super::params::Params;
+use super::params::Repeated;
 use super::tokens;
 use crate::http::headers::no_store;
 use crate::http::peer::Peer;
@@ -17,12 +19,45 @@ use crate::state::AppState;
 
 pub const INVALID_TOKEN: &str = "The specified token is invalid.";
 
+/// The answer, borrowed from the cached grant: serialising it writes straight into the response
+/// buffer, with no intermediate strings (the ids are JSON strings on the wire, oauth2.md §5).
 #[derive(Serialize)]
-struct TokenInfo {
-    client_id: String,
-    user_id: String,
-    blog_id: String,
-    scope: String,
+struct TokenInfo<'a> {
+    #[serde(serialize_with = "as_string")]
+    client_id: i64,
+    #[serde(serialize_with = "as_string")]
+    user_id: i64,
+    #[serde(serialize_with = "as_string")]
+    blog_id: i64,
+    scope: &'a str,
+}
+
+fn as_string<S: Serializer>(id: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+/// A decoded parameter, borrowed from the query string unless it was percent-encoded.
+type Param<'a> = Option<Cow<'a, str>>;
+
+/// `client_id` and `token` from the query string, decoded only when percent-encoded, with the
+/// rules of `Params`: an empty value counts as absent, a repeated one is an error.
+fn client_and_token(query: &[u8]) -> Result<(Param<'_>, Param<'_>), Repeated> {
+    let (mut client_id, mut token) = (None, None);
+    for (name, value) in form_urlencoded::parse(query) {
+        let slot = match &*name {
+            "client_id" => &mut client_id,
+            "token" => &mut token,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(Repeated(name.into_owned()));
+        }
+        *slot = Some(value);
+    }
+    Ok((
+        client_id.filter(|v| !v.is_empty()),
+        token.filter(|v| !v.is_empty()),
+    ))
 }
 
 pub async fn token_info(
@@ -30,12 +65,7 @@ pub async fn token_info(
     peer: Peer,
     RawQuery(query): RawQuery,
 ) -> Result<Response, OAuthError> {
-    let params = Params::parse(query.as_deref().unwrap_or("").as_bytes());
-    let client_id = params
-        .get("client_id")
-        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
-    let token = params
-        .get("token")
+    let (client_id, token) = client_and_token(query.as_deref().unwrap_or("").as_bytes())
         .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
     let (Some(client_id), Some(token)) = (client_id, token) else {
         return Err(OAuthError::invalid_request(
@@ -53,14 +83,14 @@ pub async fn token_info(
     ) {
         return Err(OAuthError::throttled(retry_after));
     }
-    let grant = tokens::validate(&state, token, now).await?;
+    let grant = tokens::lookup(&state, &token, now).await?;
     match grant.filter(|g| client_id.parse::<i64>().ok() == Some(g.app_id)) {
         Some(grant) => {
             let body = TokenInfo {
-                client_id: grant.app_id.to_string(),
-                user_id: grant.user_id.to_string(),
-                blog_id: grant.site_id.unwrap_or(0).to_string(),
-                scope: grant.scope,
+                client_id: grant.app_id,
+                user_id: grant.user_id,
+                blog_id: grant.site_id.unwrap_or(0),
+                scope: &grant.scope,
             };
             let mut response = Json(body).into_response();
             no_store(response.headers_mut());
@@ -70,5 +100,38 @@ pub async fn token_info(
             state.throttle.fail(&key, limits.window_secs, now);
             Err(OAuthError::invalid_request(INVALID_TOKEN))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_follow_the_oauth2_rules_without_copying() {
+        let (c, t) = client_and_token(b"client_id=7&token=lkat_x&extra=1").unwrap();
+        assert!(matches!(c, Some(Cow::Borrowed("7"))));
+        assert!(matches!(t, Some(Cow::Borrowed("lkat_x"))));
+        let (c, t) = client_and_token(b"client_id=&token=a%2Bb").unwrap();
+        assert_eq!(c, None);
+        assert_eq!(t.as_deref(), Some("a+b"));
+        assert_eq!(
+            client_and_token(b"token=a&token=b").unwrap_err(),
+            Repeated("token".into())
+        );
+    }
+
+    #[test]
+    fn the_body_has_string_ids() {
+        let body = TokenInfo {
+            client_id: 7,
+            user_id: 3,
+            blog_id: 0,
+            scope: "global",
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"client_id":"7","user_id":"3","blog_id":"0","scope":"global"}"#
+        );
     }
 }

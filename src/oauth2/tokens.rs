@@ -1,6 +1,8 @@
 //! Minting and validating access tokens: URL-safe opaque strings with a type prefix and checksum,
 //! stored only as SHA-256 digests (oauth2.md §5).
 
+use std::sync::Arc;
+
 use crate::domain::secret::{self, Kind};
 use crate::state::AppState;
 use crate::store::{StoreError, TokenGrant};
@@ -23,11 +25,21 @@ pub async fn validate(
     token: &str,
     now: i64,
 ) -> Result<Option<TokenGrant>, StoreError> {
+    Ok(lookup(state, token, now)
+        .await?
+        .map(|g| TokenGrant::clone(&g)))
+}
+
+/// [`validate`] without copying the grant: the shared entry of the validation cache
+/// (`store::cache`), so a hit allocates nothing. Malformed tokens never reach the cache or the
+/// database; a well-formed one costs at most one indexed lookup by digest.
+pub async fn lookup(
+    state: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<Option<Arc<TokenGrant>>, StoreError> {
     if !secret::well_formed(Kind::AccessToken, token) {
         return Ok(None);
     }
-    state
-        .store
-        .token_by_digest(&secret::digest(token), now)
-        .await
+    state.store.token_grant(&secret::digest(token), now).await
 }

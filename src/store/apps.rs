@@ -189,13 +189,17 @@ impl Store {
 
     /// Deletes the app; its grants, codes and tokens go with it (foreign keys cascade).
     pub async fn delete_app(&self, app_id: i64) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM apps WHERE id = $1")
+        let revocation = super::cache::Revocation::App(app_id);
+        let done: Result<u64> = super::in_transaction!(self, |tx| {
+            let done = sqlx::query("DELETE FROM apps WHERE id = $1")
                 .bind(app_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            super::cache::announce!(self, &mut *tx, revocation);
+            Ok(done)
         });
-        Ok(done > 0)
+        self.revoked(revocation);
+        Ok(done? > 0)
     }
 }

@@ -3,6 +3,7 @@
 //! transaction behind a conditional update, so concurrent redemptions yield exactly one token; a used
 //! code stays as a tombstone so that a replay can revoke the token issued from it.
 
+use super::cache::{Revocation, announce};
 use super::tokens::insert_token;
 use super::{NewToken, Result, Store, in_transaction, with_pool};
 
@@ -122,8 +123,12 @@ impl Store {
                         .bind(token_id)
                         .execute(&mut *tx)
                         .await?;
+                    announce!(self, &mut *tx, Revocation::Token(token_id));
                 }
                 tx.commit().await?;
+                if let Some(token_id) = token_id {
+                    self.revoked(Revocation::Token(token_id));
+                }
                 return Ok(Err(RedeemRefusal::Replayed));
             };
             let token = match check(&code) {
@@ -160,14 +165,16 @@ impl Store {
         })
     }
 
-    /// Deletes codes past their expiry by more than `keep_secs` (tombstones included), at most
-    /// `batch` rows at a time. Returns how many went.
+    /// Deletes codes past their expiry, at most `batch` rows at a time; a used code stays as a
+    /// tombstone until `keep_secs` after its use. Returns how many went.
     pub async fn purge_codes(&self, now: i64, keep_secs: i64, batch: i64) -> Result<u64> {
         let done = with_pool!(self, |pool| {
             sqlx::query(
                 "DELETE FROM auth_codes WHERE digest IN \
-                 (SELECT digest FROM auth_codes WHERE expires_at < $1 LIMIT $2)",
+                 (SELECT digest FROM auth_codes WHERE expires_at <= $1 \
+                  AND (used_at IS NULL OR used_at <= $2) LIMIT $3)",
             )
+            .bind(now)
             .bind(now - keep_secs)
             .bind(batch)
             .execute(pool)

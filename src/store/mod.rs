@@ -5,11 +5,14 @@
 
 mod apps;
 mod audit;
+pub mod cache;
 mod codes;
 mod connections;
 mod follows;
+pub mod gc;
 mod oauth1;
 mod posts;
+mod seed;
 mod sessions;
 mod sites;
 mod tokens;
@@ -27,6 +30,8 @@ pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
 pub use two_step::{AppPassword, TwoStep};
 pub use users::{NewUser, User};
+
+use std::sync::Arc;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -77,6 +82,8 @@ pub enum Db {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// This instance's token-validation cache (see `cache`).
+    cache: Arc<cache::TokenCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +191,10 @@ impl Store {
                 .connect_lazy_with(connect);
             Db::Postgres(pool)
         };
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            cache: Arc::default(),
+        })
     }
 
     /// Applies pending migrations. On PostgreSQL an advisory lock serialises concurrent instances.

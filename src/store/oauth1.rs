@@ -264,20 +264,29 @@ impl Store {
         Ok(done > 0)
     }
 
-    /// Deletes nonces whose timestamp has left the window and request tokens past their expiry.
-    /// Returns how many rows went.
-    pub async fn purge_oauth1(&self, now: i64) -> Result<u64> {
+    /// Deletes nonces whose timestamp has left the window and request tokens past their expiry,
+    /// at most `batch` of each. Returns how many rows went (run by `store::gc`).
+    pub async fn purge_oauth1(&self, now: i64, batch: i64) -> Result<u64> {
         let done = with_pool!(self, |pool| {
-            let nonces = sqlx::query("DELETE FROM oauth1_nonces WHERE expires_at < $1")
-                .bind(now)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            let tokens = sqlx::query("DELETE FROM oauth1_request_tokens WHERE expires_at < $1")
-                .bind(now)
-                .execute(pool)
-                .await?
-                .rows_affected();
+            let nonces = sqlx::query(
+                "DELETE FROM oauth1_nonces WHERE (consumer_key, token, oauth_timestamp, nonce) IN \
+                 (SELECT consumer_key, token, oauth_timestamp, nonce FROM oauth1_nonces \
+                  WHERE expires_at < $1 LIMIT $2)",
+            )
+            .bind(now)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            let tokens = sqlx::query(
+                "DELETE FROM oauth1_request_tokens WHERE id IN \
+                 (SELECT id FROM oauth1_request_tokens WHERE expires_at < $1 LIMIT $2)",
+            )
+            .bind(now)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected();
             nonces + tokens
         });
         Ok(done)

@@ -1,6 +1,7 @@
 //! Grants and access tokens. A grant is what a user approved for an app (connected applications are
 //! built from grants); every token and code hangs off a grant, so revoking the grant revokes them all.
 
+use super::cache::{Revocation, announce};
 use super::{Result, Store, in_transaction, with_pool};
 
 /// What a token stands for: the facts token-info and the REST API need.
@@ -70,29 +71,38 @@ impl Store {
         }))
     }
 
-    /// Revokes every grant, code and token of this user for this app at once.
+    /// Revokes every grant, code and token of this user for this app at once, on every instance
+    /// (see `cache`).
     pub async fn revoke_app_for_user(&self, user_id: i64, app_id: i64) -> Result<u64> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM grants WHERE user_id = $1 AND app_id = $2")
+        let revocation = Revocation::UserApp { user_id, app_id };
+        let done: Result<u64> = in_transaction!(self, |tx| {
+            let done = sqlx::query("DELETE FROM grants WHERE user_id = $1 AND app_id = $2")
                 .bind(user_id)
                 .bind(app_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            announce!(self, &mut *tx, revocation);
+            Ok(done)
         });
-        Ok(done)
+        self.revoked(revocation);
+        done
     }
 
-    /// Revokes one token (and nothing else of its grant).
+    /// Revokes one token (and nothing else of its grant), on every instance (see `cache`).
     pub async fn revoke_token(&self, token_id: i64) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM access_tokens WHERE id = $1")
+        let revocation = Revocation::Token(token_id);
+        let done: Result<u64> = in_transaction!(self, |tx| {
+            let done = sqlx::query("DELETE FROM access_tokens WHERE id = $1")
                 .bind(token_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            announce!(self, &mut *tx, revocation);
+            Ok(done)
         });
-        Ok(done > 0)
+        self.revoked(revocation);
+        Ok(done? > 0)
     }
 }
 

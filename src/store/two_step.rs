@@ -2,6 +2,7 @@
 //! used, recovery-code digests, application-password hashes, and password-grant tokens tied to the
 //! application password that obtained them (migration 0005).
 
+use super::cache::{Revocation, announce};
 use super::tokens::insert_token;
 use super::{NewToken, Result, Store, TokenGrant, in_transaction, with_pool};
 
@@ -209,16 +210,22 @@ impl Store {
 
     /// Revokes one of the user's application passwords and, through the grants that name it, every
     /// token issued with it. `false` when the user has no such application password.
+    /// The validation cache is cleared everywhere (`Revocation::All`): revoking an application
+    /// password is rare, and its tokens are not indexed by it in the cache.
     pub async fn revoke_app_password(&self, user_id: i64, id: i64) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM app_passwords WHERE id = $1 AND user_id = $2")
+        let revocation = Revocation::All;
+        let done: Result<u64> = in_transaction!(self, |tx| {
+            let done = sqlx::query("DELETE FROM app_passwords WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            announce!(self, &mut *tx, revocation);
+            Ok(done)
         });
-        Ok(done > 0)
+        self.revoked(revocation);
+        Ok(done? > 0)
     }
 
     /// Like [`Store::grant_token`], for a password grant made with an application password: the

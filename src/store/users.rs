@@ -80,13 +80,18 @@ impl Store {
     /// Deletes the user; their sites' memberships, apps, grants, codes, tokens and sessions go with
     /// them (foreign keys cascade).
     pub async fn delete_user(&self, user_id: i64) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM users WHERE id = $1")
+        // The user's own apps go too, with other users' tokens for them: drop the whole cache.
+        let revocation = super::cache::Revocation::All;
+        let done: Result<u64> = super::in_transaction!(self, |tx| {
+            let done = sqlx::query("DELETE FROM users WHERE id = $1")
                 .bind(user_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            super::cache::announce!(self, &mut *tx, revocation);
+            Ok(done)
         });
-        Ok(done > 0)
+        self.revoked(revocation);
+        Ok(done? > 0)
     }
 }

@@ -61,7 +61,7 @@ async fn match_app_password(
     if candidates.is_empty() {
         return Ok(None);
     }
-    Ok(tokio::task::spawn_blocking(move || {
+    Ok(crate::blocking::run(move || {
         candidates
             .into_iter()
             .find(|(_, hash)| password::verify(&normalised, hash))
@@ -225,7 +225,7 @@ pub async fn create(
     let plain = rules::new_app_password(&*state.random);
     let salt = crate::domain::random::bytes::<16>(&*state.random);
     let to_hash = plain.clone();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&to_hash, salt))
+    let hash = crate::blocking::run(move || password::hash(&to_hash, salt))
         .await
         .map_err(|_| PageError::Unavailable)?;
     let now = state.now();

@@ -111,7 +111,7 @@ pub async fn verify_account_password(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::dummy_hash().to_owned());
     let candidate = pw.to_owned();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
+    let ok = crate::blocking::run(move || password::verify(&candidate, &hash))
         .await
         .unwrap_or(false);
     if let Some(user) = user.as_ref().filter(|_| ok)
@@ -119,9 +119,7 @@ pub async fn verify_account_password(
     {
         let salt = crate::domain::random::bytes::<16>(&*state.random);
         let candidate = pw.to_owned();
-        if let Ok(new_hash) =
-            tokio::task::spawn_blocking(move || password::hash(&candidate, salt)).await
-        {
+        if let Ok(new_hash) = crate::blocking::run(move || password::hash(&candidate, salt)).await {
             state.store.update_password_hash(user.id, &new_hash).await?;
         }
     }

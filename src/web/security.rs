@@ -133,7 +133,7 @@ pub async fn change_password(
     }
     let salt = crate::domain::random::bytes::<16>(&*state.random);
     let to_hash = new.to_owned();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&to_hash, salt))
+    let hash = crate::blocking::run(move || password::hash(&to_hash, salt))
         .await
         .map_err(|_| PageError::Unavailable)?;
     state.store.update_password_hash(s.user.id, &hash).await?;

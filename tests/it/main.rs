@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod flows;
 mod foundation;
+mod hot_path;
 mod logs;
 mod oauth1;
 mod oauth2_browser;

@@ -994,9 +994,9 @@ both! {
         assert_eq!(app.count("oauth1_nonces").await, 1);
         let w = app.state.settings.oauth1_timestamp_window;
         let ttl = app.state.settings.oauth1_request_token_ttl;
-        app.store.purge_oauth1(app.clock_now() + w - 1).await.unwrap();
+        app.store.purge_oauth1(app.clock_now() + w - 1, 1000).await.unwrap();
         assert_eq!(app.count("oauth1_nonces").await, 1);
-        app.store.purge_oauth1(app.clock_now() + w.max(ttl) + 1).await.unwrap();
+        app.store.purge_oauth1(app.clock_now() + w.max(ttl) + 1, 1000).await.unwrap();
         assert_eq!(app.count("oauth1_nonces").await, 0);
         assert_eq!(app.count("oauth1_request_tokens").await, 0);
     }

@@ -1,0 +1,90 @@
+-- Load script for wrk (bench/run). The scenario comes from the environment:
+--   BENCH_MODE   token-info | me | code-exchange | login
+--   BENCH_FILE   one token (or code) per line
+--   BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT   (token-info, code-exchange)
+--   BENCH_COOKIE, BENCH_CSRF, BENCH_USERNAME, BENCH_PASSWORD (login)
+-- Requests are built in init() where they can be reused, so wrk spends its time sending them.
+-- done() prints one JSON line that bench/driver.py reads.
+
+local mode = os.getenv("BENCH_MODE")
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+  table.insert(threads, thread)
+end
+
+local function lines(path)
+  local out = {}
+  for line in io.lines(path) do
+    if #line > 0 then out[#out + 1] = line end
+  end
+  return out
+end
+
+local function urlencode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
+local reqs, items, next_item, step, seq
+local client_id = os.getenv("BENCH_CLIENT_ID") or "0"
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (id or 0))
+  step = tonumber(os.getenv("BENCH_THREADS") or "2")
+  if os.getenv("BENCH_SEQ") == "1" then seq = id end
+  if mode == "token-info" then
+    reqs = {}
+    for _, t in ipairs(lines(os.getenv("BENCH_FILE"))) do
+      reqs[#reqs + 1] = wrk.format("GET", "/oauth2/token-info?client_id=" .. client_id .. "&token=" .. t)
+    end
+  elseif mode == "me" then
+    reqs = {}
+    for _, t in ipairs(lines(os.getenv("BENCH_FILE"))) do
+      reqs[#reqs + 1] = wrk.format("GET", "/rest/v1.1/me", { ["Authorization"] = "Bearer " .. t })
+    end
+  elseif mode == "code-exchange" then
+    items = lines(os.getenv("BENCH_FILE"))
+    step = tonumber(os.getenv("BENCH_THREADS") or "2")
+    next_item = id
+  elseif mode == "login" then
+    local body = "csrf=" .. urlencode(os.getenv("BENCH_CSRF")) .. "&username=" ..
+      urlencode(os.getenv("BENCH_USERNAME")) .. "&password=" .. urlencode(os.getenv("BENCH_PASSWORD")) ..
+      "&redirect_to=%2F"
+    reqs = { wrk.format("POST", "/login", {
+      ["Content-Type"] = "application/x-www-form-urlencoded",
+      ["Cookie"] = os.getenv("BENCH_COOKIE"),
+    }, body) }
+  end
+end
+
+local secret = urlencode(os.getenv("BENCH_CLIENT_SECRET") or "")
+local redirect = urlencode(os.getenv("BENCH_REDIRECT") or "")
+
+function request()
+  if mode == "code-exchange" then
+    -- Each code once: thread k takes codes k, k+T, k+2T, ...
+    local code = items[next_item] or "exhausted"
+    next_item = next_item + step
+    local body = "grant_type=authorization_code&client_id=" .. client_id .. "&client_secret=" .. secret ..
+      "&redirect_uri=" .. redirect .. "&code=" .. code
+    return wrk.format("POST", "/oauth2/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+  end
+  if seq then
+    -- Warm-up: every token once, thread k taking k, k+T, ...
+    seq = seq + step
+    return reqs[(seq % #reqs) + 1]
+  end
+  return reqs[math.random(#reqs)]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
+    '"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end

@@ -1,0 +1,224 @@
+//! Seeds a database for the benchmark (performance.md, "The benchmark") through the storage layer:
+//! a user, a site, an app, `--tokens` access tokens and `--codes` authorization codes, in batched
+//! transactions with a progress bar. Writes into `--out`: `meta.json` (client credentials, the
+//! login), `tokens.txt` (at most `--sample` live tokens spread evenly over the seeded set),
+//! `malformed.txt` (tokens of the right shape with a broken checksum), `unknown.txt` (well-formed
+//! tokens that were never issued) and `codes.txt`.
+//!
+//! The database comes from the usual configuration (`LATCHKEY_DATABASE_URL`, …) and should be
+//! fresh: `bench/run` creates one per run.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use latchkey::admin::{self, AppInput, UserInput};
+use latchkey::config::Config;
+use latchkey::domain::app::AppType;
+use latchkey::domain::clock::{Clock, SystemClock};
+use latchkey::domain::random::OsRandom;
+use latchkey::domain::secret::{self, Kind};
+use latchkey::store::{NewCode, NewToken, Store};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 1_000)]
+    tokens: usize,
+    #[arg(long, default_value_t = 0)]
+    codes: usize,
+    /// How many of the seeded tokens the load generator draws from.
+    #[arg(long, default_value_t = 100_000)]
+    sample: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+const PASSWORD: &str = "bench-password-1234";
+const REDIRECT: &str = "https://bench.example/callback";
+/// Rows per transaction.
+const BATCH: usize = 10_000;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let settings = Config::load(None)?.validate()?;
+    let store = Store::connect(&settings.database).await?;
+    store.migrate().await?;
+    let now = SystemClock.now();
+    std::fs::create_dir_all(&args.out)?;
+
+    let user = match admin::find_user(&store, "bench").await {
+        Ok(user) => user,
+        Err(_) => {
+            let input = UserInput {
+                username: "bench",
+                email: "bench@example.com",
+                password: PASSWORD,
+                display_name: Some("Bench"),
+            };
+            admin::create_user(&store, &OsRandom, &input, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+    };
+    let key = settings.secret_key(&OsRandom)?;
+    let input = AppInput {
+        name: "Bench",
+        description: "Benchmark client",
+        website: "https://bench.example",
+        icon_url: "",
+        app_type: AppType::Web,
+        redirect_uris: &[REDIRECT.to_owned()],
+        js_origins: &[],
+        allow_implicit: true,
+        oauth1_callback: Some("oob"),
+    };
+    let created = admin::create_app(
+        &store,
+        &OsRandom,
+        &key.0,
+        &user,
+        &input,
+        &settings.base_url(),
+        now,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = created.app;
+
+    // One grant, then every token under it.
+    let first = secret::mint(Kind::AccessToken, &OsRandom);
+    let grant = store
+        .grant_token(
+            &NewToken {
+                digest: &secret::digest(&first),
+                app_id: app.id,
+                user_id: user.id,
+                site_id: None,
+                scope: "global",
+                origin: "code",
+                expires_at: None,
+            },
+            now,
+        )
+        .await?;
+    let stride = (args.tokens / args.sample.max(1)).max(1);
+    let mut sample = std::io::BufWriter::new(std::fs::File::create(args.out.join("tokens.txt"))?);
+    let mut progress = Progress::new("tokens", args.tokens);
+    let mut done = 1;
+    writeln!(sample, "{first}")?;
+    progress.show(done);
+    let rng = Arc::new(OsRandom);
+    while done < args.tokens {
+        let n = BATCH.min(args.tokens - done);
+        let mut digests = Vec::with_capacity(n);
+        for i in 0..n {
+            let token = secret::mint(Kind::AccessToken, &*rng);
+            if (done + i) % stride == 0 {
+                writeln!(sample, "{token}")?;
+            }
+            digests.push(secret::digest(&token));
+        }
+        store.seed_tokens(&grant, &digests, now).await?;
+        done += n;
+        progress.show(done);
+    }
+    sample.flush()?;
+    progress.finish();
+
+    let mut malformed = std::fs::File::create(args.out.join("malformed.txt"))?;
+    let mut unknown = std::fs::File::create(args.out.join("unknown.txt"))?;
+    for _ in 0..1_000 {
+        let token = secret::mint(Kind::AccessToken, &OsRandom);
+        writeln!(unknown, "{token}")?;
+        // Same shape, last checksum digit changed: what a scanner guessing tokens sends.
+        let (head, last) = token.split_at(token.len() - 1);
+        let other = if last == "0" { "1" } else { "0" };
+        writeln!(malformed, "{head}{other}")?;
+    }
+
+    let mut codes = std::io::BufWriter::new(std::fs::File::create(args.out.join("codes.txt"))?);
+    let mut progress = Progress::new("codes", args.codes);
+    let mut done = 0;
+    while done < args.codes {
+        let n = BATCH.min(args.codes - done);
+        let mut digests = Vec::with_capacity(n);
+        for _ in 0..n {
+            let code = secret::mint(Kind::AuthCode, &OsRandom);
+            writeln!(codes, "{code}")?;
+            digests.push(secret::digest(&code));
+        }
+        let template = NewCode {
+            digest: &[],
+            app_id: app.id,
+            user_id: user.id,
+            site_id: None,
+            scope: "global",
+            redirect_uri: REDIRECT,
+            code_challenge: None,
+            // Long enough for any run; the store does not cap what it is given.
+            expires_at: now + 3 * 3600,
+        };
+        store.seed_codes(&template, &digests, now).await?;
+        done += n;
+        progress.show(done);
+    }
+    codes.flush()?;
+    progress.finish();
+
+    let meta = serde_json::json!({
+        "client_id": app.id.to_string(),
+        "client_secret": created.client_secret,
+        "redirect_uri": REDIRECT,
+        "username": "bench",
+        "password": PASSWORD,
+        "user_id": user.id,
+        "tokens": args.tokens,
+        "codes": args.codes,
+    });
+    std::fs::write(args.out.join("meta.json"), meta.to_string()).context("writing meta.json")?;
+    store.close().await;
+    Ok(())
+}
+
+/// A one-line progress bar on stderr.
+struct Progress {
+    what: &'static str,
+    total: usize,
+    shown: usize,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(what: &'static str, total: usize) -> Self {
+        Self {
+            what,
+            total,
+            shown: usize::MAX,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn show(&mut self, done: usize) {
+        let percent = (done * 100).checked_div(self.total).unwrap_or(100);
+        if percent == self.shown {
+            return;
+        }
+        self.shown = percent;
+        let bar = "#".repeat(percent / 4) + &" ".repeat(25 - percent / 4);
+        eprint!(
+            "\r  seeding {:<6} [{bar}] {percent:>3}% {done}/{} ({:.1} s)",
+            self.what,
+            self.total,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+
+    fn finish(&self) {
+        if self.total > 0 {
+            eprintln!();
+        }
+    }
+}

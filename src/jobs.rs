@@ -1,0 +1,53 @@
+//! Background jobs of a serving instance (STYLE.md, "background jobs … stop cleanly"): the
+//! revocation watcher that keeps the validation cache honest (`store::cache`) and the periodic
+//! garbage collection (`store::gc`). Both stop when `stop` turns true.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::state::AppState;
+use crate::store::gc;
+
+/// How often the collector runs.
+pub const GC_INTERVAL: Duration = Duration::from_secs(300);
+/// The pause between two batches of one collection.
+pub const GC_PAUSE: Duration = Duration::from_millis(20);
+
+/// Starts every job; await the handles after sending `true` on the sender of `stop`.
+pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let watcher = {
+        let store = state.store.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { store.watch_revocations(stop).await })
+    };
+    let collector = {
+        let state = state.clone();
+        let mut stop = stop;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(GC_INTERVAL) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                let collection = state
+                    .store
+                    .collect_garbage(state.now(), gc::BATCH, GC_PAUSE);
+                let result = tokio::select! {
+                    result = collection => result,
+                    _ = stop.wait_for(|s| *s) => break,
+                };
+                match result {
+                    Ok(purged) => tracing::info!(
+                        codes = purged.codes,
+                        tokens = purged.tokens,
+                        "garbage collected"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "garbage collection failed; will retry"),
+                }
+            }
+        })
+    };
+    vec![watcher, collector]
+}

@@ -1,0 +1,375 @@
+//! The token-validation cache (performance.md, "A validation cache is allowed … but revocation must
+//! win"; security.md F07, TK07): a bounded in-memory map from token digest to the grant facts, in
+//! front of [`Store::token_by_digest`].
+//!
+//! Revocation wins because the store revokes in one place: every method that deletes tokens
+//! ([`Store::revoke_token`], [`Store::revoke_app_for_user`], the replay branch of
+//! [`Store::redeem_code`], [`Store::delete_app`], [`Store::delete_user`]) announces a [`Revocation`]
+//! inside its own transaction (`pg_notify` on PostgreSQL, delivered at commit) and, once committed,
+//! drops the matching entries of its own cache. Other instances hear the notification through
+//! [`Store::watch_revocations`] and drop theirs; when that watcher is not connected, or reconnects,
+//! the cache is bypassed and cleared, since notifications may have been missed. On SQLite (one
+//! server process) the watcher polls `PRAGMA data_version` so revocations made by the CLI in another
+//! process clear the cache too.
+//!
+//! Only live tokens are cached (never "unknown"), so a token issued on any instance validates at
+//! once. Expiry is re-checked on every hit. A fill that raced with a revocation is discarded (the
+//! epoch check below), and every entry also lives at most [`TTL`], a backstop for a notification
+//! lost on a connection that died silently.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use moka::sync::Cache;
+use tokio::sync::watch;
+
+use super::{Db, Result, Store, TokenGrant};
+
+/// How many grants the cache holds (about 200 bytes each).
+pub const CAPACITY: u64 = 200_000;
+/// The longest an entry lives even when no revocation is heard.
+pub const TTL: Duration = Duration::from_secs(60);
+/// The PostgreSQL channel revocations are announced on.
+pub const CHANNEL: &str = "latchkey_revocations";
+/// How often the SQLite watcher looks for writes from other processes.
+const SQLITE_POLL: Duration = Duration::from_millis(50);
+/// The pause before the PostgreSQL watcher reconnects after a failure.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+
+/// Which tokens a revocation ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Token(i64),
+    UserApp {
+        user_id: i64,
+        app_id: i64,
+    },
+    App(i64),
+    /// Everything: a user's deletion takes the tokens of the apps they own with it.
+    All,
+}
+
+impl Revocation {
+    /// The notification payload: `t:7`, `ua:3:9`, `a:9` or `*`.
+    pub fn payload(self) -> String {
+        match self {
+            Revocation::Token(id) => format!("t:{id}"),
+            Revocation::UserApp { user_id, app_id } => format!("ua:{user_id}:{app_id}"),
+            Revocation::App(id) => format!("a:{id}"),
+            Revocation::All => "*".to_owned(),
+        }
+    }
+
+    /// Reads a payload; anything unreadable means "everything", which is always safe.
+    pub fn parse(payload: &str) -> Self {
+        let parts: Vec<&str> = payload.split(':').collect();
+        let id = |s: &str| s.parse::<i64>().ok();
+        let parsed = match parts.as_slice() {
+            ["t", token] => id(token).map(Revocation::Token),
+            ["a", app] => id(app).map(Revocation::App),
+            ["ua", user, app] => id(user)
+                .zip(id(app))
+                .map(|(user_id, app_id)| Revocation::UserApp { user_id, app_id }),
+            _ => None,
+        };
+        parsed.unwrap_or(Revocation::All)
+    }
+
+    fn matches(self, grant: &TokenGrant) -> bool {
+        match self {
+            Revocation::Token(id) => grant.token_id == id,
+            Revocation::UserApp { user_id, app_id } => {
+                grant.user_id == user_id && grant.app_id == app_id
+            }
+            Revocation::App(id) => grant.app_id == id,
+            Revocation::All => true,
+        }
+    }
+}
+
+/// The cache itself; one per `Store`, so one per instance.
+pub struct TokenCache {
+    entries: Cache<[u8; 32], Arc<TokenGrant>>,
+    /// Bumped by every invalidation; a fill whose lookup began in an older epoch is dropped.
+    epoch: AtomicU64,
+    /// Orders fills against invalidations (fills share it, invalidations take it alone).
+    fill: RwLock<()>,
+    /// True while a watcher is connected and listening; otherwise the cache is bypassed.
+    live: AtomicBool,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.entries.entry_count())
+            .field("live", &self.live.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::new(CAPACITY, TTL)
+    }
+}
+
+impl TokenCache {
+    pub fn new(capacity: u64, ttl: Duration) -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
+            epoch: AtomicU64::new(0),
+            fill: RwLock::new(()),
+            live: AtomicBool::new(false),
+        }
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<Arc<TokenGrant>> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        self.entries.get(digest)
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Caches `grant` unless an invalidation happened since `epoch` was read.
+    fn fill(&self, digest: [u8; 32], grant: Arc<TokenGrant>, epoch: u64) {
+        let _fill = self.fill.read().unwrap_or_else(|e| e.into_inner());
+        if self.live.load(Ordering::Acquire) && self.epoch() == epoch {
+            self.entries.insert(digest, grant);
+        }
+    }
+
+    /// Drops every entry `revocation` covers; later lookups go to the database.
+    pub fn revoke(&self, revocation: Revocation) {
+        let _exclusive = self.fill.write().unwrap_or_else(|e| e.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        // A predicate that cannot be registered falls back to dropping everything.
+        let targeted = revocation != Revocation::All
+            && self
+                .entries
+                .invalidate_entries_if(move |_, grant| revocation.matches(grant))
+                .is_ok();
+        if !targeted {
+            self.entries.invalidate_all();
+        }
+    }
+
+    /// Turns the cache on (a watcher is listening) or off (it is not: bypass, and forget it all).
+    fn set_live(&self, live: bool) {
+        if !live {
+            self.live.store(false, Ordering::Release);
+        }
+        self.revoke(Revocation::All);
+        if live {
+            self.live.store(true, Ordering::Release);
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    pub fn len(&self) -> u64 {
+        self.entries.entry_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Inside a revoking transaction `$tx`, announces `$revocation` to the other instances (PostgreSQL
+/// delivers it at commit, and drops it on rollback). On SQLite this is a no-op: the watcher there
+/// sees the commit itself.
+macro_rules! announce {
+    ($store:expr, $tx:expr, $revocation:expr) => {
+        if $store.is_postgres() {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind($crate::store::cache::CHANNEL)
+                .bind($revocation.payload())
+                .execute($tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use announce;
+
+impl Store {
+    /// The live grant behind this token digest, through the cache. Only one lookup by digest ever
+    /// reaches the database, and only on a miss.
+    pub async fn token_grant(
+        &self,
+        digest: &[u8; 32],
+        now: i64,
+    ) -> Result<Option<Arc<TokenGrant>>> {
+        if let Some(grant) = self.cache.get(digest) {
+            if grant.expires_at.is_none_or(|at| at > now) {
+                return Ok(Some(grant));
+            }
+            return Ok(None);
+        }
+        let epoch = self.cache.epoch();
+        let Some(grant) = self.token_by_digest(digest, now).await? else {
+            return Ok(None);
+        };
+        let grant = Arc::new(grant);
+        self.cache.fill(*digest, Arc::clone(&grant), epoch);
+        Ok(Some(grant))
+    }
+
+    /// This instance's validation cache.
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    /// Drops the cached entries `revocation` covers on this instance (after its commit).
+    pub(crate) fn revoked(&self, revocation: Revocation) {
+        self.cache.revoke(revocation);
+    }
+
+    /// Keeps this instance's cache in step with revocations made elsewhere, until `stop` turns
+    /// true: PostgreSQL `LISTEN`, reconnecting after a failure; SQLite `PRAGMA data_version`
+    /// polling. The cache is live only while the watcher is sure it hears everything.
+    pub async fn watch_revocations(&self, mut stop: watch::Receiver<bool>) {
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.watch_once() => outcome,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            self.cache.set_live(false);
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "revocation watcher lost its connection; cache off");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RECONNECT_PAUSE) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+        self.cache.set_live(false);
+    }
+
+    /// One connection's worth of watching; returns when the connection fails.
+    async fn watch_once(&self) -> Result<()> {
+        match &self.db {
+            Db::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(CHANNEL).await?;
+                self.cache.set_live(true);
+                loop {
+                    // `None`: the connection dropped; notifications may have been missed.
+                    let Some(note) = listener.try_recv().await? else {
+                        return Ok(());
+                    };
+                    self.cache.revoke(Revocation::parse(note.payload()));
+                }
+            }
+            Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?.detach();
+                let mut seen: i64 = sqlx::query_scalar("PRAGMA data_version")
+                    .fetch_one(&mut conn)
+                    .await?;
+                self.cache.set_live(true);
+                loop {
+                    tokio::time::sleep(SQLITE_POLL).await;
+                    let now: i64 = sqlx::query_scalar("PRAGMA data_version")
+                        .fetch_one(&mut conn)
+                        .await?;
+                    if now != seen {
+                        // Another connection committed: it may have revoked something.
+                        self.cache.revoke(Revocation::All);
+                        seen = now;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(token_id: i64, user_id: i64, app_id: i64) -> Arc<TokenGrant> {
+        Arc::new(TokenGrant {
+            token_id,
+            app_id,
+            user_id,
+            grant_id: 1,
+            site_id: None,
+            scope: "global".into(),
+            expires_at: None,
+        })
+    }
+
+    #[test]
+    fn payloads_round_trip_and_garbage_means_everything() {
+        for r in [
+            Revocation::Token(7),
+            Revocation::UserApp {
+                user_id: 3,
+                app_id: 9,
+            },
+            Revocation::App(9),
+            Revocation::All,
+        ] {
+            assert_eq!(Revocation::parse(&r.payload()), r, "{r:?}");
+        }
+        for garbage in ["", "t:", "t:x", "ua:1", "zz:1", "a:1:2x"] {
+            assert_eq!(Revocation::parse(garbage), Revocation::All, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn a_revocation_drops_exactly_the_entries_it_covers() {
+        let cache = TokenCache::default();
+        cache.set_live(true);
+        cache.fill([1; 32], grant(1, 10, 100), cache.epoch());
+        cache.fill([2; 32], grant(2, 10, 200), cache.epoch());
+        cache.fill([3; 32], grant(3, 11, 100), cache.epoch());
+        cache.revoke(Revocation::Token(1));
+        assert!(cache.get(&[1; 32]).is_none());
+        assert!(cache.get(&[2; 32]).is_some());
+        cache.revoke(Revocation::App(100));
+        assert!(cache.get(&[3; 32]).is_none());
+        assert!(cache.get(&[2; 32]).is_some());
+        cache.revoke(Revocation::UserApp {
+            user_id: 10,
+            app_id: 200,
+        });
+        assert!(cache.get(&[2; 32]).is_none());
+    }
+
+    #[test]
+    fn a_fill_that_raced_a_revocation_is_discarded() {
+        let cache = TokenCache::default();
+        cache.set_live(true);
+        let before = cache.epoch();
+        cache.revoke(Revocation::Token(1));
+        cache.fill([1; 32], grant(1, 10, 100), before);
+        assert!(cache.get(&[1; 32]).is_none());
+    }
+
+    #[test]
+    fn without_a_watcher_the_cache_is_bypassed() {
+        let cache = TokenCache::default();
+        cache.fill([1; 32], grant(1, 10, 100), cache.epoch());
+        assert!(cache.get(&[1; 32]).is_none());
+        cache.set_live(true);
+        cache.fill([1; 32], grant(1, 10, 100), cache.epoch());
+        assert!(cache.get(&[1; 32]).is_some());
+        cache.set_live(false);
+        assert!(cache.get(&[1; 32]).is_none());
+    }
+}

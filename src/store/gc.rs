@@ -1,0 +1,73 @@
+//! Housekeeping (performance.md; peers.md §B2, "token tables grow without bound"): purge what can
+//! no longer be used, in small batches so no statement holds locks for long and the tables stay
+//! bounded. Run by `latchkey gc` and by a background job in `serve`.
+
+use std::time::Duration;
+
+use super::{Result, Store, with_pool};
+
+/// Rows per statement: small enough that each delete is over in milliseconds.
+pub const BATCH: i64 = 1_000;
+/// How long a used code stays as a tombstone after its use, so a late replay still revokes the
+/// token it issued (RFC 6749 §4.1.2; oauth2.md §3).
+pub const CODE_TOMBSTONE_SECS: i64 = 30 * 60;
+
+/// What one collection removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    pub codes: u64,
+    pub tokens: u64,
+    /// OAuth1 nonces out of the timestamp window and expired request tokens.
+    pub oauth1: u64,
+}
+
+impl Store {
+    /// Deletes access tokens past their expiry, at most `batch` at a time. Expired tokens already
+    /// fail validation (the cache re-checks expiry), so no revocation is announced.
+    pub async fn purge_tokens(&self, now: i64, batch: i64) -> Result<u64> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM access_tokens WHERE id IN \
+                 (SELECT id FROM access_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1 \
+                  LIMIT $2)",
+            )
+            .bind(now)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done)
+    }
+
+    /// Purges everything expired, batch after batch with `pause` between them so the purge never
+    /// monopolises the database (SQLite has one writer).
+    pub async fn collect_garbage(&self, now: i64, batch: i64, pause: Duration) -> Result<Purged> {
+        let mut purged = Purged::default();
+        loop {
+            let n = self.purge_codes(now, CODE_TOMBSTONE_SECS, batch).await?;
+            purged.codes += n;
+            if n < batch as u64 {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        loop {
+            let n = self.purge_tokens(now, batch).await?;
+            purged.tokens += n;
+            if n < batch as u64 {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        loop {
+            let n = self.purge_oauth1(now, batch).await?;
+            purged.oauth1 += n;
+            if n < batch as u64 {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        Ok(purged)
+    }
+}

@@ -1,0 +1,371 @@
+//! The validation cache and housekeeping (issue 7): revocation wins on the revoking instance at
+//! once and on every other instance within 100 ms (security.md F07, TK07); a just-issued token
+//! validates everywhere at once; expired rows are purged in batches, used-code tombstones kept.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latchkey::AppState;
+use latchkey::config::Config;
+use latchkey::domain::app::AppType;
+use latchkey::domain::random::OsRandom;
+use latchkey::domain::secret::{self, Kind};
+use latchkey::store::{NewCode, NewToken, RedeemRefusal, Store, TokenGrant};
+
+use crate::both;
+use crate::harness::*;
+
+/// The bound of performance.md and F07.
+const BOUND: Duration = Duration::from_millis(100);
+
+/// A second instance (its own router, pool and cache) on `app`'s database, sharing its clock.
+async fn peer(app: &TestApp) -> (String, AppState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config {
+        database_url: app.state.settings.database.url.clone(),
+        listen: listener.local_addr().unwrap().to_string(),
+        public_url: base.clone(),
+        secret_key: "11".repeat(32),
+        ..Config::default()
+    };
+    config.database.max_connections = 4;
+    let settings = config.validate().unwrap();
+    let key = settings.secret_key(&OsRandom).unwrap();
+    let store = Store::connect(&settings.database).await.unwrap();
+    let state = AppState::new(
+        store,
+        settings,
+        Arc::new(app.clock.clone()),
+        Arc::new(OsRandom),
+        key,
+    );
+    let served = state.clone();
+    tokio::spawn(async move {
+        latchkey::http::serve::run(listener, served, std::future::pending())
+            .await
+            .unwrap();
+    });
+    wait_live(&state.store).await;
+    (base, state)
+}
+
+/// Waits until the instance's revocation watcher is listening (the cache is bypassed before).
+async fn wait_live(store: &Store) {
+    let start = Instant::now();
+    while !store.token_cache().is_live() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "watcher never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+struct Issued {
+    token: String,
+    grant: TokenGrant,
+}
+
+/// A token for `user` and `app`, written straight through the store as the token endpoint would.
+async fn issue(app: &TestApp, user_id: i64, app_id: i64, expires_at: Option<i64>) -> Issued {
+    let minted = latchkey::oauth2::tokens::mint(&app.state);
+    let grant = app
+        .store
+        .grant_token(
+            &NewToken {
+                digest: &minted.digest,
+                app_id,
+                user_id,
+                site_id: None,
+                scope: "global",
+                origin: "implicit",
+                expires_at,
+            },
+            app.clock_now(),
+        )
+        .await
+        .unwrap();
+    Issued {
+        token: minted.token,
+        grant,
+    }
+}
+
+async fn token_info(http: &reqwest::Client, base: &str, app_id: i64, token: &str) -> u16 {
+    http.get(format!("{base}/oauth2/token-info"))
+        .query(&[
+            ("client_id", app_id.to_string()),
+            ("token", token.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Polls `base` until the token is refused; panics past the bound. Returns how long it took.
+async fn refused_within_bound(
+    http: &reqwest::Client,
+    base: &str,
+    app_id: i64,
+    token: &str,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        if token_info(http, base, app_id, token).await == 400 {
+            return start.elapsed();
+        }
+        let waited = start.elapsed();
+        assert!(
+            waited < BOUND,
+            "still valid on the other instance after {waited:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn code_for(digest: &[u8; 32], user_id: i64, app_id: i64, expires_at: i64) -> NewCode<'_> {
+    NewCode {
+        digest,
+        app_id,
+        user_id,
+        site_id: None,
+        scope: "global",
+        redirect_uri: "https://client.example/cb",
+        code_challenge: None,
+        expires_at,
+    }
+}
+
+async fn fixture(app: &TestApp) -> (i64, i64) {
+    let alice = app.user("alice", "correct horse battery").await;
+    let (client, _) = app
+        .app(&alice, &["https://client.example/cb"], AppType::Web)
+        .await;
+    (alice.id, client.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_on_one_instance_fails_on_another_within_100_ms() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    wait_live(&a.store).await;
+    let (b, _b_state) = peer(&a).await;
+    let (user_id, app_id) = fixture(&a).await;
+    let http = reqwest::Client::new();
+
+    // Each revocation path of the store, one token each; every token is cached on B first.
+    let by_token = issue(&a, user_id, app_id, None).await;
+    let by_grant = issue(&a, user_id, app_id, None).await;
+    for issued in [&by_token, &by_grant] {
+        for _ in 0..2 {
+            assert_eq!(token_info(&http, &b, app_id, &issued.token).await, 200);
+        }
+    }
+    a.store.revoke_token(by_token.grant.token_id).await.unwrap();
+    assert_eq!(
+        token_info(&http, &a.base, app_id, &by_token.token).await,
+        400,
+        "at once on A"
+    );
+    let took = refused_within_bound(&http, &b, app_id, &by_token.token).await;
+    eprintln!("revoke_token seen on B after {took:?}");
+    assert_eq!(
+        token_info(&http, &b, app_id, &by_grant.token).await,
+        200,
+        "others stay valid"
+    );
+
+    a.store.revoke_app_for_user(user_id, app_id).await.unwrap();
+    assert_eq!(
+        token_info(&http, &a.base, app_id, &by_grant.token).await,
+        400
+    );
+    let took = refused_within_bound(&http, &b, app_id, &by_grant.token).await;
+    eprintln!("revoke_app_for_user seen on B after {took:?}");
+
+    // Code replay on A revokes the token the code issued, on B too.
+    let code = secret::digest(&secret::mint(Kind::AuthCode, &OsRandom));
+    let minted = latchkey::oauth2::tokens::mint(&a.state);
+    let now = a.clock_now();
+    a.store
+        .grant_code(&code_for(&code, user_id, app_id, now + 60), now)
+        .await
+        .unwrap();
+    let redeemed = a
+        .store
+        .redeem_code::<(), _>(&code, now, |_| {
+            Ok(latchkey::store::CodeToken {
+                digest: &minted.digest,
+                expires_at: None,
+            })
+        })
+        .await
+        .unwrap();
+    assert!(redeemed.is_ok());
+    assert_eq!(token_info(&http, &b, app_id, &minted.token).await, 200);
+    let replay = a
+        .store
+        .redeem_code::<(), _>(&code, now, |_| unreachable!())
+        .await
+        .unwrap();
+    assert!(matches!(replay, Err(RedeemRefusal::Replayed)));
+    assert_eq!(token_info(&http, &a.base, app_id, &minted.token).await, 400);
+    refused_within_bound(&http, &b, app_id, &minted.token).await;
+
+    // Deleting the app on A.
+    let last = issue(&a, user_id, app_id, None).await;
+    assert_eq!(token_info(&http, &b, app_id, &last.token).await, 200);
+    a.store.delete_app(app_id).await.unwrap();
+    refused_within_bound(&http, &b, app_id, &last.token).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issued_on_one_instance_validates_on_another_at_once() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let (b, _b_state) = peer(&a).await;
+    let (user_id, app_id) = fixture(&a).await;
+    let http = reqwest::Client::new();
+    let minted = latchkey::oauth2::tokens::mint(&a.state);
+    // Asked on B before it exists: no negative answer may be remembered.
+    assert_eq!(token_info(&http, &b, app_id, &minted.token).await, 400);
+    a.store
+        .grant_token(
+            &NewToken {
+                digest: &minted.digest,
+                app_id,
+                user_id,
+                site_id: None,
+                scope: "global",
+                origin: "code",
+                expires_at: None,
+            },
+            a.clock_now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(token_info(&http, &b, app_id, &minted.token).await, 200);
+}
+
+both! {
+    async fn a_revoked_token_fails_at_once_on_the_instance_that_revoked_it(app) {
+        wait_live(&app.store).await;
+        let (user_id, app_id) = fixture(&app).await;
+        let issued = issue(&app, user_id, app_id, None).await;
+        let other = issue(&app, user_id, app_id, None).await;
+        for issued in [&issued, &other] {
+            assert_eq!(token_info(&app.http, &app.base, app_id, &issued.token).await, 200);
+        }
+        assert!(app.store.token_cache().len() <= 2);
+        app.store.revoke_token(issued.grant.token_id).await.unwrap();
+        assert_eq!(token_info(&app.http, &app.base, app_id, &issued.token).await, 400);
+        app.store.delete_user(user_id).await.unwrap();
+        assert_eq!(token_info(&app.http, &app.base, app_id, &other.token).await, 400);
+    }
+
+    async fn a_cached_token_still_expires_on_time(app) {
+        wait_live(&app.store).await;
+        let (user_id, app_id) = fixture(&app).await;
+        let issued = issue(&app, user_id, app_id, Some(app.clock_now() + 60)).await;
+        assert_eq!(token_info(&app.http, &app.base, app_id, &issued.token).await, 200);
+        app.clock.advance(61);
+        assert_eq!(token_info(&app.http, &app.base, app_id, &issued.token).await, 400);
+    }
+
+    async fn garbage_collection_purges_expired_tokens_in_batches(app) {
+        let (user_id, app_id) = fixture(&app).await;
+        let now = app.clock_now();
+        let expiring = issue(&app, user_id, app_id, Some(now + 10)).await;
+        let digests: Vec<[u8; 32]> = (0..2_500u32)
+            .map(|i| secret::digest(&format!("expired-{i}")))
+            .collect();
+        app.store.seed_tokens(&expiring.grant, &digests, now).await.unwrap();
+        let keeper = issue(&app, user_id, app_id, None).await;
+        let later = issue(&app, user_id, app_id, Some(now + 3600)).await;
+        assert_eq!(app.count("access_tokens").await, 2_503);
+        app.clock.advance(10);
+        let purged = app
+            .store
+            .collect_garbage(app.clock_now(), 1_000, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(purged.tokens, 2_501);
+        assert_eq!(app.count("access_tokens").await, 2);
+        for live in [&keeper, &later] {
+            assert_eq!(token_info(&app.http, &app.base, app_id, &live.token).await, 200);
+        }
+    }
+
+    async fn garbage_collection_purges_expired_codes_but_keeps_fresh_tombstones(app) {
+        let (user_id, app_id) = fixture(&app).await;
+        let now = app.clock_now();
+        let code = |n: &str| secret::digest(n);
+        let (unused, used, live) = (code("unused"), code("used"), code("live"));
+        app.store.grant_code(&code_for(&unused, user_id, app_id, now + 60), now).await.unwrap();
+        app.store.grant_code(&code_for(&used, user_id, app_id, now + 60), now).await.unwrap();
+        app.store.grant_code(&code_for(&live, user_id, app_id, now + 600), now).await.unwrap();
+        let minted = latchkey::oauth2::tokens::mint(&app.state);
+        app.store
+            .redeem_code::<(), _>(&used, now, |_| {
+                Ok(latchkey::store::CodeToken { digest: &minted.digest, expires_at: None })
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        // Both short codes have expired; the used one stays as a tombstone for 30 minutes.
+        let purged = app.store.collect_garbage(now + 61, 1_000, Duration::ZERO).await.unwrap();
+        assert_eq!(purged.codes, 1, "only the unused expired code goes");
+        assert_eq!(app.count("auth_codes").await, 2);
+        let purged = app.store.collect_garbage(now + 30 * 60 - 1, 1_000, Duration::ZERO).await.unwrap();
+        assert_eq!(purged.codes, 1, "the other code has expired; the tombstone is 1 s too young");
+        assert_eq!(app.count("auth_codes").await, 1);
+        let purged = app.store.collect_garbage(now + 30 * 60, 1_000, Duration::ZERO).await.unwrap();
+        assert_eq!(purged.codes, 1, "the tombstone goes 30 minutes after its use");
+        assert_eq!(app.count("auth_codes").await, 0);
+        // The token issued from the code is not an expiring one: it stays.
+        assert_eq!(app.count("access_tokens").await, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_from_another_process_reaches_the_sqlite_server_within_100_ms() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    wait_live(&app.store).await;
+    let (user_id, app_id) = fixture(&app).await;
+    let issued = issue(&app, user_id, app_id, None).await;
+    assert_eq!(
+        token_info(&app.http, &app.base, app_id, &issued.token).await,
+        200
+    );
+    // Another pool with its own cache, as the CLI would open.
+    let cli = Store::connect(&app.state.settings.database).await.unwrap();
+    cli.revoke_app_for_user(user_id, app_id).await.unwrap();
+    refused_within_bound(&app.http, &app.base, app_id, &issued.token).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latchkey_gc_purges_and_reports() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let (user_id, app_id) = fixture(&app).await;
+    // Long expired by the real clock the CLI uses.
+    issue(&app, user_id, app_id, Some(1_000)).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("gc")
+        .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
+        .env("LATCHKEY_SECRET_KEY", "11".repeat(32))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tokens"], 1, "{report}");
+    assert_eq!(app.count("access_tokens").await, 0);
+}
