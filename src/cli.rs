@@ -97,6 +97,8 @@ pub enum AppCommand {
     List,
     /// Issue a new client secret; the old one stops working at once.
     ResetSecret { client_id: String },
+    /// Issue a new OAuth1 consumer secret (the key and existing tokens stay).
+    RegenerateConsumerSecret { client_id: String },
     /// Delete an app with its grants, codes and tokens.
     Delete { client_id: String },
 }

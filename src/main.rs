@@ -209,6 +209,19 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
             eprintln!("new secret for app {}; the old one no longer works", app.id);
             print(json!({"client_id": app.id.to_string(), "client_secret": secret}));
         }
+        AppCommand::RegenerateConsumerSecret { client_id } => {
+            let app = admin::find_app(store, &client_id).await.map_err(explain)?;
+            let key = settings.secret_key(&OsRandom)?;
+            let secret = admin::regenerate_consumer_secret(store, &OsRandom, &key.0, &app)
+                .await
+                .map_err(explain)?;
+            eprintln!("new consumer secret for app {}; the key stays", app.id);
+            print(json!({
+                "client_id": app.id.to_string(),
+                "consumer_key": app.oauth1_key,
+                "consumer_secret": secret,
+            }));
+        }
         AppCommand::Delete { client_id } => {
             let app = admin::find_app(store, &client_id).await.map_err(explain)?;
             store.delete_app(app.id).await?;

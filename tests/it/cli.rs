@@ -85,6 +85,11 @@ both! {
         assert_eq!(list[0]["redirect_uris"][1], "https://client.example/cb2");
         assert!(!list.to_string().contains(&secret), "secrets are never listed");
 
+        let regenerated = ok_json(&latchkey(&app, &["app", "regenerate-consumer-secret", &client_id]));
+        assert_eq!(regenerated["consumer_key"], created["consumer_key"]);
+        assert_ne!(regenerated["consumer_secret"], created["consumer_secret"]);
+        assert_eq!(regenerated["consumer_secret"].as_str().unwrap().len(), 48);
+
         let reset = ok_json(&latchkey(&app, &["app", "reset-secret", &client_id]));
         assert_ne!(reset["client_secret"], secret.as_str());
 
