@@ -9,7 +9,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::me::iso8601;
@@ -73,34 +72,44 @@ pub async fn users_me(State(state): State<AppState>, principal: Option<Principal
             "You are not currently logged in.",
         );
     };
-    let (user, site) = match (
-        state.store.user_by_id(principal.user_id).await,
-        match principal.site_id {
-            Some(id) => state.store.site_by_id(id).await,
-            None => Ok(None),
-        },
-    ) {
-        (Ok(Some(user)), Ok(site)) => (user, site),
-        (Ok(None), _) => {
+    let profile = match state.store.profile(principal.user_id).await {
+        Ok(Some(profile)) => profile,
+        Ok(None) => {
             return wp_error(
                 StatusCode::UNAUTHORIZED,
                 "rest_not_logged_in",
                 "You are not currently logged in.",
             );
         }
-        (Err(e), _) | (_, Err(e)) => return super::error::ApiError::from(e).into_response(),
+        Err(e) => return super::error::ApiError::from(e).into_response(),
     };
-    let email_hash = hex::encode(Sha256::digest(user.email.trim().to_lowercase().as_bytes()));
+    // The token's blog is usually one of the user's sites; one that is no longer is read afresh.
+    let member_of = principal.site_id.and_then(|id| {
+        profile
+            .memberships
+            .iter()
+            .find(|m| m.site.id == id)
+            .map(|m| m.site.url.clone())
+    });
+    let site_url = match (principal.site_id, member_of) {
+        (_, Some(url)) => Some(url),
+        (Some(id), None) => match state.store.site_by_id(id).await {
+            Ok(site) => site.map(|s| s.url),
+            Err(e) => return super::error::ApiError::from(e).into_response(),
+        },
+        (None, None) => None,
+    };
+    let email_hash = &profile.email_hash;
     let avatar =
         |size: u32| format!("https://secure.gravatar.com/avatar/{email_hash}?s={size}&d=mm&r=g");
-    let home = site.map_or_else(|| state.settings.base_url(), |s| s.url);
+    let home = site_url.unwrap_or_else(|| state.settings.base_url());
     Json(json!({
-        "id": user.id,
-        "name": user.display_name,
+        "id": profile.user_id,
+        "name": profile.display_name,
         "url": "",
         "description": "",
-        "link": format!("{}/author/{}/", home.trim_end_matches('/'), user.username),
-        "slug": user.username,
+        "link": format!("{}/author/{}/", home.trim_end_matches('/'), profile.username),
+        "slug": profile.username,
         "avatar_urls": {"24": avatar(24), "48": avatar(48), "96": avatar(96)},
     }))
     .into_response()

@@ -1,19 +1,21 @@
-//! The token-validation cache (performance.md, "A validation cache is allowed … but revocation must
-//! win"; security.md F07, TK07): a bounded in-memory map from token digest to the grant facts, in
-//! front of [`Store::token_by_digest`].
+//! The validation cache (performance.md, "A validation cache is allowed … but revocation must win";
+//! security.md F07, TK07): bounded in-memory maps in front of the two reads every bearer request
+//! makes: the grant behind a token digest ([`Store::token_by_digest`]) and, for `/me`, the profile
+//! of its user (the account and its site memberships).
 //!
 //! Revocation wins because the store revokes in one place: every method that deletes tokens
 //! ([`Store::revoke_token`], [`Store::revoke_app_for_user`], the replay branch of
 //! [`Store::redeem_code`], [`Store::delete_app`], [`Store::delete_user`]) announces a [`Revocation`]
 //! inside its own transaction (`pg_notify` on PostgreSQL, delivered at commit) and, once committed,
-//! drops the matching entries of its own cache. Other instances hear the notification through
+//! drops the matching entries of its own cache. Writes that change what `/me` shows (memberships,
+//! sites) announce a [`Stale::Profile`] the same way. Other instances hear the notification through
 //! [`Store::watch_revocations`] and drop theirs; when that watcher is not connected, or reconnects,
 //! the cache is bypassed and cleared, since notifications may have been missed. On SQLite (one
 //! server process) the watcher polls `PRAGMA data_version` so revocations made by the CLI in another
 //! process clear the cache too.
 //!
 //! Only live tokens are cached (never "unknown"), so a token issued on any instance validates at
-//! once. Expiry is re-checked on every hit. A fill that raced with a revocation is discarded (the
+//! once. Expiry is re-checked on every hit. A fill that raced with an invalidation is discarded (the
 //! epoch check below), and every entry also lives at most [`TTL`], a backstop for a notification
 //! lost on a connection that died silently.
 
@@ -22,12 +24,16 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use moka::sync::Cache;
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use super::sites::Membership;
 use super::{Db, Result, Store, TokenGrant};
 
 /// How many grants the cache holds (about 200 bytes each).
 pub const CAPACITY: u64 = 200_000;
+/// How many user profiles it holds (a few hundred bytes each, more for users of many sites).
+pub const PROFILE_CAPACITY: u64 = 50_000;
 /// The longest an entry lives even when no revocation is heard.
 pub const TTL: Duration = Duration::from_secs(60);
 /// The PostgreSQL channel revocations are announced on.
@@ -88,9 +94,58 @@ impl Revocation {
     }
 }
 
+/// What a committed write makes stale on every instance: tokens, or one user's profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    Tokens(Revocation),
+    /// The user's memberships or sites changed: `/me` must read them again.
+    Profile(i64),
+}
+
+impl Stale {
+    /// The notification payload: a [`Revocation`]'s, or `p:7`.
+    pub fn payload(self) -> String {
+        match self {
+            Stale::Tokens(revocation) => revocation.payload(),
+            Stale::Profile(user_id) => format!("p:{user_id}"),
+        }
+    }
+
+    /// Reads a payload; anything unreadable means "everything", which is always safe.
+    pub fn parse(payload: &str) -> Self {
+        match payload.strip_prefix("p:").map(str::parse::<i64>) {
+            Some(Ok(user_id)) => Stale::Profile(user_id),
+            Some(Err(_)) => Stale::Tokens(Revocation::All),
+            None => Stale::Tokens(Revocation::parse(payload)),
+        }
+    }
+}
+
+impl From<Revocation> for Stale {
+    fn from(revocation: Revocation) -> Self {
+        Stale::Tokens(revocation)
+    }
+}
+
+/// A user as `/me` and `/wp-json/wp/v2/users/me` show them, with what they derive from the email.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+    pub language: String,
+    pub created_at: i64,
+    /// Hex SHA-256 of the trimmed, lower-cased email (Gravatar's key).
+    pub email_hash: String,
+    /// Every site of the user, oldest membership first (see [`Store::memberships`]).
+    pub memberships: Vec<Membership>,
+}
+
 /// The cache itself; one per `Store`, so one per instance.
-pub struct TokenCache {
+pub struct ValidationCache {
     entries: Cache<[u8; 32], Arc<TokenGrant>>,
+    profiles: Cache<i64, Arc<Profile>>,
     /// Bumped by every invalidation; a fill whose lookup began in an older epoch is dropped.
     epoch: AtomicU64,
     /// Orders fills against invalidations (fills share it, invalidations take it alone).
@@ -99,28 +154,32 @@ pub struct TokenCache {
     live: AtomicBool,
 }
 
-impl std::fmt::Debug for TokenCache {
+impl std::fmt::Debug for ValidationCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenCache")
+        f.debug_struct("ValidationCache")
             .field("entries", &self.entries.entry_count())
             .field("live", &self.live.load(Ordering::Relaxed))
             .finish()
     }
 }
 
-impl Default for TokenCache {
+impl Default for ValidationCache {
     fn default() -> Self {
         Self::new(CAPACITY, TTL)
     }
 }
 
-impl TokenCache {
+impl ValidationCache {
     pub fn new(capacity: u64, ttl: Duration) -> Self {
         Self {
             entries: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
                 .support_invalidation_closures()
+                .build(),
+            profiles: Cache::builder()
+                .max_capacity(PROFILE_CAPACITY)
+                .time_to_live(ttl)
                 .build(),
             epoch: AtomicU64::new(0),
             fill: RwLock::new(()),
@@ -139,26 +198,51 @@ impl TokenCache {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Caches `grant` unless an invalidation happened since `epoch` was read.
-    fn fill(&self, digest: [u8; 32], grant: Arc<TokenGrant>, epoch: u64) {
+    fn profile(&self, user_id: i64) -> Option<Arc<Profile>> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        self.profiles.get(&user_id)
+    }
+
+    /// Runs `insert` unless an invalidation happened since `epoch` was read.
+    fn fill_with(&self, epoch: u64, insert: impl FnOnce()) {
         let _fill = self.fill.read().unwrap_or_else(|e| e.into_inner());
         if self.live.load(Ordering::Acquire) && self.epoch() == epoch {
-            self.entries.insert(digest, grant);
+            insert();
         }
+    }
+
+    /// Caches `grant` unless an invalidation happened since `epoch` was read.
+    fn fill(&self, digest: [u8; 32], grant: Arc<TokenGrant>, epoch: u64) {
+        self.fill_with(epoch, || self.entries.insert(digest, grant));
     }
 
     /// Drops every entry `revocation` covers; later lookups go to the database.
     pub fn revoke(&self, revocation: Revocation) {
+        self.forget(Stale::Tokens(revocation));
+    }
+
+    /// Drops every entry `stale` covers; later lookups go to the database.
+    pub fn forget(&self, stale: Stale) {
         let _exclusive = self.fill.write().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        // A predicate that cannot be registered falls back to dropping everything.
-        let targeted = revocation != Revocation::All
-            && self
-                .entries
-                .invalidate_entries_if(move |_, grant| revocation.matches(grant))
-                .is_ok();
-        if !targeted {
-            self.entries.invalidate_all();
+        match stale {
+            Stale::Profile(user_id) => self.profiles.invalidate(&user_id),
+            Stale::Tokens(Revocation::All) => {
+                self.entries.invalidate_all();
+                self.profiles.invalidate_all();
+            }
+            Stale::Tokens(revocation) => {
+                // A predicate that cannot be registered falls back to dropping every grant.
+                let targeted = self
+                    .entries
+                    .invalidate_entries_if(move |_, grant| revocation.matches(grant))
+                    .is_ok();
+                if !targeted {
+                    self.entries.invalidate_all();
+                }
+            }
         }
     }
 
@@ -186,15 +270,15 @@ impl TokenCache {
     }
 }
 
-/// Inside a revoking transaction `$tx`, announces `$revocation` to the other instances (PostgreSQL
-/// delivers it at commit, and drops it on rollback). On SQLite this is a no-op: the watcher there
-/// sees the commit itself.
+/// Inside a writing transaction `$tx`, announces `$stale` (a [`Revocation`] or a [`Stale`]) to the
+/// other instances (PostgreSQL delivers it at commit, and drops it on rollback). On SQLite this is a
+/// no-op: the watcher there sees the commit itself.
 macro_rules! announce {
-    ($store:expr, $tx:expr, $revocation:expr) => {
+    ($store:expr, $tx:expr, $stale:expr) => {
         if $store.is_postgres() {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind($crate::store::cache::CHANNEL)
-                .bind($revocation.payload())
+                .bind($stale.payload())
                 .execute($tx)
                 .await?;
         }
@@ -225,8 +309,35 @@ impl Store {
         Ok(Some(grant))
     }
 
+    /// The user's profile (account and memberships), through the cache.
+    pub async fn profile(&self, user_id: i64) -> Result<Option<Arc<Profile>>> {
+        if let Some(profile) = self.cache.profile(user_id) {
+            return Ok(Some(profile));
+        }
+        let epoch = self.cache.epoch();
+        let Some(user) = self.user_by_id(user_id).await? else {
+            return Ok(None);
+        };
+        let memberships = self.memberships(user_id).await?;
+        let email_hash = hex::encode(Sha256::digest(user.email.trim().to_lowercase().as_bytes()));
+        let profile = Arc::new(Profile {
+            user_id: user.id,
+            username: user.username,
+            email: user.email,
+            display_name: user.display_name,
+            language: user.language,
+            created_at: user.created_at,
+            email_hash,
+            memberships,
+        });
+        let cached = Arc::clone(&profile);
+        self.cache
+            .fill_with(epoch, || self.cache.profiles.insert(user_id, cached));
+        Ok(Some(profile))
+    }
+
     /// This instance's validation cache.
-    pub fn token_cache(&self) -> &TokenCache {
+    pub fn validation_cache(&self) -> &ValidationCache {
         &self.cache
     }
 
@@ -237,6 +348,11 @@ impl Store {
     /// Drops the cached entries `revocation` covers on this instance (after its commit).
     pub(crate) fn revoked(&self, revocation: Revocation) {
         self.cache.revoke(revocation);
+    }
+
+    /// Drops this instance's cached profile of `user_id` (after the commit that changed it).
+    pub(crate) fn profile_changed(&self, user_id: i64) {
+        self.cache.forget(Stale::Profile(user_id));
     }
 
     /// Keeps this instance's cache in step with revocations made elsewhere, until `stop` turns
@@ -272,7 +388,7 @@ impl Store {
                     let Some(note) = listener.try_recv().await? else {
                         return Ok(());
                     };
-                    self.cache.revoke(Revocation::parse(note.payload()));
+                    self.cache.forget(Stale::parse(note.payload()));
                 }
             }
             Db::Sqlite(pool) => {
@@ -332,8 +448,22 @@ mod tests {
     }
 
     #[test]
+    fn profile_notices_round_trip_and_garbage_means_everything() {
+        for stale in [
+            Stale::Profile(7),
+            Stale::Tokens(Revocation::App(9)),
+            Stale::Tokens(Revocation::All),
+        ] {
+            assert_eq!(Stale::parse(&stale.payload()), stale, "{stale:?}");
+        }
+        for garbage in ["p:", "p:x", "p:1:2"] {
+            assert_eq!(Stale::parse(garbage), Stale::Tokens(Revocation::All));
+        }
+    }
+
+    #[test]
     fn a_revocation_drops_exactly_the_entries_it_covers() {
-        let cache = TokenCache::default();
+        let cache = ValidationCache::default();
         cache.set_live(true);
         cache.fill([1; 32], grant(1, 10, 100), cache.epoch());
         cache.fill([2; 32], grant(2, 10, 200), cache.epoch());
@@ -353,7 +483,7 @@ mod tests {
 
     #[test]
     fn a_fill_that_raced_a_revocation_is_discarded() {
-        let cache = TokenCache::default();
+        let cache = ValidationCache::default();
         cache.set_live(true);
         let before = cache.epoch();
         cache.revoke(Revocation::Token(1));
@@ -363,7 +493,7 @@ mod tests {
 
     #[test]
     fn without_a_watcher_the_cache_is_bypassed() {
-        let cache = TokenCache::default();
+        let cache = ValidationCache::default();
         cache.fill([1; 32], grant(1, 10, 100), cache.epoch());
         assert!(cache.get(&[1; 32]).is_none());
         cache.set_live(true);

@@ -82,8 +82,8 @@ pub enum Db {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
-    /// This instance's token-validation cache (see `cache`).
-    cache: Arc<cache::TokenCache>,
+    /// This instance's validation cache (see `cache`).
+    cache: Arc<cache::ValidationCache>,
 }
 
 #[derive(Debug, thiserror::Error)]

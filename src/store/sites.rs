@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::cache::{Stale, announce};
 use super::{Result, Store, in_transaction, with_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -76,7 +77,7 @@ impl Store {
         is_jetpack: bool,
         now: i64,
     ) -> Result<Site> {
-        in_transaction!(self, |tx| {
+        let site = in_transaction!(self, |tx| {
             let site: Site = sqlx::query_as(
                 "INSERT INTO sites (url, url_key, name, is_jetpack, owner_id, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
@@ -99,8 +100,11 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            announce!(self, &mut *tx, Stale::Profile(owner_id));
             Ok(site)
-        })
+        });
+        self.profile_changed(owner_id);
+        site
     }
 
     pub async fn site_by_id(&self, id: i64) -> Result<Option<Site>> {
@@ -129,7 +133,7 @@ impl Store {
         role: Role,
         now: i64,
     ) -> Result<()> {
-        with_pool!(self, |pool| {
+        let done: Result<()> = in_transaction!(self, |tx| {
             sqlx::query(
                 "INSERT INTO site_members (site_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (site_id, user_id) DO UPDATE SET role = excluded.role",
@@ -138,23 +142,28 @@ impl Store {
             .bind(user_id)
             .bind(role.as_str())
             .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            .execute(&mut *tx)
+            .await?;
+            announce!(self, &mut *tx, Stale::Profile(user_id));
+            Ok(())
         });
-        Ok(())
+        self.profile_changed(user_id);
+        done
     }
 
     pub async fn remove_membership(&self, site_id: i64, user_id: i64) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM site_members WHERE site_id = $1 AND user_id = $2")
+        let done: Result<u64> = in_transaction!(self, |tx| {
+            let done = sqlx::query("DELETE FROM site_members WHERE site_id = $1 AND user_id = $2")
                 .bind(site_id)
                 .bind(user_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            announce!(self, &mut *tx, Stale::Profile(user_id));
+            Ok(done)
         });
-        Ok(done > 0)
+        self.profile_changed(user_id);
+        Ok(done? > 0)
     }
 
     /// Every site the user belongs to, oldest membership first, with the user's role.

@@ -10,7 +10,8 @@ use latchkey::config::Config;
 use latchkey::domain::app::AppType;
 use latchkey::domain::random::OsRandom;
 use latchkey::domain::secret::{self, Kind};
-use latchkey::store::{NewCode, NewToken, RedeemRefusal, Store, TokenGrant};
+
+use latchkey::store::{NewCode, NewToken, RedeemRefusal, Role, Store, TokenGrant};
 
 use crate::both;
 use crate::harness::*;
@@ -53,7 +54,7 @@ async fn peer(app: &TestApp) -> (String, AppState) {
 /// Waits until the instance's revocation watcher is listening (the cache is bypassed before).
 async fn wait_live(store: &Store) {
     let start = Instant::now();
-    while !store.token_cache().is_live() {
+    while !store.validation_cache().is_live() {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "watcher never connected"
@@ -223,6 +224,71 @@ async fn a_token_revoked_on_one_instance_fails_on_another_within_100_ms() {
     refused_within_bound(&http, &b, app_id, &last.token).await;
 }
 
+/// `/rest/v1.1/me` on `base` with the bearer: (site_count, primary_blog).
+async fn me_sites(http: &reqwest::Client, base: &str, token: &str) -> (u64, i64) {
+    let me: serde_json::Value = http
+        .get(format!("{base}/rest/v1.1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        me["site_count"].as_u64().unwrap(),
+        me["primary_blog"].as_i64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_changed_on_one_instance_shows_in_me_on_another_within_100_ms() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    wait_live(&a.store).await;
+    let (b, _b_state) = peer(&a).await;
+    let (user_id, app_id) = fixture(&a).await;
+    let owner = a.user("olga", "correct horse battery").await;
+    let site = a.site(&owner, "https://olga.example").await;
+    let http = reqwest::Client::new();
+    let issued = issue(&a, user_id, app_id, None).await;
+    assert_eq!(
+        me_sites(&http, &b, &issued.token).await,
+        (0, 0),
+        "cached on B"
+    );
+
+    a.store
+        .set_membership(site.id, user_id, Role::Administrator, a.clock_now())
+        .await
+        .unwrap();
+    assert_eq!(
+        me_sites(&http, &a.base, &issued.token).await,
+        (1, site.id),
+        "at once on A"
+    );
+    let start = Instant::now();
+    while me_sites(&http, &b, &issued.token).await != (1, site.id) {
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "B still shows the old sites"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    eprintln!("membership seen on B after {:?}", start.elapsed());
+
+    a.store.remove_membership(site.id, user_id).await.unwrap();
+    let start = Instant::now();
+    while me_sites(&http, &b, &issued.token).await != (0, 0) {
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "B still shows the removed site"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_issued_on_one_instance_validates_on_another_at_once() {
     let Some(a) = TestApp::spawn(Backend::Postgres).await else {
@@ -253,6 +319,26 @@ async fn a_token_issued_on_one_instance_validates_on_another_at_once() {
 }
 
 both! {
+    async fn me_shows_a_changed_membership_at_once_on_the_instance_that_made_it(app) {
+        wait_live(&app.store).await;
+        let (user_id, app_id) = fixture(&app).await;
+        let issued = issue(&app, user_id, app_id, None).await;
+        let alice = app.store.user_by_id(user_id).await.unwrap().unwrap();
+        assert_eq!(me_sites(&app.http, &app.base, &issued.token).await, (0, 0));
+        let first = app.site(&alice, "https://first.example").await;
+        assert_eq!(me_sites(&app.http, &app.base, &issued.token).await, (1, first.id));
+        let owner = app.user("olga", "correct horse battery").await;
+        let other = app.site(&owner, "https://olga.example").await;
+        app.store
+            .set_membership(other.id, user_id, Role::Editor, app.clock_now())
+            .await
+            .unwrap();
+        assert_eq!(me_sites(&app.http, &app.base, &issued.token).await, (2, first.id));
+        app.store.remove_membership(first.id, user_id).await.unwrap();
+        // An editor's site is no primary blog.
+        assert_eq!(me_sites(&app.http, &app.base, &issued.token).await, (1, 0));
+    }
+
     async fn a_revoked_token_fails_at_once_on_the_instance_that_revoked_it(app) {
         wait_live(&app.store).await;
         let (user_id, app_id) = fixture(&app).await;
@@ -261,7 +347,7 @@ both! {
         for issued in [&issued, &other] {
             assert_eq!(token_info(&app.http, &app.base, app_id, &issued.token).await, 200);
         }
-        assert!(app.store.token_cache().len() <= 2);
+        assert!(app.store.validation_cache().len() <= 2);
         app.store.revoke_token(issued.grant.token_id).await.unwrap();
         assert_eq!(token_info(&app.http, &app.base, app_id, &issued.token).await, 400);
         app.store.delete_user(user_id).await.unwrap();
