@@ -1,6 +1,9 @@
-//! The one `Clone` application state: cheap handles shared by every request.
+//! The one `Clone` application state: cheap handles shared by every request. Cloning it (every
+//! layer and extractor does, per request) is one reference-count increment on one `Arc`.
 
 use std::sync::Arc;
+
+use axum::http::HeaderValue;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::{SecretKey, Settings};
@@ -10,7 +13,10 @@ use crate::store::Store;
 use crate::throttle::Throttle;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares; reached through `Deref` (`state.store`, `state.settings`, …).
+pub struct Shared {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
@@ -21,6 +27,16 @@ pub struct AppState {
     pub migrated: Arc<AtomicBool>,
     /// The playground's demo client secret, in memory only (`demo`).
     pub playground: Arc<crate::demo::PlaygroundClient>,
+    /// The OAuth1 discovery `Link` every page and REST response carries, built once.
+    pub discovery_link: Option<HeaderValue>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -31,7 +47,9 @@ impl AppState {
         random: Arc<dyn Random>,
         key: SecretKey,
     ) -> Self {
-        Self {
+        let link = format!("<{}/wp-json/>; rel=\"https://api.w.org/\"", settings.base_url());
+        Self(Arc::new(Shared {
+            discovery_link: HeaderValue::from_str(&link).ok(),
             store,
             settings: Arc::new(settings),
             clock,
@@ -40,7 +58,7 @@ impl AppState {
             throttle: Arc::new(Throttle::default()),
             migrated: Arc::new(AtomicBool::new(true)),
             playground: Arc::default(),
-        }
+        }))
     }
 
     pub fn is_migrated(&self) -> bool {

@@ -5,15 +5,16 @@
 //! Counters live in the instance's memory: with several instances each keeps its own budget, so
 //! the effective limit is the budget times the number of instances (documented in the README).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use dashmap::DashMap;
 
 /// How many keys may be tracked before stale windows are swept.
 const SWEEP_AT: usize = 100_000;
 
+/// A sharded map, so requests on different cores rarely wait for each other (token-info checks
+/// it on every request).
 #[derive(Debug, Default)]
 pub struct Throttle {
-    windows: Mutex<HashMap<String, Window>>,
+    windows: DashMap<String, Window>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -25,37 +26,36 @@ struct Window {
 impl Throttle {
     /// `Some(retry_after_secs)` when `key` has used up `budget` failures in the current window.
     pub fn check(&self, key: &str, budget: u32, window_secs: i64, now: i64) -> Option<i64> {
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let w = windows.get(key)?;
+        let w = *self.windows.get(key)?;
         let ends = w.started + window_secs;
         (now < ends && w.failures >= budget).then(|| (ends - now).max(1))
     }
 
     /// Counts one failure against `key`.
     pub fn fail(&self, key: &str, window_secs: i64, now: i64) {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() >= SWEEP_AT {
-            windows.retain(|_, w| w.started + window_secs > now);
-        }
-        let w = windows.entry(key.to_owned()).or_insert(Window {
+        let fresh = Window {
             started: now,
             failures: 0,
-        });
+        };
+        // The common case (a key already counting) neither allocates nor takes every shard.
+        let mut w = match self.windows.get_mut(key) {
+            Some(w) => w,
+            None => {
+                if self.windows.len() >= SWEEP_AT {
+                    self.windows.retain(|_, w| w.started + window_secs > now);
+                }
+                self.windows.entry(key.to_owned()).or_insert(fresh)
+            }
+        };
         if w.started + window_secs <= now {
-            *w = Window {
-                started: now,
-                failures: 0,
-            };
+            *w = fresh;
         }
         w.failures = w.failures.saturating_add(1);
     }
 
     /// Forgets the failures of `key` (after a successful login, say).
     pub fn clear(&self, key: &str) {
-        self.windows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        self.windows.remove(key);
     }
 }
 

@@ -63,14 +63,10 @@ pub async fn harden(State(state): State<AppState>, request: Request, next: Next)
             HeaderValue::from_static("max-age=31536000"),
         );
     }
-    if !headers.contains_key(header::LINK) {
-        let link = format!(
-            "<{}/wp-json/>; rel=\"https://api.w.org/\"",
-            state.settings.base_url()
-        );
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            headers.insert(header::LINK, value);
-        }
+    if let Some(link) = &state.discovery_link
+        && !headers.contains_key(header::LINK)
+    {
+        headers.insert(header::LINK, link.clone());
     }
     response
 }
