@@ -2,10 +2,12 @@
 //! `spec/oauth1.md`). The pure protocol rules (`signature`, `callback`) come first; `verify` checks a
 //! signed request against storage; then one file per endpoint, the problem-reporting errors, and
 //! the REST layer that turns a signed API call into the same principal as an OAuth2 bearer.
+//! `client` is the consumer's side (signing an outgoing request), for the playground.
 
 pub mod access;
 pub mod authorize;
 pub mod callback;
+pub mod client;
 pub mod problem;
 pub mod request;
 pub mod rest;

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::PageError;
 use super::login;
+use super::page::Nav;
 use super::session::{self, SessionUser};
 use super::two_step::login_first;
 use crate::domain::password;
@@ -122,6 +123,7 @@ struct Row {
 #[derive(Template, WebTemplate)]
 #[template(path = "app_passwords.html")]
 struct AppPasswordsPage<'a> {
+    nav: Nav,
     csrf: String,
     rows: Vec<Row>,
     two_step: bool,
@@ -161,6 +163,7 @@ async fn render(
         })
         .collect();
     let page = AppPasswordsPage {
+        nav: Nav::of(state, s, "security"),
         csrf: session::csrf_token(state, s, "app-passwords"),
         rows,
         two_step: state.store.two_step(s.user.id).await?.enabled(),

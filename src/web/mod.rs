@@ -97,4 +97,9 @@ fn self_service() -> Router<AppState> {
         .route("/playground/implicit", post(playground::implicit))
         .route("/playground/password", post(playground::password))
         .route("/playground/token", post(playground::inspect_token))
+        .route("/playground/oauth1/start", post(playground::oauth1::start))
+        .route(
+            "/playground/oauth1/callback",
+            get(playground::oauth1::callback),
+        )
 }

@@ -54,9 +54,15 @@ pub struct Nav {
 
 impl Nav {
     pub fn new(state: &AppState, viewer: &Viewer, current: &'static str) -> Self {
+        Nav::of(state, &viewer.0, current)
+    }
+
+    /// For pages that take the session themselves (the security pages send visitors to the login
+    /// page their own way).
+    pub fn of(state: &AppState, s: &SessionUser, current: &'static str) -> Self {
         Nav {
-            username: viewer.0.user.username.clone(),
-            logout_csrf: session::csrf_token(state, &viewer.0, "logout"),
+            username: s.user.username.clone(),
+            logout_csrf: session::csrf_token(state, s, "logout"),
             current,
         }
     }

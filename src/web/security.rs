@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::error::PageError;
 use super::login;
+use super::page::Nav;
 use super::session::{self, SessionUser};
 use super::two_step::login_first;
 use crate::domain::password;
@@ -35,6 +36,7 @@ struct FieldErrors {
 #[derive(Template, WebTemplate)]
 #[template(path = "security.html")]
 struct SecurityPage {
+    nav: Nav,
     username: String,
     two_step: bool,
     app_passwords: usize,
@@ -56,6 +58,7 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let page = SecurityPage {
+        nav: Nav::of(state, s, "security"),
         username: s.user.username.clone(),
         two_step: state.store.two_step(s.user.id).await?.enabled(),
         app_passwords: state.store.app_passwords_of(s.user.id).await?.len(),

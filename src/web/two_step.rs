@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::PageError;
 use super::login::{self, safe_redirect};
+use super::page::Nav;
 use super::session::{self, SessionUser};
 use crate::domain::two_step as rules;
 use crate::domain::{crypto, random, secret};
@@ -336,6 +337,7 @@ pub async fn second_step(
 #[derive(Template, WebTemplate)]
 #[template(path = "two_step.html")]
 struct SettingsPage<'a> {
+    nav: Nav,
     enabled: bool,
     csrf: String,
     /// Setting up: the QR code as a `data:` URI, the seed for typing, and the sealed seed.
@@ -349,6 +351,7 @@ struct SettingsPage<'a> {
 #[derive(Template, WebTemplate)]
 #[template(path = "two_step_codes.html")]
 struct RecoveryCodesPage {
+    nav: Nav,
     codes: Vec<String>,
 }
 
@@ -393,6 +396,7 @@ async fn settings(
     Ok(page(
         status,
         SettingsPage {
+            nav: Nav::of(state, s, "security"),
             enabled,
             csrf: session::csrf_token(state, s, purpose),
             qr,
@@ -474,7 +478,13 @@ pub async fn enable(
         ..Default::default()
     };
     state.store.audit(&event, now).await?;
-    Ok(page(StatusCode::OK, RecoveryCodesPage { codes }))
+    Ok(page(
+        StatusCode::OK,
+        RecoveryCodesPage {
+            nav: Nav::of(&state, &s, "security"),
+            codes,
+        },
+    ))
 }
 
 /// `POST /me/security/two-step/disable`: needs a fresh code, throttled like a login.

@@ -14,6 +14,7 @@ mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
+mod playground_oauth1;
 mod rest;
 mod selfservice;
 mod selfservice_more;

@@ -98,7 +98,7 @@ both! {
             let expected = format!("/login?redirect_to={}", form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>());
             assert_eq!(r.header("location"), expected, "{path}");
         }
-        for path in ["/apps/new", "/apps/1/reset-secret", "/apps/1/delete", "/sites", "/playground/start", "/me/security/connected-applications/1/disconnect"] {
+        for path in ["/apps/new", "/apps/1/reset-secret", "/apps/1/delete", "/sites", "/playground/start", "/playground/oauth1/start", "/me/security/connected-applications/1/disconnect"] {
             app.http.post(app.url(path)).form(&[("csrf", "x")]).send().await.unwrap().assert_status(403).await;
         }
     }

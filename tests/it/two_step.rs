@@ -7,6 +7,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 use crate::both;
 use crate::flows::*;
 use crate::harness::*;
+use crate::selfservice::form_csrf;
 
 pub const BOB_PASSWORD: &str = "bob's long password";
 
@@ -21,6 +22,8 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
 struct Enrolled {
     seed: Vec<u8>,
     recovery: Vec<String>,
+    /// The page that showed the recovery codes.
+    codes_page: String,
 }
 
 fn code_at(seed: &[u8], unix: i64) -> String {
@@ -56,7 +59,10 @@ impl TestApp {
         let done = browser
             .post(self.url("/me/security/two-step/enable"))
             .form(&[
-                ("csrf", input(&page.body, "csrf").unwrap()),
+                (
+                    "csrf",
+                    form_csrf(&page.body, "/me/security/two-step/enable"),
+                ),
                 ("setup", input(&page.body, "setup").unwrap()),
                 ("code", code),
             ])
@@ -74,7 +80,11 @@ impl TestApp {
             .collect();
         assert_eq!(recovery.len(), 10, "{}", done.body);
         self.clock.advance(30);
-        Enrolled { seed, recovery }
+        Enrolled {
+            seed,
+            recovery,
+            codes_page: done.body,
+        }
     }
 
     /// Sends the login form; for a 2-step account the answer is the code form.
@@ -123,7 +133,10 @@ impl TestApp {
         let done = browser
             .post(self.url("/me/security/application-passwords"))
             .form(&[
-                ("csrf", input(&page.body, "csrf").unwrap().as_str()),
+                (
+                    "csrf",
+                    form_csrf(&page.body, "/me/security/application-passwords").as_str(),
+                ),
                 ("name", name),
             ])
             .send()
@@ -306,7 +319,7 @@ both! {
         let browser = app.bob_browser().await;
         let e = app.enable_two_step(&browser).await;
         let page = browser.get(app.url("/me/security/two-step")).send().await.unwrap().assert_status(200).await;
-        let csrf = input(&page.body, "csrf").unwrap();
+        let csrf = form_csrf(&page.body, "/me/security/two-step/disable");
         let disable = |code: String| {
             let csrf = csrf.clone();
             let browser = browser.clone();
@@ -334,7 +347,7 @@ both! {
         let page = browser.get(app.url("/me/security/two-step")).send().await.unwrap().assert_status(200).await;
         let seed_shown = between(&page.body, "<code id=\"seed\">", "</code>").unwrap().to_owned();
         let post = |code: &str, setup: String| {
-            browser.post(app.url("/me/security/two-step/enable")).form(&[("csrf", input(&page.body, "csrf").unwrap()), ("setup", setup), ("code", code.to_owned())]).send()
+            browser.post(app.url("/me/security/two-step/enable")).form(&[("csrf", form_csrf(&page.body, "/me/security/two-step/enable")), ("setup", setup), ("code", code.to_owned())]).send()
         };
         let wrong = post("123456", input(&page.body, "setup").unwrap()).await.unwrap().assert_status(400).await;
         assert!(wrong.body.contains("id=\"code-error\""));
@@ -369,7 +382,7 @@ both! {
         assert_eq!(list.body.matches(">Never<").count(), 1);
 
         // A name is required, and the error is shown by the field.
-        let csrf = input(&list.body, "csrf").unwrap();
+        let csrf = form_csrf(&list.body, "/me/security/application-passwords");
         let bad = browser.post(app.url("/me/security/application-passwords")).form(&[("csrf", csrf.as_str()), ("name", "   ")]).send().await.unwrap().assert_status(400).await;
         assert!(bad.body.contains("id=\"name-error\""));
         let long = "x".repeat(150);
@@ -392,7 +405,7 @@ both! {
         let alice = app.alice_browser().await;
         let alice_page = alice.get(app.url("/me/security/application-passwords")).send().await.unwrap().assert_status(200).await;
         let second_id = app.scalar("SELECT id FROM app_passwords WHERE name = 'Backup script'").await;
-        alice.post(app.url(&format!("/me/security/application-passwords/{second_id}/revoke"))).form(&[("csrf", input(&alice_page.body, "csrf").unwrap())]).send().await.unwrap().assert_status(404).await;
+        alice.post(app.url(&format!("/me/security/application-passwords/{second_id}/revoke"))).form(&[("csrf", form_csrf(&alice_page.body, "/me/security/application-passwords"))]).send().await.unwrap().assert_status(404).await;
         app.bob_grant(&w, &second, &[]).await.assert_status(200).await;
     }
 
@@ -471,7 +484,7 @@ both! {
         let old = app.login_by_hand().await;
         let changer = app.alice_browser().await;
         let page = changer.get(app.url("/me/security")).send().await.unwrap().assert_status(200).await;
-        let csrf = input(&page.body, "csrf").unwrap();
+        let csrf = form_csrf(&page.body, "/me/security/password");
         let change = |current: &str, new: &str, confirm: &str| {
             changer.post(app.url("/me/security/password")).form(&[("csrf", csrf.as_str()), ("current_password", current), ("new_password", new), ("confirm_password", confirm)]).send()
         };
@@ -506,7 +519,7 @@ both! {
         app.token_info(w.c3.id, &token).await.assert_status(200).await;
         let page = browser.get(app.url("/me/security/application-passwords")).send().await.unwrap().assert_status(200).await;
         let id = app.scalar("SELECT id FROM app_passwords WHERE name = 'laptop'").await;
-        browser.post(app.url(&format!("/me/security/application-passwords/{id}/revoke"))).form(&[("csrf", input(&page.body, "csrf").unwrap())]).send().await.unwrap().assert_status(303).await;
+        browser.post(app.url(&format!("/me/security/application-passwords/{id}/revoke"))).form(&[("csrf", form_csrf(&page.body, "/me/security/application-passwords"))]).send().await.unwrap().assert_status(303).await;
         app.me(&token).await.assert_status(401).await;
         app.token_info(w.c3.id, &token).await.assert_status(400).await;
         app.me(&kept).await.assert_status(200).await;
@@ -581,5 +594,24 @@ both! {
         // The pending login expires.
         app.clock.advance(301);
         b.get(app.url("/login/two-step")).send().await.unwrap().assert_status(303).await;
+    }
+
+    async fn the_security_pages_carry_the_navigation_with_security_marked_current(app) {
+        world(&app).await;
+        let browser = app.bob_browser().await;
+        let current = "<a href=\"/me/security\" aria-current=\"page\">Security</a>";
+        let mut pages = Vec::new();
+        for path in ["/me/security", "/me/security/two-step", "/me/security/application-passwords"] {
+            let page = browser.get(app.url(path)).send().await.unwrap().assert_status(200).await;
+            pages.push((path, page.body));
+        }
+        let enrolled = app.enable_two_step(&browser).await;
+        pages.push(("the recovery codes", enrolled.codes_page));
+        for (what, body) in &pages {
+            assert!(body.contains(current), "{what}: Security is the current entry: {body}");
+            assert_eq!(body.matches("aria-current=").count(), 1, "{what}: one current entry");
+            assert!(body.contains("href=\"/apps\"") && body.contains("href=\"/playground\""), "{what}: the other entries");
+            assert!(body.contains("action=\"/logout\"") && body.contains("title=\"Log out bob\""), "{what}: the log-out button");
+        }
     }
 }

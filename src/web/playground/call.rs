@@ -5,31 +5,45 @@
 //! stack), cannot be pointed anywhere else (no server-side request forgery), and works when the
 //! public URL is not reachable from the server itself (TLS terminated by a proxy, a container's
 //! published port). The page shows each call with the public URL it would have on the wire. The
-//! client secret and the user's password are masked in the transcript; nothing here is logged.
+//! client secret and the user's password are masked in the transcript, and so is every OAuth1
+//! `oauth_token_secret` in an answer (the consumer and token secrets never travel: only the
+//! signature they make does); nothing here is logged.
+//!
+//! An [`Exchange`] can be serialized so that a step taken before the browser leaves (the OAuth1
+//! request token) is shown on the result page after it comes back; what is serialized is the
+//! masked transcript only.
 
 use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, header};
+use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 
 use crate::http::peer::Peer;
 use crate::state::AppState;
 
 /// One recorded request and its response.
+#[derive(Serialize, Deserialize)]
 pub struct Exchange {
     pub title: String,
-    pub method: &'static str,
+    pub method: String,
     pub url: String,
     pub request_headers: Vec<(String, String)>,
     pub request_body: Option<String>,
     pub status: u16,
-    pub reason: &'static str,
+    pub reason: String,
     pub response_headers: Vec<(String, String)>,
+    /// As shown: pretty JSON, or the body with its secrets masked.
     pub response_body: String,
     /// The parsed JSON body, if any.
+    #[serde(skip)]
     pub json: Option<serde_json::Value>,
+    /// The parsed `application/x-www-form-urlencoded` body (OAuth1 answers), unmasked; never
+    /// serialized.
+    #[serde(skip)]
+    pub form: Vec<(String, String)>,
 }
 
 impl Exchange {
@@ -41,10 +55,21 @@ impl Exchange {
     pub fn field(&self, name: &str) -> Option<&str> {
         self.json.as_ref()?.get(name)?.as_str()
     }
+
+    /// A field of a form-encoded response (OAuth1 answers).
+    pub fn form_field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Form fields whose values the transcript masks.
 const MASKED: [&str; 2] = ["client_secret", "password"];
+
+/// Fields of a form-encoded answer whose values the transcript masks.
+const MASKED_ANSWER: [&str; 1] = ["oauth_token_secret"];
 
 /// Headers worth showing from a response (the security headers are on every page already).
 const SHOWN: [&str; 6] = [
@@ -56,12 +81,14 @@ const SHOWN: [&str; 6] = [
     "location",
 ];
 
-pub struct Call<'a> {
+pub struct Call {
     pub title: String,
     pub method: Method,
     /// Path and query, as sent to the router.
     pub path: String,
-    pub bearer: Option<&'a str>,
+    /// The `Authorization` header: `Bearer …` or a signed `OAuth …` (neither holds a secret that
+    /// the page does not show anyway: a bearer token is shown, an OAuth1 signature is no secret).
+    pub authorization: Option<String>,
     pub form: Option<Vec<(&'static str, String)>>,
 }
 
@@ -77,16 +104,27 @@ fn encode(pairs: &[(&'static str, String)], mask: bool) -> String {
     s.finish()
 }
 
+/// A form-encoded body with the values of [`MASKED_ANSWER`] replaced, the rest as sent.
+fn mask_answer(body: &str) -> String {
+    body.split('&')
+        .map(|piece| match piece.split_once('=') {
+            Some((name, _)) if MASKED_ANSWER.contains(&name) => format!("{name}=********"),
+            _ => piece.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Sends `call` through the router as if it came from `peer`, and records it.
-pub async fn send(state: &AppState, peer: Peer, call: Call<'_>) -> Exchange {
+pub async fn send(state: &AppState, peer: Peer, call: Call) -> Exchange {
     let base = state.settings.base_url();
     let mut request_headers = Vec::new();
     let mut builder = Request::builder()
         .method(call.method.clone())
         .uri(&call.path);
-    if let Some(token) = call.bearer {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        request_headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+    if let Some(value) = &call.authorization {
+        builder = builder.header(header::AUTHORIZATION, value);
+        request_headers.push(("Authorization".to_owned(), value.clone()));
     }
     let (body, shown_body) = match &call.form {
         Some(pairs) => {
@@ -118,7 +156,7 @@ pub async fn send(state: &AppState, peer: Peer, call: Call<'_>) -> Exchange {
         .oneshot(request)
         .await;
     let status = response.status();
-    let response_headers = SHOWN
+    let response_headers: Vec<(String, String)> = SHOWN
         .iter()
         .filter_map(|name| {
             let v = response.headers().get(*name)?.to_str().ok()?;
@@ -129,8 +167,17 @@ pub async fn send(state: &AppState, peer: Peer, call: Call<'_>) -> Exchange {
         .await
         .unwrap_or_default();
     let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+    let is_form = response_headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v.starts_with("application/x-www-form-urlencoded"));
+    let form = if is_form {
+        form_urlencoded::parse(&bytes).into_owned().collect()
+    } else {
+        Vec::new()
+    };
     let response_body = match &json {
         Some(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+        None if is_form => mask_answer(&String::from_utf8_lossy(&bytes)),
         None => String::from_utf8_lossy(&bytes).into_owned(),
     };
     Exchange {
@@ -140,15 +187,16 @@ pub async fn send(state: &AppState, peer: Peer, call: Call<'_>) -> Exchange {
         request_headers,
         request_body: shown_body,
         status: status.as_u16(),
-        reason: status.canonical_reason().unwrap_or(""),
+        reason: status.canonical_reason().unwrap_or("").to_owned(),
         response_headers,
         response_body,
         json,
+        form,
     }
 }
 
-fn method_name(m: &Method) -> &'static str {
-    if *m == Method::POST { "POST" } else { "GET" }
+fn method_name(m: &Method) -> String {
+    m.as_str().to_owned()
 }
 
 fn failed(title: String, method: &Method, url: String, why: &str) -> Exchange {
@@ -159,9 +207,10 @@ fn failed(title: String, method: &Method, url: String, why: &str) -> Exchange {
         request_headers: Vec::new(),
         request_body: None,
         status: 0,
-        reason: "not sent",
+        reason: "not sent".to_owned(),
         response_headers: Vec::new(),
         response_body: why.to_owned(),
         json: None,
+        form: Vec::new(),
     }
 }

@@ -1,6 +1,7 @@
 //! The playground (`/playground`): a built-in demo client that runs, against this very server, the
 //! code flow (with PKCE), the implicit flow, the password grant, token-info and `/rest/v1.1/me`,
-//! and shows each request and response (see `call` for how the calls are made).
+//! and the OAuth 1.0a flow (`oauth1`), and shows each request and response (see `call` for how the
+//! calls are made).
 //!
 //! It acts as the demo app seeded by `serve --demo` (whose secret it keeps server-side, see
 //! `demo::PlaygroundClient`) or as one of the user's own apps that registers
@@ -13,6 +14,7 @@
 //! fragment from the pasted text.
 
 mod call;
+pub mod oauth1;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -21,6 +23,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use base64::Engine;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -75,6 +78,9 @@ struct PlaygroundPage {
     nav: Nav,
     clients: Vec<ClientChoice>,
     callback: String,
+    /// The apps the OAuth1 flow can act as, and the callback they must register.
+    consumers: Vec<ClientChoice>,
+    oauth1_callback: String,
     has_sites: bool,
     csrf: String,
     error: FieldError,
@@ -159,6 +165,11 @@ async fn playground_page(
         .into_iter()
         .map(|(c, _)| c)
         .collect();
+    let consumers = oauth1::consumers(state, viewer)
+        .await?
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
     let has_sites = !state
         .store
         .administered_sites(viewer.0.user.id)
@@ -168,6 +179,8 @@ async fn playground_page(
         nav: Nav::new(state, viewer, "playground"),
         clients,
         callback: callback_url(state),
+        consumers,
+        oauth1_callback: oauth1::callback_url(state),
         has_sites,
         csrf: session::csrf_token(state, &viewer.0, CSRF),
         error,
@@ -295,31 +308,53 @@ pub async fn start(
         authorize_url: format!("{}{path}", state.settings.base_url()),
         started: state.now(),
     };
-    let sealed = crypto::seal(
-        &state.key.0,
-        FLOW_CONTEXT,
-        &serde_json::to_vec(&flow).unwrap_or_default(),
-        &*state.random,
-    );
-    let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
-    let jar = jar.add(session::cookie(
-        &state,
-        cookie_name(&state),
-        value,
-        Some(FLOW_TTL),
-    ));
+    let jar = seal_cookie(&state, jar, FLOW_CONTEXT, &flow);
     Ok((jar, Redirect::to(&path)).into_response())
 }
 
-/// The flow in progress for this viewer, if its cookie is present, intact, theirs and fresh.
-fn flow(state: &AppState, viewer: &Viewer, jar: &CookieJar) -> Option<Flow> {
+/// Seals `flow` (encrypted and authenticated, under `context`) into the playground's cookie. One
+/// flow at a time per browser: starting another replaces it.
+fn seal_cookie<T: Serialize>(
+    state: &AppState,
+    jar: CookieJar,
+    context: &str,
+    flow: &T,
+) -> CookieJar {
+    let sealed = crypto::seal(
+        &state.key.0,
+        context,
+        &serde_json::to_vec(flow).unwrap_or_default(),
+        &*state.random,
+    );
+    let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
+    jar.add(session::cookie(
+        state,
+        cookie_name(state),
+        value,
+        Some(FLOW_TTL),
+    ))
+}
+
+/// What the playground's cookie holds, if it is present, intact and was sealed under `context`
+/// (so an OAuth2 flow is never read as an OAuth1 one).
+fn open_cookie<T: DeserializeOwned>(state: &AppState, jar: &CookieJar, context: &str) -> Option<T> {
     let raw = jar.get(cookie_name(state))?;
     let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(raw.value())
         .ok()?;
-    let plain = crypto::open(&state.key.0, FLOW_CONTEXT, &sealed)?;
-    let flow: Flow = serde_json::from_slice(&plain).ok()?;
-    (flow.user_id == viewer.0.user.id && state.now() - flow.started <= FLOW_TTL).then_some(flow)
+    let plain = crypto::open(&state.key.0, context, &sealed)?;
+    serde_json::from_slice(&plain).ok()
+}
+
+/// Whether a flow begun by `user_id` at `started` may go on for this viewer.
+fn is_current(state: &AppState, viewer: &Viewer, user_id: i64, started: i64) -> bool {
+    user_id == viewer.0.user.id && state.now() - started <= FLOW_TTL
+}
+
+/// The flow in progress for this viewer, if its cookie is present, intact, theirs and fresh.
+fn flow(state: &AppState, viewer: &Viewer, jar: &CookieJar) -> Option<Flow> {
+    let flow: Flow = open_cookie(state, jar, FLOW_CONTEXT)?;
+    is_current(state, viewer, flow.user_id, flow.started).then_some(flow)
 }
 
 fn no_flow() -> PageError {
@@ -380,7 +415,7 @@ async fn token_request(
                 title: title.to_owned(),
                 method: Method::POST,
                 path: "/oauth2/token".into(),
-                bearer: None,
+                authorization: None,
                 form: Some(form),
             },
         )
@@ -407,7 +442,7 @@ async fn inspect(state: &AppState, peer: Peer, client_id: i64, token: &str) -> V
             title: "Validate the token (token-info)".into(),
             method: Method::GET,
             path: format!("/oauth2/token-info?{query}"),
-            bearer: None,
+            authorization: None,
             form: None,
         },
     )
@@ -419,7 +454,7 @@ async fn inspect(state: &AppState, peer: Peer, client_id: i64, token: &str) -> V
             title: "Call the REST API as the user".into(),
             method: Method::GET,
             path: "/rest/v1.1/me".into(),
-            bearer: Some(token),
+            authorization: Some(format!("Bearer {token}")),
             form: None,
         },
     )
