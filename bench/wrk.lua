@@ -1,6 +1,6 @@
 -- Load script for wrk (bench/run). The scenario comes from the environment:
---   BENCH_MODE   token-info | me | code-exchange | login
---   BENCH_FILE   one token (or code) per line
+--   BENCH_MODE   token-info | me | code-exchange | oauth1-call | login
+--   BENCH_FILE   one token (or code, or pre-signed OAuth1 Authorization header) per line
 --   BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT   (token-info, code-exchange)
 --   BENCH_COOKIE, BENCH_CSRF, BENCH_USERNAME, BENCH_PASSWORD (login)
 -- Requests are built in init() where they can be reused, so wrk spends its time sending them.
@@ -49,6 +49,15 @@ function init(args)
     items = lines(os.getenv("BENCH_FILE"))
     step = tonumber(os.getenv("BENCH_THREADS") or "2")
     next_item = id
+  elseif mode == "oauth1-call" then
+    -- Each signed request once (its nonce is spent): thread k keeps lines k, k+T, k+2T, ...
+    items = {}
+    local n = 0
+    for line in io.lines(os.getenv("BENCH_FILE")) do
+      n = n + 1
+      if #line > 0 and (n - id) % step == 0 then items[#items + 1] = line end
+    end
+    next_item = 1
   elseif mode == "login" then
     local body = "csrf=" .. urlencode(os.getenv("BENCH_CSRF")) .. "&username=" ..
       urlencode(os.getenv("BENCH_USERNAME")) .. "&password=" .. urlencode(os.getenv("BENCH_PASSWORD")) ..
@@ -71,6 +80,11 @@ function request()
     local body = "grant_type=authorization_code&client_id=" .. client_id .. "&client_secret=" .. secret ..
       "&redirect_uri=" .. redirect .. "&code=" .. code
     return wrk.format("POST", "/oauth2/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+  end
+  if mode == "oauth1-call" then
+    local header = items[next_item] or "OAuth exhausted"
+    next_item = next_item + 1
+    return wrk.format("GET", "/wp-json/wp/v2/users/me", { ["Authorization"] = header })
   end
   if seq then
     -- Warm-up: every token once, thread k taking k, k+T, ...

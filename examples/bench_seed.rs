@@ -14,13 +14,19 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use latchkey::admin::{self, AppInput, UserInput};
+use latchkey::admin::{self, AppInput, CreatedApp, UserInput};
 use latchkey::config::Config;
 use latchkey::domain::app::AppType;
 use latchkey::domain::clock::{Clock, SystemClock};
 use latchkey::domain::random::OsRandom;
+use latchkey::domain::crypto;
+use latchkey::domain::random::alphanumeric;
+use latchkey::domain::scope::Scope;
 use latchkey::domain::secret::{self, Kind};
-use latchkey::store::{NewCode, NewToken, Store};
+use latchkey::oauth1::verify::{ACCESS_SECRET_CONTEXT, REQUEST_SECRET_CONTEXT};
+use latchkey::store::{
+    App, Approval, NewAccessToken, NewCode, NewRequestToken, NewToken, Store, User,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -86,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let app = created.app;
+    let app = created.app.clone();
 
     // One grant, then every token under it.
     let first = secret::mint(Kind::AccessToken, &OsRandom);
@@ -168,7 +174,10 @@ async fn main() -> anyhow::Result<()> {
     codes.flush()?;
     progress.finish();
 
+    let oauth1 = seed_oauth1(&store, &key.0, &user, &app, &created, now).await?;
+
     let meta = serde_json::json!({
+        "oauth1": oauth1,
         "client_id": app.id.to_string(),
         "client_secret": created.client_secret,
         "redirect_uri": REDIRECT,
@@ -181,6 +190,82 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(args.out.join("meta.json"), meta.to_string()).context("writing meta.json")?;
     store.close().await;
     Ok(())
+}
+
+/// An OAuth1 access token of the bench user for the bench app on the user's site, stored as
+/// `/oauth1/access` stores one (request token, approval, exchange), with what a consumer signs
+/// with: `{consumer_key, consumer_secret, token, token_secret}`.
+async fn seed_oauth1(
+    store: &Store,
+    key: &[u8; 32],
+    user: &User,
+    app: &App,
+    created: &CreatedApp,
+    now: i64,
+) -> anyhow::Result<serde_json::Value> {
+    let site = match admin::find_site(store, "https://bench.example/blog").await {
+        Ok(site) => site,
+        Err(_) => admin::create_site(store, user, "https://bench.example/blog", "Bench", false, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let (consumer_key, consumer_secret) = app
+        .oauth1_key
+        .clone()
+        .zip(created.consumer_secret.clone())
+        .context("the bench app has no OAuth1 consumer")?;
+    let sealed = |context: &str, secret: &str| crypto::seal(key, context, secret.as_bytes(), &OsRandom);
+    let request = alphanumeric(&OsRandom, 24);
+    store
+        .create_request_token(
+            &NewRequestToken {
+                digest: &secret::digest(&request),
+                secret_enc: &sealed(REQUEST_SECRET_CONTEXT, &alphanumeric(&OsRandom, 48)),
+                app_id: app.id,
+                callback: "oob",
+                expires_at: now + 600,
+            },
+            now,
+        )
+        .await?;
+    let pending = store
+        .request_token(&secret::digest(&request))
+        .await?
+        .context("the request token just stored")?;
+    let verifier = alphanumeric(&OsRandom, 24);
+    store
+        .approve_request_token(
+            pending.id,
+            &Approval {
+                verifier_digest: &secret::digest(&verifier),
+                verifier_enc: &sealed(REQUEST_SECRET_CONTEXT, &verifier),
+                user_id: user.id,
+                site_id: site.id,
+                callback: "oob",
+            },
+            now,
+        )
+        .await?;
+    let token = alphanumeric(&OsRandom, 24);
+    let token_secret = alphanumeric(&OsRandom, 48);
+    store
+        .exchange_request_token(
+            pending.id,
+            &NewAccessToken {
+                digest: &secret::digest(&token),
+                secret_enc: &sealed(ACCESS_SECRET_CONTEXT, &token_secret),
+                scope: &Scope::full_blog().wire(),
+            },
+            now,
+        )
+        .await?
+        .context("exchanging the approved request token")?;
+    Ok(serde_json::json!({
+        "consumer_key": consumer_key,
+        "consumer_secret": consumer_secret,
+        "token": token,
+        "token_secret": token_secret,
+    }))
 }
 
 /// A one-line progress bar on stderr.

@@ -47,6 +47,8 @@ pub struct LogConfig {
 pub struct DatabaseConfig {
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// SQLite only: `normal` or `full` (see `config/latchkey.toml`).
+    pub sqlite_synchronous: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +117,7 @@ impl Default for DatabaseConfig {
         Self {
             max_connections: 16,
             acquire_timeout_secs: 5,
+            sqlite_synchronous: "normal".into(),
         }
     }
 }
@@ -311,6 +314,16 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
+        let sqlite_full_sync = match self.database.sqlite_synchronous.as_str() {
+            "normal" => false,
+            "full" => true,
+            _ => {
+                return Err(invalid(
+                    "database.sqlite_synchronous",
+                    "must be normal or full",
+                ));
+            }
+        };
         if !(1..=600).contains(&self.oauth2.code_ttl_secs) {
             return Err(invalid(
                 "oauth2.code_ttl_secs",
@@ -352,6 +365,7 @@ impl Config {
                 url: url.to_owned(),
                 max_connections: self.database.max_connections,
                 acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs.max(1)),
+                sqlite_full_sync,
             },
             listen,
             public_url,
