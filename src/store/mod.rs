@@ -10,6 +10,7 @@ mod codes;
 mod connections;
 mod follows;
 pub mod gc;
+mod nonces;
 mod oauth1;
 mod posts;
 mod seed;
@@ -84,6 +85,8 @@ pub struct Store {
     db: Db,
     /// This instance's validation cache (see `cache`).
     cache: Arc<cache::ValidationCache>,
+    /// The OAuth1 nonce register's queue (see `nonces`).
+    nonces: nonces::NonceLog,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +204,7 @@ impl Store {
             Db::Postgres(pool)
         };
         Ok(Self {
+            nonces: nonces::NonceLog::start(db.clone()),
             db,
             cache: Arc::default(),
         })

@@ -244,24 +244,10 @@ impl Store {
         }))
     }
 
-    /// Records a nonce atomically; `false` when it was already used (RFC 5849 §3.3).
+    /// Records a nonce atomically; `false` when it was already used (RFC 5849 §3.3). Concurrent
+    /// calls share one commit (see `store::nonces`).
     pub async fn record_nonce(&self, nonce: &Nonce<'_>) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO oauth1_nonces (consumer_key, token, oauth_timestamp, nonce, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (consumer_key, token, oauth_timestamp, nonce) DO NOTHING",
-            )
-            .bind(nonce.consumer_key)
-            .bind(nonce.token)
-            .bind(nonce.timestamp)
-            .bind(nonce.nonce)
-            .bind(nonce.expires_at)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(done > 0)
+        self.nonces.record(nonce).await
     }
 
     /// Deletes nonces whose timestamp has left the window and request tokens past their expiry,

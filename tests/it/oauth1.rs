@@ -1153,3 +1153,48 @@ both! {
     assert_eq!(app.count("oauth1_access_tokens").await, 1);
 }
 }
+
+both! {
+    async fn concurrent_nonces_share_commits_and_each_key_is_fresh_exactly_once(app) {
+        // 200 requests at once over 50 keys (each sent four times): the writer batches them, and
+        // exactly one request per key is told its nonce was fresh.
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let store = app.store.clone();
+            tasks.push(tokio::spawn(async move {
+                let nonce = format!("n{}", i % 50);
+                let fresh = store
+                    .record_nonce(&latchkey::store::Nonce {
+                        consumer_key: "ck",
+                        token: &[7; 32],
+                        timestamp: 1_700_000_000,
+                        nonce: &nonce,
+                        expires_at: 1_700_000_900,
+                    })
+                    .await
+                    .unwrap();
+                (i % 50, fresh)
+            }));
+        }
+        let mut fresh_per_key = [0; 50];
+        for task in tasks {
+            let (key, fresh) = task.await.unwrap();
+            fresh_per_key[key] += usize::from(fresh);
+        }
+        assert_eq!(fresh_per_key, [1; 50]);
+        assert_eq!(app.count("oauth1_nonces").await, 50);
+        // A later batch cannot spend them again.
+        let again = app
+            .store
+            .record_nonce(&latchkey::store::Nonce {
+                consumer_key: "ck",
+                token: &[7; 32],
+                timestamp: 1_700_000_000,
+                nonce: "n3",
+                expires_at: 1_700_000_900,
+            })
+            .await
+            .unwrap();
+        assert!(!again);
+    }
+}
