@@ -18,8 +18,8 @@ use latchkey::admin::{self, AppInput, CreatedApp, UserInput};
 use latchkey::config::Config;
 use latchkey::domain::app::AppType;
 use latchkey::domain::clock::{Clock, SystemClock};
-use latchkey::domain::random::OsRandom;
 use latchkey::domain::crypto;
+use latchkey::domain::random::OsRandom;
 use latchkey::domain::random::alphanumeric;
 use latchkey::domain::scope::Scope;
 use latchkey::domain::secret::{self, Kind};
@@ -205,16 +205,24 @@ async fn seed_oauth1(
 ) -> anyhow::Result<serde_json::Value> {
     let site = match admin::find_site(store, "https://bench.example/blog").await {
         Ok(site) => site,
-        Err(_) => admin::create_site(store, user, "https://bench.example/blog", "Bench", false, now)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        Err(_) => admin::create_site(
+            store,
+            user,
+            "https://bench.example/blog",
+            "Bench",
+            false,
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let (consumer_key, consumer_secret) = app
         .oauth1_key
         .clone()
         .zip(created.consumer_secret.clone())
         .context("the bench app has no OAuth1 consumer")?;
-    let sealed = |context: &str, secret: &str| crypto::seal(key, context, secret.as_bytes(), &OsRandom);
+    let sealed =
+        |context: &str, secret: &str| crypto::seal(key, context, secret.as_bytes(), &OsRandom);
     let request = alphanumeric(&OsRandom, 24);
     store
         .create_request_token(

@@ -47,7 +47,10 @@ impl AppState {
         random: Arc<dyn Random>,
         key: SecretKey,
     ) -> Self {
-        let link = format!("<{}/wp-json/>; rel=\"https://api.w.org/\"", settings.base_url());
+        let link = format!(
+            "<{}/wp-json/>; rel=\"https://api.w.org/\"",
+            settings.base_url()
+        );
         Self(Arc::new(Shared {
             discovery_link: HeaderValue::from_str(&link).ok(),
             store,

@@ -37,7 +37,7 @@ pub enum Expect {
 pub enum Token {
     None,
     Request(RequestToken),
-    Access(AccessToken),
+    Access(std::sync::Arc<AccessToken>),
 }
 
 /// A request whose signature verified and whose nonce is now spent.

@@ -1,7 +1,8 @@
 //! The validation cache (performance.md, "A validation cache is allowed … but revocation must win";
-//! security.md F07, TK07): bounded in-memory maps in front of the two reads every bearer request
-//! makes: the grant behind a token digest ([`Store::token_by_digest`]) and, for `/me`, the profile
-//! of its user (the account and its site memberships).
+//! security.md F07, TK07): bounded in-memory maps in front of the reads every authenticated request
+//! makes: the grant behind a bearer token's digest ([`Store::token_by_digest`]), the OAuth1 access
+//! token behind a signed call's `oauth_token` ([`Store::oauth1_access_token`]) and, for `/me`, the
+//! profile of the user (the account and its site memberships).
 //!
 //! Revocation wins because the store revokes in one place: every method that deletes tokens
 //! ([`Store::revoke_token`], [`Store::revoke_app_for_user`], the replay branch of
@@ -28,7 +29,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use super::sites::Membership;
-use super::{Db, Result, Store, TokenGrant};
+use super::{AccessToken, Db, Result, Store, TokenGrant};
 
 /// How many grants the cache holds (about 200 bytes each).
 pub const CAPACITY: u64 = 200_000;
@@ -85,10 +86,21 @@ impl Revocation {
     fn matches(self, grant: &TokenGrant) -> bool {
         match self {
             Revocation::Token(id) => grant.token_id == id,
-            Revocation::UserApp { user_id, app_id } => {
-                grant.user_id == user_id && grant.app_id == app_id
-            }
-            Revocation::App(id) => grant.app_id == id,
+            _ => self.covers_grant_of(grant.user_id, grant.app_id),
+        }
+    }
+
+    /// Whether an OAuth1 access token of this user and app ends (it goes with its grant; `Token`
+    /// names an OAuth2 token).
+    fn matches_oauth1(self, token: &AccessToken) -> bool {
+        !matches!(self, Revocation::Token(_)) && self.covers_grant_of(token.user_id, token.app_id)
+    }
+
+    fn covers_grant_of(self, user: i64, app: i64) -> bool {
+        match self {
+            Revocation::Token(_) => false,
+            Revocation::UserApp { user_id, app_id } => user == user_id && app == app_id,
+            Revocation::App(id) => app == id,
             Revocation::All => true,
         }
     }
@@ -145,6 +157,7 @@ pub struct Profile {
 /// The cache itself; one per `Store`, so one per instance.
 pub struct ValidationCache {
     entries: Cache<[u8; 32], Arc<TokenGrant>>,
+    oauth1: Cache<[u8; 32], Arc<AccessToken>>,
     profiles: Cache<i64, Arc<Profile>>,
     /// Bumped by every invalidation; a fill whose lookup began in an older epoch is dropped.
     epoch: AtomicU64,
@@ -177,6 +190,11 @@ impl ValidationCache {
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build(),
+            oauth1: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
             profiles: Cache::builder()
                 .max_capacity(PROFILE_CAPACITY)
                 .time_to_live(ttl)
@@ -196,6 +214,13 @@ impl ValidationCache {
 
     fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    fn oauth1_token(&self, digest: &[u8; 32]) -> Option<Arc<AccessToken>> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        self.oauth1.get(digest)
     }
 
     fn profile(&self, user_id: i64) -> Option<Arc<Profile>> {
@@ -231,16 +256,26 @@ impl ValidationCache {
             Stale::Profile(user_id) => self.profiles.invalidate(&user_id),
             Stale::Tokens(Revocation::All) => {
                 self.entries.invalidate_all();
+                self.oauth1.invalidate_all();
                 self.profiles.invalidate_all();
             }
             Stale::Tokens(revocation) => {
-                // A predicate that cannot be registered falls back to dropping every grant.
+                // A predicate that cannot be registered falls back to dropping the whole map.
                 let targeted = self
                     .entries
                     .invalidate_entries_if(move |_, grant| revocation.matches(grant))
                     .is_ok();
                 if !targeted {
                     self.entries.invalidate_all();
+                }
+                if !matches!(revocation, Revocation::Token(_)) {
+                    let targeted = self
+                        .oauth1
+                        .invalidate_entries_if(move |_, token| revocation.matches_oauth1(token))
+                        .is_ok();
+                    if !targeted {
+                        self.oauth1.invalidate_all();
+                    }
                 }
             }
         }
@@ -307,6 +342,23 @@ impl Store {
         let grant = Arc::new(grant);
         self.cache.fill(*digest, Arc::clone(&grant), epoch);
         Ok(Some(grant))
+    }
+
+    /// The OAuth1 access token behind this key digest, through the cache (tokens without expiry;
+    /// they end with their grant).
+    pub async fn oauth1_access_token(&self, digest: &[u8; 32]) -> Result<Option<Arc<AccessToken>>> {
+        if let Some(token) = self.cache.oauth1_token(digest) {
+            return Ok(Some(token));
+        }
+        let epoch = self.cache.epoch();
+        let Some(token) = self.oauth1_access_token_uncached(digest).await? else {
+            return Ok(None);
+        };
+        let token = Arc::new(token);
+        let cached = Arc::clone(&token);
+        self.cache
+            .fill_with(epoch, || self.cache.oauth1.insert(*digest, cached));
+        Ok(Some(token))
     }
 
     /// The user's profile (account and memberships), through the cache.
@@ -479,6 +531,34 @@ mod tests {
             app_id: 200,
         });
         assert!(cache.get(&[2; 32]).is_none());
+    }
+
+    #[test]
+    fn oauth1_tokens_end_with_their_grant_not_with_an_oauth2_token_id() {
+        let token = AccessToken {
+            id: 1,
+            secret_enc: Vec::new(),
+            app_id: 100,
+            user_id: 10,
+            site_id: Some(5),
+            grant_id: 1,
+        };
+        assert!(!Revocation::Token(1).matches_oauth1(&token));
+        assert!(!Revocation::App(200).matches_oauth1(&token));
+        assert!(Revocation::App(100).matches_oauth1(&token));
+        let other_user = Revocation::UserApp {
+            user_id: 11,
+            app_id: 100,
+        };
+        assert!(!other_user.matches_oauth1(&token));
+        assert!(
+            Revocation::UserApp {
+                user_id: 10,
+                app_id: 100
+            }
+            .matches_oauth1(&token)
+        );
+        assert!(Revocation::All.matches_oauth1(&token));
     }
 
     #[test]

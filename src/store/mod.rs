@@ -186,7 +186,9 @@ impl Store {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
             }
+            // A file-backed connection cannot go stale: no ping before each use.
             let pool = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)

@@ -231,8 +231,12 @@ impl Store {
         })
     }
 
-    /// The access token with this digest, if it still exists.
-    pub async fn oauth1_access_token(&self, digest: &[u8]) -> Result<Option<AccessToken>> {
+    /// The access token with this digest, if it still exists, from the database (callers go
+    /// through the cache: [`Store::oauth1_access_token`]).
+    pub(super) async fn oauth1_access_token_uncached(
+        &self,
+        digest: &[u8],
+    ) -> Result<Option<AccessToken>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, secret_enc, app_id, user_id, site_id, grant_id \
