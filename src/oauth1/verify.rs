@@ -43,7 +43,7 @@ pub enum Token {
 /// A request whose signature verified and whose nonce is now spent.
 #[derive(Debug)]
 pub struct Verified {
-    pub app: App,
+    pub app: std::sync::Arc<App>,
     pub collected: Collected,
     pub token: Token,
 }
@@ -148,7 +148,7 @@ pub async fn verify(
     }
 
     let app = match oauth.consumer_key.len() {
-        1..=64 => state.store.app_by_consumer_key(&oauth.consumer_key).await?,
+        1..=64 => state.store.consumer(&oauth.consumer_key).await?,
         _ => None,
     };
     let Some(app) = app else {

@@ -1,7 +1,8 @@
 //! Applications: the OAuth2 client (numeric `client_id`, secret kept as a SHA-256 digest) and the
 //! optional OAuth 1.0a consumer of the same app.
 
-use super::{Result, Store, with_pool};
+use super::cache::{Stale, announce};
+use super::{Result, Store, in_transaction, with_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct App {
@@ -135,15 +136,18 @@ impl Store {
 
     /// Replaces the client secret; the old one stops working at once.
     pub async fn set_app_secret(&self, app_id: i64, secret_digest: &[u8]) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("UPDATE apps SET secret_digest = $1 WHERE id = $2")
+        let done: Result<u64> = in_transaction!(self, |tx| {
+            let done = sqlx::query("UPDATE apps SET secret_digest = $1 WHERE id = $2")
                 .bind(secret_digest)
                 .bind(app_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            announce!(self, &mut *tx, Stale::Consumer(app_id));
+            Ok(done)
         });
-        Ok(done > 0)
+        self.consumer_changed(app_id);
+        Ok(done? > 0)
     }
 
     /// Replaces the editable fields of an app (everything but its owner and client secret).
@@ -153,8 +157,8 @@ impl Store {
              redirect_uris = $6, js_origins = $7, allow_implicit = $8, oauth1_key = $9, \
              oauth1_secret_enc = $10, oauth1_callback = $11 WHERE id = $12 RETURNING {COLUMNS}"
         );
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(&sql)
+        let updated: Result<Option<App>> = in_transaction!(self, |tx| {
+            let updated = sqlx::query_as(&sql)
                 .bind(changes.name)
                 .bind(changes.description)
                 .bind(changes.website)
@@ -167,24 +171,31 @@ impl Store {
                 .bind(changes.oauth1_secret_enc)
                 .bind(changes.oauth1_callback)
                 .bind(app_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+                .fetch_optional(&mut *tx)
+                .await?;
+            announce!(self, &mut *tx, Stale::Consumer(app_id));
+            Ok(updated)
+        });
+        self.consumer_changed(app_id);
+        updated
     }
 
     /// Replaces the sealed OAuth1 consumer secret; the consumer key stays.
     pub async fn set_consumer_secret(&self, app_id: i64, sealed: &[u8]) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query(
+        let done: Result<u64> = in_transaction!(self, |tx| {
+            let done = sqlx::query(
                 "UPDATE apps SET oauth1_secret_enc = $1 WHERE id = $2 AND oauth1_key IS NOT NULL",
             )
             .bind(sealed)
             .bind(app_id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            announce!(self, &mut *tx, Stale::Consumer(app_id));
+            Ok(done)
         });
-        Ok(done > 0)
+        self.consumer_changed(app_id);
+        Ok(done? > 0)
     }
 
     /// Deletes the app; its grants, codes and tokens go with it (foreign keys cascade).

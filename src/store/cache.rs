@@ -29,12 +29,14 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use super::sites::Membership;
-use super::{AccessToken, Db, Result, Store, TokenGrant};
+use super::{AccessToken, App, Db, Result, Store, TokenGrant};
 
 /// How many grants the cache holds (about 200 bytes each).
 pub const CAPACITY: u64 = 200_000;
 /// How many user profiles it holds (a few hundred bytes each, more for users of many sites).
 pub const PROFILE_CAPACITY: u64 = 50_000;
+/// How many OAuth1 consumers (apps) it holds.
+pub const CONSUMER_CAPACITY: u64 = 10_000;
 /// The longest an entry lives even when no revocation is heard.
 pub const TTL: Duration = Duration::from_secs(60);
 /// The PostgreSQL channel revocations are announced on.
@@ -106,12 +108,15 @@ impl Revocation {
     }
 }
 
-/// What a committed write makes stale on every instance: tokens, or one user's profile.
+/// What a committed write makes stale on every instance: tokens, one user's profile, or one app's
+/// OAuth1 consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stale {
     Tokens(Revocation),
     /// The user's memberships or sites changed: `/me` must read them again.
     Profile(i64),
+    /// The app changed (its consumer secret, callback or key): signed calls must read it again.
+    Consumer(i64),
 }
 
 impl Stale {
@@ -120,16 +125,19 @@ impl Stale {
         match self {
             Stale::Tokens(revocation) => revocation.payload(),
             Stale::Profile(user_id) => format!("p:{user_id}"),
+            Stale::Consumer(app_id) => format!("c:{app_id}"),
         }
     }
 
     /// Reads a payload; anything unreadable means "everything", which is always safe.
     pub fn parse(payload: &str) -> Self {
-        match payload.strip_prefix("p:").map(str::parse::<i64>) {
-            Some(Ok(user_id)) => Stale::Profile(user_id),
-            Some(Err(_)) => Stale::Tokens(Revocation::All),
-            None => Stale::Tokens(Revocation::parse(payload)),
-        }
+        let id = |rest: &str| rest.parse::<i64>().ok();
+        let parsed = match payload.split_once(':') {
+            Some(("p", rest)) => id(rest).map(Stale::Profile),
+            Some(("c", rest)) => id(rest).map(Stale::Consumer),
+            _ => Some(Stale::Tokens(Revocation::parse(payload))),
+        };
+        parsed.unwrap_or(Stale::Tokens(Revocation::All))
     }
 }
 
@@ -158,6 +166,7 @@ pub struct Profile {
 pub struct ValidationCache {
     entries: Cache<[u8; 32], Arc<TokenGrant>>,
     oauth1: Cache<[u8; 32], Arc<AccessToken>>,
+    consumers: Cache<String, Arc<App>>,
     profiles: Cache<i64, Arc<Profile>>,
     /// Bumped by every invalidation; a fill whose lookup began in an older epoch is dropped.
     epoch: AtomicU64,
@@ -195,6 +204,11 @@ impl ValidationCache {
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build(),
+            consumers: Cache::builder()
+                .max_capacity(CONSUMER_CAPACITY)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
             profiles: Cache::builder()
                 .max_capacity(PROFILE_CAPACITY)
                 .time_to_live(ttl)
@@ -221,6 +235,24 @@ impl ValidationCache {
             return None;
         }
         self.oauth1.get(digest)
+    }
+
+    fn consumer(&self, key: &str) -> Option<Arc<App>> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        self.consumers.get(key)
+    }
+
+    /// Drops the consumers of app `id` (a predicate that cannot be registered drops them all).
+    fn forget_consumer(&self, id: i64) {
+        if self
+            .consumers
+            .invalidate_entries_if(move |_, app| app.id == id)
+            .is_err()
+        {
+            self.consumers.invalidate_all();
+        }
     }
 
     fn profile(&self, user_id: i64) -> Option<Arc<Profile>> {
@@ -254,9 +286,11 @@ impl ValidationCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match stale {
             Stale::Profile(user_id) => self.profiles.invalidate(&user_id),
+            Stale::Consumer(app_id) => self.forget_consumer(app_id),
             Stale::Tokens(Revocation::All) => {
                 self.entries.invalidate_all();
                 self.oauth1.invalidate_all();
+                self.consumers.invalidate_all();
                 self.profiles.invalidate_all();
             }
             Stale::Tokens(revocation) => {
@@ -267,6 +301,9 @@ impl ValidationCache {
                     .is_ok();
                 if !targeted {
                     self.entries.invalidate_all();
+                }
+                if let Revocation::App(app_id) = revocation {
+                    self.forget_consumer(app_id);
                 }
                 if !matches!(revocation, Revocation::Token(_)) {
                     let targeted = self
@@ -359,6 +396,28 @@ impl Store {
         self.cache
             .fill_with(epoch, || self.cache.oauth1.insert(*digest, cached));
         Ok(Some(token))
+    }
+
+    /// The app whose OAuth1 consumer key this is, through the cache.
+    pub async fn consumer(&self, key: &str) -> Result<Option<Arc<App>>> {
+        if let Some(app) = self.cache.consumer(key) {
+            return Ok(Some(app));
+        }
+        let epoch = self.cache.epoch();
+        let Some(app) = self.app_by_consumer_key(key).await? else {
+            return Ok(None);
+        };
+        let app = Arc::new(app);
+        let cached = Arc::clone(&app);
+        self.cache.fill_with(epoch, || {
+            self.cache.consumers.insert(key.to_owned(), cached)
+        });
+        Ok(Some(app))
+    }
+
+    /// Drops this instance's cached consumer of `app_id` (after the commit that changed it).
+    pub(crate) fn consumer_changed(&self, app_id: i64) {
+        self.cache.forget(Stale::Consumer(app_id));
     }
 
     /// The user's profile (account and memberships), through the cache.
@@ -508,7 +567,8 @@ mod tests {
         ] {
             assert_eq!(Stale::parse(&stale.payload()), stale, "{stale:?}");
         }
-        for garbage in ["p:", "p:x", "p:1:2"] {
+        assert_eq!(Stale::parse("c:4"), Stale::Consumer(4));
+        for garbage in ["p:", "p:x", "p:1:2", "c:", "c:y"] {
             assert_eq!(Stale::parse(garbage), Stale::Tokens(Revocation::All));
         }
     }

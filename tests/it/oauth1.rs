@@ -1205,3 +1205,23 @@ both! {
         assert!(!again);
     }
 }
+
+both! {
+    async fn a_regenerated_consumer_secret_ends_the_old_one_at_once_even_when_cached(app) {
+        while !app.store.validation_cache().is_live() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let fx = setup(&app).await;
+        let creds = connect(&app, &fx).await;
+        for _ in 0..2 {
+            signed(&app, &creds, "GET", "/wp-json/wp/v2/users/me", None, &[]).await.assert_status(200).await;
+        }
+        let secret = admin::regenerate_consumer_secret(&app.store, &OsRandom, &app.state.key.0, &fx.app)
+            .await
+            .unwrap();
+        let res = signed(&app, &creds, "GET", "/wp-json/wp/v2/users/me", None, &[]).await.assert_status(401).await;
+        assert_wp_error(&res, "json_oauth1_signature_mismatch");
+        let renewed = Creds { secret, ..creds };
+        signed(&app, &renewed, "GET", "/wp-json/wp/v2/users/me", None, &[]).await.assert_status(200).await;
+    }
+}
