@@ -9,11 +9,14 @@
 //! [`Store::redeem_code`], [`Store::delete_app`], [`Store::delete_user`]) announces a [`Revocation`]
 //! inside its own transaction (`pg_notify` on PostgreSQL, delivered at commit) and, once committed,
 //! drops the matching entries of its own cache. Writes that change what `/me` shows (memberships,
-//! sites) announce a [`Stale::Profile`] the same way. Other instances hear the notification through
-//! [`Store::watch_revocations`] and drop theirs; when that watcher is not connected, or reconnects,
-//! the cache is bypassed and cleared, since notifications may have been missed. On SQLite (one
-//! server process) the watcher polls `PRAGMA data_version` so revocations made by the CLI in another
-//! process clear the cache too.
+//! sites) announce a [`Stale::Profile`], and app changes a [`Stale::Consumer`], the same way. Other
+//! instances hear the notification through [`Store::watch_revocations`] and drop theirs; when that
+//! watcher is not connected, or reconnects, the cache is bypassed and cleared, since notifications
+//! may have been missed. On SQLite (one server process, but the CLI may write beside it) the
+//! announcement is a row in `revocation_log`, written in the same transaction, which the watcher
+//! reads every 50 ms: only what was announced is dropped, so unrelated writes (nonces, new tokens)
+//! leave the cache warm. Writes made outside Latchkey (an `sqlite3` shell) are seen only when the
+//! entries' [`TTL`] runs out.
 //!
 //! Only live tokens are cached (never "unknown"), so a token issued on any instance validates at
 //! once. Expiry is re-checked on every hit. A fill that raced with an invalidation is discarded (the
@@ -343,8 +346,8 @@ impl ValidationCache {
 }
 
 /// Inside a writing transaction `$tx`, announces `$stale` (a [`Revocation`] or a [`Stale`]) to the
-/// other instances (PostgreSQL delivers it at commit, and drops it on rollback). On SQLite this is a
-/// no-op: the watcher there sees the commit itself.
+/// other instances and processes: PostgreSQL delivers a notification at commit (and drops it on
+/// rollback); SQLite appends it to `revocation_log`, visible at commit.
 macro_rules! announce {
     ($store:expr, $tx:expr, $stale:expr) => {
         if $store.is_postgres() {
@@ -353,6 +356,13 @@ macro_rules! announce {
                 .bind($stale.payload())
                 .execute($tx)
                 .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO revocation_log (payload, created_at) VALUES ($1, unixepoch())",
+            )
+            .bind($stale.payload())
+            .execute($tx)
+            .await?;
         }
     };
 }
@@ -504,19 +514,23 @@ impl Store {
             }
             Db::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?.detach();
-                let mut seen: i64 = sqlx::query_scalar("PRAGMA data_version")
-                    .fetch_one(&mut conn)
-                    .await?;
+                let mut seen: i64 =
+                    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM revocation_log")
+                        .fetch_one(&mut conn)
+                        .await?;
                 self.cache.set_live(true);
                 loop {
                     tokio::time::sleep(SQLITE_POLL).await;
-                    let now: i64 = sqlx::query_scalar("PRAGMA data_version")
-                        .fetch_one(&mut conn)
-                        .await?;
-                    if now != seen {
-                        // Another connection committed: it may have revoked something.
-                        self.cache.revoke(Revocation::All);
-                        seen = now;
+                    let announced: Vec<(i64, String)> = sqlx::query_as(
+                        "SELECT seq, payload FROM revocation_log WHERE seq > $1 ORDER BY seq",
+                    )
+                    .bind(seen)
+                    .fetch_all(&mut conn)
+                    .await?;
+                    for (seq, payload) in announced {
+                        // This process's own announcements come back too; dropping twice is harmless.
+                        self.cache.forget(Stale::parse(&payload));
+                        seen = seq;
                     }
                 }
             }

@@ -12,6 +12,10 @@ pub const BATCH: i64 = 1_000;
 /// token it issued (RFC 6749 §4.1.2; oauth2.md §3).
 pub const CODE_TOMBSTONE_SECS: i64 = 30 * 60;
 
+/// How long SQLite's `revocation_log` keeps an announcement: far longer than any watcher takes to
+/// read it (50 ms).
+pub const REVOCATION_LOG_SECS: i64 = 3_600;
+
 /// What one collection removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Purged {
@@ -68,6 +72,27 @@ impl Store {
             }
             tokio::time::sleep(pause).await;
         }
+        while self.purge_revocation_log(batch).await? == batch as u64 {
+            tokio::time::sleep(pause).await;
+        }
         Ok(purged)
+    }
+
+    /// Deletes SQLite's announcements older than [`REVOCATION_LOG_SECS`] (by the database's clock:
+    /// they are stamped by it), at most `batch` at a time. PostgreSQL keeps no log.
+    pub async fn purge_revocation_log(&self, batch: i64) -> Result<u64> {
+        let super::Db::Sqlite(pool) = &self.db else {
+            return Ok(0);
+        };
+        let done = sqlx::query(
+            "DELETE FROM revocation_log WHERE seq IN (SELECT seq FROM revocation_log \
+             WHERE created_at < unixepoch() - $1 ORDER BY seq LIMIT $2)",
+        )
+        .bind(REVOCATION_LOG_SECS)
+        .bind(batch)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        Ok(done)
     }
 }

@@ -1,7 +1,8 @@
 //! The storage interface: one `Store` over SQLite (the embedded default) or PostgreSQL (production,
 //! several instances). Each query is written once, in the dialect both databases accept (`$1`
 //! placeholders, `RETURNING`, `ON CONFLICT`), and run on whichever pool is configured; the two
-//! migration folders differ only in column types.
+//! migration folders differ only in column types, and in SQLite's `revocation_log` (0006), which
+//! PostgreSQL does without (LISTEN/NOTIFY, see `cache`).
 
 mod apps;
 mod audit;

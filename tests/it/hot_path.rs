@@ -339,6 +339,48 @@ both! {
         assert_eq!(me_sites(&app.http, &app.base, &issued.token).await, (1, 0));
     }
 
+    async fn writes_that_announce_nothing_leave_cached_tokens_alone(app) {
+        // New tokens, nonces and sessions are written all the time; only announced changes may
+        // drop cached grants (on SQLite they used to clear the whole cache). A row deleted behind
+        // Latchkey's back stays valid until the entry's TTL: announcements are the contract.
+        wait_live(&app.store).await;
+        let (user_id, app_id) = fixture(&app).await;
+        let cached = issue(&app, user_id, app_id, None).await;
+        assert_eq!(token_info(&app.http, &app.base, app_id, &cached.token).await, 200);
+        let sql = "DELETE FROM access_tokens WHERE id = $1";
+        match app.store.db() {
+            latchkey::store::Db::Sqlite(p) => {
+                sqlx::query(sql).bind(cached.grant.token_id).execute(p).await.unwrap();
+            }
+            latchkey::store::Db::Postgres(p) => {
+                sqlx::query(sql).bind(cached.grant.token_id).execute(p).await.unwrap();
+            }
+        }
+        issue(&app, user_id, app_id, None).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(token_info(&app.http, &app.base, app_id, &cached.token).await, 200, "still cached");
+        // An announced revocation of anything of this grant's user and app drops it.
+        app.store.revoke_app_for_user(user_id, app_id).await.unwrap();
+        assert_eq!(token_info(&app.http, &app.base, app_id, &cached.token).await, 400);
+    }
+
+    async fn garbage_collection_purges_old_revocation_announcements(app) {
+        let (user_id, app_id) = fixture(&app).await;
+        app.store.revoke_app_for_user(user_id, app_id).await.unwrap();
+        if let latchkey::store::Db::Sqlite(p) = app.store.db() {
+            assert_eq!(app.count("revocation_log").await, 1, "announced in the log");
+            sqlx::query("UPDATE revocation_log SET created_at = created_at - 3601")
+                .execute(p)
+                .await
+                .unwrap();
+            app.store.revoke_app_for_user(user_id, app_id).await.unwrap();
+            assert_eq!(app.store.purge_revocation_log(1_000).await.unwrap(), 1);
+            assert_eq!(app.count("revocation_log").await, 1, "the fresh one stays");
+        } else {
+            assert_eq!(app.store.purge_revocation_log(1_000).await.unwrap(), 0);
+        }
+    }
+
     async fn a_revoked_token_fails_at_once_on_the_instance_that_revoked_it(app) {
         wait_live(&app.store).await;
         let (user_id, app_id) = fixture(&app).await;
