@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use latchkey::domain::two_step;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -333,6 +334,40 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.click("form[action='/sites'] button[type=submit]").await;
     assert!(b.page_with("#member").await.contains("administrator"));
     b.screenshot("site").await;
+
+    // 2-step authentication: the "authenticator app" reads the key off the page, a code turns it
+    // on, and the recovery codes are shown once. Then log out and in again: password, then one of
+    // those recovery codes.
+    b.goto(&format!("{base}/me/security/two-step")).await;
+    let seed = b.text("#seed").await.replace(' ', "");
+    let seed = totp_rs::Secret::Encoded(seed).to_bytes().unwrap();
+    let code = two_step::code_at(&seed, two_step::step_of(app.clock_now())).unwrap();
+    b.type_in("#code", &code).await;
+    b.click("form[action='/me/security/two-step/enable'] button[type=submit]")
+        .await;
+    assert!(
+        b.page_with("ul.codes")
+            .await
+            .contains("Save these recovery codes")
+    );
+    let recovery = b.text("ul.codes li code").await;
+    b.screenshot("two-step-recovery-codes").await;
+    b.click("form[action='/logout'] button").await;
+    b.goto(&format!("{base}/login")).await;
+    b.type_in("#username", "bea").await;
+    b.type_in("#password", "a long enough password").await;
+    b.click("form[action='/login'] button[type=submit]").await;
+    b.page_with("#otp").await;
+    b.screenshot("login-two-step").await;
+    b.type_in("#otp", &recovery).await;
+    b.click("form[action='/login/two-step'] button[type=submit]")
+        .await;
+    assert!(
+        b.page_with("form[action='/logout']")
+            .await
+            .contains("Logged in as"),
+        "logged in with the password and a recovery code"
+    );
 
     // An app that comes back to the playground.
     b.goto(&format!("{base}/apps/new")).await;
