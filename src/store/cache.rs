@@ -23,6 +23,9 @@
 //! epoch check below), and every entry also lives at most [`TTL`], a backstop for a notification
 //! lost on a connection that died silently.
 
+use std::borrow::Borrow;
+use std::future::Future;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -222,29 +225,8 @@ impl ValidationCache {
         }
     }
 
-    fn get(&self, digest: &[u8; 32]) -> Option<Arc<TokenGrant>> {
-        if !self.live.load(Ordering::Acquire) {
-            return None;
-        }
-        self.entries.get(digest)
-    }
-
     fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
-    }
-
-    fn oauth1_token(&self, digest: &[u8; 32]) -> Option<Arc<AccessToken>> {
-        if !self.live.load(Ordering::Acquire) {
-            return None;
-        }
-        self.oauth1.get(digest)
-    }
-
-    fn consumer(&self, key: &str) -> Option<Arc<App>> {
-        if !self.live.load(Ordering::Acquire) {
-            return None;
-        }
-        self.consumers.get(key)
     }
 
     /// Drops the consumers of app `id` (a predicate that cannot be registered drops them all).
@@ -258,13 +240,6 @@ impl ValidationCache {
         }
     }
 
-    fn profile(&self, user_id: i64) -> Option<Arc<Profile>> {
-        if !self.live.load(Ordering::Acquire) {
-            return None;
-        }
-        self.profiles.get(&user_id)
-    }
-
     /// Runs `insert` unless an invalidation happened since `epoch` was read.
     fn fill_with(&self, epoch: u64, insert: impl FnOnce()) {
         let _fill = self.fill.read().unwrap_or_else(|e| e.into_inner());
@@ -273,9 +248,17 @@ impl ValidationCache {
         }
     }
 
-    /// Caches `grant` unless an invalidation happened since `epoch` was read.
-    fn fill(&self, digest: [u8; 32], grant: Arc<TokenGrant>, epoch: u64) {
-        self.fill_with(epoch, || self.entries.insert(digest, grant));
+    /// The entry of `map` under `key`; `None` also while no watcher is listening (bypassed).
+    fn lookup<K, Q, V>(&self, map: &Cache<K, Arc<V>>, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q> + Hash + Eq + Send + Sync + 'static,
+        Q: Hash + Eq + ?Sized,
+        V: Send + Sync + 'static,
+    {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        map.get(key)
     }
 
     /// Drops every entry `revocation` covers; later lookups go to the database.
@@ -369,60 +352,60 @@ macro_rules! announce {
 pub(crate) use announce;
 
 impl Store {
+    /// Reads `key` from `map`, or on a miss runs `load` (not started before the epoch is read) and
+    /// caches what it found unless an invalidation raced it. Absent rows are never cached.
+    async fn read_through<K, Q, V>(
+        &self,
+        map: &Cache<K, Arc<V>>,
+        key: &Q,
+        load: impl Future<Output = Result<Option<V>>>,
+    ) -> Result<Option<Arc<V>>>
+    where
+        K: Borrow<Q> + Hash + Eq + Send + Sync + 'static,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+        V: Send + Sync + 'static,
+    {
+        if let Some(hit) = self.cache.lookup(map, key) {
+            return Ok(Some(hit));
+        }
+        let epoch = self.cache.epoch();
+        let Some(value) = load.await? else {
+            return Ok(None);
+        };
+        let value = Arc::new(value);
+        self.cache
+            .fill_with(epoch, || map.insert(key.to_owned(), Arc::clone(&value)));
+        Ok(Some(value))
+    }
+
     /// The live grant behind this token digest, through the cache. Only one lookup by digest ever
-    /// reaches the database, and only on a miss.
+    /// reaches the database, and only on a miss; expiry is checked on every hit too.
     pub async fn token_grant(
         &self,
         digest: &[u8; 32],
         now: i64,
     ) -> Result<Option<Arc<TokenGrant>>> {
-        if let Some(grant) = self.cache.get(digest) {
-            if grant.expires_at.is_none_or(|at| at > now) {
-                return Ok(Some(grant));
-            }
-            return Ok(None);
-        }
-        let epoch = self.cache.epoch();
-        let Some(grant) = self.token_by_digest(digest, now).await? else {
-            return Ok(None);
-        };
-        let grant = Arc::new(grant);
-        self.cache.fill(*digest, Arc::clone(&grant), epoch);
-        Ok(Some(grant))
+        let grant = self
+            .read_through(
+                &self.cache.entries,
+                digest,
+                self.token_by_digest(digest, now),
+            )
+            .await?;
+        Ok(grant.filter(|g| g.expires_at.is_none_or(|at| at > now)))
     }
 
     /// The OAuth1 access token behind this key digest, through the cache (tokens without expiry;
     /// they end with their grant).
     pub async fn oauth1_access_token(&self, digest: &[u8; 32]) -> Result<Option<Arc<AccessToken>>> {
-        if let Some(token) = self.cache.oauth1_token(digest) {
-            return Ok(Some(token));
-        }
-        let epoch = self.cache.epoch();
-        let Some(token) = self.oauth1_access_token_uncached(digest).await? else {
-            return Ok(None);
-        };
-        let token = Arc::new(token);
-        let cached = Arc::clone(&token);
-        self.cache
-            .fill_with(epoch, || self.cache.oauth1.insert(*digest, cached));
-        Ok(Some(token))
+        let load = self.oauth1_access_token_uncached(digest);
+        self.read_through(&self.cache.oauth1, digest, load).await
     }
 
     /// The app whose OAuth1 consumer key this is, through the cache.
     pub async fn consumer(&self, key: &str) -> Result<Option<Arc<App>>> {
-        if let Some(app) = self.cache.consumer(key) {
-            return Ok(Some(app));
-        }
-        let epoch = self.cache.epoch();
-        let Some(app) = self.app_by_consumer_key(key).await? else {
-            return Ok(None);
-        };
-        let app = Arc::new(app);
-        let cached = Arc::clone(&app);
-        self.cache.fill_with(epoch, || {
-            self.cache.consumers.insert(key.to_owned(), cached)
-        });
-        Ok(Some(app))
+        let load = self.app_by_consumer_key(key);
+        self.read_through(&self.cache.consumers, key, load).await
     }
 
     /// Drops this instance's cached consumer of `app_id` (after the commit that changed it).
@@ -432,29 +415,25 @@ impl Store {
 
     /// The user's profile (account and memberships), through the cache.
     pub async fn profile(&self, user_id: i64) -> Result<Option<Arc<Profile>>> {
-        if let Some(profile) = self.cache.profile(user_id) {
-            return Ok(Some(profile));
-        }
-        let epoch = self.cache.epoch();
-        let Some(user) = self.user_by_id(user_id).await? else {
-            return Ok(None);
+        let load = async {
+            let Some(user) = self.user_by_id(user_id).await? else {
+                return Ok(None);
+            };
+            let memberships = self.memberships(user_id).await?;
+            let email = user.email.trim().to_lowercase();
+            Ok(Some(Profile {
+                user_id: user.id,
+                email_hash: hex::encode(Sha256::digest(email.as_bytes())),
+                username: user.username,
+                email: user.email,
+                display_name: user.display_name,
+                language: user.language,
+                created_at: user.created_at,
+                memberships,
+            }))
         };
-        let memberships = self.memberships(user_id).await?;
-        let email_hash = hex::encode(Sha256::digest(user.email.trim().to_lowercase().as_bytes()));
-        let profile = Arc::new(Profile {
-            user_id: user.id,
-            username: user.username,
-            email: user.email,
-            display_name: user.display_name,
-            language: user.language,
-            created_at: user.created_at,
-            email_hash,
-            memberships,
-        });
-        let cached = Arc::clone(&profile);
-        self.cache
-            .fill_with(epoch, || self.cache.profiles.insert(user_id, cached));
-        Ok(Some(profile))
+        self.read_through(&self.cache.profiles, &user_id, load)
+            .await
     }
 
     /// This instance's validation cache.
@@ -542,6 +521,14 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn get(cache: &ValidationCache, digest: &[u8; 32]) -> Option<Arc<TokenGrant>> {
+        cache.lookup(&cache.entries, digest)
+    }
+
+    fn fill(cache: &ValidationCache, digest: [u8; 32], grant: Arc<TokenGrant>, epoch: u64) {
+        cache.fill_with(epoch, || cache.entries.insert(digest, grant));
+    }
+
     fn grant(token_id: i64, user_id: i64, app_id: i64) -> Arc<TokenGrant> {
         Arc::new(TokenGrant {
             token_id,
@@ -591,20 +578,20 @@ mod tests {
     fn a_revocation_drops_exactly_the_entries_it_covers() {
         let cache = ValidationCache::default();
         cache.set_live(true);
-        cache.fill([1; 32], grant(1, 10, 100), cache.epoch());
-        cache.fill([2; 32], grant(2, 10, 200), cache.epoch());
-        cache.fill([3; 32], grant(3, 11, 100), cache.epoch());
+        fill(&cache, [1; 32], grant(1, 10, 100), cache.epoch());
+        fill(&cache, [2; 32], grant(2, 10, 200), cache.epoch());
+        fill(&cache, [3; 32], grant(3, 11, 100), cache.epoch());
         cache.revoke(Revocation::Token(1));
-        assert!(cache.get(&[1; 32]).is_none());
-        assert!(cache.get(&[2; 32]).is_some());
+        assert!(get(&cache, &[1; 32]).is_none());
+        assert!(get(&cache, &[2; 32]).is_some());
         cache.revoke(Revocation::App(100));
-        assert!(cache.get(&[3; 32]).is_none());
-        assert!(cache.get(&[2; 32]).is_some());
+        assert!(get(&cache, &[3; 32]).is_none());
+        assert!(get(&cache, &[2; 32]).is_some());
         cache.revoke(Revocation::UserApp {
             user_id: 10,
             app_id: 200,
         });
-        assert!(cache.get(&[2; 32]).is_none());
+        assert!(get(&cache, &[2; 32]).is_none());
     }
 
     #[test]
@@ -641,19 +628,19 @@ mod tests {
         cache.set_live(true);
         let before = cache.epoch();
         cache.revoke(Revocation::Token(1));
-        cache.fill([1; 32], grant(1, 10, 100), before);
-        assert!(cache.get(&[1; 32]).is_none());
+        fill(&cache, [1; 32], grant(1, 10, 100), before);
+        assert!(get(&cache, &[1; 32]).is_none());
     }
 
     #[test]
     fn without_a_watcher_the_cache_is_bypassed() {
         let cache = ValidationCache::default();
-        cache.fill([1; 32], grant(1, 10, 100), cache.epoch());
-        assert!(cache.get(&[1; 32]).is_none());
+        fill(&cache, [1; 32], grant(1, 10, 100), cache.epoch());
+        assert!(get(&cache, &[1; 32]).is_none());
         cache.set_live(true);
-        cache.fill([1; 32], grant(1, 10, 100), cache.epoch());
-        assert!(cache.get(&[1; 32]).is_some());
+        fill(&cache, [1; 32], grant(1, 10, 100), cache.epoch());
+        assert!(get(&cache, &[1; 32]).is_some());
         cache.set_live(false);
-        assert!(cache.get(&[1; 32]).is_none());
+        assert!(get(&cache, &[1; 32]).is_none());
     }
 }
