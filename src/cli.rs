@@ -43,6 +43,29 @@ pub enum Command {
     /// Manage applications (OAuth2 clients and OAuth1 consumers).
     #[command(subcommand)]
     App(AppCommand),
+    /// Revoke access (on every instance at once, like a disconnect).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Revoke one OAuth2 access token by its value, or every grant of a user (for one app, or for
+    /// all): their tokens, codes and OAuth1 tokens. Prints what was revoked.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The access token; `-` reads it from standard input (keeps it out of shell history).
+    #[arg(long, required_unless_present = "user", conflicts_with = "user")]
+    pub token: Option<String>,
+    /// Username or email: revoke this user's grants.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// With --user: only the grants for this app (client_id).
+    #[arg(long, requires = "user")]
+    pub app: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use latchkey::admin::{self, AdminError};
-use latchkey::cli::{AppCommand, Cli, Command, SiteCommand, UserCommand};
+use latchkey::cli::{AppCommand, Cli, Command, RevokeArgs, SiteCommand, TokenCommand, UserCommand};
 use latchkey::config::{Config, Settings};
 use latchkey::domain::clock::{Clock, SystemClock};
 use latchkey::domain::random::OsRandom;
+use latchkey::domain::secret::{self, Kind};
 use latchkey::store::{Role, Store};
 use latchkey::{AppState, demo};
 use serde_json::json;
@@ -65,7 +66,73 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user(&open_store(&settings).await?, cmd).await,
         Command::Site(cmd) => site(&open_store(&settings).await?, cmd).await,
         Command::App(cmd) => app(&settings, &open_store(&settings).await?, cmd).await,
+        Command::Token(TokenCommand::Revoke(args)) => {
+            revoke(&open_store(&settings).await?, args).await
+        }
     }
+}
+
+/// `latchkey token revoke`: one token by value, or a user's grants (for one app or all).
+async fn revoke(store: &Store, args: RevokeArgs) -> anyhow::Result<()> {
+    if let Some(token) = args.token {
+        let token = if token == "-" {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim().to_owned()
+        } else {
+            token
+        };
+        if !secret::well_formed(Kind::AccessToken, &token) {
+            anyhow::bail!("that is not a Latchkey access token (they start with lkat_)");
+        }
+        let grant = store
+            .token_by_digest(&secret::digest(&token), now())
+            .await?
+            .context("no live access token has that value; nothing was revoked")?;
+        store.revoke_token(grant.token_id).await?;
+        eprintln!(
+            "revoked the token (user {}, app {})",
+            grant.user_id, grant.app_id
+        );
+        print(json!({
+            "token_id": grant.token_id,
+            "user_id": grant.user_id.to_string(),
+            "client_id": grant.app_id.to_string(),
+            "revoked": true,
+        }));
+        return Ok(());
+    }
+    let login = args.user.context("give --token or --user")?;
+    let user = admin::find_user(store, &login).await.map_err(explain)?;
+    let apps: Vec<i64> = match args.app {
+        Some(id) => vec![admin::find_app(store, &id).await.map_err(explain)?.id],
+        None => {
+            let mut apps: Vec<i64> = store
+                .connections(user.id)
+                .await?
+                .iter()
+                .map(|c| c.app_id)
+                .collect();
+            apps.sort_unstable();
+            apps.dedup();
+            apps
+        }
+    };
+    let mut grants = 0;
+    for &app_id in &apps {
+        grants += store.revoke_app_for_user(user.id, app_id).await?;
+    }
+    eprintln!(
+        "revoked {grants} grant(s) of {} for {} app(s)",
+        user.username,
+        apps.len()
+    );
+    print(json!({
+        "user_id": user.id.to_string(),
+        "client_ids": apps.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "grants": grants,
+    }));
+    Ok(())
 }
 
 /// Opens the database and brings the schema up to date (administration commands need both).

@@ -1,6 +1,10 @@
 //! The `latchkey` command line, run as a real process against a fresh database.
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use latchkey::domain::app::AppType;
+use latchkey::store::NewToken;
 
 use crate::both;
 use crate::harness::*;
@@ -45,7 +49,82 @@ fn fails_saying(out: &Output, needle: &str) {
     );
 }
 
+/// A live access token for `user_id` and `app_id`, stored as the token endpoint stores one.
+async fn issue(app: &TestApp, user_id: i64, app_id: i64) -> String {
+    let minted = latchkey::oauth2::tokens::mint(&app.state);
+    let new = NewToken {
+        digest: &minted.digest,
+        app_id,
+        user_id,
+        site_id: None,
+        scope: "global",
+        origin: "code",
+        expires_at: None,
+    };
+    app.store.grant_token(&new, app.clock_now()).await.unwrap();
+    minted.token
+}
+
+/// Another process revoked `token`: the server drops its cached copy within 100 ms (PostgreSQL
+/// NOTIFY, SQLite's revocation log polled every 50 ms).
+async fn refused_within_100_ms(app: &TestApp, client_id: i64, token: &str) {
+    let start = std::time::Instant::now();
+    while app.token_info(client_id, token).await.status() != 400 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_millis(100),
+            "still valid"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 both! {
+    async fn token_revoke_ends_one_token_or_a_users_grants_and_refuses_what_it_cannot_find(app) {
+        let alice = app.user("alice", "correct horse battery").await;
+        let (client, _) = app.app(&alice, &["https://client.example/cb"], AppType::Web).await;
+        let (other, _) = app.app(&alice, &["https://other.example/cb"], AppType::Web).await;
+        let one = issue(&app, alice.id, client.id).await;
+        let two = issue(&app, alice.id, client.id).await;
+        let three = issue(&app, alice.id, other.id).await;
+
+        // One token, its value read from standard input.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(["token", "revoke", "--token", "-"])
+            .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
+            .env("LATCHKEY_SECRET_KEY", "22".repeat(32))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{one}").unwrap();
+        let revoked = ok_json(&child.wait_with_output().unwrap());
+        assert_eq!(revoked["revoked"], true);
+        assert_eq!(revoked["client_id"], client.id.to_string());
+        refused_within_100_ms(&app, client.id, &one).await;
+        app.token_info(client.id, &two).await.assert_status(200).await;
+
+        // What cannot be found changes nothing and says why.
+        let tokens = app.count("access_tokens").await;
+        fails_saying(&latchkey(&app, &["token", "revoke", "--token", &one]), "no live access token");
+        fails_saying(&latchkey(&app, &["token", "revoke", "--token", "lkat_x"]), "not a Latchkey access token");
+        fails_saying(&latchkey(&app, &["token", "revoke", "--user", "nobody"]), "nobody");
+        fails_saying(&latchkey(&app, &["token", "revoke"]), "--token");
+        fails_saying(&latchkey(&app, &["token", "revoke", "--token", &two, "--user", "alice"]), "cannot be used with");
+        assert_eq!(app.count("access_tokens").await, tokens);
+
+        // A user's grants for one app, then for every app.
+        let client_id = client.id.to_string();
+        let revoked = ok_json(&latchkey(&app, &["token", "revoke", "--user", "alice", "--app", &client_id]));
+        assert_eq!(revoked["grants"], 2, "each token issued above has its own grant");
+        refused_within_100_ms(&app, client.id, &two).await;
+        app.token_info(other.id, &three).await.assert_status(200).await;
+        let revoked = ok_json(&latchkey(&app, &["token", "revoke", "--user", "alice"]));
+        assert_eq!(revoked["client_ids"], serde_json::json!([other.id.to_string()]));
+        refused_within_100_ms(&app, other.id, &three).await;
+        assert_eq!(app.count("access_tokens").await, 0);
+    }
+
     async fn user_site_and_app_commands_print_json_and_change_the_database(app) {
         let user = ok_json(&latchkey(&app, &[
             "user", "create", "--username", "alice", "--email", "alice@example.com",
