@@ -4,7 +4,6 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use latchkey::domain::app::AppType;
-use latchkey::store::NewToken;
 
 use crate::both;
 use crate::harness::*;
@@ -49,20 +48,9 @@ fn fails_saying(out: &Output, needle: &str) {
     );
 }
 
-/// A live access token for `user_id` and `app_id`, stored as the token endpoint stores one.
+/// A live access token for `user_id` and `app_id`.
 async fn issue(app: &TestApp, user_id: i64, app_id: i64) -> String {
-    let minted = latchkey::oauth2::tokens::mint(&app.state);
-    let new = NewToken {
-        digest: &minted.digest,
-        app_id,
-        user_id,
-        site_id: None,
-        scope: "global",
-        origin: "code",
-        expires_at: None,
-    };
-    app.store.grant_token(&new, app.clock_now()).await.unwrap();
-    minted.token
+    app.issue_token(user_id, app_id, None).await.token
 }
 
 /// Another process revoked `token`: the server drops its cached copy within 100 ms (PostgreSQL

@@ -12,7 +12,7 @@ use latchkey::config::Config;
 use latchkey::domain::app::AppType;
 use latchkey::domain::clock::ManualClock;
 use latchkey::domain::random::OsRandom;
-use latchkey::store::{App, Role, Site, Store, User};
+use latchkey::store::{App, NewToken, Role, Site, Store, TokenGrant, User};
 use sqlx::Connection;
 
 pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
@@ -264,6 +264,30 @@ impl TestApp {
         (created.app, created.client_secret)
     }
 
+    /// A live `global` access token for `user_id` and `app_id` (under a new grant), written straight
+    /// through the store as the token endpoint would: its value and what it stands for.
+    pub async fn issue_token(&self, user_id: i64, app_id: i64, expires_at: Option<i64>) -> Issued {
+        let minted = latchkey::oauth2::tokens::mint(&self.state);
+        let new = NewToken {
+            digest: &minted.digest,
+            app_id,
+            user_id,
+            site_id: None,
+            scope: "global",
+            origin: "implicit",
+            expires_at,
+        };
+        let grant = self
+            .store
+            .grant_token(&new, self.clock_now())
+            .await
+            .unwrap();
+        Issued {
+            token: minted.token,
+            grant,
+        }
+    }
+
     pub fn clock_now(&self) -> i64 {
         use latchkey::domain::clock::Clock;
         self.clock.now()
@@ -472,4 +496,10 @@ impl ResponseExt for reqwest::Response {
             body,
         }
     }
+}
+
+/// A token [`TestApp::issue_token`] stored.
+pub struct Issued {
+    pub token: String,
+    pub grant: TokenGrant,
 }

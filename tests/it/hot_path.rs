@@ -11,7 +11,7 @@ use latchkey::domain::app::AppType;
 use latchkey::domain::random::OsRandom;
 use latchkey::domain::secret::{self, Kind};
 
-use latchkey::store::{NewCode, NewToken, RedeemRefusal, Role, Store, TokenGrant};
+use latchkey::store::{NewCode, NewToken, RedeemRefusal, Role, Store};
 
 use crate::both;
 use crate::harness::*;
@@ -63,34 +63,9 @@ async fn wait_live(store: &Store) {
     }
 }
 
-struct Issued {
-    token: String,
-    grant: TokenGrant,
-}
-
 /// A token for `user` and `app`, written straight through the store as the token endpoint would.
 async fn issue(app: &TestApp, user_id: i64, app_id: i64, expires_at: Option<i64>) -> Issued {
-    let minted = latchkey::oauth2::tokens::mint(&app.state);
-    let grant = app
-        .store
-        .grant_token(
-            &NewToken {
-                digest: &minted.digest,
-                app_id,
-                user_id,
-                site_id: None,
-                scope: "global",
-                origin: "implicit",
-                expires_at,
-            },
-            app.clock_now(),
-        )
-        .await
-        .unwrap();
-    Issued {
-        token: minted.token,
-        grant,
-    }
+    app.issue_token(user_id, app_id, expires_at).await
 }
 
 async fn token_info(http: &reqwest::Client, base: &str, app_id: i64, token: &str) -> u16 {
