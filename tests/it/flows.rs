@@ -160,6 +160,21 @@ pub fn authz_query(client_id: i64, redirect_uri: &str, extra: &[(&str, &str)]) -
 
 impl TestApp {
     /// Logs `browser` in through the real login form.
+    /// A browser logged in as the seeded demo user (`serve --demo`'s account).
+    pub async fn demo_browser(&self) -> reqwest::Client {
+        latchkey::demo::seed(&self.state).await.unwrap();
+        let browser = new_browser();
+        self.login_as(
+            &browser,
+            latchkey::demo::DEMO_USERNAME,
+            latchkey::demo::DEMO_PASSWORD,
+        )
+        .await
+        .assert_status(303)
+        .await;
+        browser
+    }
+
     pub async fn login_as(
         &self,
         browser: &reqwest::Client,

@@ -14,21 +14,6 @@ use crate::selfservice::*;
 
 const START: &str = "/playground/oauth1/start";
 
-/// A browser logged in as the demo user, after seeding the demo data.
-async fn demo_browser(app: &TestApp) -> reqwest::Client {
-    latchkey::demo::seed(&app.state).await.unwrap();
-    let browser = new_browser();
-    app.login_as(
-        &browser,
-        latchkey::demo::DEMO_USERNAME,
-        latchkey::demo::DEMO_PASSWORD,
-    )
-    .await
-    .assert_status(303)
-    .await;
-    browser
-}
-
 async fn demo(app: &TestApp) -> (App, i64) {
     let demo = latchkey::demo::demo_app(&app.state).await.unwrap().unwrap();
     let site = admin::find_site(&app.store, "https://demo-blog.example")
@@ -141,7 +126,7 @@ async fn own_consumer(
 
 both! {
     async fn playground_runs_the_oauth1_flow_as_the_demo_consumer_and_calls_users_me(app) {
-        let browser = demo_browser(&app).await;
+        let browser = app.demo_browser().await;
         let (demo, site) = demo(&app).await;
         let page = browser.get(app.url("/playground")).send().await.unwrap().assert_status(200).await;
         assert!(page.body.contains(&format!("consumer key {}", demo.oauth1_key.as_deref().unwrap())), "{}", page.body);
@@ -189,7 +174,7 @@ both! {
     }
 
     async fn playground_oauth1_callback_refuses_forged_answers_with_a_clear_page_and_no_side_effect(app) {
-        let browser = demo_browser(&app).await;
+        let browser = app.demo_browser().await;
         let (demo, site) = demo(&app).await;
         let path = "/playground/oauth1/callback";
 
@@ -232,7 +217,7 @@ both! {
     }
 
     async fn playground_oauth1_shows_the_refusal_when_the_user_denies(app) {
-        let browser = demo_browser(&app).await;
+        let browser = app.demo_browser().await;
         let (demo, site) = demo(&app).await;
         let started = start(&app, &browser, demo.id).await;
         let callback = decide(&app, &browser, &started, "deny", site).await;

@@ -52,21 +52,6 @@ async fn sign_up(
     .await
 }
 
-/// Logs the demo user in, after seeding the demo data.
-async fn demo_browser(app: &TestApp) -> reqwest::Client {
-    latchkey::demo::seed(&app.state).await.unwrap();
-    let browser = new_browser();
-    app.login_as(
-        &browser,
-        latchkey::demo::DEMO_USERNAME,
-        latchkey::demo::DEMO_PASSWORD,
-    )
-    .await
-    .assert_status(303)
-    .await;
-    browser
-}
-
 fn assert_hardened(page: &Checked, path: &str) {
     let csp = page.header("content-security-policy");
     assert!(
@@ -250,7 +235,7 @@ async fn br09_signup_cookies_use_the_host_prefix_and_secure_over_https() {
 
 crate::both! {
     async fn playground_runs_the_code_flow_as_the_demo_client_without_showing_its_secret(app) {
-        let browser = demo_browser(&app).await;
+        let browser = app.demo_browser().await;
         let demo = latchkey::demo::demo_app(&app.state).await.unwrap().unwrap();
         let site = latchkey::admin::find_site(&app.store, "https://demo-blog.example").await.unwrap();
         let page = browser.get(app.url("/playground")).send().await.unwrap().assert_status(200).await;
@@ -283,7 +268,7 @@ crate::both! {
     }
 
     async fn playground_reads_the_implicit_token_from_the_pasted_address(app) {
-        let browser = demo_browser(&app).await;
+        let browser = app.demo_browser().await;
         let demo = latchkey::demo::demo_app(&app.state).await.unwrap().unwrap();
         let page = browser.get(app.url("/playground")).send().await.unwrap().assert_status(200).await;
         let csrf = form_csrf(&page.body, "/playground/start");
@@ -306,7 +291,7 @@ crate::both! {
     }
 
     async fn playground_password_grant_masks_the_password_and_survives_a_secret_reset(app) {
-        let browser = demo_browser(&app).await;
+        let browser = app.demo_browser().await;
         let demo = latchkey::demo::demo_app(&app.state).await.unwrap().unwrap();
         let id = demo.id.to_string();
         // Someone resets the demo app's secret elsewhere: the playground's copy is stale.
