@@ -74,7 +74,8 @@ fn bad(code: &'static str, message: &str) -> PageError {
 }
 
 /// Finds the request token named by `oauth_token` and settles the callback: an `oauth_callback`
-/// given here replaces the one given at request time, under the same rules.
+/// given here replaces the one given at request time, under the same rules; with none given at
+/// either step, the consumer must be registered with `oob` (`callback::settle`).
 async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError> {
     let repeated = |e: crate::oauth2::params::Repeated| PageError::invalid_request(e.to_string());
     let key = params
@@ -118,7 +119,15 @@ async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError
             })?;
             supplied.to_owned()
         }
-        None => token.callback.clone(),
+        None => {
+            let registered = app.oauth1_callback.as_deref().unwrap_or("");
+            callback::settle(registered, &token.callback).map_err(|e| {
+                bad(
+                    "callback_rejected",
+                    &format!("Callback URL is missing: {e}."),
+                )
+            })?
+        }
     };
     Ok(Pending {
         key: key.to_owned(),

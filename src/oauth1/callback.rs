@@ -47,6 +47,12 @@ pub enum CallbackError {
     #[error("the callback is not a valid URL")]
     Malformed,
     #[error(
+        "no oauth_callback was given, neither to the request endpoint nor to the authorize step, \
+         and the consumer is not registered with oob: send the callback with the request token or \
+         to /oauth1/authorize"
+    )]
+    NotGiven,
+    #[error(
         "oauth_callback does not match the callback registered for this consumer: the scheme, host, \
          port and path must be identical, only the query and fragment may differ"
     )]
@@ -166,6 +172,20 @@ pub fn matches(registered: &str, supplied: &str) -> bool {
     match (RawUrl::split(registered), RawUrl::split(supplied)) {
         (Ok(registered), Ok(supplied)) => registered.same_target(&supplied),
         _ => false,
+    }
+}
+
+/// What a request token records when `/oauth1/request` had no `oauth_callback`: the callback is
+/// "given later", at `/oauth1/authorize` (`spec/oauth1.md` §3).
+pub const GIVEN_LATER: &str = "";
+
+/// The callback a request token ends at when the authorize step names none: the one given at
+/// request time, or, when none was given anywhere, `oob`, which the consumer must have registered.
+pub fn settle(registered: &str, at_request: &str) -> Result<String, CallbackError> {
+    match at_request {
+        GIVEN_LATER if registered == "oob" => Ok("oob".to_owned()),
+        GIVEN_LATER => Err(CallbackError::NotGiven),
+        given => Ok(given.to_owned()),
     }
 }
 
@@ -430,11 +450,25 @@ mod tests {
             CallbackError::ForbiddenCharacter,
             CallbackError::Malformed,
             CallbackError::Mismatch,
+            CallbackError::NotGiven,
         ];
         for err in errors {
             assert_eq!(err.problem(), "callback_rejected");
-            assert!(err.to_string().starts_with("the callback") || err == CallbackError::Mismatch);
+            assert!(
+                err.to_string().starts_with("the callback")
+                    || matches!(err, CallbackError::Mismatch | CallbackError::NotGiven)
+            );
         }
+    }
+
+    #[test]
+    fn a_callback_given_nowhere_needs_an_oob_registration() {
+        let url = "https://client.example/cb";
+        assert_eq!(settle(url, url).as_deref(), Ok(url));
+        assert_eq!(settle("oob", "oob").as_deref(), Ok("oob"));
+        assert_eq!(settle("oob", GIVEN_LATER).as_deref(), Ok("oob"));
+        assert_eq!(settle(url, GIVEN_LATER), Err(CallbackError::NotGiven));
+        assert_eq!(settle("", GIVEN_LATER), Err(CallbackError::NotGiven));
     }
 
     #[test]

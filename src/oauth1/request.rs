@@ -1,6 +1,8 @@
 //! `/oauth1/request`: temporary credentials (RFC 5849 §2.1, `spec/oauth1.md` §3). Signed by the
-//! consumer alone; `oauth_callback` is optional (absent means `oob`, as in the plugin) and is checked
-//! against the registered callback before anything is stored.
+//! consumer alone; `oauth_callback` is optional and, when given, checked against the registered
+//! callback before anything is stored. Absent means "given later at `/oauth1/authorize`", as WP-API's
+//! own JavaScript client does; when it is not given there either, the consumer must be registered
+//! with `oob` (`authorize`).
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -23,14 +25,13 @@ pub async fn request(State(state): State<AppState>, request: Request) -> Respons
 async fn issue(state: &AppState, request: Request) -> Result<String, Problem> {
     let (incoming, _) = Incoming::read(request).await?;
     let verified = verify::verify(state, &incoming, Expect::Consumer).await?;
-    let supplied = verified
-        .collected
-        .oauth
-        .callback
-        .as_deref()
-        .unwrap_or("oob");
-    let registered = verified.app.oauth1_callback.as_deref().unwrap_or("");
-    callback::check(registered, supplied)?;
+    // No callback yet: it may come with the authorize step (`GIVEN_LATER`), checked there.
+    let supplied = verified.collected.oauth.callback.as_deref();
+    if let Some(supplied) = supplied {
+        let registered = verified.app.oauth1_callback.as_deref().unwrap_or("");
+        callback::check(registered, supplied)?;
+    }
+    let supplied = supplied.unwrap_or(callback::GIVEN_LATER);
 
     let key = alphanumeric(&*state.random, 24);
     let token_secret = alphanumeric(&*state.random, 48);

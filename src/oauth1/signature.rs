@@ -31,14 +31,16 @@
 //!   `oauth_signature` is signed, as the RFC says, not only the `oauth_*` ones the plugin captures; an
 //!   RFC client signs them, and a plugin client never sends others. Values are quoted per §3.5.1, but
 //!   unquoted values and blanks around `=` are tolerated, as the plugin and RFC 7235 do.
-//! - **Protocol parameters** (§3.5): each `oauth_*` parameter may appear once, in the header, the form
-//!   body or the query string; twice anywhere is [`ParamError::Duplicated`]. Different protocol
-//!   parameters may travel in different places (some clients put `oauth_verifier` in the body and the
-//!   rest in the header); every place is signed, so this opens nothing. [`Collected::location`] is
-//!   where `oauth_signature` travelled.
+//! - **Protocol parameters** (§3.5): all `oauth_*` parameters travel in one place, the header, the form
+//!   body or the query string, each once: twice anywhere is [`ParamError::Duplicated`], split over two
+//!   places is [`ParamError::Scattered`], a control character in one is
+//!   [`ParamError::ControlCharacter`]. The one tolerated exception, an identical form-body copy of
+//!   `oauth_verifier`, is signed once and reported in [`Collected::verifier_copy`] (see `protocol`).
+//!   [`Collected::location`] is where they travelled.
 //! - **Values**: an empty `oauth_token` counts as no token (some clients send one at `/oauth1/request`)
 //!   but is still signed as sent. An empty `oauth_signature` is not a missing one: it fails the
-//!   signature check (401), as security O102 asks. `oauth_version`, if sent, must be `1.0`.
+//!   signature check (401), as security O102 asks. `oauth_version`, if sent, must be `1.0`; node-oauth's
+//!   `1.0A` (and `1.0a`) count as `1.0`, signed as sent, as the plugin does.
 //! - **Timestamp** (§3.3): ASCII digits only, 1 to 19 of them, fitting an `i64`, not zero. The window
 //!   check belongs to the caller, who holds the clock.
 //! - **Comparison** (§3.4.2): the computed and presented base64 texts are compared in constant time,
@@ -46,7 +48,7 @@
 //! - **Body**: the caller passes `form_body` only for `application/x-www-form-urlencoded` (any
 //!   method). JSON and multipart bodies are not signed (§3.4.1.3.1, security O119).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -57,6 +59,8 @@ use sha1::Sha1;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use url::Url;
+
+use super::protocol::Gathered;
 
 /// The five parameters every signed request carries (RFC 5849 §3.1), in the order they are reported.
 const REQUIRED: [&str; 5] = [
@@ -91,6 +95,20 @@ pub enum ParamError {
          Authorization header, the form body or the query string"
     )]
     Duplicated(String),
+    #[error(
+        "the OAuth parameter {name} is in the {location} while oauth_signature is in the \
+         {signature_location}; send every protocol parameter in one place (RFC 5849 §3.5)"
+    )]
+    Scattered {
+        name: String,
+        location: Location,
+        signature_location: Location,
+    },
+    #[error(
+        "the OAuth parameter {0} holds a NUL or another control character, which no protocol \
+         parameter may contain"
+    )]
+    ControlCharacter(String),
     #[error("the required OAuth parameter {0} is missing")]
     Absent(&'static str),
     #[error("the signature method {0:?} is not supported; sign with HMAC-SHA1 or HMAC-SHA256")]
@@ -100,7 +118,7 @@ pub enum ParamError {
          digits only"
     )]
     BadTimestamp(String),
-    #[error("oauth_version {0:?} is not supported; send 1.0 or leave it out")]
+    #[error("oauth_version {0:?} is not supported; send 1.0 (or 1.0A) or leave it out")]
     BadVersion(String),
 }
 
@@ -109,9 +127,11 @@ impl ParamError {
     pub fn problem(&self) -> &'static str {
         match self {
             Self::NotOAuth | Self::Absent(_) => "parameter_absent",
-            Self::MalformedHeader(_) | Self::BadEncoding(_) | Self::Duplicated(_) => {
-                "parameter_rejected"
-            }
+            Self::MalformedHeader(_)
+            | Self::BadEncoding(_)
+            | Self::Duplicated(_)
+            | Self::Scattered { .. }
+            | Self::ControlCharacter(_) => "parameter_rejected",
             Self::UnsupportedSignatureMethod(_) => "signature_method_rejected",
             Self::BadTimestamp(_) => "timestamp_refused",
             Self::BadVersion(_) => "version_rejected",
@@ -198,7 +218,7 @@ pub struct OAuthParams {
     /// Seconds since the Unix epoch; positive.
     pub timestamp: i64,
     pub nonce: String,
-    /// `Some("1.0")` or `None`: any other value is refused.
+    /// As sent: `1.0`, `1.0A` or `1.0a`, or `None`; any other value is refused.
     pub version: Option<String>,
     pub callback: Option<String>,
     pub verifier: Option<String>,
@@ -213,8 +233,10 @@ pub struct Collected {
     pub params: Vec<(String, String)>,
     /// `oauth_signature`, decoded.
     pub signature: String,
-    /// Where `oauth_signature` travelled.
+    /// Where the protocol parameters travelled.
     pub location: Location,
+    /// An identical form-body copy of `oauth_verifier` was set aside (only `/oauth1/access` takes it).
+    pub verifier_copy: bool,
 }
 
 impl Collected {
@@ -368,26 +390,19 @@ pub fn collect(parts: &RequestParts<'_>) -> Result<Collected, ParamError> {
         None => Vec::new(),
     };
 
-    let mut protocol: HashMap<&str, (&str, Location)> = HashMap::new();
-    for (location, list) in [
-        (Location::Header, &header),
-        (Location::Form, &form),
-        (Location::Query, &query),
-    ] {
-        for (name, value) in list.iter().filter(|(n, _)| n.starts_with("oauth_")) {
-            if protocol.insert(name, (value, location)).is_some() {
-                return Err(ParamError::Duplicated(clip(name)));
-            }
-        }
-    }
-    if let Some(missing) = REQUIRED.into_iter().find(|n| !protocol.contains_key(n)) {
+    let protocol = Gathered::gather(&header, &form, &query)?;
+    if let Some(missing) = REQUIRED.into_iter().find(|n| protocol.get(n).is_none()) {
         return Err(ParamError::Absent(missing));
     }
-    let get = |name: &str| protocol.get(name).map(|&(value, _)| value);
+    let location = protocol.in_one_place()?;
+    let get = |name: &str| protocol.get(name);
     let required = |name: &str| get(name).unwrap_or_default();
 
     let version = get("oauth_version").map(str::to_owned);
-    if let Some(v) = version.as_deref().filter(|&v| v != "1.0") {
+    if let Some(v) = version
+        .as_deref()
+        .filter(|&v| !matches!(v, "1.0" | "1.0A" | "1.0a"))
+    {
         return Err(ParamError::BadVersion(clip(v)));
     }
     let oauth = OAuthParams {
@@ -402,10 +417,12 @@ pub fn collect(parts: &RequestParts<'_>) -> Result<Collected, ParamError> {
         callback: get("oauth_callback").map(str::to_owned),
         verifier: get("oauth_verifier").map(str::to_owned),
     };
-    let (signature, location) = protocol
-        .get("oauth_signature")
-        .map(|&(value, location)| (value.to_owned(), location))
-        .ok_or(ParamError::Absent("oauth_signature"))?;
+    let signature = required("oauth_signature").to_owned();
+    let verifier_copy = protocol.verifier_copy;
+    // The tolerated copy is signed once, where the other protocol parameters travelled.
+    let form = form
+        .into_iter()
+        .filter(|(name, _)| !(verifier_copy && name == "oauth_verifier"));
 
     let params = query
         .into_iter()
@@ -418,6 +435,7 @@ pub fn collect(parts: &RequestParts<'_>) -> Result<Collected, ParamError> {
         params,
         signature,
         location,
+        verifier_copy,
     })
 }
 
@@ -578,7 +596,7 @@ fn parse_timestamp(raw: &str) -> Result<i64, ParamError> {
 }
 
 /// Client input cut short for an error message.
-fn clip(s: &str) -> String {
+pub(super) fn clip(s: &str) -> String {
     match s.char_indices().nth(ECHO_LIMIT) {
         Some((end, _)) => format!("{}…", &s[..end]),
         None => s.to_owned(),
@@ -1067,21 +1085,73 @@ mod tests {
         assert_eq!(err, ParamError::Duplicated("oauth_nonce".into()));
     }
 
+    // Issue 11 (O113) reverses the earlier rule that let different protocol parameters travel in
+    // different places: RFC 5849 §3.5 says "in exactly one".
     #[test]
-    fn different_protocol_parameters_may_travel_in_different_places() {
-        let header = r#"OAuth oauth_consumer_key="k", oauth_signature_method="HMAC-SHA1", oauth_timestamp="1", oauth_nonce="n", oauth_signature="s""#;
+    fn protocol_parameters_split_over_two_places_are_refused() {
+        let header = r#"OAuth oauth_consumer_key="k", oauth_signature_method="HMAC-SHA1", oauth_timestamp="1", oauth_signature="s""#;
+        for (query, form_body) in [
+            (Some("oauth_nonce=n"), None),
+            (None, Some(&b"oauth_nonce=n"[..])),
+        ] {
+            let parts = RequestParts {
+                method: "POST",
+                path: "/oauth1/request",
+                form_body,
+                query,
+                authorization: Some(header),
+            };
+            let err = collect(&parts).unwrap_err();
+            assert!(
+                matches!(&err, ParamError::Scattered { name, .. } if name == "oauth_nonce"),
+                "{err:?}"
+            );
+        }
+        let with_nonce = format!("{header}, oauth_nonce=\"n\"");
         let parts = RequestParts {
             method: "POST",
             path: "/oauth1/access",
             form_body: Some(b"oauth_verifier=v"),
-            query: Some("oauth_token=t"),
+            authorization: Some(&with_nonce),
+            ..Default::default()
+        };
+        assert!(matches!(
+            collect(&parts),
+            Err(ParamError::Scattered { .. })
+        ));
+    }
+
+    #[test]
+    fn a_form_copy_of_the_header_verifier_is_signed_once() {
+        // What WP-API's JavaScript client sends at /oauth1/access: the verifier in the header and
+        // again in the form body, signed once.
+        let header = r#"OAuth oauth_consumer_key="k", oauth_token="t", oauth_signature_method="HMAC-SHA1", oauth_timestamp="1", oauth_nonce="n", oauth_verifier="v", oauth_signature="s""#;
+        let parts = RequestParts {
+            method: "POST",
+            path: "/oauth1/access",
+            form_body: Some(b"oauth_verifier=v"),
             authorization: Some(header),
+            ..Default::default()
         };
         let collected = collect(&parts).unwrap();
+        assert!(collected.verifier_copy);
         assert_eq!(collected.location, Location::Header);
         assert_eq!(collected.oauth.verifier.as_deref(), Some("v"));
-        assert_eq!(collected.oauth.token.as_deref(), Some("t"));
+        let verifiers = collected
+            .params
+            .iter()
+            .filter(|(n, _)| n == "oauth_verifier")
+            .count();
+        assert_eq!(verifiers, 1);
         assert_eq!(collected.params.len(), 6);
+        let differing = RequestParts {
+            form_body: Some(b"oauth_verifier=w"),
+            ..parts
+        };
+        assert_eq!(
+            collect(&differing),
+            Err(ParamError::Duplicated("oauth_verifier".into()))
+        );
     }
 
     const FULL: &str = "oauth_consumer_key=k&oauth_signature_method=HMAC-SHA1&oauth_signature=s&oauth_timestamp=1&oauth_nonce=n";
@@ -1187,13 +1257,15 @@ mod tests {
 
     #[test]
     fn oauth_version_must_be_1_0_when_present() {
-        let ok = format!("{FULL}&oauth_version=1.0");
-        assert_eq!(
-            collect(&query_only(&ok)).unwrap().oauth.version.as_deref(),
-            Some("1.0")
-        );
+        // Issue 13: node-oauth's `1.0A` (and `1.0a`) count as 1.0, signed as sent.
+        for v in ["1.0", "1.0A", "1.0a"] {
+            let ok = format!("{FULL}&oauth_version={v}");
+            let collected = collect(&query_only(&ok)).unwrap();
+            assert_eq!(collected.oauth.version.as_deref(), Some(v));
+            assert!(collected.params.contains(&("oauth_version".into(), v.into())));
+        }
         assert_eq!(collect(&query_only(FULL)).unwrap().oauth.version, None);
-        for v in ["1.1", "1", "", "1.0a", "2.0"] {
+        for v in ["1.1", "1", "", "1.0A ", "1.0b", "1.0 a", "2.0"] {
             let query = format!("{FULL}&oauth_version={v}");
             let err = collect(&query_only(&query)).unwrap_err();
             assert_eq!(err, ParamError::BadVersion(v.into()));
@@ -1470,6 +1542,18 @@ mod tests {
             ),
             (ParamError::BadTimestamp("x".into()), "timestamp_refused"),
             (ParamError::BadVersion("2".into()), "version_rejected"),
+            (
+                ParamError::Scattered {
+                    name: "oauth_nonce".into(),
+                    location: Location::Query,
+                    signature_location: Location::Header,
+                },
+                "parameter_rejected",
+            ),
+            (
+                ParamError::ControlCharacter("oauth_nonce".into()),
+                "parameter_rejected",
+            ),
         ];
         for (err, problem) in errors {
             assert_eq!(err.problem(), problem, "{err:?}");

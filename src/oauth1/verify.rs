@@ -1,6 +1,7 @@
 //! Checking a signed request against storage (`spec/oauth1.md` §4), in the one order every endpoint
 //! and every signed API call shares: parameters (400) → timestamp window → consumer → token → the
-//! signature → the nonce. The nonce is recorded only once the signature has verified, so a forged
+//! signature → the nonce. Every parameter is checked for shape (`signature::collect`: one place, no
+//! control characters) before any storage is touched. The nonce is recorded only once the signature has verified, so a forged
 //! request never burns a nonce its rightful sender might still use (security O102).
 
 use axum::body::Bytes;
@@ -8,7 +9,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, header};
 
 use super::problem::Problem;
-use super::signature::{self, Collected, RequestParts};
+use super::signature::{self, Collected, ParamError, RequestParts};
 use crate::admin::CONSUMER_SECRET_CONTEXT;
 use crate::domain::{crypto, secret};
 use crate::http::serve::MAX_BODY_BYTES;
@@ -131,6 +132,10 @@ pub async fn verify(
 ) -> Result<Verified, Problem> {
     let parts = incoming.parts();
     let collected = signature::collect(&parts)?;
+    if collected.verifier_copy && expect != Expect::RequestToken {
+        // Only `/oauth1/access` takes WP-API's copy of the verifier in the form body.
+        return Err(ParamError::Duplicated("oauth_verifier".to_owned()).into());
+    }
     let oauth = &collected.oauth;
     if expect != Expect::Consumer && oauth.token.is_none() {
         return Err(Problem::Absent("oauth_token"));
