@@ -10,6 +10,7 @@ mod foundation;
 mod hot_path;
 mod logs;
 mod oauth1;
+mod oauth1_clients;
 mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;

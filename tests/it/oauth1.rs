@@ -12,19 +12,19 @@ use reqwest::Method;
 use crate::both;
 use crate::harness::*;
 
-const PASSWORD: &str = "correct horse battery";
-const CALLBACK: &str = "https://client.example/oauth1/cb";
+pub(crate) const PASSWORD: &str = "correct horse battery";
+pub(crate) const CALLBACK: &str = "https://client.example/oauth1/cb";
 
 /// A consumer's credentials, and the token ones once it has some.
 #[derive(Clone)]
-struct Creds {
-    key: String,
-    secret: String,
-    token: Option<(String, String)>,
+pub(crate) struct Creds {
+    pub(crate) key: String,
+    pub(crate) secret: String,
+    pub(crate) token: Option<(String, String)>,
 }
 
 impl Creds {
-    fn with_token(&self, token: &(String, String)) -> Creds {
+    pub(crate) fn with_token(&self, token: &(String, String)) -> Creds {
         Creds {
             token: Some(token.clone()),
             ..self.clone()
@@ -32,14 +32,14 @@ impl Creds {
     }
 }
 
-struct Fx {
-    user: User,
-    site: Site,
-    app: App,
-    creds: Creds,
+pub(crate) struct Fx {
+    pub(crate) user: User,
+    pub(crate) site: Site,
+    pub(crate) app: App,
+    pub(crate) creds: Creds,
 }
 
-async fn consumer(app: &TestApp, owner: &User, name: &str, callback: &str) -> (App, Creds) {
+pub(crate) async fn consumer(app: &TestApp, owner: &User, name: &str, callback: &str) -> (App, Creds) {
     let redirects = vec!["https://client.example/cb".to_owned()];
     let input = AppInput {
         name,
@@ -71,11 +71,11 @@ async fn consumer(app: &TestApp, owner: &User, name: &str, callback: &str) -> (A
     (created.app, creds)
 }
 
-async fn setup(app: &TestApp) -> Fx {
+pub(crate) async fn setup(app: &TestApp) -> Fx {
     setup_with(app, CALLBACK).await
 }
 
-async fn setup_with(app: &TestApp, callback: &str) -> Fx {
+pub(crate) async fn setup_with(app: &TestApp, callback: &str) -> Fx {
     let user = app.user("alice", PASSWORD).await;
     let site = app.site(&user, "https://alice.example").await;
     let (oapp, creds) = consumer(app, &user, "Printer", callback).await;
@@ -87,12 +87,12 @@ async fn setup_with(app: &TestApp, callback: &str) -> Fx {
     }
 }
 
-fn nonce() -> String {
+pub(crate) fn nonce() -> String {
     hex::encode(latchkey::domain::random::bytes::<12>(&OsRandom))
 }
 
 /// The protocol parameters a client sends (without the signature), now and with a fresh nonce.
-fn oauth(app: &TestApp, creds: &Creds, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn oauth(app: &TestApp, creds: &Creds, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut params = vec![
         ("oauth_consumer_key".to_owned(), creds.key.clone()),
         ("oauth_nonce".to_owned(), nonce()),
@@ -113,7 +113,7 @@ fn oauth(app: &TestApp, creds: &Creds, extra: &[(&str, &str)]) -> Vec<(String, S
 }
 
 /// Signs as an RFC 5849 client would, against the server's public URL: `(header, base string)`.
-fn sign(
+pub(crate) fn sign(
     app: &TestApp,
     creds: &Creds,
     method: &str,
@@ -139,7 +139,7 @@ fn sign(
     (header(oauth, &sig), base)
 }
 
-fn header(oauth: &[(String, String)], sig: &str) -> String {
+pub(crate) fn header(oauth: &[(String, String)], sig: &str) -> String {
     let mut fields: Vec<String> = oauth
         .iter()
         .map(|(n, v)| format!("{}=\"{}\"", signature::encode(n), signature::encode(v)))
@@ -148,7 +148,7 @@ fn header(oauth: &[(String, String)], sig: &str) -> String {
     format!("OAuth realm=\"latchkey\", {}", fields.join(", "))
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -171,7 +171,7 @@ async fn send(
 }
 
 /// A correctly signed request.
-async fn signed(
+pub(crate) async fn signed(
     app: &TestApp,
     creds: &Creds,
     method: &str,
@@ -184,19 +184,19 @@ async fn signed(
     send(app, method, path, form, &auth).await
 }
 
-fn form_field(body: &str, name: &str) -> Option<String> {
+pub(crate) fn form_field(body: &str, name: &str) -> Option<String> {
     form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
-fn query_field(location: &str, name: &str) -> Option<String> {
+pub(crate) fn query_field(location: &str, name: &str) -> Option<String> {
     let query = location.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or("");
     form_field(query, name)
 }
 
-async fn request_token(app: &TestApp, creds: &Creds, callback: &str) -> (String, String) {
+pub(crate) async fn request_token(app: &TestApp, creds: &Creds, callback: &str) -> (String, String) {
     let res = signed(
         app,
         creds,
@@ -222,7 +222,7 @@ async fn request_token(app: &TestApp, creds: &Creds, callback: &str) -> (String,
     )
 }
 
-async fn login(app: &TestApp, browser: &reqwest::Client, username: &str) {
+pub(crate) async fn login(app: &TestApp, browser: &reqwest::Client, username: &str) {
     let page = browser
         .get(app.url("/login"))
         .send()
@@ -246,7 +246,7 @@ async fn login(app: &TestApp, browser: &reqwest::Client, username: &str) {
         .await;
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -256,7 +256,7 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// The consent page's CSRF token for this request token.
-async fn consent_csrf(
+pub(crate) async fn consent_csrf(
     app: &TestApp,
     browser: &reqwest::Client,
     token: &str,
@@ -277,7 +277,7 @@ async fn consent_csrf(
     hidden(&page.body, "csrf")
 }
 
-async fn decide(
+pub(crate) async fn decide(
     app: &TestApp,
     browser: &reqwest::Client,
     token: &str,
@@ -301,7 +301,7 @@ async fn decide(
 }
 
 /// Logs alice in with a fresh browser, approves `token` for her blog, returns the verifier.
-async fn approve(app: &TestApp, fx: &Fx, token: &str) -> String {
+pub(crate) async fn approve(app: &TestApp, fx: &Fx, token: &str) -> String {
     let browser = new_browser();
     login(app, &browser, &fx.user.username).await;
     let res = decide(app, &browser, token, CALLBACK, fx.site.id, "approve")
@@ -311,7 +311,7 @@ async fn approve(app: &TestApp, fx: &Fx, token: &str) -> String {
     query_field(res.header("location"), "oauth_verifier").unwrap()
 }
 
-async fn exchange(app: &TestApp, creds: &Creds, verifier: &str) -> reqwest::Response {
+pub(crate) async fn exchange(app: &TestApp, creds: &Creds, verifier: &str) -> reqwest::Response {
     signed(
         app,
         creds,
@@ -324,7 +324,7 @@ async fn exchange(app: &TestApp, creds: &Creds, verifier: &str) -> reqwest::Resp
 }
 
 /// The whole three-legged flow: consumer credentials with an access token.
-async fn connect(app: &TestApp, fx: &Fx) -> Creds {
+pub(crate) async fn connect(app: &TestApp, fx: &Fx) -> Creds {
     let rt = request_token(app, &fx.creds, CALLBACK).await;
     let verifier = approve(app, fx, &rt.0).await;
     let res = exchange(app, &fx.creds.with_token(&rt), &verifier)
@@ -339,7 +339,7 @@ async fn connect(app: &TestApp, fx: &Fx) -> Creds {
 }
 
 #[track_caller]
-fn assert_problem(res: &Checked, problem: &str) {
+pub(crate) fn assert_problem(res: &Checked, problem: &str) {
     assert_eq!(
         res.header("content-type"),
         "application/x-www-form-urlencoded; charset=utf-8"
@@ -355,7 +355,7 @@ fn assert_problem(res: &Checked, problem: &str) {
 }
 
 #[track_caller]
-fn assert_wp_error(res: &Checked, code: &str) {
+pub(crate) fn assert_wp_error(res: &Checked, code: &str) {
     let json = res.json();
     assert_eq!(json["code"], code, "{json}");
     assert_eq!(json["data"]["status"], 401);
@@ -543,20 +543,22 @@ both! {
 
     async fn o103_tampering_after_signing_is_401(app) {
         let fx = setup(&app).await;
-        let form = "title=Hello&oauth_callback=https%3A%2F%2Fclient.example%2Foauth1%2Fcb";
+        // The callback travels in the header with the other protocol parameters (one place, O113).
+        let form = "title=Hello&content=World";
+        let cb = ("oauth_callback", CALLBACK);
         let tampered = [
             ("/oauth1/request?page=2", "/oauth1/request?page=2&extra=1", form.to_owned()),
             ("/oauth1/request", "/oauth1/request", form.replace("Hello", "Hellp")),
             ("/oauth1/request", "/oauth1/request", format!("{form}&status=publish")),
         ];
         for (signed_path, sent_path, sent_form) in tampered {
-            let params = oauth(&app, &fx.creds, &[]);
+            let params = oauth(&app, &fx.creds, &[cb]);
             let (auth, _) = sign(&app, &fx.creds, "POST", signed_path, Some(form), &params);
             let res = send(&app, "POST", sent_path, Some(&sent_form), &auth).await.assert_status(401).await;
             assert_problem(&res, "signature_invalid");
         }
         // Untouched, the same request verifies: the form body is signed.
-        let params = oauth(&app, &fx.creds, &[]);
+        let params = oauth(&app, &fx.creds, &[cb]);
         let (auth, _) = sign(&app, &fx.creds, "POST", "/oauth1/request", Some(form), &params);
         send(&app, "POST", "/oauth1/request", Some(form), &auth).await.assert_status(200).await;
     }
@@ -672,7 +674,7 @@ both! {
         assert!(res.header("location").starts_with("https://client.example/oauth1/cb?from=authorize&oauth_token="));
     }
 
-    async fn o108_a_request_without_oauth_callback_means_oob(app) {
+    async fn o108_a_request_without_oauth_callback_ends_at_oob_when_none_is_given_later(app) {
         // Registered oob: no callback is accepted, confirmed, and ends on the verifier page.
         let fx = setup_with(&app, "oob").await;
         let res = signed(&app, &fx.creds, "POST", "/oauth1/request", None, &[]).await.assert_status(200).await;
@@ -687,10 +689,15 @@ both! {
         assert!(verifier.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_eq!(page.header("cache-control"), "no-store");
 
-        // Registered URL: leaving the callback out is refused (pinned), as oob is not registered.
+        // Registered URL (issue 13 changes the old pinned 400): leaving the callback out means it is
+        // given later; when the authorize step gives none either, the consumer needed oob.
         let (_, url_creds) = consumer(&app, &fx.user, "Web client", CALLBACK).await;
-        let res = signed(&app, &url_creds, "POST", "/oauth1/request", None, &[]).await.assert_status(400).await;
-        assert_problem(&res, "callback_rejected");
+        let res = signed(&app, &url_creds, "POST", "/oauth1/request", None, &[]).await.assert_status(200).await;
+        assert_eq!(form_field(&res.body, "oauth_callback_confirmed").as_deref(), Some("true"));
+        let token = form_field(&res.body, "oauth_token").unwrap();
+        let page = browser.get(app.url(&format!("/oauth1/authorize?oauth_token={token}"))).send().await.unwrap();
+        let page = page.assert_status(400).await;
+        assert!(page.body.contains("callback_rejected"), "{}", page.body);
     }
 
     async fn o109_request_tokens_are_exchanged_once(app) {
@@ -807,9 +814,15 @@ both! {
             assert_problem(&res.assert_status(400).await, "signature_method_rejected");
         }
         signed(&app, &fx.creds, "POST", "/oauth1/request", None, &[cb, ("oauth_signature_method", "HMAC-SHA256")]).await.assert_status(200).await;
-        let res = signed(&app, &fx.creds, "POST", "/oauth1/request", None, &[cb, ("oauth_version", "1.1")]).await;
-        assert_problem(&res.assert_status(400).await, "version_rejected");
-        assert_eq!(app.count("oauth1_nonces").await, 1);
+        for version in ["1.1", "1.0b", "2.0"] {
+            let res = signed(&app, &fx.creds, "POST", "/oauth1/request", None, &[cb, ("oauth_version", version)]).await;
+            assert_problem(&res.assert_status(400).await, "version_rejected");
+        }
+        // node-oauth's README sends 1.0A (issue 13): it counts as 1.0, signed as sent.
+        for version in ["1.0A", "1.0a"] {
+            signed(&app, &fx.creds, "POST", "/oauth1/request", None, &[cb, ("oauth_version", version)]).await.assert_status(200).await;
+        }
+        assert_eq!(app.count("oauth1_nonces").await, 3);
     }
 
     async fn o119_only_form_bodies_are_signed(app) {
