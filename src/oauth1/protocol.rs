@@ -43,7 +43,9 @@ impl<'a> Gathered<'a> {
         ] {
             for (name, value) in list.iter().filter(|(n, _)| n.starts_with("oauth_")) {
                 if name.chars().chain(value.chars()).any(char::is_control) {
-                    return Err(ParamError::ControlCharacter(clip(&name.escape_default().to_string())));
+                    return Err(ParamError::ControlCharacter(clip(
+                        &name.escape_default().to_string(),
+                    )));
                 }
                 let Some(&(first, first_location)) = by_name.get(name.as_str()) else {
                     by_name.insert(name, (value, location));
@@ -178,12 +180,18 @@ mod tests {
         for (form, query) in [
             (pairs(&[("oauth_verifier", "w")]), vec![]),
             (vec![], pairs(&[("oauth_verifier", "v")])),
-            (pairs(&[("oauth_verifier", "v"), ("oauth_verifier", "v")]), vec![]),
+            (
+                pairs(&[("oauth_verifier", "v"), ("oauth_verifier", "v")]),
+                vec![],
+            ),
             (pairs(&[("oauth_nonce", "n")]), vec![]),
             (pairs(&[("oauth_token", "t"), ("oauth_token", "t")]), vec![]),
         ] {
             let err = Gathered::gather(&header, &form, &query).unwrap_err();
-            assert!(matches!(err, ParamError::Duplicated(_)), "{form:?} {query:?}");
+            assert!(
+                matches!(err, ParamError::Duplicated(_)),
+                "{form:?} {query:?}"
+            );
         }
     }
 

@@ -1115,10 +1115,7 @@ mod tests {
             authorization: Some(&with_nonce),
             ..Default::default()
         };
-        assert!(matches!(
-            collect(&parts),
-            Err(ParamError::Scattered { .. })
-        ));
+        assert!(matches!(collect(&parts), Err(ParamError::Scattered { .. })));
     }
 
     #[test]
@@ -1262,7 +1259,11 @@ mod tests {
             let ok = format!("{FULL}&oauth_version={v}");
             let collected = collect(&query_only(&ok)).unwrap();
             assert_eq!(collected.oauth.version.as_deref(), Some(v));
-            assert!(collected.params.contains(&("oauth_version".into(), v.into())));
+            assert!(
+                collected
+                    .params
+                    .contains(&("oauth_version".into(), v.into()))
+            );
         }
         assert_eq!(collect(&query_only(FULL)).unwrap().oauth.version, None);
         for v in ["1.1", "1", "", "1.0A ", "1.0b", "1.0 a", "2.0"] {

@@ -39,7 +39,12 @@ pub(crate) struct Fx {
     pub(crate) creds: Creds,
 }
 
-pub(crate) async fn consumer(app: &TestApp, owner: &User, name: &str, callback: &str) -> (App, Creds) {
+pub(crate) async fn consumer(
+    app: &TestApp,
+    owner: &User,
+    name: &str,
+    callback: &str,
+) -> (App, Creds) {
     let redirects = vec!["https://client.example/cb".to_owned()];
     let input = AppInput {
         name,
@@ -196,7 +201,11 @@ pub(crate) fn query_field(location: &str, name: &str) -> Option<String> {
     form_field(query, name)
 }
 
-pub(crate) async fn request_token(app: &TestApp, creds: &Creds, callback: &str) -> (String, String) {
+pub(crate) async fn request_token(
+    app: &TestApp,
+    creds: &Creds,
+    callback: &str,
+) -> (String, String) {
     let res = signed(
         app,
         creds,

@@ -25,7 +25,12 @@ async fn send_signed_over(
 }
 
 /// The protocol parameters of a fresh signed request, without `name` (it travels elsewhere).
-fn oauth_without(app: &TestApp, creds: &Creds, extra: &[(&str, &str)], name: &str) -> Vec<(String, String)> {
+fn oauth_without(
+    app: &TestApp,
+    creds: &Creds,
+    extra: &[(&str, &str)],
+    name: &str,
+) -> Vec<(String, String)> {
     let mut params = oauth(app, creds, extra);
     params.retain(|(n, _)| n != name);
     params
@@ -212,8 +217,12 @@ both! {
 async fn run_node_client(app: &TestApp, fx: &Fx, script: &str) -> Option<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
     let node = std::process::Command::new("node").arg("--version").output();
-    let installed = std::path::Path::new(dir).join("node_modules/wordpress-rest-api-oauth-1").is_dir()
-        && std::path::Path::new(dir).join("node_modules/oauth").is_dir();
+    let installed = std::path::Path::new(dir)
+        .join("node_modules/wordpress-rest-api-oauth-1")
+        .is_dir()
+        && std::path::Path::new(dir)
+            .join("node_modules/oauth")
+            .is_dir();
     if !node.is_ok_and(|o| o.status.success()) || !installed {
         use std::io::Write;
         let _ = writeln!(
@@ -223,7 +232,11 @@ async fn run_node_client(app: &TestApp, fx: &Fx, script: &str) -> Option<String>
         );
         return None;
     }
-    let (base, key, secret) = (app.base.clone(), fx.creds.key.clone(), fx.creds.secret.clone());
+    let (base, key, secret) = (
+        app.base.clone(),
+        fx.creds.key.clone(),
+        fx.creds.secret.clone(),
+    );
     let path = format!("{dir}/{script}");
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
