@@ -7,6 +7,7 @@
 // /wp-json/wp/v2/users/me and a signed form POST to /wp-json/wp/v2/posts. Prints "interop ok".
 'use strict';
 
+const http = require('http');
 const { OAuth } = require('oauth');
 const { approve, env, assert } = require('./browser');
 
@@ -16,6 +17,14 @@ const promised = (fn) =>
       err ? reject(new Error(`${err.statusCode}: ${err.data || err}`)) : resolve(results),
     ),
   );
+
+// node-oauth calls http.request; record the Authorization headers it sends.
+const authorizations = [];
+const realRequest = http.request;
+http.request = function (options, ...rest) {
+  if (options && options.headers) authorizations.push(options.headers.Authorization || '');
+  return realRequest.call(this, options, ...rest);
+};
 
 async function main() {
   const { base, key, secret, callback, username, password } = env();
@@ -51,6 +60,9 @@ async function main() {
     ),
   );
   assert(JSON.parse(posted).title.rendered === 'Hello from node-oauth & co', posted);
+  // Every call carried oauth_version="1.0A", as node-oauth's README configures it.
+  assert(authorizations.length === 4, authorizations.join('\n'));
+  assert(authorizations.every((a) => a.includes('oauth_version="1.0A"')), authorizations.join('\n'));
   console.log('interop ok');
 }
 

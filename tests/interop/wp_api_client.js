@@ -24,7 +24,9 @@ const WpApi = require('wordpress-rest-api-oauth-1').default;
 
 const realFetch = globalThis.fetch;
 const answers = [];
+const sent = [];
 globalThis.fetch = async (url, init) => {
+  sent.push({ url, authorization: (init.headers || {}).Authorization || '', body: init.body || '' });
   const res = await realFetch(url, init);
   if (res.status >= 300) {
     const text = await res.clone().text();
@@ -63,6 +65,9 @@ async function main() {
   );
   assert(answers.length === 0, answers.join('\n'));
   assert(String(thrown).startsWith('Redirect to'), `authorize() did not redirect: ${thrown}`);
+  // What makes this client special, checked on the wire: no oauth_callback at request time.
+  const request = sent.find((r) => r.url.endsWith('/oauth1/request'));
+  assert(request && !/oauth_callback/.test(request.authorization + request.body), JSON.stringify(request));
   const authorizeUrl = window.location;
   assert(typeof authorizeUrl === 'string', `no redirect: ${JSON.stringify(authorizeUrl)}`);
   assert(authorizeUrl.startsWith(`${base}/oauth1/authorize?`), authorizeUrl);
@@ -79,6 +84,12 @@ async function main() {
   assert(answers.length === 0, answers.join('\n'));
   assert(tokens && tokens.public && tokens.public.length === 24, JSON.stringify(tokens));
   assert(api.hasCredentials(), 'no token credentials');
+  // ... and oauth_verifier both in the Authorization header and in the form body at /oauth1/access.
+  const access = sent.find((r) => r.url.endsWith('/oauth1/access'));
+  assert(
+    access && /oauth_verifier="/.test(access.authorization) && /(^|&)oauth_verifier=/.test(access.body),
+    JSON.stringify(access),
+  );
 
   const me = await api.get('/wp/v2/users/me');
   assert(me.slug === username, JSON.stringify(me));
