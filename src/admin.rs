@@ -106,10 +106,12 @@ pub async fn create_user(
     input: &UserInput<'_>,
     now: i64,
 ) -> Result<User> {
+    follows_rule("username", input.username, Field::Line)?;
+    follows_rule("email", input.email, Field::Line)?;
+    follows_rule("password", input.password, Field::Line)?;
     check_username(input.username)?;
     check_email(input.email)?;
     check_password(input.password)?;
-    follows_rule("password", input.password, Field::Line)?;
     let display_name = input.display_name.unwrap_or(input.username).trim();
     follows_rule("display-name", display_name, Field::Line)?;
     if display_name.is_empty() || display_name.len() > 100 {
@@ -264,6 +266,7 @@ pub fn check_app(input: &AppInput<'_>, own_origin: &str) -> Result<()> {
             .map_err(|e| invalid("redirect-uri", format!("{uri}: {e}")))?;
     }
     for origin in input.js_origins {
+        follows_rule("js-origin", origin, Field::Line)?;
         check_origin(origin)?;
     }
     if let Some(callback) = input.oauth1_callback {

@@ -12,11 +12,13 @@
 //!   REST query parameters and path segments, post titles and statuses.
 //! - **Free text** ([`Field::Text`]) may also hold TAB, LF and CR, and nothing else of `Cc`. Free
 //!   text is the exception and is named where it is read: a post's `content`, an app's
-//!   `description`, the textareas that hold one value a line (`redirect_uris`, `js_origins`), and
-//!   the playground's pasted `address`.
+//!   `description`, the textareas that hold one value a line (`redirect_uris`, `js_origins`, each
+//!   line then held to the one-line rule), and the playground's pasted `address`. A browser never
+//!   sends a line break in any other field.
 //!
-//! Where the rule is applied: `oauth2::params::Params` (OAuth2 endpoints and the web forms, through
-//! `web::page::Form`), `oauth2::body` (multipart fields), `oauth2::token_info`, the REST edge layer
+//! Where the rule is applied: `oauth2::params::Params` (every OAuth2 parameter; the login,
+//! two-step, security and playground query strings and forms; `web::page::Form` for the other
+//! pages), `oauth2::body` (multipart fields), `oauth2::token_info`, the REST edge layer
 //! (`api::edge`) and post bodies, and `admin` for what the CLI passes in.
 
 use std::borrow::Cow;
@@ -142,19 +144,15 @@ pub fn decode_pair<'a>(
 }
 
 /// Decodes a form-urlencoded string: the well-formed pairs in order, and the malformed parameters
-/// (left out of the pairs). `text` names the free-text fields.
-pub fn decode_form(raw: &[u8], text: &[&str]) -> (Vec<(String, String)>, Vec<Malformed>) {
-    let field_of = |name: &str| {
-        if text.contains(&name) {
-            Field::Text
-        } else {
-            Field::Line
-        }
-    };
+/// (left out of the pairs). `field_of` says which rule a parameter's value follows.
+pub fn decode_form(
+    raw: &[u8],
+    field_of: impl Fn(&str) -> Field,
+) -> (Vec<(String, String)>, Vec<Malformed>) {
     let mut pairs = Vec::new();
     let mut malformed = Vec::new();
     for (name, value) in raw_pairs(raw) {
-        match decode_pair(name, value, field_of) {
+        match decode_pair(name, value, &field_of) {
             Ok((n, v)) => pairs.push((n.into_owned(), v.into_owned())),
             Err(m) => malformed.push(m),
         }
@@ -239,7 +237,11 @@ mod tests {
 
     #[test]
     fn a_form_keeps_its_good_pairs_and_reports_the_bad_ones() {
-        let (pairs, bad) = decode_form(b"a=1&&state=%FF&b&note=x%0Ay&c=%00", &["note"]);
+        let note_is_text = |name: &str| match name {
+            "note" => Field::Text,
+            _ => Field::Line,
+        };
+        let (pairs, bad) = decode_form(b"a=1&&state=%FF&b&note=x%0Ay&c=%00", note_is_text);
         assert_eq!(
             pairs,
             [("a", "1"), ("b", ""), ("note", "x\ny")].map(|(n, v)| (n.to_owned(), v.to_owned()))
@@ -254,12 +256,12 @@ mod tests {
             bad[1].to_string(),
             "The \"c\" parameter contains a control character."
         );
-        let (_, bad) = decode_form(b"x%00=1", &[]);
+        let (_, bad) = decode_form(b"x%00=1", |_| Field::Text);
         assert_eq!(
             bad[0].to_string(),
             "A parameter name contains a control character."
         );
-        assert_eq!(decode_form(b"", &[]), (vec![], vec![]));
+        assert_eq!(decode_form(b"", |_| Field::Line), (vec![], vec![]));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! control character, except TAB, LF and CR in the free-text fields a caller names.
 
 pub use crate::domain::input::Malformed;
-use crate::domain::input::decode_form;
+use crate::domain::input::{Field, decode_form};
 
 /// The decoded parameters of a query string or form body, in order.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +25,10 @@ impl Params {
     /// As [`Params::decode`], with `text` naming the free-text fields (TAB, LF and CR allowed).
     pub fn decode_with_text(raw: &[u8], text: &[&str]) -> Result<Self, Malformed> {
         let (params, malformed) = Self::decode_partial(raw, text);
+        Self::first(params, malformed)
+    }
+
+    fn first(params: Self, malformed: Vec<Malformed>) -> Result<Self, Malformed> {
         match malformed.into_iter().next() {
             None => Ok(params),
             Some(first) => Err(first),
@@ -34,7 +38,11 @@ impl Params {
     /// The well-formed parameters, and the malformed ones (left out), for an endpoint whose answer
     /// depends on which parameter was malformed (authorize: a page or a redirect).
     pub fn decode_partial(raw: &[u8], text: &[&str]) -> (Self, Vec<Malformed>) {
-        let (pairs, malformed) = decode_form(raw, text);
+        let field_of = |name: &str| match text.contains(&name) {
+            true => Field::Text,
+            false => Field::Line,
+        };
+        let (pairs, malformed) = decode_form(raw, field_of);
         (Self(pairs), malformed)
     }
 

@@ -36,7 +36,12 @@ fn enc(s: &str) -> String {
 }
 
 /// POSTs a raw `application/x-www-form-urlencoded` body (already percent-encoded).
-async fn post_raw(app: &TestApp, browser: &reqwest::Client, path: &str, body: String) -> reqwest::Response {
+async fn post_raw(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    body: String,
+) -> reqwest::Response {
     browser
         .post(app.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -52,7 +57,11 @@ fn assert_oauth_invalid_request(r: &Checked, name: &str, bad: &str, what: &str) 
     let body = r.json();
     assert_eq!(body["error"], "invalid_request", "{what}: {body}");
     let description = body["error_description"].as_str().unwrap();
-    assert_eq!(description, format!("The \"{name}\" parameter {}.", problem(bad)), "{what}");
+    assert_eq!(
+        description,
+        format!("The \"{name}\" parameter {}.", problem(bad)),
+        "{what}"
+    );
     assert_eq!(r.header("cache-control"), "no-store", "{what}");
 }
 

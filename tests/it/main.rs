@@ -5,6 +5,7 @@ mod harness;
 
 mod browser;
 mod cli;
+mod edge_input;
 mod flows;
 mod foundation;
 mod hot_path;
@@ -19,4 +20,3 @@ mod rest;
 mod selfservice;
 mod selfservice_more;
 mod two_step;
-mod edge_input;
