@@ -2,6 +2,7 @@
 //! is validated here, with a message that says what to fix, before anything is written.
 
 use crate::domain::app::AppType;
+use crate::domain::input::{self, Field};
 use crate::domain::random::{Random, alphanumeric, bytes};
 use crate::domain::{crypto, password, redirect_uri, secret, site_url};
 use crate::store::{App, AppChanges, NewApp, NewUser, Role, Site, Store, StoreError, User};
@@ -39,6 +40,11 @@ fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
 }
 
 pub type Result<T> = std::result::Result<T, AdminError>;
+
+/// The input rule (`domain::input`) for a field, whoever sent it: the CLI, a page or the API.
+fn follows_rule(field: &'static str, value: &str, kind: Field) -> Result<()> {
+    input::check(value, kind).map_err(|problem| invalid(field, format!("this value {problem}")))
+}
 
 /// Usernames: 3–60 characters of letters, digits, `_`, `-` and `.`.
 pub fn check_username(username: &str) -> Result<()> {
@@ -100,10 +106,14 @@ pub async fn create_user(
     input: &UserInput<'_>,
     now: i64,
 ) -> Result<User> {
+    follows_rule("username", input.username, Field::Line)?;
+    follows_rule("email", input.email, Field::Line)?;
+    follows_rule("password", input.password, Field::Line)?;
     check_username(input.username)?;
     check_email(input.email)?;
     check_password(input.password)?;
     let display_name = input.display_name.unwrap_or(input.username).trim();
+    follows_rule("display-name", display_name, Field::Line)?;
     if display_name.is_empty() || display_name.len() > 100 {
         return Err(invalid("display-name", "use 1 to 100 characters"));
     }
@@ -155,6 +165,9 @@ pub async fn create_site(
     is_jetpack: bool,
     now: i64,
 ) -> Result<Site> {
+    // Before URL parsing, which would silently drop tabs and line breaks.
+    follows_rule("url", url, Field::Line)?;
+    follows_rule("name", name, Field::Line)?;
     let parsed = url::Url::parse(url)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
@@ -221,6 +234,10 @@ pub const CONSUMER_SECRET_CONTEXT: &str = "oauth1-consumer-secret";
 /// Checks an app's fields against oauth2.md §2 and oauth1.md §7. `own_origin` is the server's
 /// public origin, whose own pages (the playground) may use plain http.
 pub fn check_app(input: &AppInput<'_>, own_origin: &str) -> Result<()> {
+    follows_rule("name", input.name, Field::Line)?;
+    follows_rule("description", input.description, Field::Text)?;
+    follows_rule("website", input.website, Field::Line)?;
+    follows_rule("icon-url", input.icon_url, Field::Line)?;
     let name = input.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(invalid("name", "use 1 to 100 characters"));
@@ -249,6 +266,7 @@ pub fn check_app(input: &AppInput<'_>, own_origin: &str) -> Result<()> {
             .map_err(|e| invalid("redirect-uri", format!("{uri}: {e}")))?;
     }
     for origin in input.js_origins {
+        follows_rule("js-origin", origin, Field::Line)?;
         check_origin(origin)?;
     }
     if let Some(callback) = input.oauth1_callback {

@@ -15,10 +15,12 @@
 //! | `GET me/connected-applications`, `POST me/connected-applications/{app_id}/delete` | browser session only, never a token |
 //!
 //! Every route passes, outermost first, through `options` (`http_envelope`, `pretty`, `fields`),
-//! `principal::resolve_layer` (credentials, once) and `cors` (browser origins).
+//! `edge` (the input rule on the path and query), `principal::resolve_layer` (credentials, once)
+//! and `cors` (browser origins).
 
 pub mod connections;
 pub mod cors;
+pub mod edge;
 pub mod error;
 pub mod me;
 pub mod options;
@@ -89,6 +91,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .layer(from_fn_with_state(state.clone(), cors::layer))
         .layer(resolve.clone())
         .layer(oauth1.clone())
+        .layer(axum::middleware::from_fn(edge::rest))
         .layer(axum::middleware::from_fn(options::layer));
     let wp = Router::new()
         .route("/wp-json", get(wp::index))
@@ -101,6 +104,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(POST_BODY_LIMIT)),
         )
         .route_layer(resolve)
-        .route_layer(oauth1);
+        .route_layer(oauth1)
+        .route_layer(axum::middleware::from_fn(edge::wp));
     rest.merge(wp)
 }

@@ -17,6 +17,7 @@ use super::error::ApiError;
 use super::me::iso8601;
 use super::principal::Principal;
 use super::sites::{check, find, require};
+use crate::domain::input::{self, Field};
 use crate::domain::reach::Target;
 use crate::domain::scope::Area;
 use crate::oauth2::params::Params;
@@ -102,7 +103,8 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let principal = require(principal)?;
     let site = find(&state, &raw).await?;
-    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let params = Params::decode(query.unwrap_or_default().as_bytes())
+        .map_err(|m| invalid_input(m.to_string()))?;
     let page = page_of(&state, &principal, &site, &params).await?;
     let posts: Vec<Value> = page.posts.iter().map(|p| post_json(&site, p)).collect();
     Ok(Json(json!({ "found": page.found, "posts": posts })))
@@ -194,8 +196,10 @@ async fn read_input(headers: &HeaderMap, body: Bytes) -> Result<PostInput, ApiEr
             }
         }
         "application/x-www-form-urlencoded" | "" => {
-            for (name, value) in form_urlencoded::parse(&body) {
-                input.set(&name, value.into_owned())?;
+            let params = Params::decode_with_text(&body, &["content"])
+                .map_err(|m| invalid_input(m.to_string()))?;
+            for (name, value) in params.pairs() {
+                input.set(name, value.clone())?;
             }
         }
         "multipart/form-data" => {
@@ -209,7 +213,11 @@ async fn read_input(headers: &HeaderMap, body: Bytes) -> Result<PostInput, ApiEr
                 .map_err(|_| bad())?;
             while let Some(field) = multipart.next_field().await.map_err(|_| bad())? {
                 let name = field.name().unwrap_or("").to_owned();
-                let value = field.text().await.map_err(|_| bad())?;
+                // The bytes, not `text()`: that would replace what is not UTF-8 with U+FFFD.
+                let value = field.bytes().await.map_err(|_| bad())?;
+                let value = String::from_utf8(value.to_vec()).map_err(|_| {
+                    invalid_input(format!("The \"{name}\" field is not valid UTF-8."))
+                })?;
                 input.set(&name, value)?;
             }
         }
@@ -266,11 +274,15 @@ pub async fn store_new(
             "The title is longer than {MAX_TITLE_CHARS} characters."
         )));
     }
-    // PostgreSQL text cannot hold NUL; refuse it on both databases alike.
-    if title.contains('\0') || content.contains('\0') {
-        return Err(invalid_input(
-            "The title and content must not contain NUL characters.",
-        ));
+    // The input rule (`domain::input`), whichever body the post came in: the content is free text,
+    // the title and status are one line. PostgreSQL text cannot hold NUL; both databases refuse alike.
+    for (name, value, field) in [
+        ("title", &title, Field::Line),
+        ("content", &content, Field::Text),
+        ("status", &status, Field::Line),
+    ] {
+        input::check(value, field)
+            .map_err(|problem| invalid_input(format!("The \"{name}\" field {problem}.")))?;
     }
     Ok(state
         .store

@@ -181,7 +181,10 @@ pub async fn posts(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let params = match Params::decode(query.unwrap_or_default().as_bytes()) {
+        Ok(params) => params,
+        Err(m) => return wp_from(super::posts::invalid_input(m.to_string())),
+    };
     match super::posts::page_of(&state, &principal, &site, &params).await {
         Ok(page) => {
             let list: Vec<Value> = page.posts.iter().map(|p| wp_post(&site, p)).collect();

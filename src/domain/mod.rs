@@ -4,6 +4,7 @@
 pub mod app;
 pub mod clock;
 pub mod crypto;
+pub mod input;
 pub mod password;
 pub mod pkce;
 pub mod random;

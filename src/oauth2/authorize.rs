@@ -14,7 +14,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::params::Params;
+use super::params::{Malformed, Params};
 use super::tokens;
 use crate::domain::app::AppType;
 use crate::domain::scope::{self, Scope};
@@ -78,15 +78,24 @@ impl From<crate::store::StoreError> for Refused {
     }
 }
 
-/// Validates the parameters in the order of oauth2.md §2.
+/// Validates the parameters in the order of oauth2.md §2. `malformed` are the parameters that broke
+/// the input rule (`domain::input`): a page when one is `client_id` or `redirect_uri`, otherwise
+/// `invalid_request` at the redirect URI, like a repeated parameter (catalogue BR04, IN01).
 pub async fn validate(
     state: &AppState,
     params: &Params,
+    malformed: &[Malformed],
     endpoint: Endpoint,
 ) -> Result<AuthzRequest, Refused> {
     let page = |m: &str| Refused::Page(PageError::invalid_request(m));
     let repeated =
         |e: super::params::Repeated| Refused::Page(PageError::invalid_request(e.to_string()));
+    if let Some(m) = malformed
+        .iter()
+        .find(|m| m.is("client_id") || m.is("redirect_uri"))
+    {
+        return Err(page(&m.to_string()));
+    }
     let client_id = params.get("client_id").map_err(repeated)?;
     let app = match client_id.and_then(|id| id.parse::<i64>().ok()) {
         Some(id) => state.store.app_by_id(id).await?,
@@ -103,14 +112,8 @@ pub async fn validate(
     };
     let redirect_uri = redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type)
         .map_err(|e| page(&e.to_string()))?;
-    let raw_scope = params.get("scope").map_err(repeated)?;
-    let raw_scope = match (raw_scope, endpoint) {
-        (None, Endpoint::Authenticate) => Some("auth"),
-        (raw, _) => raw,
-    };
-    let scope = scope::parse(raw_scope).map_err(|e| page(&e.to_string()))?;
 
-    // From here on, errors go back to the client.
+    // From here on, errors go back to the client (a malformed or repeated `state` is not echoed).
     let client_state = params.get("state").ok().flatten().map(str::to_owned);
     let response_type_raw = params.get("response_type");
     let response_type = match response_type_raw {
@@ -127,7 +130,11 @@ pub async fn validate(
             description: description.to_owned(),
         }))
     };
+    if let Some(m) = malformed.first() {
+        return Err(bounce("invalid_request", &m.to_string()));
+    }
     if let Some(e) = params.first_repeated(&[
+        "scope",
         "state",
         "response_type",
         "blog",
@@ -136,6 +143,12 @@ pub async fn validate(
     ]) {
         return Err(bounce("invalid_request", &e.to_string()));
     }
+    let raw_scope = params.get("scope").ok().flatten();
+    let raw_scope = match (raw_scope, endpoint) {
+        (None, Endpoint::Authenticate) => Some("auth"),
+        (raw, _) => raw,
+    };
+    let scope = scope::parse(raw_scope).map_err(|e| page(&e.to_string()))?;
     let response_type = match (response_type_raw, response_type) {
         (_, Some(rt)) => rt,
         (Ok(None), _) => {
@@ -295,8 +308,8 @@ async fn show(
     endpoint: Endpoint,
 ) -> Response {
     let raw = query.unwrap_or_default();
-    let params = Params::parse(raw.as_bytes());
-    let request = match validate(&state, &params, endpoint).await {
+    let (params, malformed) = Params::decode_partial(raw.as_bytes(), &[]);
+    let request = match validate(&state, &params, &malformed, endpoint).await {
         Ok(r) => r,
         Err(r) => return refused(&state, r),
     };
@@ -374,8 +387,8 @@ pub async fn post_authorize(
     session: Option<SessionUser>,
     body: axum::body::Bytes,
 ) -> Response {
-    let params = Params::parse(&body);
-    match decide(&state, &headers, session, &params).await {
+    let (params, malformed) = Params::decode_partial(&body, &[]);
+    match decide(&state, &headers, session, &params, &malformed).await {
         Ok(r) => r,
         Err(r) => refused(&state, r),
     }
@@ -386,9 +399,10 @@ async fn decide(
     headers: &HeaderMap,
     session: Option<SessionUser>,
     params: &Params,
+    malformed: &[Malformed],
 ) -> Result<Response, Refused> {
     session::same_origin(state, headers)?;
-    let request = validate(state, params, Endpoint::Authorize).await?;
+    let request = validate(state, params, malformed, Endpoint::Authorize).await?;
     let Some(session) = session else {
         return Err(PageError::Forbidden(
             "Your session has ended. Log in and start again from the application.".into(),

@@ -7,7 +7,8 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{HeaderMap, header};
 
 use super::error::OAuthError;
-use super::params::Params;
+use super::params::{Malformed, Params};
+use crate::domain::input::{self, Field, Problem};
 use crate::http::serve::MAX_BODY_BYTES;
 
 pub async fn read_form(request: Request) -> Result<(HeaderMap, Params), OAuthError> {
@@ -41,7 +42,9 @@ pub async fn read_form(request: Request) -> Result<(HeaderMap, Params), OAuthErr
                 .map_err(|_| {
                     OAuthError::invalid_request("The request body is too large or unreadable.")
                 })?;
-            Ok((headers, Params::parse(&bytes)))
+            let params =
+                Params::decode(&bytes).map_err(|m| OAuthError::invalid_request(m.to_string()))?;
+            Ok((headers, params))
         }
         "multipart/form-data" => Ok((headers, read_multipart(request).await?)),
         _ => Err(OAuthError::invalid_request(
@@ -63,7 +66,25 @@ async fn read_multipart(request: Request<Body>) -> Result<Params, OAuthError> {
             ));
         }
         let name = field.name().ok_or_else(bad)?.to_owned();
-        let value = field.text().await.map_err(|_| bad())?;
+        // The bytes, not `text()`: that would replace what is not UTF-8 with U+FFFD.
+        let value = field.bytes().await.map_err(|_| bad())?;
+        let malformed = |problem| Malformed {
+            name: Some(name.clone()),
+            problem,
+        };
+        let value = String::from_utf8(value.to_vec())
+            .map_err(|_| malformed(Problem::NotUtf8))
+            .and_then(|v| input::check(&v, Field::Line).map(|()| v).map_err(malformed))
+            .map_err(|m| OAuthError::invalid_request(m.to_string()))?;
+        input::check(&name, Field::Line).map_err(|problem| {
+            OAuthError::invalid_request(
+                Malformed {
+                    name: None,
+                    problem,
+                }
+                .to_string(),
+            )
+        })?;
         pairs.push((name, value));
     }
     Ok(Params::from_pairs(pairs))

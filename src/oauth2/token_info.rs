@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 use super::error::OAuthError;
 use super::params::Repeated;
 use super::tokens;
+use crate::domain::input::{self, Field};
 use crate::http::headers::no_store;
 use crate::http::peer::Peer;
 use crate::state::AppState;
@@ -40,17 +41,21 @@ fn as_string<S: Serializer>(id: &i64, s: S) -> Result<S::Ok, S::Error> {
 type Param<'a> = Option<Cow<'a, str>>;
 
 /// `client_id` and `token` from the query string, decoded only when percent-encoded, with the
-/// rules of `Params`: an empty value counts as absent, a repeated one is an error.
-fn client_and_token(query: &[u8]) -> Result<(Param<'_>, Param<'_>), Repeated> {
+/// rules of `Params`: every parameter strict UTF-8 without control characters
+/// (`domain::input`), an empty value counts as absent, a repeated one is an error. The error is the
+/// `invalid_request` description.
+fn client_and_token(query: &[u8]) -> Result<(Param<'_>, Param<'_>), String> {
     let (mut client_id, mut token) = (None, None);
-    for (name, value) in form_urlencoded::parse(query) {
+    for (name, value) in input::raw_pairs(query) {
+        let (name, value) =
+            input::decode_pair(name, value, |_| Field::Line).map_err(|m| m.to_string())?;
         let slot = match &*name {
             "client_id" => &mut client_id,
             "token" => &mut token,
             _ => continue,
         };
         if slot.is_some() {
-            return Err(Repeated(name.into_owned()));
+            return Err(Repeated(name.into_owned()).to_string());
         }
         *slot = Some(value);
     }
@@ -66,7 +71,7 @@ pub async fn token_info(
     RawQuery(query): RawQuery,
 ) -> Result<Response, OAuthError> {
     let (client_id, token) = client_and_token(query.as_deref().unwrap_or("").as_bytes())
-        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+        .map_err(OAuthError::invalid_request)?;
     let (Some(client_id), Some(token)) = (client_id, token) else {
         return Err(OAuthError::invalid_request(
             "Send both the client_id and the token parameters.",
@@ -117,8 +122,11 @@ mod tests {
         assert_eq!(t.as_deref(), Some("a+b"));
         assert_eq!(
             client_and_token(b"token=a&token=b").unwrap_err(),
-            Repeated("token".into())
+            "The \"token\" parameter was sent more than once."
         );
+        for bad in ["token=%FF", "client_id=1%00", "extra=%C0%AF", "%00=x"] {
+            assert!(client_and_token(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub async fn create(
     let Some(s) = s else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::parse(&body);
+    let params = Params::decode(&body)?;
     let field = |name| params.get(name).ok().flatten();
     session::verify_csrf(&state, &s, "app-passwords", field("csrf"))?;
     let typed = field("name").unwrap_or("");
@@ -266,7 +266,7 @@ pub async fn revoke(
     let Some(s) = s else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::parse(&body);
+    let params = Params::decode(&body)?;
     session::verify_csrf(
         &state,
         &s,

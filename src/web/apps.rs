@@ -195,6 +195,10 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
     }))
 }
 
+/// The app form's free-text fields (`domain::input`): the description, and the textareas that
+/// hold one redirect URI or origin a line (each line is then checked as a URL).
+const APP_TEXT_FIELDS: &[&str] = &["description", "redirect_uris", "js_origins"];
+
 pub async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response {
     page::render(AppFormPage {
         nav: Nav::new(&state, &viewer, "apps"),
@@ -210,7 +214,7 @@ pub async fn create(
     viewer: Viewer,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
+    let form = Form::parse_with_text(&body, APP_TEXT_FIELDS)?;
     session::verify_csrf(&state, &viewer.0, "apps:new", form.csrf())?;
     let fields = AppFields::from_form(&form);
     let base = state.settings.base_url();
@@ -335,7 +339,7 @@ pub async fn update(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse(&body);
+    let form = Form::parse_with_text(&body, APP_TEXT_FIELDS)?;
     session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
     let fields = AppFields::from_form(&form);
     let base = state.settings.base_url();
@@ -389,7 +393,7 @@ pub async fn reset_secret(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
     let secret = admin::reset_secret(&state.store, &*state.random, &app)
         .await
@@ -411,7 +415,7 @@ pub async fn regenerate_consumer_secret(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
     if app.oauth1_key.is_none() {
         return Err(PageError::invalid_request(
@@ -455,7 +459,7 @@ pub async fn delete(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(
         &state,
         &viewer.0,

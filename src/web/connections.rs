@@ -101,7 +101,7 @@ pub async fn disconnect(
     Path(app_id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, "connections", form.csrf())?;
     let Ok(app_id) = app_id.parse::<i64>() else {
         return Err(PageError::NotFound);

@@ -37,6 +37,13 @@ impl PageError {
     }
 }
 
+/// A parameter that broke the input rule (`domain::input`): the 400 page names it.
+impl From<crate::domain::input::Malformed> for PageError {
+    fn from(m: crate::domain::input::Malformed) -> Self {
+        PageError::invalid_request(m.to_string())
+    }
+}
+
 impl From<StoreError> for PageError {
     fn from(err: StoreError) -> Self {
         tracing::error!(error = %err, "storage failure");

@@ -4,11 +4,10 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use serde::Deserialize;
 
 use super::error::PageError;
 use super::session::{self, SessionUser};
@@ -176,11 +175,6 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
 }
 
-#[derive(Deserialize)]
-pub struct LoginQuery {
-    redirect_to: Option<String>,
-}
-
 /// Renders the form with a fresh pre-login cookie and the CSRF token bound to it.
 fn login_form(
     state: &AppState,
@@ -212,16 +206,17 @@ fn login_form(
 pub async fn form(
     State(state): State<AppState>,
     jar: CookieJar,
-    Query(q): Query<LoginQuery>,
-) -> Response {
-    login_form(
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let params = Params::decode(query.unwrap_or_default().as_bytes())?;
+    Ok(login_form(
         &state,
         jar,
-        safe_redirect(q.redirect_to.as_deref()),
+        safe_redirect(params.get("redirect_to").ok().flatten()),
         "",
         None,
         StatusCode::OK,
-    )
+    ))
 }
 
 pub async fn submit(
@@ -232,7 +227,21 @@ pub async fn submit(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     session::same_origin(&state, &headers)?;
-    let params = Params::parse(&body);
+    let params = match Params::decode(&body) {
+        Ok(params) => params,
+        Err(m) => {
+            // Nothing was checked or counted: the form comes back with what was wrong.
+            let message = m.to_string();
+            return Ok(login_form(
+                &state,
+                jar,
+                "/",
+                "",
+                Some(&message),
+                StatusCode::BAD_REQUEST,
+            ));
+        }
+    };
     let field = |name| params.get(name).ok().flatten();
     let cookie_value = jar
         .get(session::login_cookie_name(&state))
@@ -304,7 +313,7 @@ pub async fn logout(
 ) -> Result<Response, PageError> {
     session::same_origin(&state, &headers)?;
     if let Some(s) = &session {
-        let params = Params::parse(&body);
+        let params = Params::decode(&body)?;
         session::verify_csrf(&state, s, "logout", params.get("csrf").ok().flatten())?;
     }
     let cleared = session::end(&state, &jar).await?;

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::error::PageError;
 use super::session::{self, SessionUser};
 use crate::admin::AdminError;
-use crate::oauth2::params::Params;
+use crate::oauth2::params::{Malformed, Params};
 use crate::state::AppState;
 
 /// The logged-in user of a page. Without a session, GET requests are sent to the login page with a
@@ -88,6 +88,13 @@ impl FieldError {
         (self.field == field && !self.message.is_empty()).then_some(self.message.as_str())
     }
 
+    /// The error beside the field of a malformed form: the first of `fields` it names, else the
+    /// form as a whole.
+    pub fn malformed(m: &Malformed, fields: &[&'static str]) -> Self {
+        let field = fields.iter().find(|f| m.is(f)).copied().unwrap_or("form");
+        FieldError::new(field, m.to_string())
+    }
+
     /// Turns an administration error into a field error, or passes on what no field explains.
     /// Field names are those of `admin`; forms use the same names.
     pub fn from_admin(err: AdminError) -> Result<FieldError, PageError> {
@@ -135,12 +142,20 @@ fn capitalise(s: &str) -> String {
 }
 
 /// A posted form. Missing fields read as empty; a field sent twice reads as empty too, so a
-/// doctored form fails validation instead of picking one of the values.
+/// doctored form fails validation instead of picking one of the values. A field that is not UTF-8
+/// or holds a control character (`domain::input`) refuses the whole form: a 400 page through `?`,
+/// or an error beside the field (see [`FieldError::malformed`]).
 pub struct Form(Params);
 
 impl Form {
-    pub fn parse(body: &[u8]) -> Self {
-        Form(Params::parse(body))
+    /// Every field an identifier or a one-line value.
+    pub fn parse(body: &[u8]) -> Result<Self, Malformed> {
+        Params::decode(body).map(Form)
+    }
+
+    /// As [`Form::parse`], with `text` naming the free-text fields (textareas: TAB, LF, CR).
+    pub fn parse_with_text(body: &[u8], text: &[&str]) -> Result<Self, Malformed> {
+        Params::decode_with_text(body, text).map(Form)
     }
 
     pub fn get(&self, name: &str) -> &str {

@@ -109,7 +109,7 @@ pub async fn change_password(
     let Some(s) = s else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::parse(&body);
+    let params = Params::decode(&body)?;
     let field = |name| params.get(name).ok().flatten().unwrap_or("");
     session::verify_csrf(&state, &s, "password", Some(field("csrf")))?;
     let username = s.user.username.clone();

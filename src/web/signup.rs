@@ -68,7 +68,7 @@ pub async fn form(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     enabled(&state)?;
-    let params = crate::oauth2::params::Params::parse(query.unwrap_or_default().as_bytes());
+    let params = crate::oauth2::params::Params::decode(query.unwrap_or_default().as_bytes())?;
     let redirect_to = safe_redirect(params.get("redirect_to").ok().flatten()).to_owned();
     let redirect_to = redirect_to.as_str();
     if session.is_some() {
@@ -93,7 +93,19 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     enabled(&state)?;
     session::same_origin(&state, &headers)?;
-    let form = Form::parse(&body);
+    let form = match Form::parse(&body) {
+        Ok(form) => form,
+        Err(m) => {
+            let page = SignupPage {
+                csrf: String::new(),
+                redirect_to: "/",
+                username: "",
+                email: "",
+                error: FieldError::malformed(&m, &["username", "email", "password"]),
+            };
+            return Ok(form_page(&state, jar, page, StatusCode::BAD_REQUEST));
+        }
+    };
     let expected = jar
         .get(session::login_cookie_name(&state))
         .map(|c| session::login_csrf_token(&state, c.value()));

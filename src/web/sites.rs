@@ -83,7 +83,15 @@ pub async fn create(
     viewer: Viewer,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
+    let form = match Form::parse(&body) {
+        Ok(form) => form,
+        Err(m) => {
+            // Nothing to verify the CSRF token against; the page is shown again, nothing written.
+            let error = FieldError::malformed(&m, &["url", "name"]);
+            let page = sites_page(&state, &viewer, String::new(), String::new(), error).await?;
+            return Ok(page::render_with(StatusCode::BAD_REQUEST, page));
+        }
+    };
     session::verify_csrf(&state, &viewer.0, "sites:new", form.csrf())?;
     let (url, name) = (form.get("url").trim(), form.get("name"));
     match admin::create_site(&state.store, &viewer.0.user, url, name, false, state.now()).await {
@@ -187,7 +195,7 @@ pub async fn add_member(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let (site, role) = membership(&state, &viewer, &id).await?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, &purpose(site.id), form.csrf())?;
     must_administer(&role)?;
     let (member, member_role) = (form.get("member").trim(), form.get("role"));
@@ -243,7 +251,7 @@ pub async fn remove_member(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let (site, role) = membership(&state, &viewer, &id).await?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, &purpose(site.id), form.csrf())?;
     must_administer(&role)?;
     let Ok(user_id) = user_id.parse::<i64>() else {

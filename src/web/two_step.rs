@@ -262,7 +262,7 @@ pub async fn second_step(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     session::same_origin(&state, &headers)?;
-    let params = Params::parse(&body);
+    let params = Params::decode(&body)?;
     let field = |name| params.get(name).ok().flatten();
     let redirect_to = safe_redirect(field("redirect_to")).to_owned();
     let Some(value) = jar
@@ -429,7 +429,7 @@ pub async fn enable(
     let Some(s) = s else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::parse(&body);
+    let params = Params::decode(&body)?;
     let field = |name| params.get(name).ok().flatten();
     session::verify_csrf(&state, &s, "two-step-enable", field("csrf"))?;
     let seed = field("setup")
@@ -499,7 +499,7 @@ pub async fn disable(
     let Some(s) = s else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::parse(&body);
+    let params = Params::decode(&body)?;
     let field = |name| params.get(name).ok().flatten();
     session::verify_csrf(&state, &s, "two-step-disable", field("csrf"))?;
     if let Some(retry_after) = login::over_budget(&state, &s.user.username, peer) {

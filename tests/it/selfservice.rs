@@ -295,6 +295,11 @@ both! {
                 if token.is_none() {
                     form.retain(|(k, _)| *k != "csrf");
                 }
+                // Only the app form has textareas; a line break in any other form is refused as
+                // input (400) before its CSRF token is read (issue 11).
+                if path != "/apps/new" && !path.ends_with("/edit") {
+                    form.retain(|(k, _)| *k != "redirect_uris");
+                }
                 post(&app, &browser, &path, &form).await.assert_status(403).await;
             }
         }

@@ -237,7 +237,7 @@ pub async fn start(
     jar: CookieJar,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, CSRF, form.csrf())?;
     let Some((client, app)) = chosen(&state, &viewer, &form).await? else {
         return form_error(
@@ -494,7 +494,7 @@ pub async fn callback(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let raw = query.unwrap_or_default();
-    let params = Params::parse(raw.as_bytes());
+    let params = Params::decode(raw.as_bytes())?;
     let get = |name| params.get(name).ok().flatten();
     if get("code").is_none() && get("error").is_none() {
         // The implicit flow's answer is in the fragment, which never reaches the server.
@@ -586,11 +586,12 @@ pub async fn implicit(
     jar: CookieJar,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
+    // The pasted address is free text (a paste may end in a line break).
+    let form = Form::parse_with_text(&body, &["address"])?;
     session::verify_csrf(&state, &viewer.0, CSRF, form.csrf())?;
     let pasted = form.get("address").trim();
     let fragment = pasted.split_once('#').map(|(_, f)| f).unwrap_or(pasted);
-    let params = Params::parse(fragment.as_bytes());
+    let params = Params::decode(fragment.as_bytes())?;
     let get = |name| params.get(name).ok().flatten();
     let again = |error| {
         page::render_with(
@@ -659,7 +660,7 @@ pub async fn password(
     peer: Peer,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, CSRF, form.csrf())?;
     let Some((client, app)) = chosen(&state, &viewer, &form).await? else {
         return form_error(
@@ -726,7 +727,7 @@ pub async fn inspect_token(
     peer: Peer,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, CSRF, form.csrf())?;
     let token = form.get("token").trim();
     let Ok(client_id) = form.get("client_id").parse::<i64>() else {

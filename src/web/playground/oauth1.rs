@@ -168,7 +168,7 @@ pub async fn start(
     jar: CookieJar,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, CSRF, form.csrf())?;
     let chosen = match form.get("client_id").parse::<i64>() {
         Ok(id) => consumers(&state, &viewer)
@@ -249,7 +249,7 @@ pub async fn callback(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let raw = query.unwrap_or_default();
-    let params = Params::parse(raw.as_bytes());
+    let params = Params::decode(raw.as_bytes())?;
     let get = |name| params.get(name).ok().flatten().filter(|v| !v.is_empty());
     // Every refusal below comes before any call and leaves the flow cookie alone, so a forged
     // address neither spends a request token nor ends the flow in progress.
