@@ -160,7 +160,8 @@ async fn delete(store: &Store, login: &str, force: bool, now: i64) -> Result<()>
         .into_iter()
         .map(|a| a.id.to_string())
         .collect();
-    if !force && !(sites.is_empty() && apps.is_empty()) {
+    let owns_something = !sites.is_empty() || !apps.is_empty();
+    if owns_something && !force {
         return Err(AdminError::Invalid {
             field: "user",
             message: format!(
