@@ -42,7 +42,17 @@ fn cell(value: Option<&Value>) -> String {
 /// Columns padded to their widest cell, headings first; control characters are shown escaped so a
 /// stored value cannot rewrite the operator's terminal.
 pub fn render_table(items: &[Value], columns: &[(&str, &str)]) -> String {
-    let clean = |s: String| s.chars().flat_map(char::escape_default).collect::<String>();
+    let clean = |s: String| {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+    };
     let mut rows: Vec<Vec<String>> = vec![columns.iter().map(|(_, h)| (*h).to_owned()).collect()];
     for item in items {
         rows.push(
@@ -120,7 +130,7 @@ mod tests {
     #[test]
     fn tables_pad_columns_show_absent_values_as_dashes_and_escape_control_characters() {
         let items = [
-            json!({"id": 1, "username": "alice", "email": null}),
+            json!({"id": 1, "username": "zoë's", "email": null}),
             json!({"id": 22, "username": "b\u{1b}[2Jo", "email": "b@example.com"}),
         ];
         let table = render_table(
@@ -129,8 +139,8 @@ mod tests {
         );
         assert_eq!(
             table,
-            "ID  USER          EMAIL\n\
-             1   alice         -\n\
+            "ID  USER         EMAIL\n\
+             1   zoë's        -\n\
              22  b\\u{1b}[2Jo  b@example.com\n"
         );
     }
