@@ -456,3 +456,23 @@ pub async fn regenerate_consumer_secret(
     }
     Ok(secret)
 }
+
+/// Sets a user's password under the same rules as sign-up, and ends their web sessions. Argon2 runs
+/// off the async runtime.
+pub async fn set_password(
+    store: &Store,
+    random: &dyn Random,
+    user: &User,
+    new_password: &str,
+) -> Result<()> {
+    check_password(new_password)?;
+    let salt: [u8; 16] = bytes(random);
+    let pw = new_password.to_owned();
+    let hash = crate::blocking::run(move || password::hash(&pw, salt))
+        .await
+        .map_err(|_| invalid("password", "could not be hashed"))?;
+    if !store.set_password_ending_sessions(user.id, &hash).await? {
+        return Err(AdminError::NotFound(format!("no user {:?}", user.username)));
+    }
+    Ok(())
+}

@@ -1,11 +1,18 @@
 //! The `latchkey` command line (product.md, "The binary"): every command that changes data prints
-//! one JSON object on stdout and human messages on stderr, and exits non-zero on bad input.
+//! one JSON object on stdout and human messages on stderr, and exits non-zero on bad input. List
+//! commands print pretty-printed JSON, or a table with `--table`. The bodies of the user and app
+//! commands live in [`users`] and [`apps`].
+
+pub mod apps;
+pub mod output;
+pub mod users;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::app::AppType;
+use crate::store::Role;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,15 +79,104 @@ pub struct RevokeArgs {
 pub enum UserCommand {
     /// Create a user; prints {"id":…, "username":…}.
     Create {
+        /// 3 to 60 letters, digits, '_', '-' or '.'.
         #[arg(long)]
         username: String,
         #[arg(long)]
         email: String,
-        #[arg(long)]
-        password: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// The name shown on pages (default: the username).
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// List every user (never a password or secret).
+    List(ListArgs),
+    /// Show one user: account, 2-step state, sites, apps, connections and application passwords.
+    Show {
+        /// Username or email.
+        user: String,
+    },
+    /// Delete a user and end everything they hold: grants, tokens, codes, OAuth1 tokens, sessions
+    /// and application passwords, on every instance at once. A user who owns sites or apps is
+    /// refused unless --force, which deletes those too (with other users' grants for them).
+    Delete {
+        /// Username or email.
+        user: String,
+        /// Also delete the sites and apps the user owns.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Set a user's password (from standard input or a prompt, never the command line); ends
+    /// their web sessions.
+    SetPassword {
+        /// Username or email.
+        user: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Turn off a user's 2-step authentication (a locked-out user); their recovery codes go too.
+    DisableTwoStep {
+        /// Username or email.
+        user: String,
+    },
+}
+
+/// Where a new password comes from: `--password` (kept for scripts; visible in `ps` and shell
+/// history), `--password-stdin`, or else a prompt on the terminal.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// The password (prefer --password-stdin: arguments show in `ps` and shell history).
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Options of the list commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a table for people instead of JSON.
+    #[arg(long)]
+    pub table: bool,
+}
+
+/// `--role`: the four roles of a site member ("administrative access" is `administrator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Administrator,
+    Editor,
+    Author,
+    Subscriber,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Administrator => Role::Administrator,
+            RoleArg::Editor => Role::Editor,
+            RoleArg::Author => Role::Author,
+            RoleArg::Subscriber => Role::Subscriber,
+        }
+    }
+}
+
+/// `--type`: a confidential `web` app, or a `native` app (no secret; PKCE; loopback redirects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppTypeArg {
+    Web,
+    Native,
+}
+
+impl From<AppTypeArg> for AppType {
+    fn from(app_type: AppTypeArg) -> Self {
+        match app_type {
+            AppTypeArg::Web => AppType::Web,
+            AppTypeArg::Native => AppType::Native,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,9 +202,9 @@ pub enum SiteCommand {
         /// Username or email.
         #[arg(long)]
         user: String,
-        /// administrator, editor, author or subscriber.
-        #[arg(long)]
-        role: String,
+        /// The member's role; `administrator` is what grants need.
+        #[arg(long, value_enum)]
+        role: RoleArg,
     },
 }
 
@@ -117,13 +213,59 @@ pub enum AppCommand {
     /// Register an app; prints {"client_id":…, "client_secret":…} (plus the OAuth1 consumer).
     Create(AppCreate),
     /// List every app (secrets are never shown again).
-    List,
+    List(ListArgs),
+    /// Change an app's registration: only the options given change. Prints the app (and the
+    /// OAuth1 consumer secret, once, when the update creates a consumer).
+    Update(AppUpdate),
     /// Issue a new client secret; the old one stops working at once.
-    ResetSecret { client_id: String },
+    ResetSecret {
+        /// The app's client_id.
+        client_id: String,
+    },
     /// Issue a new OAuth1 consumer secret (the key and existing tokens stay).
-    RegenerateConsumerSecret { client_id: String },
+    RegenerateConsumerSecret {
+        /// The app's client_id.
+        client_id: String,
+    },
     /// Delete an app with its grants, codes and tokens.
-    Delete { client_id: String },
+    Delete {
+        /// The app's client_id.
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AppUpdate {
+    /// The app's client_id.
+    pub client_id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace the redirect URIs (repeat for several); matched byte for byte.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// Replace the JavaScript origins (repeatable).
+    #[arg(long = "js-origin", conflicts_with = "no_js_origins")]
+    pub js_origins: Vec<String>,
+    /// Remove every JavaScript origin.
+    #[arg(long)]
+    pub no_js_origins: bool,
+    #[arg(long = "type", value_enum)]
+    pub app_type: Option<AppTypeArg>,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub website: Option<String>,
+    #[arg(long = "icon-url")]
+    pub icon_url: Option<String>,
+    /// Allow (true) or refuse (false) the implicit flow.
+    #[arg(long, value_name = "BOOL")]
+    pub implicit: Option<bool>,
+    /// Set the OAuth 1.0a callback URL (or `oob`); creates a consumer if the app has none.
+    #[arg(long = "oauth1-callback", conflicts_with = "no_oauth1")]
+    pub oauth1_callback: Option<String>,
+    /// Remove the OAuth1 consumer (its key and secret stop working).
+    #[arg(long)]
+    pub no_oauth1: bool,
 }
 
 #[derive(Debug, Args)]
@@ -139,8 +281,8 @@ pub struct AppCreate {
     /// A JavaScript origin allowed to call the REST API with a bearer (repeatable).
     #[arg(long = "js-origin")]
     pub js_origins: Vec<String>,
-    #[arg(long = "type", default_value = "web")]
-    pub app_type: AppType,
+    #[arg(long = "type", value_enum, default_value_t = AppTypeArg::Web)]
+    pub app_type: AppTypeArg,
     #[arg(long, default_value = "")]
     pub description: String,
     #[arg(long, default_value = "")]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use latchkey::admin::{self, AdminError};
-use latchkey::cli::{AppCommand, Cli, Command, RevokeArgs, SiteCommand, TokenCommand, UserCommand};
+use latchkey::cli::{AppCommand, Cli, Command, RevokeArgs, SiteCommand, TokenCommand};
 use latchkey::config::{Config, Settings};
 use latchkey::domain::clock::{Clock, SystemClock};
 use latchkey::domain::random::OsRandom;
@@ -63,7 +63,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print(json!(purged));
             Ok(())
         }
-        Command::User(cmd) => user(&open_store(&settings).await?, cmd).await,
+        Command::User(cmd) => {
+            let store = open_store(&settings).await?;
+            latchkey::cli::users::run(&store, &OsRandom, cmd, now())
+                .await
+                .map_err(explain)
+        }
         Command::Site(cmd) => site(&open_store(&settings).await?, cmd).await,
         Command::App(cmd) => app(&settings, &open_store(&settings).await?, cmd).await,
         Command::Token(TokenCommand::Revoke(args)) => {
@@ -156,30 +161,6 @@ fn explain(err: AdminError) -> anyhow::Error {
     anyhow::anyhow!("{err}")
 }
 
-async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
-    match cmd {
-        UserCommand::Create {
-            username,
-            email,
-            password,
-            display_name,
-        } => {
-            let input = admin::UserInput {
-                username: &username,
-                email: &email,
-                password: &password,
-                display_name: display_name.as_deref(),
-            };
-            let user = admin::create_user(store, &OsRandom, &input, now())
-                .await
-                .map_err(explain)?;
-            eprintln!("created user {}", user.username);
-            print(json!({"id": user.id, "username": user.username}));
-        }
-    }
-    Ok(())
-}
-
 async fn site(store: &Store, cmd: SiteCommand) -> anyhow::Result<()> {
     match cmd {
         SiteCommand::Create {
@@ -196,9 +177,7 @@ async fn site(store: &Store, cmd: SiteCommand) -> anyhow::Result<()> {
             print(json!({"id": site.id, "url": site.url}));
         }
         SiteCommand::AddUser { site, user, role } => {
-            let role: Role = role
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("role: {e}"))?;
+            let role: Role = role.into();
             let site = admin::find_site(store, &site).await.map_err(explain)?;
             let user = admin::find_user(store, &user).await.map_err(explain)?;
             admin::add_member(store, &site, &user, role, now())
@@ -223,7 +202,7 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
                 description: &args.description,
                 website: &args.website,
                 icon_url: &args.icon_url,
-                app_type: args.app_type,
+                app_type: args.app_type.into(),
                 redirect_uris: &args.redirect_uris,
                 js_origins: &args.js_origins,
                 allow_implicit: !args.no_implicit,
@@ -254,25 +233,16 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
             }
             print(out);
         }
-        AppCommand::List => {
-            let apps = store.list_apps(None).await?;
-            let list: Vec<_> = apps
-                .iter()
-                .map(|a| {
-                    json!({
-                        "client_id": a.id.to_string(),
-                        "name": a.name,
-                        "owner_id": a.owner_id,
-                        "type": a.app_type,
-                        "redirect_uris": a.redirect_uri_list(),
-                        "js_origins": a.js_origin_list(),
-                        "allow_implicit": a.allow_implicit,
-                        "consumer_key": a.oauth1_key,
-                        "oauth1_callback": a.oauth1_callback,
-                    })
-                })
-                .collect();
-            print(json!(list));
+        AppCommand::List(args) => {
+            latchkey::cli::apps::list(store, &args)
+                .await
+                .map_err(explain)?;
+        }
+        AppCommand::Update(args) => {
+            let key = settings.secret_key(&OsRandom)?;
+            latchkey::cli::apps::update(store, &OsRandom, &key.0, &settings.base_url(), args)
+                .await
+                .map_err(explain)?;
         }
         AppCommand::ResetSecret { client_id } => {
             let app = admin::find_app(store, &client_id).await.map_err(explain)?;

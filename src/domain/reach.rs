@@ -15,6 +15,10 @@
 //! user administers a blog on every request, so a user who loses admin rights loses the blog at
 //! once. A single-blog token whose user no longer administers its blog reaches nothing but `/me`
 //! (its grant was given in that blog's name).
+//!
+//! [`holds`] is that last rule on its own: whether the grant a token (or a pending code) stands for
+//! still holds. The REST API applies it through [`decide`]; token-info answers the uniform invalid
+//! error and code redemption `invalid_grant` when it fails (issue 11, AC11).
 
 use std::fmt;
 
@@ -86,6 +90,20 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// Whether the grant behind `token` still holds, whatever the request: a single-blog grant lapses
+/// while its user does not administer its blog; `global` and `auth` hold as long as the account
+/// does (a `global` token reaches the blogs administered *now*, which may be none).
+pub fn holds(token: Token<'_>, administers: impl Fn(i64) -> bool) -> Result<(), Refusal> {
+    match token.scope {
+        // A single-blog grant without a blog cannot be issued; treat one as lost, never as wide.
+        Scope::Blog(_) => match token.site_id {
+            Some(id) if administers(id) => Ok(()),
+            _ => Err(Refusal::TokenBlogLost),
+        },
+        Scope::Global | Scope::Auth => Ok(()),
+    }
+}
+
 /// Decides whether `token` may do `target`. `administers(site_id)` says whether the token's user
 /// administers that blog right now. When `MySites` is allowed, [`listed_sites`] says what it lists.
 pub fn decide(
@@ -105,11 +123,8 @@ pub fn decide(
             _ => Ok(()),
         },
         Scope::Blog(_) => {
-            // A single-blog grant without a blog cannot be issued; treat one as lost, never as wide.
-            let own = token
-                .site_id
-                .filter(|&id| administers(id))
-                .ok_or(Refusal::TokenBlogLost)?;
+            holds(token, &administers)?;
+            let own = token.site_id.ok_or(Refusal::TokenBlogLost)?;
             match target {
                 Target::Blog { site_id, .. } if site_id != own => {
                     Err(Refusal::OtherBlog { token_site_id: own })
@@ -253,6 +268,24 @@ mod tests {
             check(&scope, None, blog(OWN, Posts)),
             Err(Refusal::TokenBlogLost)
         );
+    }
+
+    #[test]
+    fn a_grant_holds_while_its_user_administers_its_blog_and_global_and_auth_always() {
+        let full = Scope::full_blog();
+        let posts = Scope::Blog(vec![Posts]);
+        let token = |scope, site_id| Token { scope, site_id };
+        assert_eq!(holds(token(&full, Some(OWN)), admin_of), Ok(()));
+        assert_eq!(
+            holds(token(&posts, Some(FOREIGN)), admin_of),
+            Err(Refusal::TokenBlogLost)
+        );
+        assert_eq!(
+            holds(token(&full, None), admin_of),
+            Err(Refusal::TokenBlogLost)
+        );
+        assert_eq!(holds(token(&Scope::Global, None), |_| false), Ok(()));
+        assert_eq!(holds(token(&Scope::Auth, None), |_| false), Ok(()));
     }
 
     #[test]

@@ -1,4 +1,10 @@
 //! `POST /oauth2/token` (oauth2.md §4): the `authorization_code` and `password` grants.
+//!
+//! A redemption that fails because of what the client sent (another client's code, a `redirect_uri`
+//! that differs or is missing) leaves the code redeemable, as a failed client authentication does
+//! (CL01; issue 13): the claim is rolled back in the same transaction, so one code still yields at
+//! most one token (I1). A failed PKCE proof burns the code (AC07), and so does a code whose grant no
+//! longer holds (its user lost the blog, `domain::reach::holds`; AC11).
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -15,7 +21,7 @@ use crate::domain::{pkce, secret};
 use crate::http::headers::no_store;
 use crate::http::peer::Peer;
 use crate::state::AppState;
-use crate::store::{CodeToken, NewToken, RedeemRefusal, Site};
+use crate::store::{CodeToken, NewToken, RedeemRefusal, RedeemedCode, Site};
 use crate::web::app_passwords::{self, GrantRefusal};
 
 /// Parameters that may appear at most once (RFC 6749 §3.2).
@@ -42,6 +48,10 @@ struct Issued {
     blog_id: String,
     blog_url: Option<String>,
     scope: String,
+    /// Only with a configured `oauth2.access_token_ttl_secs` (RFC 6749 §5.1); WordPress.com's
+    /// code-flow and password tokens do not expire, so by default it is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
 }
 
 pub async fn token(
@@ -102,6 +112,7 @@ async fn issued(
         blog_id: site_id.unwrap_or(0).to_string(),
         blog_url: site.map(|s| s.url),
         scope,
+        expires_in: state.settings.access_token_ttl,
     })
 }
 
@@ -109,7 +120,10 @@ async fn issued(
 enum CodeMismatch {
     OtherClient,
     RedirectUri,
+    RedirectUriMissing,
     Pkce(&'static str),
+    /// The grant no longer holds: the user lost the blog it was given for.
+    GrantLapsed,
 }
 
 async fn authorization_code(
@@ -145,12 +159,13 @@ async fn authorization_code(
                 // Another client's code: refuse without burning it for its rightful owner.
                 return Err((CodeMismatch::OtherClient, false));
             }
-            let redirect_ok = match redirect_uri {
-                Some(uri) => uri == claimed.redirect_uri,
-                None => registered.len() == 1 && registered[0] == claimed.redirect_uri,
-            };
-            if !redirect_ok {
-                return Err((CodeMismatch::RedirectUri, true));
+            // Rolled back, not burnt: the client can retry with the right value (issue 13).
+            match redirect_uri {
+                Some(uri) if uri == claimed.redirect_uri => {}
+                Some(_) => return Err((CodeMismatch::RedirectUri, false)),
+                // With one registered URI, authorize and token may both omit it (RU11).
+                None if registered.len() == 1 && registered[0] == claimed.redirect_uri => {}
+                None => return Err((CodeMismatch::RedirectUriMissing, false)),
             }
             match (&claimed.code_challenge, verifier) {
                 (Some(challenge), Some(v)) if pkce::verify(v, challenge) => {}
@@ -161,6 +176,9 @@ async fn authorization_code(
                     return Err((CodeMismatch::Pkce("This client has no secret, so it must use PKCE."), true));
                 }
                 (None, None) => {}
+            }
+            if !code_holds(claimed) {
+                return Err((CodeMismatch::GrantLapsed, true));
             }
             Ok(CodeToken {
                 digest: &minted.digest,
@@ -182,16 +200,34 @@ async fn authorization_code(
         Err(RedeemRefusal::Replayed) => Err(OAuthError::invalid_grant(
             "The authorization code was already used; the token issued from it has been revoked.",
         )),
+        Err(RedeemRefusal::Spent) => Err(OAuthError::invalid_grant(
+            "The authorization code is no longer valid: an earlier attempt to redeem it failed.",
+        )),
         Err(RedeemRefusal::Rejected { reason, .. }) => {
             Err(OAuthError::invalid_grant(match reason {
                 CodeMismatch::OtherClient => "The authorization code was issued to another client.",
                 CodeMismatch::RedirectUri => {
-                    "The redirect_uri does not match the one used at authorization."
+                    "The redirect_uri does not match the one used at authorization: it must be \
+                     byte for byte the same."
+                }
+                CodeMismatch::RedirectUriMissing => {
+                    "The redirect_uri parameter is missing: send the one used at authorization."
                 }
                 CodeMismatch::Pkce(why) => why,
+                CodeMismatch::GrantLapsed => {
+                    "The authorization code is no longer valid: its user no longer administers \
+                     the blog it was issued for."
+                }
             }))
         }
     }
+}
+
+/// Whether the grant a claimed code carries still holds (AC11), by the rule the REST API applies.
+/// The account, the app and the connection need no check here: deleting any of them deletes the
+/// code (foreign keys), so it can no longer be claimed.
+fn code_holds(code: &RedeemedCode) -> bool {
+    tokens::holds(&code.scope, code.site_id, code.site_admin)
 }
 
 /// The password grant: for the app's owner only, to test their own app (oauth2.md §4).

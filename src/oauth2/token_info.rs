@@ -1,7 +1,8 @@
 //! `GET /oauth2/token-info` (and `/oauth/token-info`): validate a token for a client (oauth2.md §5).
 //! The hot path of the product: a malformed token is refused before any lookup, a well-formed one
 //! costs one indexed lookup by digest. Unknown, expired, revoked and other clients' tokens all get
-//! the one uniform error, so the answer leaks nothing (RFC 7662 §2.2).
+//! the one uniform error, so the answer leaks nothing (RFC 7662 §2.2); so does a single-blog token
+//! whose user no longer administers its blog (`domain::reach::holds`, AC11).
 
 use std::borrow::Cow;
 
@@ -89,7 +90,12 @@ pub async fn token_info(
         return Err(OAuthError::throttled(retry_after));
     }
     let grant = tokens::lookup(&state, &token, now).await?;
-    match grant.filter(|g| client_id.parse::<i64>().ok() == Some(g.app_id)) {
+    // Another client's token, or one whose grant lapsed (AC11), is as invalid as an unknown one.
+    let grant = grant.filter(|g| {
+        client_id.parse::<i64>().ok() == Some(g.app_id)
+            && tokens::holds(&g.scope, g.site_id, g.site_admin)
+    });
+    match grant {
         Some(grant) => {
             let body = TokenInfo {
                 client_id: grant.app_id,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::domain::secret::{self, Kind};
+use crate::domain::{reach, scope};
 use crate::state::AppState;
 use crate::store::{StoreError, TokenGrant};
 
@@ -42,4 +43,18 @@ pub async fn lookup(
         return Ok(None);
     }
     state.store.token_grant(&secret::digest(token), now).await
+}
+
+/// Whether a grant still holds what it grants (`domain::reach::holds`), from what a token or code
+/// carries: its scope, its blog, and whether its user administered that blog when it was read (or
+/// cached; see `store::cache`). A single-blog grant whose user no longer administers its blog does
+/// not (AC11). No query: token-info decides from the cached grant.
+pub fn holds(scope: &str, site_id: Option<i64>, site_admin: bool) -> bool {
+    scope::parse(Some(scope)).is_ok_and(|scope| {
+        let token = reach::Token {
+            scope: &scope,
+            site_id,
+        };
+        reach::holds(token, |id| site_id == Some(id) && site_admin).is_ok()
+    })
 }

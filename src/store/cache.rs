@@ -9,7 +9,10 @@
 //! [`Store::redeem_code`], [`Store::delete_app`], [`Store::delete_user`]) announces a [`Revocation`]
 //! inside its own transaction (`pg_notify` on PostgreSQL, delivered at commit) and, once committed,
 //! drops the matching entries of its own cache. Writes that change what `/me` shows (memberships,
-//! sites) announce a [`Stale::Profile`], and app changes a [`Stale::Consumer`], the same way. Other
+//! sites) announce a [`Stale::Profile`], and app changes a [`Stale::Consumer`], the same way. A
+//! profile notice also drops the user's cached grants: each carries whether the user administers
+//! its blog ([`TokenGrant::site_admin`]), which token-info needs to refuse a single-blog token
+//! whose user lost the blog (`domain::reach::holds`) without a query per call. Other
 //! instances hear the notification through [`Store::watch_revocations`] and drop theirs; when that
 //! watcher is not connected, or reconnects, the cache is bypassed and cleared, since notifications
 //! may have been missed. On SQLite (one server process, but the CLI may write beside it) the
@@ -119,7 +122,8 @@ impl Revocation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stale {
     Tokens(Revocation),
-    /// The user's memberships or sites changed: `/me` must read them again.
+    /// The user's memberships or sites changed: `/me` and the user's tokens (whose blog may be
+    /// lost) must be read again.
     Profile(i64),
     /// The app changed (its consumer secret, callback or key): signed calls must read it again.
     Consumer(i64),
@@ -271,7 +275,16 @@ impl ValidationCache {
         let _exclusive = self.fill.write().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match stale {
-            Stale::Profile(user_id) => self.profiles.invalidate(&user_id),
+            Stale::Profile(user_id) => {
+                self.profiles.invalidate(&user_id);
+                if self
+                    .entries
+                    .invalidate_entries_if(move |_, grant| grant.user_id == user_id)
+                    .is_err()
+                {
+                    self.entries.invalidate_all();
+                }
+            }
             Stale::Consumer(app_id) => self.forget_consumer(app_id),
             Stale::Tokens(Revocation::All) => {
                 self.entries.invalidate_all();
@@ -538,6 +551,7 @@ mod tests {
             site_id: None,
             scope: "global".into(),
             expires_at: None,
+            site_admin: false,
         })
     }
 
@@ -620,6 +634,17 @@ mod tests {
             .matches_oauth1(&token)
         );
         assert!(Revocation::All.matches_oauth1(&token));
+    }
+
+    #[test]
+    fn a_profile_notice_drops_the_users_grants_and_no_one_elses() {
+        let cache = ValidationCache::default();
+        cache.set_live(true);
+        fill(&cache, [1; 32], grant(1, 10, 100), cache.epoch());
+        fill(&cache, [2; 32], grant(2, 11, 100), cache.epoch());
+        cache.forget(Stale::Profile(10));
+        assert!(get(&cache, &[1; 32]).is_none());
+        assert!(get(&cache, &[2; 32]).is_some());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! code stays as a tombstone so that a replay can revoke the token issued from it.
 
 use super::cache::{Revocation, announce};
-use super::tokens::insert_token;
+use super::tokens::{insert_token, site_admin};
 use super::{NewToken, Result, Store, in_transaction, with_pool};
 
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct RedeemedCode {
     pub scope: String,
     pub redirect_uri: String,
     pub code_challenge: Option<String>,
+    /// Whether the user administers the code's blog at the claim (`false` without a blog).
+    pub site_admin: bool,
 }
 
 /// Why a redemption produced no token.
@@ -38,6 +40,8 @@ pub enum RedeemRefusal<R> {
     Invalid,
     /// The code was already redeemed; the token issued from it has now been revoked.
     Replayed,
+    /// The code was used up by a failed attempt (a refusal with `burn`): no token came of it.
+    Spent,
     /// The caller's own check refused the claimed code. `burn` keeps the code consumed.
     Rejected { reason: R, burn: bool },
 }
@@ -98,11 +102,13 @@ impl Store {
     {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let claimed: Option<RedeemedCode> = sqlx::query_as(
+            let claimed: Option<RedeemedCode> = sqlx::query_as(concat!(
                 "UPDATE auth_codes SET used_at = $2 \
                  WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 \
-                 RETURNING app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge",
-            )
+                 RETURNING app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge, ",
+                site_admin!("auth_codes"),
+                " AS site_admin"
+            ))
             .bind(digest)
             .bind(now)
             .fetch_optional(&mut *tx)
@@ -118,17 +124,16 @@ impl Store {
                 let Some(token_id) = used else {
                     return Ok(Err(RedeemRefusal::Invalid));
                 };
-                if let Some(token_id) = token_id {
-                    sqlx::query("DELETE FROM access_tokens WHERE id = $1")
-                        .bind(token_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    announce!(self, &mut *tx, Revocation::Token(token_id));
-                }
+                let Some(token_id) = token_id else {
+                    return Ok(Err(RedeemRefusal::Spent));
+                };
+                sqlx::query("DELETE FROM access_tokens WHERE id = $1")
+                    .bind(token_id)
+                    .execute(&mut *tx)
+                    .await?;
+                announce!(self, &mut *tx, Revocation::Token(token_id));
                 tx.commit().await?;
-                if let Some(token_id) = token_id {
-                    self.revoked(Revocation::Token(token_id));
-                }
+                self.revoked(Revocation::Token(token_id));
                 return Ok(Err(RedeemRefusal::Replayed));
             };
             let token = match check(&code) {

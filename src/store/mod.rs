@@ -31,7 +31,7 @@ pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
 pub use two_step::{AppPassword, TwoStep};
-pub use users::{NewUser, User};
+pub use users::{NewUser, User, UserSummary};
 
 use std::sync::Arc;
 

@@ -14,7 +14,27 @@ pub struct TokenGrant {
     pub site_id: Option<i64>,
     pub scope: String,
     pub expires_at: Option<i64>,
+    /// Whether the user administered the token's blog when this was read (`false` without a blog).
+    /// What the grant still holds is decided by `domain::reach::holds` from it; a cached copy is
+    /// dropped on every instance when the user's memberships change (`Stale::Profile`).
+    pub site_admin: bool,
 }
+
+/// SQL: whether the row's user administers the row's blog now (`$table` has `user_id` and
+/// `site_id`). One indexed probe of `site_members`' primary key, inside the statement that reads
+/// the token or claims the code, so it costs no extra round trip.
+macro_rules! site_admin {
+    ($table:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM site_members m WHERE m.site_id = ",
+            $table,
+            ".site_id AND m.user_id = ",
+            $table,
+            ".user_id AND m.role = 'administrator')"
+        )
+    };
+}
+pub(super) use site_admin;
 
 /// A token to store with a new grant (implicit flow, password grant) or for an existing one.
 #[derive(Debug, Clone)]
@@ -45,6 +65,14 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let token_id = insert_token!(&mut *tx, token, grant_id, now);
+            let site_admin: bool = sqlx::query_scalar(concat!(
+                "SELECT ",
+                site_admin!("access_tokens"),
+                " FROM access_tokens WHERE id = $1"
+            ))
+            .bind(token_id)
+            .fetch_one(&mut *tx)
+            .await?;
             Ok(TokenGrant {
                 token_id,
                 app_id: token.app_id,
@@ -53,6 +81,7 @@ impl Store {
                 site_id: token.site_id,
                 scope: token.scope.to_owned(),
                 expires_at: token.expires_at,
+                site_admin,
             })
         })
     }
@@ -60,10 +89,12 @@ impl Store {
     /// The live token with this digest, if any: unknown, expired and revoked tokens are all `None`.
     pub async fn token_by_digest(&self, digest: &[u8], now: i64) -> Result<Option<TokenGrant>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id AS token_id, app_id, user_id, grant_id, site_id, scope, expires_at \
-                 FROM access_tokens WHERE digest = $1 AND (expires_at IS NULL OR expires_at > $2)",
-            )
+            sqlx::query_as(concat!(
+                "SELECT id AS token_id, app_id, user_id, grant_id, site_id, scope, expires_at, ",
+                site_admin!("access_tokens"),
+                " AS site_admin FROM access_tokens \
+                 WHERE digest = $1 AND (expires_at IS NULL OR expires_at > $2)"
+            ))
             .bind(digest)
             .bind(now)
             .fetch_optional(pool)

@@ -1,6 +1,6 @@
 //! Users: accounts with an argon2id password hash.
 
-use super::{Result, Store, with_pool};
+use super::{Result, Store, in_transaction, with_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
@@ -20,6 +20,17 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
     /// An argon2id PHC string, never the password itself.
     pub password_hash: &'a str,
+}
+
+/// A user as the operator's list shows them: never a hash or a secret.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+    pub created_at: i64,
+    pub two_step: bool,
 }
 
 const COLUMNS: &str = "id, username, email, display_name, password_hash, language, created_at";
@@ -77,8 +88,42 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the user; their sites' memberships, apps, grants, codes, tokens and sessions go with
-    /// them (foreign keys cascade).
+    /// Every user, oldest first.
+    pub async fn list_users(&self) -> Result<Vec<UserSummary>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, username, email, display_name, created_at, \
+                 totp_secret_enc IS NOT NULL AS two_step FROM users ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Sets a new password hash and ends every web session of the user, in one transaction (an
+    /// operator resetting a password may be locking someone else out). `false`: no such user.
+    pub async fn set_password_ending_sessions(&self, user_id: i64, hash: &str) -> Result<bool> {
+        in_transaction!(self, |tx| {
+            let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(done > 0)
+        })
+    }
+
+    /// Deletes the user with everything that hangs off the account (foreign keys cascade): grants,
+    /// codes, OAuth2 and OAuth1 tokens, sessions, application passwords, recovery codes, memberships,
+    /// posts, likes and follows, and the sites and apps they own (with other users' grants for
+    /// those). Audit events keep the user's id. Announced as a revocation of everything, so every
+    /// instance drops its whole validation cache at once (the deleted apps' tokens of other users
+    /// go too). Callers decide whether owning sites or apps should stop it (`cli::users`).
     pub async fn delete_user(&self, user_id: i64) -> Result<bool> {
         // The user's own apps go too, with other users' tokens for them: drop the whole cache.
         let revocation = super::cache::Revocation::All;

@@ -48,6 +48,35 @@ fn fails_saying(out: &Output, needle: &str) {
     );
 }
 
+/// Runs the binary with `input` on its standard input.
+fn latchkey_with_stdin(app: &TestApp, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
+        .env("LATCHKEY_SECRET_KEY", "22".repeat(32))
+        .env("LATCHKEY_PUBLIC_URL", &app.base)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Rows of `table` that belong to user `id`.
+async fn rows_of(app: &TestApp, table: &str, id: i64) -> i64 {
+    app.scalar(&format!(
+        "SELECT COUNT(*) FROM {table} WHERE user_id = {id}"
+    ))
+    .await
+}
+
 /// A live access token for `user_id` and `app_id`.
 async fn issue(app: &TestApp, user_id: i64, app_id: i64) -> String {
     app.issue_token(user_id, app_id, None).await.token
@@ -195,6 +224,191 @@ both! {
         assert_eq!(app.count("sites").await, 0);
         assert_eq!(app.count("apps").await, 0);
     }
+}
+
+both! {
+    async fn user_list_show_set_password_and_disable_two_step_print_json_or_a_table_and_audit(app) {
+        // Passwords come from standard input (never only from the command line).
+        let created = ok_json(&latchkey_with_stdin(&app, &[
+            "user", "create", "--username", "alice", "--email", "alice@example.com", "--password-stdin",
+        ], "correct horse battery\n"));
+        assert_eq!(created["username"], "alice");
+        let bob = app.user("bob", "bob's long password").await;
+        let blog = app.site(&bob, "https://bob.example").await;
+        let alice = app.store.user_by_login("alice").await.unwrap().unwrap();
+        app.member(&blog, &alice, latchkey::store::Role::Editor).await;
+        app.login_as(&new_browser(), "alice", "correct horse battery").await.assert_status(303).await;
+
+        let list = latchkey(&app, &["user", "list"]);
+        let text = String::from_utf8_lossy(&list.stdout).into_owned();
+        assert!(text.starts_with("[\n  {"), "pretty-printed: {text}");
+        let users = ok_json(&list);
+        assert_eq!(users[0]["username"], "alice");
+        assert_eq!(users[1]["username"], "bob");
+        assert_eq!(users[0]["two_step"], false);
+        assert!(!text.contains("argon2"), "no hash is listed");
+        let table = latchkey(&app, &["user", "list", "--table"]);
+        let table = String::from_utf8_lossy(&table.stdout).into_owned();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("ID  USERNAME  EMAIL"), "{table}");
+        assert!(lines[1].contains("alice@example.com"), "{table}");
+        assert_eq!(lines.len(), 3);
+
+        let shown = ok_json(&latchkey(&app, &["user", "show", "alice@example.com"]));
+        assert_eq!(shown["sites"][0]["role"], "editor");
+        assert_eq!(shown["sites"][0]["owner"], false);
+        assert_eq!(shown["two_step"], false);
+
+        // A new password from standard input: the old one stops working and sessions end.
+        assert_eq!(rows_of(&app, "sessions", alice.id).await, 1);
+        ok_json(&latchkey_with_stdin(&app, &["user", "set-password", "alice", "--password-stdin"], "a new long passphrase\n"));
+        assert_eq!(rows_of(&app, "sessions", alice.id).await, 0);
+        app.login_as(&new_browser(), "alice", "correct horse battery").await.assert_status(401).await;
+        app.login_as(&new_browser(), "alice", "a new long passphrase").await.assert_status(303).await;
+        fails_saying(&latchkey_with_stdin(&app, &["user", "set-password", "alice", "--password-stdin"], "short\n"), "at least 8");
+        fails_saying(&latchkey(&app, &["user", "set-password", "alice"]), "--password-stdin");
+        fails_saying(&latchkey(&app, &["user", "set-password", "alice", "--password", "x"]), "--password");
+
+        // A locked-out user's 2-step goes off, with their recovery codes.
+        app.store.enable_two_step(alice.id, b"sealed seed", 1, &[[7; 32]], app.clock_now()).await.unwrap();
+        assert_eq!(ok_json(&latchkey(&app, &["user", "show", "alice"]))["two_step"], true);
+        let off = ok_json(&latchkey(&app, &["user", "disable-two-step", "alice"]));
+        assert_eq!(off["changed"], true);
+        assert!(!app.store.two_step(alice.id).await.unwrap().enabled());
+        assert_eq!(rows_of(&app, "recovery_codes", alice.id).await, 0);
+        assert_eq!(ok_json(&latchkey(&app, &["user", "disable-two-step", "alice"]))["changed"], false);
+
+        for kind in ["password_changed", "two_step_disabled"] {
+            let sql = format!("SELECT COUNT(*) FROM audit_events WHERE kind = '{kind}' AND user_id = {} AND detail = 'cli'", alice.id);
+            assert_eq!(app.scalar(&sql).await, 1, "{kind}");
+        }
+        fails_saying(&latchkey(&app, &["user", "show", "nobody"]), "no user named");
+    }
+
+    async fn user_delete_ends_everything_the_user_holds_on_the_running_server_and_refuses_owners_without_force(app) {
+        let w = crate::flows::world(&app).await;
+        // alice holds a cached token of bob's app, a pending code, a session and an app password.
+        let token = issue(&app, w.alice.id, w.c3.id).await;
+        app.token_info(w.c3.id, &token).await.assert_status(200).await;
+        app.token_info(w.c3.id, &token).await.assert_status(200).await;
+        let browser = app.alice_browser().await;
+        let query = crate::flows::authz_query(w.c3.id, "https://other.example/cb", &[]);
+        let code = app.obtain_code(&browser, &query, Some(w.blog1.id)).await;
+        app.store.create_app_password(w.alice.id, "phone", "abcd", "$argon2id$x", app.clock_now()).await.unwrap();
+        // bob's token for alice's app goes with the app.
+        app.member(&w.blog1, &w.bob, latchkey::store::Role::Administrator).await;
+        let bobs = issue(&app, w.bob.id, w.c1.id).await;
+        app.token_info(w.c1.id, &bobs).await.assert_status(200).await;
+
+        let users = app.count("users").await;
+        fails_saying(&latchkey(&app, &["user", "delete", "alice"]), "--force");
+        assert_eq!(app.count("users").await, users);
+        app.token_info(w.c3.id, &token).await.assert_status(200).await;
+
+        let deleted = ok_json(&latchkey(&app, &["user", "delete", "alice", "--force"]));
+        assert_eq!(deleted["deleted"], true);
+        assert_eq!(deleted["apps_deleted"].as_array().unwrap().len(), 2);
+        refused_within_100_ms(&app, w.c3.id, &token).await;
+        refused_within_100_ms(&app, w.c1.id, &bobs).await;
+        for table in ["grants", "access_tokens", "auth_codes", "sessions", "app_passwords", "oauth1_access_tokens", "site_members"] {
+            assert_eq!(rows_of(&app, table, w.alice.id).await, 0, "{table}");
+        }
+        app.exchange_code(&w.c3, &w.s3, &code, "https://other.example/cb").await.assert_status(400).await;
+        let home = browser.get(app.url("/me/security/connected-applications")).send().await.unwrap();
+        assert_eq!(home.status(), 303, "the session ended");
+        assert_eq!(app.count("users").await, users - 1);
+        let sql = format!("SELECT COUNT(*) FROM audit_events WHERE kind = 'user_deleted' AND user_id = {}", w.alice.id);
+        assert_eq!(app.scalar(&sql).await, 1);
+
+        // bob owns a site and an app: refused without --force.
+        fails_saying(&latchkey(&app, &["user", "delete", "bob"]), "owns 1 site(s)");
+        fails_saying(&latchkey(&app, &["user", "delete", "alice"]), "no user named");
+    }
+
+    async fn app_update_changes_only_what_is_given_under_the_rules_of_create(app) {
+        let alice = app.user("alice", "correct horse battery").await;
+        let (client, _) = app.app(&alice, &["https://client.example/cb"], AppType::Web).await;
+        let id = client.id.to_string();
+        let updated = ok_json(&latchkey(&app, &[
+            "app", "update", &id, "--name", "Renamed", "--redirect-uri", "https://client.example/cb2",
+            "--implicit", "false", "--oauth1-callback", "oob",
+        ]));
+        assert_eq!(updated["name"], "Renamed");
+        assert_eq!(updated["redirect_uris"], serde_json::json!(["https://client.example/cb2"]));
+        assert_eq!(updated["allow_implicit"], false);
+        assert_eq!(updated["website"], "https://client.example", "unchanged");
+        assert_eq!(updated["consumer_secret"].as_str().unwrap().len(), 48, "shown once");
+        let stored = app.store.app_by_id(client.id).await.unwrap().unwrap();
+        assert_eq!(stored.name, "Renamed");
+        assert_eq!(stored.oauth1_callback.as_deref(), Some("oob"));
+
+        let again = ok_json(&latchkey(&app, &["app", "update", &id, "--description", "New words"]));
+        assert!(again.get("consumer_secret").is_none(), "the consumer stays as it was");
+        assert_eq!(again["consumer_key"], updated["consumer_key"]);
+        assert_eq!(again["redirect_uris"], updated["redirect_uris"]);
+
+        fails_saying(&latchkey(&app, &["app", "update", &id, "--redirect-uri", "javascript:alert(1)"]), "redirect-uri");
+        fails_saying(&latchkey(&app, &["app", "update", &id, "--type", "desktop"]), "native");
+        fails_saying(&latchkey(&app, &["app", "update", "999", "--name", "X"]), "no app");
+        assert_eq!(app.store.app_by_id(client.id).await.unwrap().unwrap().description, "New words");
+
+        let table = latchkey(&app, &["app", "list", "--table"]);
+        let table = String::from_utf8_lossy(&table.stdout).into_owned();
+        assert!(table.starts_with("CLIENT_ID  NAME"), "{table}");
+        assert!(table.contains("Renamed"), "{table}");
+        let listed = latchkey(&app, &["app", "list"]);
+        assert!(String::from_utf8_lossy(&listed.stdout).starts_with("[\n  {"));
+    }
+}
+
+#[test]
+fn every_command_describes_itself_in_help_with_the_values_enums_take() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let user = help(&["user"]);
+    for command in [
+        "create",
+        "list",
+        "show",
+        "delete",
+        "set-password",
+        "disable-two-step",
+    ] {
+        let line = user
+            .lines()
+            .find(|l| l.trim_start().starts_with(command))
+            .unwrap_or_else(|| panic!("{command} in {user}"));
+        assert!(
+            line.trim().len() > command.len() + 5,
+            "{command} is described: {line}"
+        );
+    }
+    let app = help(&["app"]);
+    for command in ["create", "list", "update", "reset-secret", "delete"] {
+        let line = app
+            .lines()
+            .find(|l| l.trim_start().starts_with(command))
+            .unwrap_or_else(|| panic!("{command} in {app}"));
+        assert!(
+            line.trim().len() > command.len() + 5,
+            "{command} is described: {line}"
+        );
+    }
+    assert!(help(&["app", "create"]).contains("[possible values: web, native]"));
+    assert!(help(&["app", "update"]).contains("[possible values: web, native]"));
+    assert!(
+        help(&["site", "add-user"])
+            .contains("[possible values: administrator, editor, author, subscriber]")
+    );
+    assert!(help(&["user", "create"]).contains("--password-stdin"));
+    assert!(help(&["user", "list"]).contains("--table"));
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::harness::*;
 const BOUND: Duration = Duration::from_millis(100);
 
 /// A second instance (its own router, pool and cache) on `app`'s database, sharing its clock.
-async fn peer(app: &TestApp) -> (String, AppState) {
+pub(crate) async fn peer(app: &TestApp) -> (String, AppState) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut config = Config {
@@ -52,7 +52,7 @@ async fn peer(app: &TestApp) -> (String, AppState) {
 }
 
 /// Waits until the instance's revocation watcher is listening (the cache is bypassed before).
-async fn wait_live(store: &Store) {
+pub(crate) async fn wait_live(store: &Store) {
     let start = Instant::now();
     while !store.validation_cache().is_live() {
         assert!(

@@ -17,6 +17,7 @@ mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
 mod playground_oauth1;
+mod reach;
 mod rest;
 mod selfservice;
 mod selfservice_more;
