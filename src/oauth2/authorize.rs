@@ -88,12 +88,15 @@ pub async fn validate(
     let repeated =
         |e: super::params::Repeated| Refused::Page(PageError::invalid_request(e.to_string()));
     let client_id = params.get("client_id").map_err(repeated)?;
-    let app = match client_id.and_then(|id| id.parse::<i64>().ok()) {
-        Some(id) => state.store.app_by_id(id).await?,
-        None => None,
+    let Some(client_id) = client_id.filter(|id| !id.is_empty()) else {
+        return Err(page(MISSING_CLIENT_ID));
+    };
+    let app = match client_id.parse::<i64>() {
+        Ok(id) => state.store.app_by_id(id).await?,
+        Err(_) => None,
     };
     let Some(app) = app else {
-        return Err(page("Unknown client_id."));
+        return Err(page(UNKNOWN_CLIENT_ID));
     };
     let presented = params.get("redirect_uri").map_err(repeated)?;
     let app_type = if app.is_native() {
@@ -102,13 +105,13 @@ pub async fn validate(
         AppType::Web
     };
     let redirect_uri = redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type)
-        .map_err(|e| page(&e.to_string()))?;
+        .map_err(|e| page(&mismatch_message(e, presented)))?;
     let raw_scope = params.get("scope").map_err(repeated)?;
     let raw_scope = match (raw_scope, endpoint) {
         (None, Endpoint::Authenticate) => Some("auth"),
         (raw, _) => raw,
     };
-    let scope = scope::parse(raw_scope).map_err(|e| page(&e.to_string()))?;
+    let scope = scope::parse(raw_scope).map_err(|e| page(&scope_message(&e)))?;
 
     // From here on, errors go back to the client.
     let client_state = params.get("state").ok().flatten().map(str::to_owned);
@@ -198,6 +201,48 @@ pub async fn validate(
         state: client_state,
         code_challenge: challenge.map(str::to_owned),
     })
+}
+
+/// The error-page lines before the client and redirect URI are valid. Each starts with
+/// WordPress.com's sentence, which clients match, and goes on to say what to fix. The page shows
+/// them as escaped text; the registered redirect URIs are never shown (the visitor may be anyone).
+const MISSING_CLIENT_ID: &str = "Missing client_id. Add client_id=<the app's client ID> to the \
+     authorization URL.";
+const UNKNOWN_CLIENT_ID: &str = "Unknown client_id. No app has this client ID: check the client ID \
+     your app was given when it was registered.";
+/// Received URIs longer than this are cut on the page.
+const SHOWN_URI_MAX: usize = 300;
+
+fn mismatch_message(e: redirect_uri::RedirectMismatch, presented: Option<&str>) -> String {
+    let rule = "It must equal one of the redirect URIs registered for this app byte for byte: \
+                same scheme, host, port, path and query, nothing decoded, no trailing slash \
+                added or removed (only a native app's loopback redirect may change its port).";
+    match (e, presented.filter(|p| !p.is_empty())) {
+        (redirect_uri::RedirectMismatch::Mismatch, Some(uri)) => {
+            let shown: String = uri.chars().take(SHOWN_URI_MAX).collect();
+            let cut = if shown.len() < uri.len() { "…" } else { "" };
+            format!("{e} Received: {shown}{cut} — {rule}")
+        }
+        (redirect_uri::RedirectMismatch::Mismatch, None) => {
+            format!("{e} The request sent no redirect_uri and this app registers none. {rule}")
+        }
+        (redirect_uri::RedirectMismatch::Missing, _) => format!("{e} {rule}"),
+    }
+}
+
+fn scope_message(e: &scope::InvalidScope) -> String {
+    let what = match e {
+        scope::InvalidScope::Unknown(name) => format!("There is no scope named {name:?}."),
+        scope::InvalidScope::Combined(special) => {
+            format!("\"{special}\" cannot be combined with other scopes.")
+        }
+    };
+    format!(
+        "{e} {what} Valid forms: none or empty (full access to one site), \"global\" (every site \
+         you administer), \"auth\" (your profile only), or one or more of: {} (lower case, \
+         separated by spaces or commas).",
+        scope::Area::ALL.map(scope::Area::as_str).join(" ")
+    )
 }
 
 impl AuthzRequest {
