@@ -16,7 +16,11 @@ use crate::web::error::PageError;
 
 /// The fallback for unknown paths.
 pub async fn not_found(request: Request) -> Response {
-    answer(StatusCode::NOT_FOUND, request.method(), request.uri().path())
+    answer(
+        StatusCode::NOT_FOUND,
+        request.method(),
+        request.uri().path(),
+    )
 }
 
 /// The fallback for known paths asked with a method they do not take.
