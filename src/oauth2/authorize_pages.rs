@@ -47,4 +47,3 @@ pub fn scope_message(e: &scope::InvalidScope) -> String {
         scope::Area::ALL.map(scope::Area::as_str).join(" ")
     )
 }
-
