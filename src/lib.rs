@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod keycheck;
 pub mod oauth1;
 pub mod oauth2;
 pub mod ops;
@@ -34,5 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth2::routes())
         .merge(oauth1::routes())
         .merge(api::routes(state.clone()))
+        .fallback(http::fallback::not_found)
+        .method_not_allowed_fallback(http::fallback::method_not_allowed)
         .with_state(state)
 }

@@ -197,6 +197,7 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
                 .await
                 .map_err(explain)?;
             let key = settings.secret_key(&OsRandom)?;
+            latchkey::keycheck::verify(store, &key.0, now()).await?;
             let input = admin::AppInput {
                 name: &args.name,
                 description: &args.description,
@@ -255,6 +256,7 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
         AppCommand::RegenerateConsumerSecret { client_id } => {
             let app = admin::find_app(store, &client_id).await.map_err(explain)?;
             let key = settings.secret_key(&OsRandom)?;
+            latchkey::keycheck::verify(store, &key.0, now()).await?;
             let secret = admin::regenerate_consumer_secret(store, &OsRandom, &key.0, &app)
                 .await
                 .map_err(explain)?;
@@ -303,9 +305,12 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         state
             .migrated
             .store(false, std::sync::atomic::Ordering::Relaxed);
-    } else if demo {
-        let seeded = demo::seed(&state).await?;
-        eprintln!("{seeded}");
+    } else {
+        latchkey::keycheck::verify(&state.store, &state.key.0, now()).await?;
+        if demo {
+            let seeded = demo::seed(&state).await?;
+            eprintln!("{seeded}");
+        }
     }
     tracing::info!(
         listen = %state.settings.listen,
@@ -340,6 +345,12 @@ async fn retry_migrations(state: &AppState) {
                     .migrated
                     .store(true, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!("database reachable; migrations applied");
+                if let Err(e) = latchkey::keycheck::verify(&state.store, &state.key.0, now()).await
+                {
+                    tracing::error!(error = %e, "exiting");
+                    eprintln!("error: {e}");
+                    std::process::exit(1);
+                }
                 return;
             }
             Err(e) if started.elapsed() < std::time::Duration::from_secs(300) => {

@@ -117,3 +117,45 @@ pub async fn me(
     };
     Ok(Json(body).into_response())
 }
+
+/// `GET /rest/v1(.1)/me/help`, where `/me`'s `meta.links.help` points: the endpoint's description
+/// in WordPress.com's help shape. Anyone may read it.
+pub async fn help(State(state): State<AppState>) -> Json<Value> {
+    let base = state.settings.base_url();
+    Json(serde_json::json!({
+        "description": "Meta data about the current user: the user the access token was issued \
+                        for, and what the token may reach.",
+        "group": "me",
+        "method": "GET",
+        "path": "/me",
+        "request": {
+            "headers": {"Authorization": "(string) Bearer <access token>, required"},
+            "query": {
+                "pretty": "(bool) Output pretty JSON",
+                "fields": "(string) Comma-separated list of fields to return",
+                "http_envelope": "(bool) Always answer HTTP 200, the status in the body",
+            },
+        },
+        "response": {
+            "ID": "(int) The user's ID",
+            "display_name": "(string) The name shown for the user",
+            "username": "(string) The login name",
+            "email": "(string) The email address",
+            "primary_blog": "(int) The first site the user administers, 0 if none",
+            "primary_blog_url": "(string) That site's URL",
+            "primary_blog_is_jetpack": "(bool) Whether that site is a Jetpack site",
+            "language": "(string) The user's language",
+            "token_site_id": "(int|false) The site of a single-site token, false for global and auth tokens",
+            "token_scope": "(array) The token's scopes: empty for full access to one site",
+            "avatar_URL": "(url) The user's avatar",
+            "profile_URL": "(url) The user's profile",
+            "verified": "(bool) Whether the account is verified",
+            "email_verified": "(bool) Whether the email address is verified",
+            "date": "(iso 8601 datetime) When the account was created",
+            "site_count": "(int) How many sites the user belongs to",
+            "visible_site_count": "(int) How many of them are visible",
+            "meta": "(object) Links to this endpoint, this help and the primary site",
+        },
+        "example_request": format!("curl -H 'Authorization: Bearer $TOKEN' {base}/rest/v1.1/me"),
+    }))
+}

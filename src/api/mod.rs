@@ -56,6 +56,7 @@ fn endpoints() -> Router<AppState> {
     Router::new()
         .route("/me", get(me::me))
         .route("/me/", get(me::me))
+        .route("/me/help", get(me::help))
         .route("/me/sites", get(sites::my_sites))
         .route("/me/connected-applications", get(connections::list))
         .route(

@@ -14,6 +14,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::authorize_pages::{
+    MISSING_CLIENT_ID, UNKNOWN_CLIENT_ID, mismatch_message, scope_message,
+};
 use super::params::{Malformed, Params};
 use super::tokens;
 use crate::domain::app::AppType;
@@ -97,12 +100,15 @@ pub async fn validate(
         return Err(page(&m.to_string()));
     }
     let client_id = params.get("client_id").map_err(repeated)?;
-    let app = match client_id.and_then(|id| id.parse::<i64>().ok()) {
-        Some(id) => state.store.app_by_id(id).await?,
-        None => None,
+    let Some(client_id) = client_id.filter(|id| !id.is_empty()) else {
+        return Err(page(MISSING_CLIENT_ID));
+    };
+    let app = match client_id.parse::<i64>() {
+        Ok(id) => state.store.app_by_id(id).await?,
+        Err(_) => None,
     };
     let Some(app) = app else {
-        return Err(page("Unknown client_id."));
+        return Err(page(UNKNOWN_CLIENT_ID));
     };
     let presented = params.get("redirect_uri").map_err(repeated)?;
     let app_type = if app.is_native() {
@@ -111,7 +117,7 @@ pub async fn validate(
         AppType::Web
     };
     let redirect_uri = redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type)
-        .map_err(|e| page(&e.to_string()))?;
+        .map_err(|e| page(&mismatch_message(e, presented)))?;
 
     // From here on, errors go back to the client (a malformed or repeated `state` is not echoed).
     let client_state = params.get("state").ok().flatten().map(str::to_owned);
@@ -148,7 +154,7 @@ pub async fn validate(
         (None, Endpoint::Authenticate) => Some("auth"),
         (raw, _) => raw,
     };
-    let scope = scope::parse(raw_scope).map_err(|e| page(&e.to_string()))?;
+    let scope = scope::parse(raw_scope).map_err(|e| page(&scope_message(&e)))?;
     let response_type = match (response_type_raw, response_type) {
         (_, Some(rt)) => rt,
         (Ok(None), _) => {

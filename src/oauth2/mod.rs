@@ -2,6 +2,7 @@
 //! login and consent), the token endpoint, and token-info.
 
 pub mod authorize;
+mod authorize_pages;
 pub mod blog;
 pub mod body;
 pub mod client_auth;

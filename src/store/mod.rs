@@ -11,6 +11,7 @@ mod codes;
 mod connections;
 mod follows;
 pub mod gc;
+mod key_check;
 mod nonces;
 mod oauth1;
 mod posts;

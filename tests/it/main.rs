@@ -6,6 +6,7 @@ mod harness;
 mod browser;
 mod cli;
 mod edge_input;
+mod first_hour;
 mod flows;
 mod foundation;
 mod hot_path;

@@ -33,9 +33,10 @@ async fn assert_error_page(
     );
     assert!(!page.body.contains("http-equiv"), "no meta refresh");
     if let Some(uri) = supplied {
+        // The mismatch page shows the URI received as escaped text (issue 13), never as a link.
         assert!(
-            !page.body.contains(uri),
-            "the supplied URI is not echoed: {uri}"
+            !page.body.contains(&format!("\"{uri}")),
+            "the supplied URI is never linked: {uri}"
         );
     }
     assert_eq!(app.count("auth_codes").await, 0);
@@ -99,13 +100,15 @@ both! {
         let evil = "https://evil.example/cb";
         for query in [
             format!("client_id=doesnotexist&response_type=code&redirect_uri={evil}"),
-            format!("response_type=code&redirect_uri={evil}"),
             format!("client_id=%27%20OR%20%271%27%3D%271&response_type=code&redirect_uri={evil}"),
             format!("client_id=99999999999999999999999&response_type=code&redirect_uri={evil}"),
         ] {
             let response = app.authorize(&browser, &query).await;
             assert_error_page(&app, response, "Unknown client_id.", Some(evil)).await;
         }
+        // A missing client_id says so (issue 13).
+        let response = app.authorize(&browser, &format!("response_type=code&redirect_uri={evil}")).await;
+        assert_error_page(&app, response, "Missing client_id.", Some(evil)).await;
         app.store.delete_app(w.c3.id).await.unwrap();
         let response = app.authorize(&browser, &authz_query(w.c3.id, "https://other.example/cb", &[])).await;
         assert_error_page(&app, response, "Unknown client_id.", None).await;
