@@ -19,3 +19,4 @@ mod rest;
 mod selfservice;
 mod selfservice_more;
 mod two_step;
+mod web_pages;
