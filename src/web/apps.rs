@@ -137,7 +137,6 @@ struct AppFormPage {
     csrf: String,
 }
 
-
 #[derive(Template, WebTemplate)]
 #[template(path = "app.html")]
 struct AppPage {
@@ -279,7 +278,12 @@ async fn checked(
         .map_err(FieldError::from_admin)?;
     let icon = icons::prepare(state, old_icon_url, &fields.icon_url)
         .await
-        .map_err(|e| Ok(FieldError::new("icon-url", page::capitalise(&e.to_string()))))?;
+        .map_err(|e| {
+            Ok(FieldError::new(
+                "icon-url",
+                page::capitalise(&e.to_string()),
+            ))
+        })?;
     Ok((parsed, icon))
 }
 

@@ -160,7 +160,11 @@ async fn fetch_within(raw_url: &str, allow_loopback: bool) -> Result<AppIcon, Ic
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(FETCH_TIMEOUT)
-        .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION"), " (app icon)"));
+        .user_agent(concat!(
+            "Latchkey/",
+            env!("CARGO_PKG_VERSION"),
+            " (app icon)"
+        ));
     if let url::Host::Domain(name) = host {
         // Connect only to the addresses checked above: no second lookup that could rebind.
         client = client.resolve_to_addrs(name, &addresses);
@@ -276,10 +280,16 @@ pub async fn serve(
             let checked = sniffed_type(&icon.bytes).filter(|t| *t == icon.content_type);
             match checked {
                 Some(t) => (t, icon.bytes),
-                None => ("image/svg+xml", initials_svg(app.id, &app.name).into_bytes()),
+                None => (
+                    "image/svg+xml",
+                    initials_svg(app.id, &app.name).into_bytes(),
+                ),
             }
         }
-        _ => ("image/svg+xml", initials_svg(app.id, &app.name).into_bytes()),
+        _ => (
+            "image/svg+xml",
+            initials_svg(app.id, &app.name).into_bytes(),
+        ),
     };
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -366,7 +376,10 @@ mod tests {
             assert!(!address_allowed(ip, false), "{refused} must be refused");
         }
         for allowed in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"] {
-            assert!(address_allowed(allowed.parse().unwrap(), false), "{allowed}");
+            assert!(
+                address_allowed(allowed.parse().unwrap(), false),
+                "{allowed}"
+            );
         }
         assert!(address_allowed("127.0.0.1".parse().unwrap(), true));
         assert!(address_allowed("::1".parse().unwrap(), true));

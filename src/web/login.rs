@@ -193,9 +193,12 @@ pub async fn asking_app(state: &AppState, redirect_to: &str) -> Option<String> {
     let (path, query) = redirect_to.split_once('?')?;
     let params = Params::parse(query.as_bytes());
     let app_id = match path {
-        "/oauth2/authorize" | "/oauth2/authenticate" => {
-            params.get("client_id").ok().flatten()?.parse::<i64>().ok()?
-        }
+        "/oauth2/authorize" | "/oauth2/authenticate" => params
+            .get("client_id")
+            .ok()
+            .flatten()?
+            .parse::<i64>()
+            .ok()?,
         "/oauth1/authorize" => {
             let key = params
                 .get("oauth_token")

@@ -90,7 +90,11 @@ pub async fn create_app_via_web(
 }
 
 /// A POST's answer must be a redirect (post/redirect/get): GETs where it points.
-pub async fn follow(app: &TestApp, browser: &reqwest::Client, answer: reqwest::Response) -> Checked {
+pub async fn follow(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    answer: reqwest::Response,
+) -> Checked {
     let redirected = answer.assert_status(303).await;
     browser
         .get(app.url(redirected.header("location")))
@@ -103,7 +107,12 @@ pub async fn follow(app: &TestApp, browser: &reqwest::Client, answer: reqwest::R
 
 /// The CSRF token of the confirmation page that resets a secret (`reset-secret` or
 /// `regenerate-consumer-secret`).
-pub async fn confirm_csrf(app: &TestApp, browser: &reqwest::Client, id: impl std::fmt::Display, what: &str) -> String {
+pub async fn confirm_csrf(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    id: impl std::fmt::Display,
+    what: &str,
+) -> String {
     let path = format!("/apps/{id}/{what}");
     csrf_for(app, browser, &path, &path).await
 }

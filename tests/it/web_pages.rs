@@ -57,17 +57,37 @@ impl IconServer {
                     let request = String::from_utf8_lossy(&buf[..n]).into_owned();
                     let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
                     let (status, headers, body): (&str, String, Vec<u8>) = match path.as_str() {
-                        "/icon.png" => ("200 OK", "content-type: image/png\r\n".into(), ICON_PNG.to_vec()),
+                        "/icon.png" => (
+                            "200 OK",
+                            "content-type: image/png\r\n".into(),
+                            ICON_PNG.to_vec(),
+                        ),
                         "/big.png" => {
                             let mut big = ICON_PNG.to_vec();
                             big.resize(300 * 1024, 0);
                             ("200 OK", "content-type: image/png\r\n".into(), big)
                         }
-                        "/page.html" => ("200 OK", "content-type: text/html\r\n".into(), b"<html>hello</html>".to_vec()),
-                        "/disguised.png" => ("200 OK", "content-type: image/png\r\n".into(), b"<svg onload=alert(1)></svg>".to_vec()),
-                        "/icon.svg" => ("200 OK", "content-type: image/svg+xml\r\n".into(), b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec()),
+                        "/page.html" => (
+                            "200 OK",
+                            "content-type: text/html\r\n".into(),
+                            b"<html>hello</html>".to_vec(),
+                        ),
+                        "/disguised.png" => (
+                            "200 OK",
+                            "content-type: image/png\r\n".into(),
+                            b"<svg onload=alert(1)></svg>".to_vec(),
+                        ),
+                        "/icon.svg" => (
+                            "200 OK",
+                            "content-type: image/svg+xml\r\n".into(),
+                            b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(),
+                        ),
                         "/moved.png" => ("302 Found", "location: /icon.png\r\n".into(), Vec::new()),
-                        _ => ("404 Not Found", "content-type: text/plain\r\n".into(), b"no".to_vec()),
+                        _ => (
+                            "404 Not Found",
+                            "content-type: text/plain\r\n".into(),
+                            b"no".to_vec(),
+                        ),
                     };
                     let head = format!(
                         "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n",
@@ -87,7 +107,11 @@ impl IconServer {
 }
 
 /// Posts the new-app form with this icon URL (and otherwise valid fields).
-async fn create_with_icon(app: &TestApp, browser: &reqwest::Client, icon_url: &str) -> reqwest::Response {
+async fn create_with_icon(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    icon_url: &str,
+) -> reqwest::Response {
     let csrf = csrf_for(app, browser, "/apps/new", "/apps/new").await;
     let form = [
         ("csrf", csrf.as_str()),
@@ -294,7 +318,7 @@ both_with! { |c| c.signup = true;
         assert!(home.body.contains("action=\"/logout\""));
         // An error page links home.
         let error = alice.get(app.url("/oauth2/authorize?client_id=999999")).send().await.unwrap().assert_status(400).await;
-        assert!(error.body.contains("Error Code: invalid_request") && error.body.contains("<a href=\"/\""));
+        assert!(error.body.contains("Error Code: invalid_request") && by_attr(&error.body, "home-link", "href") == "/");
     }
 
     async fn the_consent_page_of_a_user_without_a_blog_links_to_creating_one(app) {
@@ -312,7 +336,9 @@ both_with! { |c| c.signup = true;
 
 /// The value of `attr` on the element with this id.
 fn by_attr(html: &str, id: &str, attr: &str) -> String {
-    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}"));
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
     let tag_start = html[..at].rfind('<').unwrap();
     let tag_end = at + html[at..].find('>').unwrap();
     let tag = &html[tag_start..tag_end];
