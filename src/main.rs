@@ -281,6 +281,11 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     // The demo is for trying things out: let visitors create their own accounts.
     settings.signup |= demo;
     init_tracing(&settings);
+    if settings.icon_fetch_allow_loopback {
+        tracing::warn!(
+            "icon_fetch_allow_loopback is ON: app icons may be fetched from loopback addresses over plain http. This is for tests only; turn it off in production"
+        );
+    }
     let key = settings.secret_key(&OsRandom)?;
     let store = Store::connect(&settings.database)
         .await

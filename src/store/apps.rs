@@ -214,3 +214,54 @@ impl Store {
         Ok(done? > 0)
     }
 }
+
+/// An app's icon as Latchkey fetched it (migration 0008).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppIcon {
+    pub source_url: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Store {
+    /// Keeps (or replaces) the icon fetched from `icon.source_url` for the app.
+    pub async fn set_app_icon(&self, app_id: i64, icon: &AppIcon, now: i64) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO app_icons (app_id, source_url, content_type, bytes, fetched_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (app_id) DO UPDATE SET \
+                 source_url = excluded.source_url, content_type = excluded.content_type, \
+                 bytes = excluded.bytes, fetched_at = excluded.fetched_at",
+            )
+            .bind(app_id)
+            .bind(&icon.source_url)
+            .bind(&icon.content_type)
+            .bind(&icon.bytes)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn app_icon(&self, app_id: i64) -> Result<Option<AppIcon>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT source_url, content_type, bytes FROM app_icons WHERE app_id = $1",
+            )
+            .bind(app_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    pub async fn delete_app_icon(&self, app_id: i64) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM app_icons WHERE app_id = $1")
+                .bind(app_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

@@ -22,7 +22,7 @@ mod tokens;
 mod two_step;
 mod users;
 
-pub use apps::{App, AppChanges, NewApp};
+pub use apps::{App, AppChanges, AppIcon, NewApp};
 pub use audit::AuditEvent;
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
 pub use connections::{Connection, SiteMember};

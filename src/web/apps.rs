@@ -2,16 +2,22 @@
 //! `/apps/new`, `/apps/{client_id}` with edit, secret reset, OAuth1 secret regeneration and delete.
 //!
 //! Only the owner sees or changes an app: anyone else gets the same 404 as for an app that does not
-//! exist, so client ids cannot be probed. Validation is `admin::check_app`, shared with the CLI.
-//! Secrets are shown once, in the response to the POST that issued them, with `no-store`.
+//! exist, so client ids cannot be probed. Validation is `admin::check_app`, shared with the CLI;
+//! the icon URL is fetched when it is new or changed (`icons`). Every POST answers with a redirect
+//! (post/redirect/get): a secret it issued travels in a sealed one-time cookie (`flash`) and is
+//! shown once by the GET of the app's page, with `no-store`. Reloading that page shows it no more,
+//! and creates or resets nothing. Secret resets ask for confirmation first (`app_secrets`).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
 
 use super::error::PageError;
+use super::flash::{self, Flash};
+use super::icons::{self, IconChange};
 use super::page::{self, FieldError, Form, Nav, Viewer};
 use super::session;
 use crate::admin::{self, AppInput};
@@ -131,14 +137,6 @@ struct AppFormPage {
     csrf: String,
 }
 
-/// Secrets issued by the request that renders the page: shown this once.
-#[derive(Default)]
-struct Issued {
-    client_secret: Option<String>,
-    consumer_secret: Option<String>,
-    notice: Option<&'static str>,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "app.html")]
 struct AppPage {
@@ -150,8 +148,8 @@ struct AppPage {
     endpoints: Vec<(&'static str, String)>,
     oauth1_endpoints: Vec<(&'static str, String)>,
     example: String,
-    issued: Issued,
-    csrf: String,
+    /// What the POST before this GET issued or said: shown this once.
+    issued: Flash,
 }
 
 #[derive(Template, WebTemplate)]
@@ -163,12 +161,25 @@ struct DeletePage {
     csrf: String,
 }
 
-fn purpose(app_id: i64) -> String {
+pub(super) fn purpose(app_id: i64) -> String {
     format!("app:{app_id}")
 }
 
+/// The app's page, where a POST sends the browser with what it issued.
+pub(super) fn redirect_to_app(
+    state: &AppState,
+    viewer: &Viewer,
+    jar: CookieJar,
+    app_id: i64,
+    issued: Flash,
+) -> Response {
+    let path = format!("/apps/{app_id}");
+    let jar = jar.add(flash::cookie(state, viewer.0.user.id, &path, issued));
+    (jar, Redirect::to(&path)).into_response()
+}
+
 /// The app when `viewer` owns it; 404 otherwise (unknown, malformed and foreign ids alike).
-async fn owned(state: &AppState, viewer: &Viewer, id: &str) -> Result<App, PageError> {
+pub(super) async fn owned(state: &AppState, viewer: &Viewer, id: &str) -> Result<App, PageError> {
     let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
         return Err(PageError::NotFound);
     };
@@ -212,41 +223,39 @@ pub async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response
 pub async fn create(
     State(state): State<AppState>,
     viewer: Viewer,
+    jar: CookieJar,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let form = Form::parse_with_text(&body, APP_TEXT_FIELDS)?;
     session::verify_csrf(&state, &viewer.0, "apps:new", form.csrf())?;
     let fields = AppFields::from_form(&form);
     let base = state.settings.base_url();
-    let now = state.now();
-    let user = &viewer.0.user;
-    let result = match fields.parse() {
-        Ok(parsed) => admin::create_app(
+    let result = match checked(&state, &fields, None).await {
+        Ok((parsed, icon)) => admin::create_app(
             &state.store,
             &*state.random,
             &state.key.0,
-            user,
+            &viewer.0.user,
             &fields.input(&parsed),
             &base,
-            now,
+            state.now(),
         )
         .await
+        .map(|created| (created, icon))
         .map_err(FieldError::from_admin),
-        Err(e) => Err(Ok(e)),
-    };
-    let result = match result {
-        Ok(v) => Ok(v),
-        Err(e) => Err(e?),
+        Err(e) => Err(e),
     };
     match result {
-        Ok(created) => {
-            audit(&state, &viewer, created.app.id, "app_created").await?;
-            let issued = Issued {
+        Ok((created, icon)) => {
+            let id = created.app.id;
+            icons::apply(&state, id, icon).await?;
+            audit(&state, &viewer, id, "app_created").await?;
+            let issued = Flash {
                 client_secret: Some(created.client_secret),
                 consumer_secret: created.consumer_secret,
-                notice: Some("Your application was created."),
+                notice: Some("Your application was created.".into()),
             };
-            Ok(page::render(app_page(&state, &viewer, created.app, issued)))
+            Ok(redirect_to_app(&state, &viewer, jar, id, issued))
         }
         Err(error) => Ok(page::render_with(
             StatusCode::BAD_REQUEST,
@@ -254,14 +263,35 @@ pub async fn create(
                 nav: Nav::new(&state, &viewer, "apps"),
                 app_id: None,
                 fields,
-                error,
+                error: error?,
                 csrf: session::csrf_token(&state, &viewer.0, "apps:new"),
             },
         )),
     }
 }
 
-fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Issued) -> AppPage {
+/// Parses and checks the form (the rules of `admin::check_app`), then fetches the icon when its URL
+/// is new or changed. The error is the one field error to show (or a failure no field explains).
+async fn checked(
+    state: &AppState,
+    fields: &AppFields,
+    old_icon_url: Option<&str>,
+) -> Result<(Parsed, IconChange), Result<FieldError, PageError>> {
+    let parsed = fields.parse().map_err(Ok)?;
+    admin::check_app(&fields.input(&parsed), &state.settings.base_url())
+        .map_err(FieldError::from_admin)?;
+    let icon = icons::prepare(state, old_icon_url, &fields.icon_url)
+        .await
+        .map_err(|e| {
+            Ok(FieldError::new(
+                "icon-url",
+                page::capitalise(&e.to_string()),
+            ))
+        })?;
+    Ok((parsed, icon))
+}
+
+fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Flash) -> AppPage {
     let base = state.settings.base_url();
     let endpoints = vec![
         ("Authorize URL", format!("{base}/oauth2/authorize")),
@@ -293,7 +323,6 @@ fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Issued) -> AppP
         nav: Nav::new(state, viewer, "apps"),
         js_origins: app.js_origin_list(),
         created: page::date(app.created_at),
-        csrf: session::csrf_token(state, &viewer.0, &purpose(app.id)),
         redirect_uris,
         endpoints,
         oauth1_endpoints,
@@ -306,15 +335,13 @@ fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Issued) -> AppP
 pub async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
+    jar: CookieJar,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let app = owned(&state, &viewer, &id).await?;
-    Ok(page::render(app_page(
-        &state,
-        &viewer,
-        app,
-        Issued::default(),
-    )))
+    let path = format!("/apps/{}", app.id);
+    let (jar, issued) = flash::take(&state, jar, viewer.0.user.id, &path);
+    Ok(page::render((jar, app_page(&state, &viewer, app, issued))))
 }
 
 pub async fn edit_form(
@@ -335,6 +362,7 @@ pub async fn edit_form(
 pub async fn update(
     State(state): State<AppState>,
     viewer: Viewer,
+    jar: CookieJar,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
@@ -343,8 +371,8 @@ pub async fn update(
     session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
     let fields = AppFields::from_form(&form);
     let base = state.settings.base_url();
-    let result = match fields.parse() {
-        Ok(parsed) => admin::update_app(
+    let result = match checked(&state, &fields, Some(&app.icon_url)).await {
+        Ok((parsed, icon)) => admin::update_app(
             &state.store,
             &*state.random,
             &state.key.0,
@@ -353,25 +381,24 @@ pub async fn update(
             &base,
         )
         .await
+        .map(|updated| (updated, icon))
         .map_err(FieldError::from_admin),
-        Err(e) => Err(Ok(e)),
-    };
-    let result = match result {
-        Ok(v) => Ok(v),
-        Err(e) => Err(e?),
+        Err(e) => Err(e),
     };
     match result {
-        Ok(updated) => {
+        Ok((updated, icon)) => {
+            icons::apply(&state, app.id, icon).await?;
             audit(&state, &viewer, app.id, "app_updated").await?;
-            if updated.consumer_secret.is_none() {
-                return Ok(Redirect::to(&format!("/apps/{}", app.id)).into_response());
-            }
-            let issued = Issued {
-                consumer_secret: updated.consumer_secret,
-                notice: Some("Your changes were saved. OAuth 1.0a is now on for this app."),
-                ..Issued::default()
+            let notice = match updated.consumer_secret {
+                Some(_) => "Your changes were saved. OAuth 1.0a is now on for this app.",
+                None => "Your changes were saved.",
             };
-            Ok(page::render(app_page(&state, &viewer, updated.app, issued)))
+            let issued = Flash {
+                consumer_secret: updated.consumer_secret,
+                notice: Some(notice.into()),
+                ..Flash::default()
+            };
+            Ok(redirect_to_app(&state, &viewer, jar, app.id, issued))
         }
         Err(error) => Ok(page::render_with(
             StatusCode::BAD_REQUEST,
@@ -379,62 +406,11 @@ pub async fn update(
                 nav: Nav::new(&state, &viewer, "apps"),
                 app_id: Some(app.id),
                 fields,
-                error,
+                error: error?,
                 csrf: session::csrf_token(&state, &viewer.0, &purpose(app.id)),
             },
         )),
     }
-}
-
-pub async fn reset_secret(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response, PageError> {
-    let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse(&body)?;
-    session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
-    let secret = admin::reset_secret(&state.store, &*state.random, &app)
-        .await
-        .map_err(admin_failure)?;
-    audit(&state, &viewer, app.id, "client_secret_reset").await?;
-    state.playground.forget(app.id);
-    let issued = Issued {
-        client_secret: Some(secret),
-        notice: Some("A new client secret was issued. The old one no longer works."),
-        ..Issued::default()
-    };
-    Ok(page::render(app_page(&state, &viewer, app, issued)))
-}
-
-pub async fn regenerate_consumer_secret(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response, PageError> {
-    let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse(&body)?;
-    session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
-    if app.oauth1_key.is_none() {
-        return Err(PageError::invalid_request(
-            "This app has no OAuth 1.0a consumer: add an OAuth1 callback URL first.",
-        ));
-    }
-    let secret =
-        admin::regenerate_consumer_secret(&state.store, &*state.random, &state.key.0, &app)
-            .await
-            .map_err(admin_failure)?;
-    audit(&state, &viewer, app.id, "consumer_secret_reset").await?;
-    let issued = Issued {
-        consumer_secret: Some(secret),
-        notice: Some(
-            "A new consumer secret was issued; the consumer key is unchanged. The old secret no longer works.",
-        ),
-        ..Issued::default()
-    };
-    Ok(page::render(app_page(&state, &viewer, app, issued)))
 }
 
 pub async fn confirm_delete(
@@ -472,7 +448,7 @@ pub async fn delete(
     Ok(Redirect::to("/apps").into_response())
 }
 
-async fn audit(
+pub(super) async fn audit(
     state: &AppState,
     viewer: &Viewer,
     app_id: i64,
@@ -488,7 +464,7 @@ async fn audit(
 }
 
 /// Errors of administration calls that have no form field to show them next to.
-fn admin_failure(e: admin::AdminError) -> PageError {
+pub(super) fn admin_failure(e: admin::AdminError) -> PageError {
     match FieldError::from_admin(e) {
         Ok(f) => PageError::invalid_request(f.message),
         Err(p) => p,

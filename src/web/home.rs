@@ -7,22 +7,32 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::session::{self, SessionUser};
+use super::page::Nav;
+use super::session::SessionUser;
 use crate::state::AppState;
 
+/// The home page: for a logged-in user, the navigation and a way to every self-service page; for
+/// a visitor, the way to log in (and to sign up, when it is on).
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
 pub struct HomePage {
-    /// The logged-in user's name and the logout form's CSRF token.
-    user: Option<(String, String)>,
+    nav: Option<Nav>,
+    display_name: String,
+    signup_enabled: bool,
+    login_query: &'static str,
+    public_current: &'static str,
 }
 
 fn home_page(state: &AppState, session: Option<SessionUser>) -> HomePage {
     HomePage {
-        user: session.map(|s| {
-            let csrf = session::csrf_token(state, &s, "logout");
-            (s.user.display_name, csrf)
-        }),
+        display_name: session
+            .as_ref()
+            .map(|s| s.user.display_name.clone())
+            .unwrap_or_default(),
+        nav: session.map(|s| Nav::of(state, &s, "home")),
+        signup_enabled: state.settings.signup,
+        login_query: "",
+        public_current: "",
     }
 }
 

@@ -173,10 +173,54 @@ struct LoginPage<'a> {
     csrf: String,
     username: &'a str,
     error: Option<&'a str>,
+    /// The app that sent the user here, when the login interrupts its authorization.
+    app_name: Option<String>,
+    signup_enabled: bool,
+    /// `?redirect_to=…` for the sign-up link, so a new account continues where the login would.
+    login_query: String,
+    public_current: &'static str,
+}
+
+/// The name of the app whose authorization (`/oauth2/authorize`, `/oauth2/authenticate` or
+/// `/oauth1/authorize`) the login interrupts, read from the page it returns to.
+pub async fn asking_app(state: &AppState, redirect_to: &str) -> Option<String> {
+    let (path, query) = redirect_to.split_once('?')?;
+    let params = Params::parse(query.as_bytes());
+    let app_id = match path {
+        "/oauth2/authorize" | "/oauth2/authenticate" => params
+            .get("client_id")
+            .ok()
+            .flatten()?
+            .parse::<i64>()
+            .ok()?,
+        "/oauth1/authorize" => {
+            let key = params
+                .get("oauth_token")
+                .ok()
+                .flatten()
+                .filter(|k| k.len() <= 64)?;
+            let digest = crate::domain::secret::digest(key);
+            state.store.request_token(&digest).await.ok()??.app_id
+        }
+        _ => return None,
+    };
+    let app = state.store.app_by_id(app_id).await.ok()??;
+    Some(app.name)
+}
+
+/// `?redirect_to=…` for a link to the login or sign-up page (empty when it returns home).
+pub fn redirect_query(redirect_to: &str) -> String {
+    if redirect_to == "/" {
+        return String::new();
+    }
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("redirect_to", redirect_to)
+        .finish();
+    format!("?{query}")
 }
 
 /// Renders the form with a fresh pre-login cookie and the CSRF token bound to it.
-fn login_form(
+async fn login_form(
     state: &AppState,
     jar: CookieJar,
     redirect_to: &str,
@@ -192,11 +236,16 @@ fn login_form(
         value,
         None,
     ));
+    let redirect_to = safe_redirect(Some(redirect_to));
     let page = LoginPage {
-        redirect_to: safe_redirect(Some(redirect_to)),
+        redirect_to,
         csrf,
         username,
         error,
+        app_name: asking_app(state, redirect_to).await,
+        signup_enabled: state.settings.signup,
+        login_query: redirect_query(redirect_to),
+        public_current: "login",
     };
     let mut response = (status, jar, page).into_response();
     crate::http::headers::no_store(response.headers_mut());
@@ -216,7 +265,8 @@ pub async fn form(
         "",
         None,
         StatusCode::OK,
-    ))
+    )
+    .await)
 }
 
 pub async fn submit(
@@ -239,7 +289,8 @@ pub async fn submit(
                 "",
                 Some(&message),
                 StatusCode::BAD_REQUEST,
-            ));
+            )
+            .await);
         }
     };
     let field = |name| params.get(name).ok().flatten();
@@ -266,7 +317,8 @@ pub async fn submit(
             username,
             Some("Enter your username or email address and your password."),
             StatusCode::BAD_REQUEST,
-        ));
+        )
+        .await);
     };
     match check_password(&state, login, pw, peer).await {
         Ok(user) => {
@@ -299,7 +351,8 @@ pub async fn submit(
             username,
             Some("Incorrect username or password."),
             StatusCode::UNAUTHORIZED,
-        )),
+        )
+        .await),
         Err(Refusal::Store(e)) => Err(e.into()),
     }
 }

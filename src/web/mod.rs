@@ -4,10 +4,13 @@
 //! frame), and the shared error page. Sessions and CSRF tokens live in `session`.
 
 pub mod app_passwords;
+pub mod app_secrets;
 pub mod apps;
 pub mod connections;
 pub mod error;
+pub mod flash;
 pub mod home;
+pub mod icons;
 pub mod login;
 pub mod page;
 pub mod playground;
@@ -66,11 +69,16 @@ fn self_service() -> Router<AppState> {
             "/apps/{client_id}/edit",
             get(apps::edit_form).post(apps::update),
         )
-        .route("/apps/{client_id}/reset-secret", post(apps::reset_secret))
+        .route(
+            "/apps/{client_id}/reset-secret",
+            get(app_secrets::confirm_reset_secret).post(app_secrets::reset_secret),
+        )
         .route(
             "/apps/{client_id}/regenerate-consumer-secret",
-            post(apps::regenerate_consumer_secret),
+            get(app_secrets::confirm_regenerate_consumer_secret)
+                .post(app_secrets::regenerate_consumer_secret),
         )
+        .route("/apps/{client_id}/icon", get(icons::serve))
         .route(
             "/apps/{client_id}/delete",
             get(apps::confirm_delete).post(apps::delete),

@@ -120,9 +120,31 @@ impl FieldError {
     }
 }
 
+/// Every field's message at once, for forms that check all their fields before answering.
+#[derive(Debug, Default, Clone)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    /// The first message that belongs to `field`.
+    pub fn on(&self, field: &str) -> Option<&str> {
+        self.0.iter().find_map(|e| e.on(field))
+    }
+
+    /// Adds `error` unless its field already has a message.
+    pub fn push(&mut self, error: FieldError) {
+        if self.on(error.field).is_none() {
+            self.0.push(error);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Starts a message with a capital and ends it with a full stop, unless it starts with a value the
 /// user typed (a URL, say), which stays as typed.
-fn capitalise(s: &str) -> String {
+pub fn capitalise(s: &str) -> String {
     let first_word = s.split_whitespace().next().unwrap_or("");
     if !first_word.chars().all(|c| c.is_alphabetic() || c == '\'') {
         return s.to_owned();

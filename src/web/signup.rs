@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 
 use super::error::PageError;
-use super::login::safe_redirect;
-use super::page::{FieldError, Form};
+use super::login::{redirect_query, safe_redirect};
+use super::page::{FieldError, FieldErrors, Form};
 use super::session::{self, SessionUser};
 use crate::admin::{self, UserInput};
 use crate::domain::random::alphanumeric;
@@ -28,7 +28,11 @@ struct SignupPage<'a> {
     redirect_to: &'a str,
     username: &'a str,
     email: &'a str,
-    error: FieldError,
+    /// Every field's message at once.
+    error: FieldErrors,
+    signup_enabled: bool,
+    login_query: String,
+    public_current: &'static str,
 }
 
 fn enabled(state: &AppState) -> Result<(), PageError> {
@@ -79,7 +83,10 @@ pub async fn form(
         redirect_to,
         username: "",
         email: "",
-        error: FieldError::default(),
+        error: FieldErrors::default(),
+        signup_enabled: true,
+        login_query: redirect_query(redirect_to),
+        public_current: "signup",
     };
     Ok(form_page(&state, jar, page, StatusCode::OK))
 }
@@ -101,7 +108,13 @@ pub async fn submit(
                 redirect_to: "/",
                 username: "",
                 email: "",
-                error: FieldError::malformed(&m, &["username", "email", "password"]),
+                error: FieldErrors(vec![FieldError::malformed(
+                    &m,
+                    &["username", "email", "password"],
+                )]),
+                signup_enabled: true,
+                login_query: String::new(),
+                public_current: "signup",
             };
             return Ok(form_page(&state, jar, page, StatusCode::BAD_REQUEST));
         }
@@ -139,38 +152,73 @@ pub async fn submit(
         password,
         display_name: None,
     };
-    match admin::create_user(&state.store, &*state.random, &input, now).await {
-        Ok(user) => {
-            state.throttle.fail(&budget_key, limits.window_secs, now);
-            let event = AuditEvent {
-                kind: "signup",
-                user_id: Some(user.id),
-                peer: Some(peer.to_string()),
-                ..Default::default()
-            };
-            state.store.audit(&event, now).await?;
-            let c = session::start(&state, user.id).await?;
-            let jar = jar.add(c).add(session::cookie(
-                &state,
-                session::login_cookie_name(&state),
-                String::new(),
-                Some(0),
-            ));
-            Ok((jar, Redirect::to(redirect_to)).into_response())
-        }
-        Err(e) => {
-            let mut error = FieldError::from_admin(e)?;
-            if error.field == "display-name" {
-                error.field = "username";
+    let mut error = check_all(&state, &input).await?;
+    if error.is_empty() {
+        match admin::create_user(&state.store, &*state.random, &input, now).await {
+            Ok(user) => {
+                state.throttle.fail(&budget_key, limits.window_secs, now);
+                let event = AuditEvent {
+                    kind: "signup",
+                    user_id: Some(user.id),
+                    peer: Some(peer.to_string()),
+                    ..Default::default()
+                };
+                state.store.audit(&event, now).await?;
+                let c = session::start(&state, user.id).await?;
+                let jar = jar.add(c).add(session::cookie(
+                    &state,
+                    session::login_cookie_name(&state),
+                    String::new(),
+                    Some(0),
+                ));
+                return Ok((jar, Redirect::to(redirect_to)).into_response());
             }
-            let page = SignupPage {
-                csrf: String::new(),
-                redirect_to,
-                username,
-                email,
-                error,
-            };
-            Ok(form_page(&state, jar, page, StatusCode::BAD_REQUEST))
+            Err(e) => error.push(signup_error(e)?),
         }
     }
+    let page = SignupPage {
+        csrf: String::new(),
+        redirect_to,
+        username,
+        email,
+        error,
+        signup_enabled: true,
+        login_query: redirect_query(redirect_to),
+        public_current: "signup",
+    };
+    Ok(form_page(&state, jar, page, StatusCode::BAD_REQUEST))
+}
+
+/// Every field's problem at once (the rules of `admin::create_user`, and whether the username or
+/// the email address is taken), so one submit shows them all.
+async fn check_all(state: &AppState, input: &UserInput<'_>) -> Result<FieldErrors, PageError> {
+    let mut errors = FieldErrors::default();
+    for check in [
+        admin::check_username(input.username),
+        admin::check_email(input.email),
+        admin::check_password(input.password),
+    ] {
+        if let Err(e) = check {
+            errors.push(signup_error(e)?);
+        }
+    }
+    for (field, value) in [("username", input.username), ("email", input.email)] {
+        if errors.on(field).is_none() && state.store.user_by_login(value).await?.is_some() {
+            errors.push(FieldError::new(
+                field,
+                format!("This {field} is already taken."),
+            ));
+        }
+    }
+    Ok(errors)
+}
+
+/// An administration error as a message next to a sign-up field (the display name is the
+/// username here).
+fn signup_error(e: admin::AdminError) -> Result<FieldError, PageError> {
+    let mut error = FieldError::from_admin(e)?;
+    if error.field == "display-name" {
+        error.field = "username";
+    }
+    Ok(error)
 }

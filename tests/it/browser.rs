@@ -1,5 +1,8 @@
-//! End-to-end in a real browser (issue 5, security.md BR06): headless Chromium, driven through
-//! chromedriver's W3C WebDriver protocol, signs up, creates a site and an app, authorizes the app
+//! End-to-end in a real browser (issue 5, security.md BR06; the pages of issue 13): headless
+//! Chromium, driven through chromedriver's W3C WebDriver protocol, signs up (every error at once),
+//! goes on from the home page, creates an app whose icon Latchkey fetches (its secret shown once,
+//! after a redirect; the page checked at 390 px), sees the consent page without a blog, creates a
+//! site, turns on 2-step, logs in again from the app (the login page names it), authorizes the app
 //! from the playground, finds it under connected applications and disconnects it; then checks that
 //! the consent page stays blank inside a frame on another origin. Every page is kept as a
 //! screenshot in `target/screenshots/`.
@@ -240,6 +243,51 @@ impl Driver {
         path
     }
 
+    /// Runs a script in the page (WebDriver bypasses the page's CSP) and returns its value.
+    async fn execute(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Resizes the window, e.g. to a phone's 390 px.
+    async fn window(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// Whether the page is wider than the window (it scrolls sideways).
+    async fn scrolls_sideways(&self) -> bool {
+        self.execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+        )
+        .await
+        .as_bool()
+        .unwrap()
+    }
+
+    /// Whether the image matching `css` loaded (a broken or blocked image has no natural width).
+    async fn image_loaded(&self, css: &str) -> bool {
+        let script = format!(
+            "const i = document.querySelector({}); return !!i && i.complete && i.naturalWidth > 0;",
+            json!(css)
+        );
+        for _ in 0..50 {
+            if self.execute(&script).await.as_bool() == Some(true) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     async fn frame(&self, css: Option<&str>) {
         let id = match css {
             Some(css) => json!({ ELEMENT: self.find(css).await }),
@@ -295,15 +343,24 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     let Some(mut b) = Driver::start().await else {
         return;
     };
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signup = true)
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signup = true;
+        c.icon_fetch_allow_loopback = true;
+    })
+    .await
+    .unwrap();
     let base = app.base.clone();
+    let icons = crate::web_pages::IconServer::start().await;
 
-    // Sign up.
+    // Sign up: every field's problem shows at once, with the input kept.
     b.goto(&format!("{base}/signup")).await;
-    b.type_in("#username", "bea").await;
-    b.type_in("#email", "bea@example.com").await;
+    assert_eq!(
+        b.find_all("nav a[href='/login']").await.len(),
+        1,
+        "the visitor's nav"
+    );
+    b.type_in("#username", "b").await;
+    b.type_in("#email", "bea-at-example").await;
     b.type_in("#password", "short").await;
     b.click("form[action='/signup'] button[type=submit]").await;
     assert!(
@@ -311,12 +368,16 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
             .await
             .contains("at least 8 characters")
     );
+    assert!(b.text("#username-error").await.contains("3 to 60"));
+    assert!(b.text("#email-error").await.contains("name@example.com"));
     assert_eq!(
-        b.find_all("#username[value='bea']").await.len(),
+        b.find_all("#email[value='bea-at-example']").await.len(),
         1,
-        "the username is kept"
+        "the email address is kept"
     );
-    b.screenshot("signup-error").await;
+    b.screenshot("signup-errors").await;
+    b.type_in("#username", "bea").await;
+    b.type_in("#email", "bea@example.com").await;
     b.type_in("#password", "a long enough password").await;
     b.click("form[action='/signup'] button[type=submit]").await;
     assert!(
@@ -325,7 +386,101 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
             .contains("Logged in as"),
         "signed up and logged in"
     );
+    // Home is no dead end: the nav and a way to each page.
+    for path in ["/apps", "/sites", "/playground", "/me/security"] {
+        assert!(
+            b.find_all(&format!("nav a[href='{path}']")).await.len() == 1
+                && b.find_all(&format!("ul.places a[href='{path}']"))
+                    .await
+                    .len()
+                    == 1,
+            "{path} from home"
+        );
+    }
     b.screenshot("home").await;
+
+    // An app with an icon, which Latchkey fetches now and serves itself. The POST answers with a
+    // redirect, and the page after it shows the secret once.
+    b.click("ul.places a[href='/apps']").await;
+    b.click("a[href='/apps/new']").await;
+    b.type_in("#name", "Bea's Reader").await;
+    b.type_in("#description", "Reads Bea's posts aloud.").await;
+    b.type_in("#website", "https://reader.example").await;
+    b.type_in("#icon_url", &icons.url("/icon.png")).await;
+    b.type_in("#redirect_uris", &format!("{base}/playground/callback"))
+        .await;
+    b.type_in(
+        "#oauth1_callback",
+        "https://reader.example/oauth1/a-rather-long-callback-path-that-must-wrap-on-a-phone?with=query&and=more",
+    )
+    .await;
+    b.click("form[action='/apps/new'] button[type=submit]")
+        .await;
+    let secret = b.text("#client-secret").await;
+    let client_id = b.text("#client-id").await;
+    assert!(secret.starts_with("lkcs_"));
+    let app_url = b.url().await;
+    assert!(
+        app_url.ends_with(&format!("/apps/{client_id}")),
+        "redirected to the app's page: {app_url}"
+    );
+    assert!(b.image_loaded(".app-title img.app-icon").await);
+    b.screenshot("app-created").await;
+    // On a phone the page does not scroll sideways.
+    b.window(390, 1200).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !b.scrolls_sideways().await,
+        "the app page scrolls sideways at 390 px"
+    );
+    b.screenshot("app-created-390px").await;
+    b.window(1100, 1000).await;
+    // A reload shows the page without the secret and creates nothing.
+    b.goto(&app_url).await;
+    b.find("#client-id").await;
+    assert!(b.find_all("#client-secret").await.is_empty());
+    assert!(!b.source().await.contains(&secret));
+    assert_eq!(app.count("apps").await, 1);
+    // Resetting asks first; cancelling resets nothing.
+    b.click(&format!("a[href='/apps/{client_id}/reset-secret']"))
+        .await;
+    assert!(
+        b.page_with("button.danger")
+            .await
+            .contains("Reset the client secret of")
+    );
+    b.screenshot("reset-secret-confirmation").await;
+    b.click(&format!(".actions a[href='/apps/{client_id}']"))
+        .await;
+    b.find("#client-id").await;
+    b.goto(&format!("{base}/apps")).await;
+    assert!(
+        b.source().await.contains("Bea's Reader") || b.source().await.contains("Bea&#39;s Reader")
+    );
+    b.screenshot("applications-manager").await;
+
+    // Consent before Bea has a blog: the icon is Latchkey's copy, and a link leads to creating a site.
+    let consent = format!(
+        "{base}/oauth2/authorize?client_id={client_id}&response_type=code&redirect_uri={}",
+        form_urlencoded::byte_serialize(format!("{base}/playground/callback").as_bytes())
+            .collect::<String>()
+    );
+    b.goto(&consent).await;
+    b.find("#create-site a[href='/sites']").await;
+    assert!(b.find_all("button[value=approve]").await.is_empty());
+    assert!(
+        b.image_loaded("#app-icon").await,
+        "the icon shows under the CSP"
+    );
+    assert_eq!(
+        b.execute("return document.querySelector('#app-icon').src;")
+            .await
+            .as_str()
+            .unwrap(),
+        format!("{base}/apps/{client_id}/icon"),
+        "no third-party image"
+    );
+    b.screenshot("consent-without-a-blog").await;
 
     // A site to grant access to.
     b.goto(&format!("{base}/sites")).await;
@@ -336,8 +491,9 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.screenshot("site").await;
 
     // 2-step authentication: the "authenticator app" reads the key off the page, a code turns it
-    // on, and the recovery codes are shown once. Then log out and in again: password, then one of
-    // those recovery codes.
+    // on, and the recovery codes are shown once. Then log out and start from the app: the login
+    // page names it, then password, then one of those recovery codes (letters too, so the field
+    // is not numeric), then the consent page.
     b.goto(&format!("{base}/me/security/two-step")).await;
     let seed = b.text("#seed").await.replace(' ', "");
     let seed = totp_rs::Secret::Encoded(seed).to_bytes().unwrap();
@@ -353,40 +509,42 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     let recovery = b.text("ul.codes li code").await;
     b.screenshot("two-step-recovery-codes").await;
     b.click("form[action='/logout'] button").await;
-    b.goto(&format!("{base}/login")).await;
+    b.find("form[action='/login']").await;
+    b.goto(&consent).await;
+    assert!(
+        b.text("h1")
+            .await
+            .contains("Log in to continue to Bea's Reader"),
+        "the login page names the app asking"
+    );
+    assert_eq!(b.find_all("#signup-link").await.len(), 1);
+    b.screenshot("login-for-an-app").await;
     b.type_in("#username", "bea").await;
     b.type_in("#password", "a long enough password").await;
     b.click("form[action='/login'] button[type=submit]").await;
     b.page_with("#otp").await;
+    assert!(
+        b.find_all("#otp[inputmode=numeric]").await.is_empty(),
+        "recovery codes have letters"
+    );
     b.screenshot("login-two-step").await;
     b.type_in("#otp", &recovery).await;
     b.click("form[action='/login/two-step'] button[type=submit]")
         .await;
     assert!(
-        b.page_with("form[action='/logout']")
+        b.page_with("button[value=approve]")
             .await
-            .contains("Logged in as"),
-        "logged in with the password and a recovery code"
+            .contains("Authorize Bea"),
+        "logged in with the password and a recovery code, back on the consent page"
     );
 
-    // An app that comes back to the playground.
-    b.goto(&format!("{base}/apps/new")).await;
-    b.type_in("#name", "Bea's Reader").await;
-    b.type_in("#description", "Reads Bea's posts aloud.").await;
-    b.type_in("#website", "https://reader.example").await;
-    b.type_in("#redirect_uris", &format!("{base}/playground/callback"))
+    // An error page offers a way home.
+    b.goto(&format!("{base}/oauth2/authorize?client_id=999999"))
         .await;
-    b.click("form[action='/apps/new'] button[type=submit]")
-        .await;
-    let secret = b.text("#client-secret").await;
-    let client_id = b.text("#client-id").await;
-    assert!(secret.starts_with("lkcs_"));
-    b.screenshot("app-created").await;
-    b.goto(&format!("{base}/apps")).await;
-    assert!(
-        b.source().await.contains("Bea's Reader") || b.source().await.contains("Bea&#39;s Reader")
-    );
-    b.screenshot("applications-manager").await;
+    assert!(b.page_with("#home-link").await.contains("Error Code"));
+    b.screenshot("error-page").await;
+    b.click("#home-link").await;
+    b.find("ul.places").await;
 
     // Authorize it from the playground.
     b.goto(&format!("{base}/playground")).await;
@@ -431,11 +589,6 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
         .await;
 
     // BR06: the consent page, framed by another origin, stays blank.
-    let consent = format!(
-        "{base}/oauth2/authorize?client_id={client_id}&response_type=code&redirect_uri={}",
-        form_urlencoded::byte_serialize(format!("{base}/playground/callback").as_bytes())
-            .collect::<String>()
-    );
     let framer = framing_site(consent.clone()).await;
     // The consent page itself renders for this browser (the session is there).
     b.goto(&consent).await;

@@ -23,3 +23,4 @@ mod rest;
 mod selfservice;
 mod selfservice_more;
 mod two_step;
+mod web_pages;

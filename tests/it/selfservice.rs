@@ -83,12 +83,38 @@ pub async fn create_app_via_web(
     changes: &[(&str, &str)],
 ) -> (i64, Checked) {
     let csrf = csrf_for(app, browser, "/apps/new", "/apps/new").await;
-    let page = post(app, browser, "/apps/new", &app_form(&csrf, changes))
-        .await
-        .assert_status(200)
-        .await;
+    let created = post(app, browser, "/apps/new", &app_form(&csrf, changes)).await;
+    let page = follow(app, browser, created).await;
     let id = by_id(&page.body, "client-id").unwrap().parse().unwrap();
     (id, page)
+}
+
+/// A POST's answer must be a redirect (post/redirect/get): GETs where it points.
+pub async fn follow(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    answer: reqwest::Response,
+) -> Checked {
+    let redirected = answer.assert_status(303).await;
+    browser
+        .get(app.url(redirected.header("location")))
+        .send()
+        .await
+        .unwrap()
+        .assert_status(200)
+        .await
+}
+
+/// The CSRF token of the confirmation page that resets a secret (`reset-secret` or
+/// `regenerate-consumer-secret`).
+pub async fn confirm_csrf(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    id: impl std::fmt::Display,
+    what: &str,
+) -> String {
+    let path = format!("/apps/{id}/{what}");
+    csrf_for(app, browser, &path, &path).await
 }
 
 both! {
@@ -173,7 +199,7 @@ both! {
         for path in [format!("/apps/{c3}"), format!("/apps/{c3}/edit"), format!("/apps/{c3}/delete"), "/apps/abc".into(), "/apps/-1".into(), "/apps/99999999999999999999".into()] {
             alice.get(app.url(&path)).send().await.unwrap().assert_status(404).await;
         }
-        let csrf = csrf_for(&app, &alice, &format!("/apps/{}", w.c1.id), &format!("/apps/{}/reset-secret", w.c1.id)).await;
+        let csrf = confirm_csrf(&app, &alice, w.c1.id, "reset-secret").await;
         for action in ["edit", "reset-secret", "regenerate-consumer-secret", "delete"] {
             post(&app, &alice, &format!("/apps/{c3}/{action}"), &[("csrf", &csrf), ("name", "stolen")]).await.assert_status(404).await;
         }
@@ -202,7 +228,7 @@ both! {
         assert_eq!(app.store.app_by_id(id).await.unwrap().unwrap().name, "Renamed");
         // Turning OAuth1 on issues a consumer key and a secret shown once.
         let on = app_form(&csrf, &[("oauth1_callback", "https://client.example/oauth1")]);
-        let page = post(&app, &browser, &format!("/apps/{id}/edit"), &on).await.assert_status(200).await;
+        let page = follow(&app, &browser, post(&app, &browser, &format!("/apps/{id}/edit"), &on).await).await;
         let consumer_secret = by_id(&page.body, "consumer-secret").unwrap();
         let after = app.store.app_by_id(id).await.unwrap().unwrap();
         let opened = latchkey::domain::crypto::open(&app.state.key.0, latchkey::admin::CONSUMER_SECRET_CONTEXT, after.oauth1_secret_enc.as_deref().unwrap()).unwrap();
@@ -224,8 +250,8 @@ both! {
             }
         };
         grant(w.s1.clone()).await.assert_status(200).await;
-        let csrf = csrf_for(&app, &browser, &format!("/apps/{id}"), &format!("/apps/{id}/reset-secret")).await;
-        let page = post(&app, &browser, &format!("/apps/{id}/reset-secret"), &[("csrf", &csrf)]).await.assert_status(200).await;
+        let csrf = confirm_csrf(&app, &browser, &id, "reset-secret").await;
+        let page = follow(&app, &browser, post(&app, &browser, &format!("/apps/{id}/reset-secret"), &[("csrf", &csrf)]).await).await;
         let new_secret = by_id(&page.body, "client-secret").unwrap();
         assert_ne!(new_secret, w.s1);
         let refused = grant(w.s1.clone()).await;
@@ -242,8 +268,8 @@ both! {
         let (id, page) = create_app_via_web(&app, &browser, &[("oauth1_callback", "https://myapp.example/oauth1")]).await;
         let first = by_id(&page.body, "consumer-secret").unwrap();
         let before = app.store.app_by_id(id).await.unwrap().unwrap();
-        let csrf = form_csrf(&page.body, &format!("/apps/{id}/regenerate-consumer-secret"));
-        let page = post(&app, &browser, &format!("/apps/{id}/regenerate-consumer-secret"), &[("csrf", &csrf)]).await.assert_status(200).await;
+        let csrf = confirm_csrf(&app, &browser, id, "regenerate-consumer-secret").await;
+        let page = follow(&app, &browser, post(&app, &browser, &format!("/apps/{id}/regenerate-consumer-secret"), &[("csrf", &csrf)]).await).await;
         let second = by_id(&page.body, "consumer-secret").unwrap();
         assert_ne!(first, second);
         assert!(by_id(&page.body, "client-secret").is_none());
@@ -253,8 +279,8 @@ both! {
         let opened = latchkey::domain::crypto::open(&app.state.key.0, latchkey::admin::CONSUMER_SECRET_CONTEXT, after.oauth1_secret_enc.as_deref().unwrap()).unwrap();
         assert_eq!(opened, second.as_bytes());
         // An app without OAuth1 has nothing to regenerate.
-        let (plain, page) = create_app_via_web(&app, &browser, &[]).await;
-        let csrf = form_csrf(&page.body, &format!("/apps/{plain}/reset-secret"));
+        let (plain, _) = create_app_via_web(&app, &browser, &[]).await;
+        let csrf = confirm_csrf(&app, &browser, plain, "reset-secret").await;
         post(&app, &browser, &format!("/apps/{plain}/regenerate-consumer-secret"), &[("csrf", &csrf)]).await.assert_status(400).await;
     }
 
@@ -269,7 +295,7 @@ both! {
         assert!(confirm.body.contains("cannot be undone") && confirm.body.contains("1 person has"));
         assert!(app.store.app_by_id(id).await.unwrap().is_some(), "showing the confirmation deletes nothing");
         // The app page's token is not the delete form's token.
-        let other = csrf_for(&app, &browser, &format!("/apps/{id}"), &format!("/apps/{id}/reset-secret")).await;
+        let other = confirm_csrf(&app, &browser, id, "reset-secret").await;
         post(&app, &browser, &format!("/apps/{id}/delete"), &[("csrf", &other)]).await.assert_status(403).await;
         let csrf = form_csrf(&confirm.body, &format!("/apps/{id}/delete"));
         let done = post(&app, &browser, &format!("/apps/{id}/delete"), &[("csrf", &csrf)]).await.assert_status(303).await;

@@ -1,0 +1,138 @@
+//! Resetting an app's client secret and regenerating its OAuth 1.0a consumer secret. Each asks for
+//! confirmation first (a GET page whose form posts the reset), and the POST answers with a redirect
+//! to the app's page, where the new secret is shown once (post/redirect/get, `flash`): reloading
+//! never resets again.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum_extra::extract::cookie::CookieJar;
+
+use super::apps::{admin_failure, audit, owned, purpose, redirect_to_app};
+use super::error::PageError;
+use super::flash::Flash;
+use super::page::{self, Form, Nav, Viewer};
+use super::session;
+use crate::admin;
+use crate::state::AppState;
+use crate::store::App;
+
+/// Which secret a confirmation page resets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Client,
+    Consumer,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "app_reset.html")]
+struct ConfirmPage {
+    nav: Nav,
+    app: App,
+    which: Which,
+    csrf: String,
+}
+
+impl ConfirmPage {
+    fn action(&self) -> String {
+        match self.which {
+            Which::Client => format!("/apps/{}/reset-secret", self.app.id),
+            Which::Consumer => format!("/apps/{}/regenerate-consumer-secret", self.app.id),
+        }
+    }
+}
+
+async fn confirm(
+    state: AppState,
+    viewer: Viewer,
+    id: String,
+    which: Which,
+) -> Result<Response, PageError> {
+    let app = owned(&state, &viewer, &id).await?;
+    if which == Which::Consumer && app.oauth1_key.is_none() {
+        return Err(no_consumer());
+    }
+    Ok(page::render(ConfirmPage {
+        nav: Nav::new(&state, &viewer, "apps"),
+        csrf: session::csrf_token(&state, &viewer.0, &purpose(app.id)),
+        app,
+        which,
+    }))
+}
+
+fn no_consumer() -> PageError {
+    PageError::invalid_request(
+        "This app has no OAuth 1.0a consumer: add an OAuth1 callback URL first.",
+    )
+}
+
+/// `GET /apps/{id}/reset-secret`: "are you sure?".
+pub async fn confirm_reset_secret(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    confirm(state, viewer, id, Which::Client).await
+}
+
+/// `GET /apps/{id}/regenerate-consumer-secret`: "are you sure?".
+pub async fn confirm_regenerate_consumer_secret(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    confirm(state, viewer, id, Which::Consumer).await
+}
+
+pub async fn reset_secret(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let app = owned(&state, &viewer, &id).await?;
+    let form = Form::parse(&body)?;
+    session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
+    let secret = admin::reset_secret(&state.store, &*state.random, &app)
+        .await
+        .map_err(admin_failure)?;
+    audit(&state, &viewer, app.id, "client_secret_reset").await?;
+    state.playground.forget(app.id);
+    let issued = Flash {
+        client_secret: Some(secret),
+        notice: Some("A new client secret was issued. The old one no longer works.".into()),
+        ..Flash::default()
+    };
+    Ok(redirect_to_app(&state, &viewer, jar, app.id, issued))
+}
+
+pub async fn regenerate_consumer_secret(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let app = owned(&state, &viewer, &id).await?;
+    let form = Form::parse(&body)?;
+    session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
+    if app.oauth1_key.is_none() {
+        return Err(no_consumer());
+    }
+    let secret =
+        admin::regenerate_consumer_secret(&state.store, &*state.random, &state.key.0, &app)
+            .await
+            .map_err(admin_failure)?;
+    audit(&state, &viewer, app.id, "consumer_secret_reset").await?;
+    let issued = Flash {
+        consumer_secret: Some(secret),
+        notice: Some(
+            "A new consumer secret was issued; the consumer key is unchanged. The old secret no longer works."
+                .into(),
+        ),
+        ..Flash::default()
+    };
+    Ok(redirect_to_app(&state, &viewer, jar, app.id, issued))
+}
