@@ -5,6 +5,7 @@ mod harness;
 
 mod browser;
 mod cli;
+mod faults;
 mod flows;
 mod foundation;
 mod hot_path;
