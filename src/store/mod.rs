@@ -210,10 +210,11 @@ fn is_outage(err: &sqlx::Error) -> bool {
                     .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26))
             } else {
                 // PostgreSQL SQLSTATEs: connection exception, insufficient resources, operator
-                // intervention (shutdown, statement_timeout), system error, serialization failure
-                // and deadlock, lock_timeout, a read-only standby, idle-in-transaction timeout.
+                // intervention (shutdown, statement_timeout), system error, a refused login or a
+                // database that does not exist (operations, not code), serialization failure and
+                // deadlock, lock_timeout, a read-only standby, idle-in-transaction timeout.
                 let code = code.as_ref();
-                ["08", "53", "57", "58"]
+                ["08", "28", "3D", "53", "57", "58"]
                     .iter()
                     .any(|class| code.starts_with(class))
                     || matches!(code, "40001" | "40P01" | "55P03" | "25006" | "25P03")

@@ -13,6 +13,8 @@ use latchkey::store::{Db, NewToken, Nonce, StoreError};
 use crate::both;
 use crate::harness::*;
 
+const CALLBACK: &str = "https://client.example/oauth1/cb";
+
 /// An OAuth1 consumer's key and secret.
 struct Consumer {
     key: String,
@@ -31,7 +33,7 @@ async fn consumer(app: &TestApp) -> (i64, Consumer) {
         redirect_uris: &redirects,
         js_origins: &[],
         allow_implicit: false,
-        oauth1_callback: Some("https://client.example/oauth1/cb"),
+        oauth1_callback: Some(CALLBACK),
     };
     let created = admin::create_app(
         &app.store,
@@ -56,7 +58,7 @@ async fn consumer(app: &TestApp) -> (i64, Consumer) {
 fn signed_request(app: &TestApp, consumer: &Consumer) -> (String, String) {
     let nonce = hex::encode(latchkey::domain::random::bytes::<12>(&OsRandom));
     let params = vec![
-        ("oauth_callback".to_owned(), "oob".to_owned()),
+        ("oauth_callback".to_owned(), CALLBACK.to_owned()),
         ("oauth_consumer_key".to_owned(), consumer.key.clone()),
         ("oauth_nonce".to_owned(), nonce.clone()),
         ("oauth_signature_method".to_owned(), "HMAC-SHA1".to_owned()),
@@ -413,12 +415,16 @@ both! {
         match app.store.db() {
             Db::Sqlite(pool) => {
                 let mut held = Vec::new();
-                for _ in 0..8 { held.push(pool.acquire().await.unwrap()); }
+                while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await {
+                    held.push(conn);
+                }
                 not_ready_quickly(&app).await;
             }
             Db::Postgres(pool) => {
                 let mut held = Vec::new();
-                for _ in 0..8 { held.push(pool.acquire().await.unwrap()); }
+                while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await {
+                    held.push(conn);
+                }
                 not_ready_quickly(&app).await;
             }
         }
@@ -496,6 +502,7 @@ async fn a_sqlite_database_locked_at_start_up_is_retried_until_it_is_free() {
     use sqlx::Connection;
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let url = app.state.settings.database.url.clone();
+    app.store.close().await;
     let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
     let mut holder = sqlx::SqliteConnection::connect_with(
         &options.locking_mode(sqlx::sqlite::SqliteLockingMode::Exclusive),
