@@ -254,8 +254,11 @@ const PROBE_BUSY_TIMEOUT: Duration = Duration::from_millis(50);
 async fn discard_unsettled<C: sqlx::Connection>(
     conn: &mut C,
 ) -> std::result::Result<bool, sqlx::Error> {
-    // The ping runs after anything queued on the connection, such as a dropped transaction's
-    // rollback.
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction's rollback may still be queued (SQLite runs it on the connection's
+    // worker): the ping runs after it.
     conn.ping().await?;
     if conn.is_in_transaction() {
         tracing::warn!("a connection left inside a transaction was closed");
@@ -450,6 +453,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(probe) = &self.probe {
+            probe.close().await;
+        }
         with_pool!(self, |pool| pool.close().await)
     }
 }

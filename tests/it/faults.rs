@@ -92,7 +92,12 @@ async fn send_all(app: &TestApp, authorizations: &[String]) -> Vec<(u16, bool, S
         .map(|auth| {
             let (http, url, auth) = (app.http.clone(), app.url("/oauth1/request"), auth.clone());
             tokio::spawn(async move {
-                let response = http.post(url).header("authorization", auth).send().await.unwrap();
+                let response = http
+                    .post(url)
+                    .header("authorization", auth)
+                    .send()
+                    .await
+                    .unwrap();
                 let status = response.status().as_u16();
                 let retry = response.headers().get("retry-after").is_some();
                 (status, retry, response.text().await.unwrap())
@@ -222,7 +227,8 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
     // else, until writes are refused.
     let mut failed = 0;
     for i in 0..2_000 {
-        let batch: Vec<(String, String)> = (0..4).map(|_| signed_request(&app, &consumer)).collect();
+        let batch: Vec<(String, String)> =
+            (0..4).map(|_| signed_request(&app, &consumer)).collect();
         let auths: Vec<String> = batch.iter().map(|(_, auth)| auth.clone()).collect();
         let sent = send_all(&app, &auths).await;
         for ((nonce, auth), (status, retry, body)) in batch.into_iter().zip(sent) {
@@ -269,14 +275,22 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
         if status == 200 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "no recovery after 10 s (I5)");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no recovery after 10 s (I5)"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for i in 0..40 {
         let (nonce, auth) = signed_request(&app, &consumer);
         let response = send_signed(&app, &auth).await;
         let status = response.status().as_u16();
-        assert_eq!(status, 200, "call {i} after recovery: {}", response.text().await.unwrap());
+        assert_eq!(
+            status,
+            200,
+            "call {i} after recovery: {}",
+            response.text().await.unwrap()
+        );
         answered.push((nonce, auth, status));
         let (digest, _) = token(i);
         let new = NewToken {
@@ -288,7 +302,13 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
             origin: "implicit",
             expires_at: None,
         };
-        issued.push(app.store.grant_token(&new, app.clock_now()).await.unwrap().token_id);
+        issued.push(
+            app.store
+                .grant_token(&new, app.clock_now())
+                .await
+                .unwrap()
+                .token_id,
+        );
     }
     assert_eq!(integrity(&app).await, "ok");
     ready_becomes(&app, 200).await;
@@ -305,7 +325,9 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
     for id in &issued {
         assert_eq!(
             restarted
-                .scalar(&format!("SELECT COUNT(*) FROM access_tokens WHERE id = {id}"))
+                .scalar(&format!(
+                    "SELECT COUNT(*) FROM access_tokens WHERE id = {id}"
+                ))
                 .await,
             1,
             "token {id} was answered as stored and is gone"
@@ -316,7 +338,9 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
             continue;
         }
         let stored = restarted
-            .scalar(&format!("SELECT COUNT(*) FROM oauth1_nonces WHERE nonce = '{nonce}'"))
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM oauth1_nonces WHERE nonce = '{nonce}'"
+            ))
             .await;
         assert_eq!(stored, 1, "nonce {nonce} was answered 200 and is gone");
         // The same signed request replayed after the restart is refused.
@@ -334,74 +358,30 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
 }
 
 both! {
-    async fn connections_killed_under_load_lose_no_answered_write_and_the_pool_recovers(app) {
-        if app.backend == Backend::Sqlite {
-            // SQLite has no server to kill; the full-disk test covers its failed writes.
-            return;
-        }
+    async fn a_query_the_database_refuses_is_a_500_server_error_not_a_503_to_retry(app) {
         let (user_id, consumer) = consumer(&app).await;
         let app_id = app.scalar("SELECT id FROM apps").await;
-        let db = app.text("SELECT current_database()").await;
-        let admin = app.store.clone();
-        let killer = tokio::spawn(async move {
-            for _ in 0..10 {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                if let Db::Postgres(pool) = admin.db() {
-                    let _ = sqlx::query(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                         WHERE datname = $1 AND pid <> pg_backend_pid()",
-                    )
-                    .bind(&db)
-                    .execute(pool)
-                    .await;
-                }
-            }
-        });
-        let mut answered = Vec::new();
-        let mut issued = Vec::new();
-        while !killer.is_finished() {
-            let batch: Vec<(String, String)> = (0..4).map(|_| signed_request(&app, &consumer)).collect();
-            let auths: Vec<String> = batch.iter().map(|(_, auth)| auth.clone()).collect();
-            let sent = send_all(&app, &auths).await;
-            for ((nonce, _), (status, _, body)) in batch.into_iter().zip(sent) {
-                assert!(status == 200 || status == 503, "{status}: {body}");
-                answered.push((nonce, status));
-            }
-            let digest = latchkey::domain::random::bytes::<32>(&OsRandom).to_vec();
-            let new = NewToken {
-                digest: &digest, app_id, user_id, site_id: None, scope: "global",
-                origin: "implicit", expires_at: None,
-            };
-            match app.store.grant_token(&new, app.clock_now()).await {
-                Ok(grant) => issued.push(grant.token_id),
-                Err(e) => assert!(e.is_outage(), "{e}"),
+        let issued = app.issue_token(user_id, app_id, None).await;
+        // A schema the code does not expect: every query of these tables is an SQL error, not an
+        // outage.
+        for sql in [
+            "ALTER TABLE oauth1_nonces RENAME TO oauth1_nonces_gone",
+            "ALTER TABLE access_tokens RENAME TO access_tokens_gone",
+        ] {
+            match app.store.db() {
+                Db::Sqlite(pool) => { sqlx::query(sql).execute(pool).await.unwrap(); }
+                Db::Postgres(pool) => { sqlx::query(sql).execute(pool).await.unwrap(); }
             }
         }
-        // Recovered: every call succeeds.
-        for _ in 0..20 {
-            let (nonce, auth) = signed_request(&app, &consumer);
-            send_signed(&app, &auth).await.assert_status(200).await;
-            answered.push((nonce, 200));
-        }
-        for (nonce, status) in &answered {
-            if *status == 200 {
-                let stored = app
-                    .scalar(&format!("SELECT COUNT(*) FROM oauth1_nonces WHERE nonce = '{nonce}'"))
-                    .await;
-                assert_eq!(stored, 1, "nonce {nonce} was answered 200 and is gone");
-            }
-        }
-        assert_eq!(app.count("access_tokens").await, issued.len() as i64);
-    }
+        // Token-info (OAuth2's JSON): a logged 500 (a panic in debug builds, caught), no retry.
+        let q = format!("/oauth2/token-info?client_id={app_id}&token={}", issued.token);
+        let response = app.get(&q).await;
+        assert!(response.headers().get("retry-after").is_none(), "a bug is not worth retrying");
+        let refused = response.assert_status(500).await;
+        assert_eq!(refused.json()["error"], "server_error");
+        assert!(!refused.body.contains("access_tokens"), "internals leaked: {}", refused.body);
 
-    async fn a_query_the_database_refuses_is_a_500_server_error_not_a_503_to_retry(app) {
-        let (_, consumer) = consumer(&app).await;
-        // A schema the code does not expect: every nonce write is an SQL error, not an outage.
-        let sql = "ALTER TABLE oauth1_nonces RENAME TO oauth1_nonces_gone";
-        match app.store.db() {
-            Db::Sqlite(pool) => { sqlx::query(sql).execute(pool).await.unwrap(); }
-            Db::Postgres(pool) => { sqlx::query(sql).execute(pool).await.unwrap(); }
-        }
+        // A signed OAuth1 call (the nonce writer): OAuth1's problem form.
         let (_, auth) = signed_request(&app, &consumer);
         let response = send_signed(&app, &auth).await;
         assert!(response.headers().get("retry-after").is_none(), "a bug is not worth retrying");
@@ -453,46 +433,6 @@ both! {
         ready_becomes(&app, 200).await;
     }
 
-    async fn a_nonce_the_database_refuses_fails_only_its_own_request_in_a_shared_batch(app) {
-        if app.backend == Backend::Sqlite {
-            // SQLite stores any text; PostgreSQL refuses a NUL (SQLSTATE 22021).
-            return;
-        }
-        let now = app.clock_now();
-        let nonces: Vec<String> = (0..64)
-            .map(|i| if i == 20 { "bad\0nonce".to_owned() } else { format!("good-{i}") })
-            .collect();
-        let tasks: Vec<_> = nonces
-            .iter()
-            .map(|nonce| {
-                let (store, nonce) = (app.store.clone(), nonce.clone());
-                tokio::spawn(async move {
-                    store
-                        .record_nonce(&Nonce {
-                            consumer_key: "ck",
-                            token: b"",
-                            timestamp: now,
-                            nonce: &nonce,
-                            expires_at: now + 900,
-                        })
-                        .await
-                })
-            })
-            .collect();
-        let mut answers = Vec::new();
-        for task in tasks {
-            answers.push(task.await.unwrap());
-        }
-        for (nonce, answer) in nonces.iter().zip(answers) {
-            if nonce.contains('\0') {
-                let refused = answer.unwrap_err();
-                assert!(!refused.is_outage(), "bad data is not an outage: {refused}");
-            } else {
-                assert!(answer.unwrap(), "{nonce} was refused");
-            }
-        }
-        assert_eq!(app.count("oauth1_nonces").await, 63);
-    }
 }
 
 /// F01: a SQLite file another process holds locked at start-up is retried, not fatal; the server
@@ -509,8 +449,14 @@ async fn a_sqlite_database_locked_at_start_up_is_retried_until_it_is_free() {
     )
     .await
     .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await.unwrap();
-    sqlx::query("DELETE FROM oauth1_nonces").execute(&mut holder).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM oauth1_nonces")
+        .execute(&mut holder)
+        .await
+        .unwrap();
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -534,10 +480,21 @@ async fn a_sqlite_database_locked_at_start_up_is_retried_until_it_is_free() {
     let client = new_browser();
     // Past the 5 s busy timeout, the process still runs: live, not ready.
     tokio::time::sleep(Duration::from_secs(7)).await;
-    assert!(child.try_wait().unwrap().is_none(), "the server exited while the file was locked");
-    let live = client.get(format!("{base}/health/live")).send().await.unwrap();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server exited while the file was locked"
+    );
+    let live = client
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200);
-    let ready = client.get(format!("{base}/health/ready")).send().await.unwrap();
+    let ready = client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 503);
 
     sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
@@ -550,7 +507,129 @@ async fn a_sqlite_database_locked_at_start_up_is_retried_until_it_is_free() {
             break;
         }
         assert!(child.try_wait().unwrap().is_none(), "the server exited");
-        assert!(started.elapsed() < Duration::from_secs(30), "never ready after the lock was released");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never ready after the lock was released"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// F06's code paths on PostgreSQL, where a disk cannot be filled here: every connection of the
+/// test database is terminated again and again while signed calls and token writes run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_killed_under_load_lose_no_answered_write_and_the_pool_recovers() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let (user_id, consumer) = consumer(&app).await;
+    let app_id = app.scalar("SELECT id FROM apps").await;
+    let db = app.text("SELECT current_database()").await;
+    let admin = app.store.clone();
+    let killer = tokio::spawn(async move {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            if let Db::Postgres(pool) = admin.db() {
+                let _ = sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&db)
+                .execute(pool)
+                .await;
+            }
+        }
+    });
+    let mut answered = Vec::new();
+    let mut issued = Vec::new();
+    while !killer.is_finished() {
+        let batch: Vec<(String, String)> =
+            (0..4).map(|_| signed_request(&app, &consumer)).collect();
+        let auths: Vec<String> = batch.iter().map(|(_, auth)| auth.clone()).collect();
+        let sent = send_all(&app, &auths).await;
+        for ((nonce, _), (status, _, body)) in batch.into_iter().zip(sent) {
+            assert!(status == 200 || status == 503, "{status}: {body}");
+            answered.push((nonce, status));
+        }
+        let digest = latchkey::domain::random::bytes::<32>(&OsRandom).to_vec();
+        let new = NewToken {
+            digest: &digest,
+            app_id,
+            user_id,
+            site_id: None,
+            scope: "global",
+            origin: "implicit",
+            expires_at: None,
+        };
+        match app.store.grant_token(&new, app.clock_now()).await {
+            Ok(grant) => issued.push(grant.token_id),
+            Err(e) => assert!(e.is_outage(), "{e}"),
+        }
+    }
+    // Recovered: every call succeeds.
+    for _ in 0..20 {
+        let (nonce, auth) = signed_request(&app, &consumer);
+        send_signed(&app, &auth).await.assert_status(200).await;
+        answered.push((nonce, 200));
+    }
+    for (nonce, status) in &answered {
+        if *status == 200 {
+            let stored = app
+                .scalar(&format!(
+                    "SELECT COUNT(*) FROM oauth1_nonces WHERE nonce = '{nonce}'"
+                ))
+                .await;
+            assert_eq!(stored, 1, "nonce {nonce} was answered 200 and is gone");
+        }
+    }
+    assert_eq!(app.count("access_tokens").await, issued.len() as i64);
+}
+
+/// One request's bad data in a shared nonce batch fails that request only. PostgreSQL refuses a
+/// NUL in text (SQLSTATE 22021); SQLite stores any text, so it has no such row to refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_the_database_refuses_fails_only_its_own_request_in_a_shared_batch() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let now = app.clock_now();
+    let nonces: Vec<String> = (0..64)
+        .map(|i| {
+            if i == 20 {
+                "bad\0nonce".to_owned()
+            } else {
+                format!("good-{i}")
+            }
+        })
+        .collect();
+    let tasks: Vec<_> = nonces
+        .iter()
+        .map(|nonce| {
+            let (store, nonce) = (app.store.clone(), nonce.clone());
+            tokio::spawn(async move {
+                store
+                    .record_nonce(&Nonce {
+                        consumer_key: "ck",
+                        token: b"",
+                        timestamp: now,
+                        nonce: &nonce,
+                        expires_at: now + 900,
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    for (nonce, answer) in nonces.iter().zip(answers) {
+        if nonce.contains('\0') {
+            let refused = answer.unwrap_err();
+            assert!(!refused.is_outage(), "bad data is not an outage: {refused}");
+        } else {
+            assert!(answer.unwrap(), "{nonce} was refused");
+        }
+    }
+    assert_eq!(app.count("oauth1_nonces").await, 63);
 }
