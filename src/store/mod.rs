@@ -392,11 +392,16 @@ impl Store {
     /// True when the store can serve now, answered within [`READY_BUDGET`] (faults F03, F08): a
     /// pooled connection is free at once (not a full pool), and a write could start (SQLite: the
     /// write lock is free within a moment, taken on readiness's own connection; PostgreSQL: no
-    /// table lock stops inserts into the tables every request writes).
+    /// table lock stops inserts into the tables the OAuth requests write).
     pub async fn ready(&self) -> bool {
-        tokio::time::timeout(READY_BUDGET, self.probe())
-            .await
-            .unwrap_or(false)
+        // The probe runs in a task of its own: past the budget the answer is 503, but a connection
+        // being opened is still opened (and pooled), so the next probe finds it.
+        let store = self.clone();
+        let probe = tokio::spawn(async move { store.probe().await });
+        matches!(
+            tokio::time::timeout(READY_BUDGET, probe).await,
+            Ok(Ok(true))
+        )
     }
 
     async fn probe(&self) -> bool {
@@ -410,18 +415,15 @@ impl Store {
                 }
                 (Db::Sqlite(pool), None) => pool.acquire().await.map(drop),
                 (Db::Postgres(pool), _) => {
-                    let mut conn = pool.acquire().await?;
-                    let mut write = sqlx::Connection::begin(&mut *conn).await?;
-                    sqlx::query("SET LOCAL lock_timeout = '50ms'")
-                        .execute(&mut *write)
-                        .await?;
-                    sqlx::query(
+                    // One round trip, in an implicit transaction that ends with the statement:
+                    // NOWAIT fails at once if a table lock (DDL, an explicit LOCK) stops inserts.
+                    sqlx::raw_sql(
                         "LOCK TABLE oauth1_nonces, access_tokens, grants, auth_codes \
-                         IN ROW EXCLUSIVE MODE",
+                         IN ROW EXCLUSIVE MODE NOWAIT; SELECT 1",
                     )
-                    .execute(&mut *write)
-                    .await?;
-                    write.rollback().await
+                    .execute(pool)
+                    .await
+                    .map(drop)
                 }
             }
         }
