@@ -451,19 +451,30 @@ both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_database_locked_at_start_up_is_retried_until_it_is_free() {
     use sqlx::Connection;
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let url = app.state.settings.database.url.clone();
-    app.store.close().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/latchkey.db", dir.path().display());
+    let store = latchkey::store::Store::connect(&latchkey::store::DbOptions {
+        url: url.clone(),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(5),
+        sqlite_full_sync: false,
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
     let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
     let mut holder = sqlx::SqliteConnection::connect_with(
         &options.locking_mode(sqlx::sqlite::SqliteLockingMode::Exclusive),
     )
     .await
     .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    // The closed pool's connections may take a moment to let go of the file.
+    let started = Instant::now();
+    while let Err(e) = sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await {
+        assert!(started.elapsed() < Duration::from_secs(5), "{e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     sqlx::query("DELETE FROM oauth1_nonces")
         .execute(&mut holder)
         .await
