@@ -22,9 +22,11 @@ async fn live() -> impl IntoResponse {
     )
 }
 
-/// 200 only when the schema is migrated and the database answers; 503 with `Retry-After` otherwise.
+/// 200 only when the schema is migrated and the store can serve now; 503 with `Retry-After`
+/// otherwise, including when the pool is exhausted or writes cannot start. Answers within 100 ms
+/// (`Store::ready`).
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    if state.is_migrated() && state.store.ping().await {
+    if state.is_migrated() && state.store.ready().await {
         (
             StatusCode::OK,
             [

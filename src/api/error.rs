@@ -65,6 +65,13 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         tracing::error!(error = %err, "storage failure");
+        if !err.is_outage() {
+            return Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The server could not complete the request.",
+            );
+        }
         ApiError::unavailable()
     }
 }

@@ -50,11 +50,16 @@ pub enum Problem {
     NonceUsed,
     #[error("the server is temporarily unavailable")]
     Unavailable,
+    #[error("the server could not complete the request")]
+    Internal,
 }
 
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
         tracing::error!(error = %err, "storage failure");
+        if !err.is_outage() {
+            return Problem::Internal;
+        }
         Problem::Unavailable
     }
 }
@@ -68,6 +73,7 @@ impl Problem {
             | Self::NonceRejected
             | Self::BodyUnreadable => StatusCode::BAD_REQUEST,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -88,6 +94,7 @@ impl Problem {
             Self::TimestampRefused(_) => "timestamp_refused",
             Self::NonceUsed => "nonce_used",
             Self::Unavailable => "temporarily_unavailable",
+            Self::Internal => "server_error",
         }
     }
 
@@ -114,13 +121,14 @@ impl Problem {
             Self::SignatureInvalid { .. } => "json_oauth1_signature_mismatch",
             Self::NonceUsed => "json_oauth1_nonce_already_used",
             Self::Unavailable => "json_oauth1_unavailable",
+            Self::Internal => "server_error",
         }
     }
 
     /// The WordPress JSON shape for REST routes: 401 (503 when storage failed).
     pub fn into_rest_response(self) -> Response {
         let status = match self {
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Internal => self.status(),
             _ => StatusCode::UNAUTHORIZED,
         };
         let message = match &self {

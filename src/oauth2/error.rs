@@ -29,6 +29,8 @@ pub enum Kind {
     Throttled { retry_after: i64 },
     /// 503 with `Retry-After`.
     Unavailable,
+    /// 500: a bug, not worth retrying.
+    Internal,
 }
 
 #[derive(Serialize)]
@@ -100,6 +102,13 @@ impl OAuthError {
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
         tracing::error!(error = %err, "storage failure");
+        if !err.is_outage() {
+            return Self {
+                code: "server_error",
+                description: "The server could not complete the request.".into(),
+                kind: Kind::Internal,
+            };
+        }
         OAuthError::unavailable()
     }
 }
@@ -111,6 +120,7 @@ impl IntoResponse for OAuthError {
             Kind::BasicChallenge => StatusCode::UNAUTHORIZED,
             Kind::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = Body {
             error: self.code,
@@ -132,7 +142,7 @@ impl IntoResponse for OAuthError {
             Kind::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(5));
             }
-            Kind::BadRequest => {}
+            Kind::BadRequest | Kind::Internal => {}
         }
         response
     }

@@ -58,16 +58,27 @@ pub(crate) use with_pool;
 /// Runs `$body` inside one transaction (`$tx` is `&mut` the transaction's connection) and commits
 /// when it returns `Ok`. Transactions in Latchkey start with a write, so SQLite takes its write lock
 /// at the first statement and never fails a lock upgrade.
+///
+/// A failed COMMIT leaves the connection in an unknown state (SQLite may or may not have rolled
+/// back after `SQLITE_FULL` or `SQLITE_IOERR`), so the connection is closed, never reused. Every
+/// other way out (an error or an early `return` in `$body`, a cancelled request) drops the
+/// transaction, whose rollback runs before the connection is back in the pool, where
+/// [`discard_unsettled`] closes it if that rollback failed too.
 macro_rules! in_transaction {
     ($store:expr, |$tx:ident| $body:expr) => {
         $crate::store::with_pool!($store, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut conn = pool.acquire().await?;
+            let mut transaction = sqlx::Connection::begin(&mut *conn).await?;
             let result = {
                 let $tx = &mut *transaction;
                 $body
             };
-            if result.is_ok() {
-                transaction.commit().await?;
+            if result.is_ok()
+                && let Err(e) = transaction.commit().await
+            {
+                tracing::warn!(error = %e, "commit failed; closing the connection");
+                let _ = conn.close().await;
+                return Err(e.into());
             }
             result
         })
@@ -89,6 +100,8 @@ pub struct Store {
     cache: Arc<cache::ValidationCache>,
     /// The OAuth1 nonce register's queue (see `nonces`).
     nonces: nonces::NonceLog,
+    /// SQLite: readiness's own connection (see [`Store::ready`]).
+    probe: Option<SqlitePool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,8 +111,14 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("not found")]
     NotFound,
+    /// An outage: the database cannot be reached or cannot write now (pool timeout, I/O, a full
+    /// disk, a lock held too long). Answered 503 with `Retry-After`; retrying later helps.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// A bug: a query the database refused for a reason retrying cannot fix (an SQL mistake, a
+    /// value that does not decode, data a constraint refuses). Answered 500 `server_error`.
+    #[error("storage bug: {0}")]
+    Internal(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -141,7 +160,68 @@ impl From<sqlx::Error> for StoreError {
         if matches!(err, sqlx::Error::RowNotFound) {
             return StoreError::NotFound;
         }
-        StoreError::Unavailable(err)
+        let err = StoreError::classify(err);
+        if let StoreError::Internal(e) = &err {
+            // A bug, not an outage: loud in tests and debug builds, a logged 500 in production.
+            tracing::error!(error = %e, "storage bug");
+            if cfg!(debug_assertions) {
+                panic!("storage bug: {e}");
+            }
+        }
+        err
+    }
+}
+
+impl StoreError {
+    /// True for an outage (503 with `Retry-After`), false for everything else.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// `Unavailable` when `err` is an outage, `Internal` otherwise; no log, no panic (the nonce
+    /// writer decides for itself what a failed batch means).
+    fn classify(err: sqlx::Error) -> StoreError {
+        if is_outage(&err) {
+            StoreError::Unavailable(err)
+        } else {
+            StoreError::Internal(err)
+        }
+    }
+}
+
+/// Whether `err` says the database is unreachable, overloaded or cannot write for now, rather than
+/// that the query or its data is wrong.
+fn is_outage(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes (the low byte of the extended one): BUSY, LOCKED, NOMEM,
+                // READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+                code.parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26))
+            } else {
+                // PostgreSQL SQLSTATEs: connection exception, insufficient resources, operator
+                // intervention (shutdown, statement_timeout), system error, a refused login or a
+                // database that does not exist (operations, not code), serialization failure and
+                // deadlock, lock_timeout, a read-only standby, idle-in-transaction timeout.
+                let code = code.as_ref();
+                ["08", "28", "3D", "53", "57", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || matches!(code, "40001" | "40P01" | "55P03" | "25006" | "25P03")
+            }
+        }
+        _ => false,
     }
 }
 
@@ -163,6 +243,58 @@ pub struct DbOptions {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long `/health/ready` may take to decide (security.md F03, F08: within 100 ms).
+pub const READY_BUDGET: Duration = Duration::from_millis(90);
+/// How long readiness waits for SQLite's write lock: longer than a healthy write holds it.
+const PROBE_BUSY_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// The pool's release check: a connection still inside a transaction once its rollback has run
+/// (the rollback failed, or SQLite had already rolled back after a full disk and sqlx lost count)
+/// would run the next request's statements inside that transaction, never committed, holding the
+/// write lock. It is closed instead of going back to the pool.
+async fn discard_unsettled<C: sqlx::Connection>(
+    conn: &mut C,
+) -> std::result::Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction's rollback may still be queued (SQLite runs it on the connection's
+    // worker): the ping runs after it.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a connection left inside a transaction was closed");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Whether `err` says another connection holds the SQLite database locked (or held it past the
+/// acquire timeout), which passes, unlike an unreadable file, which does not.
+fn is_locked(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
+/// A migration that failed because the database is unreachable or busy is an outage (retried at
+/// start-up); any other failure is fatal.
+fn outage_or_migration(err: sqlx::migrate::MigrateError) -> StoreError {
+    match err {
+        sqlx::migrate::MigrateError::Execute(e)
+        | sqlx::migrate::MigrateError::ExecuteMigration(e, _)
+            if is_outage(&e) =>
+        {
+            StoreError::Unavailable(e)
+        }
+        other => StoreError::Migrate(other),
+    }
+}
+
 /// An arbitrary, fixed key for `pg_advisory_lock`, so only one instance migrates at a time.
 const MIGRATION_LOCK: i64 = 0x6c61_7463_686b_6579; // "latchkey"
 
@@ -170,7 +302,7 @@ impl Store {
     /// Opens the pool without touching the schema. SQLite files (and their folder) are created if
     /// missing; an existing file that cannot be opened is an error, never a fresh database elsewhere.
     pub async fn connect(options: &DbOptions) -> Result<Self> {
-        let db = if options.url.starts_with("sqlite:") {
+        let (db, probe) = if options.url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(&options.url)
                 .map_err(StoreError::Unavailable)?
                 .create_if_missing(true)
@@ -189,13 +321,27 @@ impl Store {
                     .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
             }
             // A file-backed connection cannot go stale: no ping before each use.
-            let pool = SqlitePoolOptions::new()
+            let pool_options = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
-                .await?;
-            Db::Sqlite(pool)
+                .after_release(|conn, _| Box::pin(discard_unsettled(conn)));
+            // Readiness has its own connection, which waits at most a moment for the write lock.
+            let probe = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(READY_BUDGET)
+                .connect_lazy_with(connect.clone().busy_timeout(PROBE_BUSY_TIMEOUT));
+            // Fault F01: a file another process holds locked is an outage (retried by `migrate`),
+            // anything else that stops it opening (unreadable, not a database) is fatal.
+            let pool = match pool_options.clone().connect_with(connect.clone()).await {
+                Ok(pool) => pool,
+                Err(e) if is_locked(&e) => {
+                    tracing::warn!(error = %e, "SQLite database busy at start; retrying");
+                    pool_options.connect_lazy_with(connect)
+                }
+                Err(e) => return Err(StoreError::Unavailable(e)),
+            };
+            (Db::Sqlite(pool), Some(probe))
         } else {
             let connect = PgConnectOptions::from_str(&options.url)
                 .map_err(StoreError::Unavailable)?
@@ -204,12 +350,14 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .after_release(|conn, _| Box::pin(discard_unsettled(conn)))
                 .connect_lazy_with(connect);
-            Db::Postgres(pool)
+            (Db::Postgres(pool), None)
         };
         Ok(Self {
             nonces: nonces::NonceLog::start(db.clone()),
             db,
+            probe,
             cache: Arc::default(),
         })
     }
@@ -217,7 +365,14 @@ impl Store {
     /// Applies pending migrations. On PostgreSQL an advisory lock serialises concurrent instances.
     pub async fn migrate(&self) -> Result<()> {
         match &self.db {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(pool) => {
+                // Connect first: a database locked by another process is an outage (fault F01).
+                let mut conn = pool.acquire().await?;
+                SQLITE_MIGRATIONS
+                    .run(&mut *conn)
+                    .await
+                    .map_err(outage_or_migration)?
+            }
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
                 sqlx::query("SELECT pg_advisory_lock($1)")
@@ -229,10 +384,55 @@ impl Store {
                     .bind(MIGRATION_LOCK)
                     .execute(&mut *conn)
                     .await?;
-                result?
+                result.map_err(outage_or_migration)?
             }
         }
         Ok(())
+    }
+
+    /// True when the store can serve now, answered within [`READY_BUDGET`] (faults F03, F08): a
+    /// pooled connection is free at once (not a full pool), and a write could start (SQLite: the
+    /// write lock is free within a moment, taken on readiness's own connection; PostgreSQL: no
+    /// table lock stops inserts into the tables the OAuth requests write).
+    pub async fn ready(&self) -> bool {
+        // The probe runs in a task of its own: past the budget the answer is 503, but a connection
+        // being opened is still opened (and pooled), so the next probe finds it.
+        let store = self.clone();
+        let probe = tokio::spawn(async move { store.probe().await });
+        matches!(
+            tokio::time::timeout(READY_BUDGET, probe).await,
+            Ok(Ok(true))
+        )
+    }
+
+    async fn probe(&self) -> bool {
+        let probed: std::result::Result<(), sqlx::Error> = async {
+            match (&self.db, &self.probe) {
+                (Db::Sqlite(pool), Some(probe)) => {
+                    drop(pool.acquire().await?);
+                    let mut conn = probe.acquire().await?;
+                    let write = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+                    write.rollback().await
+                }
+                (Db::Sqlite(pool), None) => pool.acquire().await.map(drop),
+                (Db::Postgres(pool), _) => {
+                    // One round trip, in an implicit transaction that ends with the statement:
+                    // NOWAIT fails at once if a table lock (DDL, an explicit LOCK) stops inserts.
+                    sqlx::raw_sql(
+                        "LOCK TABLE oauth1_nonces, access_tokens, grants, auth_codes \
+                         IN ROW EXCLUSIVE MODE NOWAIT; SELECT 1",
+                    )
+                    .execute(pool)
+                    .await
+                    .map(drop)
+                }
+            }
+        }
+        .await;
+        if let Err(e) = &probed {
+            tracing::debug!(error = %e, "not ready");
+        }
+        probed.is_ok()
     }
 
     /// True when the database answers a trivial query.
@@ -256,6 +456,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(probe) = &self.probe {
+            probe.close().await;
+        }
         with_pool!(self, |pool| pool.close().await)
     }
 }

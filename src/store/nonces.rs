@@ -8,8 +8,10 @@
 //!
 //! The guarantees stay those of a lone insert: a nonce is fresh only if its row was inserted (the
 //! unique constraint decides, across batches and instances), a duplicate inside one batch is
-//! answered "used" without reaching the database, nothing is answered before the commit, and a
-//! failed write fails every request of the batch (security.md I6, fail closed).
+//! answered "used" without reaching the database, and nothing is answered before the commit. A
+//! failed write fails closed (security.md I6): an outage fails every request of the batch; any
+//! other failure (a row the database refuses) retries the batch's rows one by one, so only the
+//! request whose row is refused fails.
 
 use std::collections::{HashMap, HashSet};
 
@@ -72,10 +74,38 @@ impl NonceLog {
     }
 }
 
+/// Why a write failed, told to every request it concerns (`sqlx::Error` is not `Clone`).
+#[derive(Debug, Clone)]
+struct Failure {
+    outage: bool,
+    message: String,
+}
+
+impl Failure {
+    fn to_error(&self) -> StoreError {
+        let err = sqlx::Error::Protocol(format!("recording the nonce failed: {}", self.message));
+        if self.outage {
+            StoreError::Unavailable(err)
+        } else {
+            StoreError::Internal(err)
+        }
+    }
+}
+
+/// One nonce row to insert.
+#[derive(Debug, Clone)]
+struct Row {
+    key: Key,
+    expires_at: i64,
+}
+
+#[derive(Clone)]
 struct Writer {
     db: Db,
 }
 
+/// Runs for as long as a `Store` clone lives: no error and no panic of a write stops it (a write
+/// runs in its own task, so even a panic fails only the requests of its batch).
 async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -84,18 +114,27 @@ async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Pending>) {
         let mut unique = Vec::with_capacity(batch.len());
         for (i, p) in batch.iter().enumerate() {
             first.entry(&p.key).or_insert_with(|| {
-                unique.push(p);
+                unique.push(Row {
+                    key: p.key.clone(),
+                    expires_at: p.expires_at,
+                });
                 i
             });
         }
-        let inserted = writer.insert(&unique).await;
+        let outcomes = writer.insert_isolated(unique).await;
+        let mut answers: HashMap<&Key, &std::result::Result<bool, Failure>> =
+            HashMap::with_capacity(outcomes.len());
+        for (key, outcome) in &outcomes {
+            answers.insert(key, outcome);
+        }
         let winners: HashSet<usize> = first.into_values().collect();
         for (i, p) in batch.drain(..).enumerate() {
-            let answer = match &inserted {
-                Ok(rows) => Ok(winners.contains(&i) && rows.contains(&p.key)),
-                Err(e) => Err(StoreError::Unavailable(sqlx::Error::Protocol(format!(
-                    "recording the nonce failed: {e}"
-                )))),
+            let answer = match answers.get(&p.key) {
+                Some(Ok(fresh)) => Ok(*fresh && winners.contains(&i)),
+                Some(Err(failure)) => Err(failure.to_error()),
+                None => Err(StoreError::Internal(sqlx::Error::Protocol(
+                    "nonce missing from its batch".into(),
+                ))),
             };
             // The request may have gone away (client disconnected); nothing to tell it then.
             let _ = p.fresh.send(answer);
@@ -104,22 +143,81 @@ async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Pending>) {
 }
 
 impl Writer {
-    /// Inserts the batch in one statement and commit; returns the keys that were new.
-    async fn insert(&self, batch: &[&Pending]) -> std::result::Result<HashSet<Key>, sqlx::Error> {
+    /// Inserts the batch in one statement and commit. If that fails for a reason other than an
+    /// outage (a row the database refuses), each row is retried alone, so one request's bad data
+    /// fails only that request. Returns, per key, whether it was new.
+    async fn insert_isolated(
+        &self,
+        rows: Vec<Row>,
+    ) -> Vec<(Key, std::result::Result<bool, Failure>)> {
+        let failure = match self.insert(rows.clone()).await {
+            Ok(inserted) => {
+                return rows
+                    .into_iter()
+                    .map(|r| {
+                        let fresh = inserted.contains(&r.key);
+                        (r.key, Ok(fresh))
+                    })
+                    .collect();
+            }
+            Err(failure) => failure,
+        };
+        tracing::warn!(
+            error = %failure.message,
+            outage = failure.outage,
+            nonces = rows.len(),
+            "recording a batch of nonces failed"
+        );
+        if failure.outage || rows.len() == 1 {
+            return rows
+                .into_iter()
+                .map(|r| (r.key, Err(failure.clone())))
+                .collect();
+        }
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for row in rows {
+            let outcome = self
+                .insert(vec![row.clone()])
+                .await
+                .map(|new| !new.is_empty());
+            outcomes.push((row.key, outcome));
+        }
+        outcomes
+    }
+
+    /// Inserts `rows` in one statement (autocommit), in a task of its own so that a panic fails
+    /// this write only; returns the keys that were new.
+    async fn insert(&self, rows: Vec<Row>) -> std::result::Result<HashSet<Key>, Failure> {
+        let writer = self.clone();
+        let written = tokio::spawn(async move { writer.insert_rows(&rows).await }).await;
+        match written {
+            Ok(Ok(keys)) => Ok(keys),
+            Ok(Err(e)) => Err(Failure {
+                outage: super::is_outage(&e),
+                message: e.to_string(),
+            }),
+            Err(panicked) => Err(Failure {
+                outage: false,
+                message: format!("the write panicked: {panicked}"),
+            }),
+        }
+    }
+
+    async fn insert_rows(&self, rows: &[Row]) -> std::result::Result<HashSet<Key>, sqlx::Error> {
         let rows: Vec<(String, Vec<u8>, i64, String)> = with_pool!(self, |pool| {
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO oauth1_nonces (consumer_key, token, oauth_timestamp, nonce, expires_at) ",
             );
-            insert.push_values(batch, |mut row, p| {
-                row.push_bind(&p.key.consumer_key)
-                    .push_bind(&p.key.token)
-                    .push_bind(p.key.timestamp)
-                    .push_bind(&p.key.nonce)
-                    .push_bind(p.expires_at);
+            insert.push_values(rows, |mut row, r| {
+                row.push_bind(&r.key.consumer_key)
+                    .push_bind(&r.key.token)
+                    .push_bind(r.key.timestamp)
+                    .push_bind(&r.key.nonce)
+                    .push_bind(r.expires_at);
             });
             insert.push(
                 " ON CONFLICT (consumer_key, token, oauth_timestamp, nonce) DO NOTHING \
-                 RETURNING consumer_key, token, oauth_timestamp, nonce",
+             RETURNING consumer_key, token, oauth_timestamp, nonce",
             );
             insert.build_query_as().fetch_all(pool).await?
         });

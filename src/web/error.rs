@@ -26,6 +26,9 @@ pub enum PageError {
     /// Infrastructure failure: 503 with `Retry-After`, logged once.
     #[error("unavailable")]
     Unavailable,
+    /// A bug: 500, logged once.
+    #[error("internal")]
+    Internal,
 }
 
 impl PageError {
@@ -47,6 +50,9 @@ impl From<crate::domain::input::Malformed> for PageError {
 impl From<StoreError> for PageError {
     fn from(err: StoreError) -> Self {
         tracing::error!(error = %err, "storage failure");
+        if !err.is_outage() {
+            return PageError::Internal;
+        }
         PageError::Unavailable
     }
 }
@@ -91,6 +97,12 @@ impl IntoResponse for PageError {
                 "The service is temporarily unavailable.",
                 Some("server_error"),
                 "Please try again in a moment.",
+            ),
+            PageError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong.",
+                Some("server_error"),
+                "The server could not complete the request.",
             ),
         };
         let page = ErrorPage {

@@ -6,6 +6,7 @@ mod harness;
 mod browser;
 mod cli;
 mod edge_input;
+mod faults;
 mod first_hour;
 mod flows;
 mod foundation;

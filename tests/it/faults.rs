@@ -1,0 +1,657 @@
+//! Storage faults (security.md §3, invariants I1–I6): a full disk (F06), a database locked at
+//! start-up (F01), a store that cannot serve (F03, F08), an outage told apart from a bug, and one
+//! request's bad data in a shared nonce batch.
+
+use std::time::{Duration, Instant};
+
+use latchkey::admin::{self, AppInput};
+use latchkey::domain::app::AppType;
+use latchkey::domain::random::OsRandom;
+use latchkey::oauth1::signature::{self, SignatureMethod};
+use latchkey::store::{Db, NewToken, Nonce, StoreError};
+
+use crate::both;
+use crate::harness::*;
+
+const CALLBACK: &str = "https://client.example/oauth1/cb";
+
+/// An OAuth1 consumer's key and secret.
+struct Consumer {
+    key: String,
+    secret: String,
+}
+
+async fn consumer(app: &TestApp) -> (i64, Consumer) {
+    let owner = app.user("alice", "correct horse battery").await;
+    let redirects = vec!["https://client.example/cb".to_owned()];
+    let input = AppInput {
+        name: "Printer",
+        description: "An OAuth1 client",
+        website: "https://client.example",
+        icon_url: "",
+        app_type: AppType::Web,
+        redirect_uris: &redirects,
+        js_origins: &[],
+        allow_implicit: false,
+        oauth1_callback: Some(CALLBACK),
+    };
+    let created = admin::create_app(
+        &app.store,
+        &OsRandom,
+        &app.state.key.0,
+        &owner,
+        &input,
+        &app.base,
+        app.clock_now(),
+    )
+    .await
+    .unwrap();
+    let consumer = Consumer {
+        key: created.app.oauth1_key.clone().unwrap(),
+        secret: created.consumer_secret.unwrap(),
+    };
+    (owner.id, consumer)
+}
+
+/// A signed `POST /oauth1/request` (it spends a nonce and stores a request token): the nonce and
+/// the `Authorization` header, which can be sent again to replay it.
+fn signed_request(app: &TestApp, consumer: &Consumer) -> (String, String) {
+    let nonce = hex::encode(latchkey::domain::random::bytes::<12>(&OsRandom));
+    let params = vec![
+        ("oauth_callback".to_owned(), CALLBACK.to_owned()),
+        ("oauth_consumer_key".to_owned(), consumer.key.clone()),
+        ("oauth_nonce".to_owned(), nonce.clone()),
+        ("oauth_signature_method".to_owned(), "HMAC-SHA1".to_owned()),
+        ("oauth_timestamp".to_owned(), app.clock_now().to_string()),
+        ("oauth_version".to_owned(), "1.0".to_owned()),
+    ];
+    let uri = signature::base_string_uri(&app.state.settings.public_url, "/oauth1/request");
+    let base = signature::base_string("POST", &uri, &params);
+    let sig = signature::sign(SignatureMethod::HmacSha1, &base, &consumer.secret, "");
+    let mut fields: Vec<String> = params
+        .iter()
+        .map(|(n, v)| format!("{}=\"{}\"", signature::encode(n), signature::encode(v)))
+        .collect();
+    fields.push(format!("oauth_signature=\"{}\"", signature::encode(&sig)));
+    (nonce, format!("OAuth {}", fields.join(", ")))
+}
+
+async fn send_signed(app: &TestApp, authorization: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/oauth1/request"))
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends the signed requests at once: `(status, has Retry-After, body)` each, in order.
+async fn send_all(app: &TestApp, authorizations: &[String]) -> Vec<(u16, bool, String)> {
+    let sent: Vec<_> = authorizations
+        .iter()
+        .map(|auth| {
+            let (http, url, auth) = (app.http.clone(), app.url("/oauth1/request"), auth.clone());
+            tokio::spawn(async move {
+                let response = http
+                    .post(url)
+                    .header("authorization", auth)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let retry = response.headers().get("retry-after").is_some();
+                (status, retry, response.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in sent {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+/// Readiness answers 503, three times, each within 1 s (100 ms plus slack for a loaded machine).
+async fn not_ready_quickly(app: &TestApp) {
+    for _ in 0..3 {
+        let (status, took) = ready_status(app).await;
+        assert_eq!(status, 503, "ready while the store cannot serve");
+        assert!(took < Duration::from_secs(1), "readiness took {took:?}");
+    }
+}
+
+async fn ready_status(app: &TestApp) -> (u16, Duration) {
+    let started = Instant::now();
+    let status = app.get("/health/ready").await.status().as_u16();
+    (status, started.elapsed())
+}
+
+/// Polls readiness until it answers `status`, for at most 10 s (I5).
+async fn ready_becomes(app: &TestApp, status: u16) {
+    let started = Instant::now();
+    while ready_status(app).await.0 != status {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "/health/ready never answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn skip(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "note: skipped: {why}");
+}
+
+/// A small tmpfs mounted on a temporary folder, unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let uid = std::process::Command::new("id").arg("-u").output().ok()?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            skip("the full-disk test needs root to mount a tmpfs");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            skip("mounting a tmpfs failed");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    /// Fills the disk with a file; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+async fn integrity(app: &TestApp) -> String {
+    app.text("PRAGMA integrity_check").await
+}
+
+/// F06 as it happened: the SQLite database on a 3 MiB tmpfs, filled up by another file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recovers_without_a_restart()
+ {
+    let Some(disk) = SmallDisk::mount("3m") else {
+        return;
+    };
+    let url = format!("sqlite://{}/latchkey.db", disk.dir.path().display());
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = url.clone())
+        .await
+        .unwrap();
+    let (user_id, consumer) = consumer(&app).await;
+    let app_id = app.scalar("SELECT id FROM apps").await;
+    let token = |i: usize| {
+        let digest = latchkey::domain::random::bytes::<32>(&OsRandom).to_vec();
+        (digest, i)
+    };
+
+    // Healthy: calls and token issuance succeed.
+    let mut answered = Vec::new(); // (nonce, authorization, status)
+    for _ in 0..5 {
+        let (nonce, auth) = signed_request(&app, &consumer);
+        let status = send_signed(&app, &auth).await.status().as_u16();
+        assert_eq!(status, 200);
+        answered.push((nonce, auth, status));
+    }
+    let mut issued = Vec::new(); // token ids the store said it committed
+    let mut refused = Vec::new(); // digests it refused
+
+    let before = app.issue_token(user_id, app_id, None).await;
+    let token_info = format!(
+        "/oauth2/token-info?client_id={app_id}&token={}",
+        before.token
+    );
+
+    let filler = disk.fill();
+    // Full: every write answers 200 (it fit in space SQLite already had) or 503, never anything
+    // else, until writes are refused.
+    let mut failed = 0;
+    for i in 0..2_000 {
+        let batch: Vec<(String, String)> =
+            (0..4).map(|_| signed_request(&app, &consumer)).collect();
+        let auths: Vec<String> = batch.iter().map(|(_, auth)| auth.clone()).collect();
+        let sent = send_all(&app, &auths).await;
+        for ((nonce, auth), (status, retry, body)) in batch.into_iter().zip(sent) {
+            assert!(status == 200 || status == 503, "{status}: {body}");
+            if status == 503 {
+                assert!(retry, "a 503 without Retry-After");
+                assert!(!body.contains("disk") && !body.contains("SQLITE"), "{body}");
+                failed += 1;
+            }
+            answered.push((nonce, auth, status));
+        }
+        let (digest, _) = token(i);
+        let new = NewToken {
+            digest: &digest,
+            app_id,
+            user_id,
+            site_id: None,
+            scope: "global",
+            origin: "implicit",
+            expires_at: None,
+        };
+        match app.store.grant_token(&new, app.clock_now()).await {
+            Ok(grant) => issued.push(grant.token_id),
+            Err(e) => {
+                assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
+                refused.push(digest);
+            }
+        }
+        if failed >= 20 && refused.len() >= 5 {
+            break;
+        }
+    }
+    assert!(failed >= 20, "the full disk refused no signed call");
+    // Reads keep working while writes are refused.
+    app.get(&token_info).await.assert_status(200).await;
+    assert!(refused.len() >= 5, "the full disk refused no token");
+    let refused_calls = answered.iter().filter(|a| a.2 == 503).count();
+
+    // Space freed: writes succeed again without a restart, every time.
+    std::fs::remove_file(filler).unwrap();
+    let started = Instant::now();
+    loop {
+        let (nonce, auth) = signed_request(&app, &consumer);
+        let status = send_signed(&app, &auth).await.status().as_u16();
+        answered.push((nonce, auth, status));
+        if status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no recovery after 10 s (I5)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 0..40 {
+        let (nonce, auth) = signed_request(&app, &consumer);
+        let response = send_signed(&app, &auth).await;
+        let status = response.status().as_u16();
+        assert_eq!(
+            status,
+            200,
+            "call {i} after recovery: {}",
+            response.text().await.unwrap()
+        );
+        answered.push((nonce, auth, status));
+        let (digest, _) = token(i);
+        let new = NewToken {
+            digest: &digest,
+            app_id,
+            user_id,
+            site_id: None,
+            scope: "global",
+            origin: "implicit",
+            expires_at: None,
+        };
+        issued.push(
+            app.store
+                .grant_token(&new, app.clock_now())
+                .await
+                .unwrap()
+                .token_id,
+        );
+    }
+    assert_eq!(integrity(&app).await, "ok");
+    ready_becomes(&app, 200).await;
+
+    // Restart on the same file: everything answered 200 is there, nothing refused is.
+    app.store.close().await;
+    let restarted = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = url.clone())
+        .await
+        .unwrap();
+    assert_eq!(integrity(&restarted).await, "ok");
+    let accepted = answered.iter().filter(|a| a.2 == 200).count() as i64;
+    assert_eq!(restarted.count("oauth1_request_tokens").await, accepted);
+    assert_eq!(
+        restarted.count("access_tokens").await,
+        issued.len() as i64 + 1
+    );
+    for id in &issued {
+        assert_eq!(
+            restarted
+                .scalar(&format!(
+                    "SELECT COUNT(*) FROM access_tokens WHERE id = {id}"
+                ))
+                .await,
+            1,
+            "token {id} was answered as stored and is gone"
+        );
+    }
+    for (nonce, auth, status) in &answered {
+        if *status != 200 {
+            continue;
+        }
+        let stored = restarted
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM oauth1_nonces WHERE nonce = '{nonce}'"
+            ))
+            .await;
+        assert_eq!(stored, 1, "nonce {nonce} was answered 200 and is gone");
+        // The same signed request replayed after the restart is refused.
+        send_signed(&restarted, auth).await.assert_status(401).await;
+    }
+    eprintln!(
+        "F06: {} signed calls ({} refused 503 while full), {} tokens stored, {} refused; \
+         all present after restart; integrity_check ok",
+        answered.len(),
+        refused_calls,
+        issued.len(),
+        refused.len()
+    );
+    restarted.store.close().await;
+}
+
+both! {
+    async fn a_query_the_database_refuses_is_a_500_server_error_not_a_503_to_retry(app) {
+        let (user_id, consumer) = consumer(&app).await;
+        let app_id = app.scalar("SELECT id FROM apps").await;
+        let issued = app.issue_token(user_id, app_id, None).await;
+        // A schema the code does not expect: every query of these tables is an SQL error, not an
+        // outage.
+        for sql in [
+            "ALTER TABLE oauth1_nonces RENAME TO oauth1_nonces_gone",
+            "ALTER TABLE access_tokens RENAME TO access_tokens_gone",
+        ] {
+            match app.store.db() {
+                Db::Sqlite(pool) => { sqlx::query(sql).execute(pool).await.unwrap(); }
+                Db::Postgres(pool) => { sqlx::query(sql).execute(pool).await.unwrap(); }
+            }
+        }
+        // Token-info (OAuth2's JSON): a logged 500 (a panic in debug builds, caught), no retry.
+        let q = format!("/oauth2/token-info?client_id={app_id}&token={}", issued.token);
+        let response = app.get(&q).await;
+        assert!(response.headers().get("retry-after").is_none(), "a bug is not worth retrying");
+        let refused = response.assert_status(500).await;
+        assert_eq!(refused.json()["error"], "server_error");
+        assert!(!refused.body.contains("access_tokens"), "internals leaked: {}", refused.body);
+
+        // A signed OAuth1 call (the nonce writer): OAuth1's problem form.
+        let (_, auth) = signed_request(&app, &consumer);
+        let response = send_signed(&app, &auth).await;
+        assert!(response.headers().get("retry-after").is_none(), "a bug is not worth retrying");
+        let refused = response.assert_status(500).await;
+        assert!(refused.body.contains("oauth_problem=server_error"), "{}", refused.body);
+        assert!(!refused.body.contains("oauth1_nonces"), "internals leaked: {}", refused.body);
+    }
+
+    async fn ready_answers_503_within_100_ms_while_the_pool_is_exhausted_and_200_once_it_is_not(app) {
+        ready_becomes(&app, 200).await;
+        match app.store.db() {
+            Db::Sqlite(pool) => {
+                let mut held = Vec::new();
+                while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await {
+                    held.push(conn);
+                }
+                not_ready_quickly(&app).await;
+            }
+            Db::Postgres(pool) => {
+                let mut held = Vec::new();
+                while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await {
+                    held.push(conn);
+                }
+                not_ready_quickly(&app).await;
+            }
+        }
+        ready_becomes(&app, 200).await;
+    }
+
+    async fn ready_answers_503_within_100_ms_while_another_connection_holds_writes_and_200_after(app) {
+        ready_becomes(&app, 200).await;
+        let url = app.state.settings.database.url.clone();
+        use sqlx::Connection;
+        match app.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
+                not_ready_quickly(&app).await;
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+                sqlx::query("LOCK TABLE oauth1_nonces IN EXCLUSIVE MODE").execute(&mut conn).await.unwrap();
+                not_ready_quickly(&app).await;
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+        }
+        ready_becomes(&app, 200).await;
+    }
+
+}
+
+/// F01: a SQLite file another process holds locked at start-up is retried, not fatal; the server
+/// is live but not ready meanwhile, and ready once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_database_locked_at_start_up_is_retried_until_it_is_free() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/latchkey.db", dir.path().display());
+    let store = latchkey::store::Store::connect(&latchkey::store::DbOptions {
+        url: url.clone(),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(5),
+        sqlite_full_sync: false,
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let mut holder = sqlx::SqliteConnection::connect_with(
+        &options.locking_mode(sqlx::sqlite::SqliteLockingMode::Exclusive),
+    )
+    .await
+    .unwrap();
+    // The closed pool's connections may take a moment to let go of the file.
+    let started = Instant::now();
+    while let Err(e) = sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await {
+        assert!(started.elapsed() < Duration::from_secs(5), "{e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::query("DELETE FROM oauth1_nonces")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("serve")
+        .env("LATCHKEY_DATABASE_URL", &url)
+        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_PUBLIC_URL", &base)
+        .env("LATCHKEY_SECRET_KEY", "11".repeat(32))
+        .env("LATCHKEY_LOG__LEVEL", "warn")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = new_browser();
+    // Past the 5 s busy timeout, the process still runs: live, not ready.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server exited while the file was locked"
+    );
+    let live = client
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the server exited");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never ready after the lock was released"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// F06's code paths on PostgreSQL, where a disk cannot be filled here: every connection of the
+/// test database is terminated again and again while signed calls and token writes run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_killed_under_load_lose_no_answered_write_and_the_pool_recovers() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let (user_id, consumer) = consumer(&app).await;
+    let app_id = app.scalar("SELECT id FROM apps").await;
+    let db = app.text("SELECT current_database()").await;
+    let admin = app.store.clone();
+    let killer = tokio::spawn(async move {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            if let Db::Postgres(pool) = admin.db() {
+                let _ = sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&db)
+                .execute(pool)
+                .await;
+            }
+        }
+    });
+    let mut answered = Vec::new();
+    let mut issued = Vec::new();
+    while !killer.is_finished() {
+        let batch: Vec<(String, String)> =
+            (0..4).map(|_| signed_request(&app, &consumer)).collect();
+        let auths: Vec<String> = batch.iter().map(|(_, auth)| auth.clone()).collect();
+        let sent = send_all(&app, &auths).await;
+        for ((nonce, _), (status, _, body)) in batch.into_iter().zip(sent) {
+            assert!(status == 200 || status == 503, "{status}: {body}");
+            answered.push((nonce, status));
+        }
+        let digest = latchkey::domain::random::bytes::<32>(&OsRandom).to_vec();
+        let new = NewToken {
+            digest: &digest,
+            app_id,
+            user_id,
+            site_id: None,
+            scope: "global",
+            origin: "implicit",
+            expires_at: None,
+        };
+        match app.store.grant_token(&new, app.clock_now()).await {
+            Ok(grant) => issued.push(grant.token_id),
+            Err(e) => assert!(e.is_outage(), "{e}"),
+        }
+    }
+    // Recovered: every call succeeds.
+    for _ in 0..20 {
+        let (nonce, auth) = signed_request(&app, &consumer);
+        send_signed(&app, &auth).await.assert_status(200).await;
+        answered.push((nonce, 200));
+    }
+    for (nonce, status) in &answered {
+        if *status == 200 {
+            let stored = app
+                .scalar(&format!(
+                    "SELECT COUNT(*) FROM oauth1_nonces WHERE nonce = '{nonce}'"
+                ))
+                .await;
+            assert_eq!(stored, 1, "nonce {nonce} was answered 200 and is gone");
+        }
+    }
+    assert_eq!(app.count("access_tokens").await, issued.len() as i64);
+}
+
+/// One request's bad data in a shared nonce batch fails that request only. PostgreSQL refuses a
+/// NUL in text (SQLSTATE 22021); SQLite stores any text, so it has no such row to refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_the_database_refuses_fails_only_its_own_request_in_a_shared_batch() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let now = app.clock_now();
+    let nonces: Vec<String> = (0..64)
+        .map(|i| {
+            if i == 20 {
+                "bad\0nonce".to_owned()
+            } else {
+                format!("good-{i}")
+            }
+        })
+        .collect();
+    let tasks: Vec<_> = nonces
+        .iter()
+        .map(|nonce| {
+            let (store, nonce) = (app.store.clone(), nonce.clone());
+            tokio::spawn(async move {
+                store
+                    .record_nonce(&Nonce {
+                        consumer_key: "ck",
+                        token: b"",
+                        timestamp: now,
+                        nonce: &nonce,
+                        expires_at: now + 900,
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    for (nonce, answer) in nonces.iter().zip(answers) {
+        if nonce.contains('\0') {
+            let refused = answer.unwrap_err();
+            assert!(!refused.is_outage(), "bad data is not an outage: {refused}");
+        } else {
+            assert!(answer.unwrap(), "{nonce} was refused");
+        }
+    }
+    assert_eq!(app.count("oauth1_nonces").await, 63);
+}
