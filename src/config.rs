@@ -33,6 +33,9 @@ pub struct Config {
     pub oauth1: OAuth1Config,
     pub session: SessionConfig,
     pub limits: LimitsConfig,
+    pub metrics: MetricsConfig,
+    pub audit: AuditConfig,
+    pub otel: OtelConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +43,30 @@ pub struct Config {
 pub struct LogConfig {
     pub format: String,
     pub level: String,
+    /// One INFO line per request.
+    pub requests: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Empty: `/metrics` is served on `listen`; an address: only there.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How long audit events are kept; 0 keeps them for ever.
+    pub retention_days: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtelConfig {
+    /// Empty: no traces are exported. Otherwise the OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318.
+    pub endpoint: String,
+    pub service_name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +126,26 @@ impl Default for Config {
             oauth1: OAuth1Config::default(),
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
+            metrics: MetricsConfig::default(),
+            audit: AuditConfig::default(),
+            otel: OtelConfig::default(),
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+        }
+    }
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            service_name: "latchkey".into(),
         }
     }
 }
@@ -108,6 +155,7 @@ impl Default for LogConfig {
         Self {
             format: "text".into(),
             level: "info".into(),
+            requests: true,
         }
     }
 }
@@ -225,6 +273,17 @@ pub struct Settings {
     pub oauth1_request_token_ttl: i64,
     pub session_ttl: i64,
     pub limits: LimitsConfig,
+    /// One INFO line per request (`log.requests`).
+    pub log_requests: bool,
+    /// Where `/metrics` is served when not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long audit events are kept, in seconds; `None`: for ever.
+    pub audit_retention: Option<i64>,
+    /// The OTLP/HTTP endpoint traces go to, when set.
+    pub otel_endpoint: Option<Url>,
+    pub otel_service_name: String,
+    /// True when `public_url` was not given and was derived from `listen`.
+    pub public_url_derived: bool,
 }
 
 /// Where the secret key comes from.
@@ -360,6 +419,32 @@ impl Config {
         if self.limits.window_secs < 1 {
             return Err(invalid("limits.window_secs", "must be positive"));
         }
+        let metrics_listen = match self.metrics.listen.trim() {
+            "" => None,
+            addr => Some(addr.parse().map_err(|_| {
+                invalid(
+                    "metrics.listen",
+                    "must be empty or a socket address such as 127.0.0.1:9090",
+                )
+            })?),
+        };
+        if self.audit.retention_days < 0 {
+            return Err(invalid(
+                "audit.retention_days",
+                "must be 0 (keep for ever) or a number of days",
+            ));
+        }
+        let otel_endpoint = match self.otel.endpoint.trim() {
+            "" => None,
+            raw => Some(
+                Url::parse(raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        invalid("otel.endpoint", "must be empty or an http(s):// URL")
+                    })?,
+            ),
+        };
         Ok(Settings {
             database: DbOptions {
                 url: url.to_owned(),
@@ -382,6 +467,13 @@ impl Config {
             oauth1_request_token_ttl: self.oauth1.request_token_ttl_secs,
             session_ttl: self.session.ttl_secs,
             limits: self.limits.clone(),
+            log_requests: self.log.requests,
+            metrics_listen,
+            audit_retention: (self.audit.retention_days > 0)
+                .then_some(self.audit.retention_days * 86_400),
+            otel_endpoint,
+            otel_service_name: self.otel.service_name.clone(),
+            public_url_derived: self.public_url.trim().is_empty(),
         })
     }
 }
@@ -461,6 +553,11 @@ fn load_or_create_key(
             }
             let key: [u8; 32] = crate::domain::random::bytes(random);
             write_private(path, hex::encode(key).as_bytes()).map_err(io)?;
+            tracing::warn!(
+                path = %path.display(),
+                "generated a new secret key and wrote it to this file (mode 0600): back it up, \
+                 and give every instance the same key"
+            );
             Ok(SecretKey(key))
         }
         Err(e) => Err(io(e)),

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod blocking;
 pub mod cli;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod oauth1;
 pub mod oauth2;
 pub mod ops;
@@ -34,5 +36,6 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth2::routes())
         .merge(oauth1::routes())
         .merge(api::routes(state.clone()))
+        .merge(http::observe::routes(&state))
         .with_state(state)
 }

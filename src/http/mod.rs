@@ -2,5 +2,6 @@
 //! strings, the peer address, and the server loop with graceful shutdown.
 
 pub mod headers;
+pub mod observe;
 pub mod peer;
 pub mod serve;

@@ -101,8 +101,13 @@ pub async fn validate(
     } else {
         AppType::Web
     };
-    let redirect_uri = redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type)
-        .map_err(|e| page(&e.to_string()))?;
+    let redirect_uri = match redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type) {
+        Ok(uri) => uri,
+        Err(e) => {
+            crate::audit::redirect_refused(state, app.id).await?;
+            return Err(page(&e.to_string()));
+        }
+    };
     let raw_scope = params.get("scope").map_err(repeated)?;
     let raw_scope = match (raw_scope, endpoint) {
         (None, Endpoint::Authenticate) => Some("auth"),
