@@ -62,7 +62,11 @@ pub async fn lockout_if_spent(
 /// (`30s`, `30m`, `24h`, `7d`).
 pub fn parse_since(raw: &str, now: i64) -> Result<i64, String> {
     let raw = raw.trim();
-    let bad = || format!("--since {raw:?}: give Unix seconds, a date such as 2026-01-31, or an age such as 24h or 7d");
+    let bad = || {
+        format!(
+            "--since {raw:?}: give Unix seconds, a date such as 2026-01-31, or an age such as 24h or 7d"
+        )
+    };
     if let Ok(secs) = raw.parse::<i64>() {
         return Ok(secs);
     }
@@ -98,7 +102,10 @@ pub fn parse_since(raw: &str, now: i64) -> Result<i64, String> {
 pub fn line(event: &crate::store::AuditRecord) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(event.at)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| event.at.to_string());
     let or_dash = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
     format!(

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use latchkey::admin::{self, AdminError};
-use latchkey::cli::{AppCommand, AuditArgs, Cli, Command, RevokeArgs, SiteCommand, TokenCommand, UserCommand};
+use latchkey::cli::{
+    AppCommand, AuditArgs, Cli, Command, RevokeArgs, SiteCommand, TokenCommand, UserCommand,
+};
 use latchkey::config::{Config, Settings};
 use latchkey::domain::clock::{Clock, SystemClock};
 use latchkey::domain::random::OsRandom;
@@ -60,7 +62,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("collecting garbage")?;
             let audit = match settings.audit_retention {
-                Some(keep) => store.expire_audit(now() - keep, latchkey::store::gc::BATCH, pause).await?,
+                Some(keep) => {
+                    store
+                        .expire_audit(now() - keep, latchkey::store::gc::BATCH, pause)
+                        .await?
+                }
                 None => 0,
             };
             eprintln!(
@@ -92,10 +98,14 @@ async fn audit(store: &Store, args: AuditArgs) -> anyhow::Result<()> {
         filter.user_id = Some(admin::find_user(store, login).await.map_err(explain)?.id);
     }
     if let Some(id) = &args.app {
-        filter.app_id = Some(admin::find_app(store, id).await.map_err(explain)?.id);
+        // A number, not a lookup: the events of a deleted app are still worth reading.
+        let id = id.trim().parse::<i64>();
+        filter.app_id =
+            Some(id.map_err(|_| anyhow::anyhow!("--app takes a client_id (a number)"))?);
     }
     if let Some(since) = &args.since {
-        filter.since = Some(latchkey::audit::parse_since(since, now()).map_err(anyhow::Error::msg)?);
+        filter.since =
+            Some(latchkey::audit::parse_since(since, now()).map_err(anyhow::Error::msg)?);
     }
     let events = store.audit_events(&filter).await?;
     if args.json {
@@ -127,7 +137,13 @@ async fn revoke(store: &Store, args: RevokeArgs) -> anyhow::Result<()> {
             .await?
             .context("no live access token has that value; nothing was revoked")?;
         store.revoke_token(grant.token_id).await?;
-        cli_audit(store, "token_revoked", Some(grant.user_id), Some(grant.app_id)).await?;
+        cli_audit(
+            store,
+            "token_revoked",
+            Some(grant.user_id),
+            Some(grant.app_id),
+        )
+        .await?;
         eprintln!(
             "revoked the token (user {}, app {})",
             grant.user_id, grant.app_id

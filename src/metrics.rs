@@ -202,12 +202,7 @@ impl Metrics {
     pub fn request(&self, route: &Arc<str>, method: &'static str, status: u16, took: Duration) {
         let handles = match self.routes.get(&(Arc::clone(route), method)) {
             Some(h) => Arc::clone(&h),
-            None => Arc::clone(
-                &self
-                    .routes
-                    .entry((Arc::clone(route), method))
-                    .or_default(),
-            ),
+            None => Arc::clone(&self.routes.entry((Arc::clone(route), method)).or_default()),
         };
         let pair = match handles.by_status.get(&status) {
             Some(pair) => pair,

@@ -41,7 +41,12 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let started = Instant::now();
     let method = method_label(request.method());
     let metrics = state.store.metrics();
-    let route: Arc<str> = metrics.route(request.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let route: Arc<str> = metrics.route(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     // A cheap clone (shared bytes), not a copy of the text.
     let request_id = request.headers().get(&REQUEST_ID).cloned();
     let response = next.run(request).await;

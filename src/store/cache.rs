@@ -467,7 +467,8 @@ impl Store {
 
     /// Drops the cached entries `revocation` covers on this instance (after its commit).
     pub(crate) fn revoked(&self, revocation: Revocation) {
-        self.metrics.count("latchkey_revocations_total", "covers", revocation.label());
+        self.metrics
+            .count("latchkey_revocations_total", "covers", revocation.label());
         self.cache.revoke(revocation);
     }
 

@@ -80,14 +80,14 @@ pub async fn count_failure(
     let (account_key, peer_key) = budget_keys(login, peer);
     state.throttle.fail(&account_key, window, now);
     state.throttle.fail(&peer_key, window, now);
-    crate::audit::lockout_if_spent(state, user_id, peer, &account_key).await?;
     let event = AuditEvent {
         kind,
         user_id,
         peer: Some(peer.to_string()),
         ..Default::default()
     };
-    state.store.audit(&event, now).await
+    state.store.audit(&event, now).await?;
+    crate::audit::lockout_if_spent(state, user_id, peer, &account_key).await
 }
 
 /// Forgets the account's failures after a complete login.

@@ -3,12 +3,14 @@
 
 mod harness;
 
+mod audit;
 mod browser;
 mod cli;
 mod flows;
 mod foundation;
 mod hot_path;
 mod logs;
+mod metrics;
 mod oauth1;
 mod oauth2_browser;
 mod oauth2_codes;
