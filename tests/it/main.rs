@@ -6,6 +6,7 @@ mod harness;
 mod audit;
 mod browser;
 mod cli;
+mod containers;
 mod flows;
 mod foundation;
 mod hot_path;
