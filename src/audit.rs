@@ -135,3 +135,67 @@ mod tests {
         }
     }
 }
+
+/// How many events the Security page lists.
+pub const RECENT: i64 = 20;
+
+/// One line of "Recent activity" on the Security page.
+pub struct Activity {
+    pub when: String,
+    pub what: String,
+    pub peer: String,
+}
+
+/// The user's newest events, in words.
+pub async fn recent_activity(state: &AppState, user_id: i64) -> Result<Vec<Activity>, StoreError> {
+    let filter = crate::store::AuditFilter {
+        user_id: Some(user_id),
+        limit: RECENT,
+        ..Default::default()
+    };
+    let events = state.store.audit_events(&filter).await?;
+    Ok(events
+        .iter()
+        .map(|e| Activity {
+            when: time::OffsetDateTime::from_unix_timestamp(e.at)
+                .ok()
+                .and_then(|t| t.format(&WHEN).ok())
+                .unwrap_or_default(),
+            what: describe(&e.kind, e.app_id),
+            peer: e.peer.clone().unwrap_or_else(|| "—".to_owned()),
+        })
+        .collect())
+}
+
+const WHEN: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+
+/// An event kind in words, for the account's owner.
+fn describe(kind: &str, app_id: Option<i64>) -> String {
+    let app = app_id.map_or_else(String::new, |id| format!(" (app {id})"));
+    let what = match kind {
+        "login" => "Logged in",
+        "signup" => "Account created",
+        "login_failed" => "Failed login: wrong password",
+        "two_step_failed" => "Failed login: wrong 2-step code",
+        "needs_2fa" => "Refused: an application password is needed (2-step is on)",
+        "lockout" => "Logins paused after too many failures",
+        "password_changed" => "Password changed",
+        "two_step_enabled" => "2-step authentication turned on",
+        "two_step_disabled" => "2-step authentication turned off",
+        "app_password_created" => "Application password created",
+        "app_password_revoked" => "Application password revoked",
+        "consent_granted" => "Approved an app",
+        "consent_denied" => "Denied an app",
+        "oauth1_token_issued" => "An app received OAuth1 access",
+        "app_disconnected" => "Disconnected an app",
+        "token_revoked" => "An access token was revoked",
+        "app_created" => "Registered an app",
+        "app_updated" => "Changed an app",
+        "app_deleted" => "Deleted an app",
+        "client_secret_reset" => "Reset an app's client secret",
+        "consumer_secret_reset" => "Reset an app's consumer secret",
+        other => other,
+    };
+    format!("{what}{app}")
+}

@@ -92,3 +92,20 @@ both! {
         assert_eq!(kinds(&left), ["login"]);
     }
 }
+
+both! {
+    async fn the_security_page_shows_the_users_own_recent_activity(app) {
+        let w = world(&app).await;
+        app.login_as(&new_browser(), "alice", "wrong password").await;
+        app.login_as(&new_browser(), "bob", "wrong password").await;
+        let bob_event = latchkey::store::AuditEvent { kind: "password_changed", user_id: Some(w.bob.id), ..Default::default() };
+        app.store.audit(&bob_event, app.clock_now()).await.unwrap();
+        let browser = app.alice_browser().await;
+        let page = browser.get(app.url("/me/security")).send().await.unwrap().assert_status(200).await.body;
+        let activity = page.split("Recent activity").nth(1).expect("a Recent activity section");
+        assert!(activity.contains("Failed login: wrong password"), "{activity}");
+        assert!(activity.contains("Logged in"), "{activity}");
+        assert!(activity.contains("2026-01-01 00:00"), "{activity}");
+        assert!(!activity.contains("Password changed"), "only alice's own events: {activity}");
+    }
+}
