@@ -118,24 +118,6 @@ pub fn line(event: &crate::store::AuditRecord) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_since;
-
-    #[test]
-    fn since_reads_seconds_dates_and_ages() {
-        let now = 1_767_225_600; // 2026-01-01T00:00:00Z
-        assert_eq!(parse_since("1700000000", now), Ok(1_700_000_000));
-        assert_eq!(parse_since("2026-01-01", now), Ok(now));
-        assert_eq!(parse_since("24h", now), Ok(now - 86_400));
-        assert_eq!(parse_since("7d", now), Ok(now - 7 * 86_400));
-        assert_eq!(parse_since("30m", now), Ok(now - 1_800));
-        for bad in ["yesterday", "2026-13-01", "-3d", "", "5w"] {
-            assert!(parse_since(bad, now).is_err(), "{bad}");
-        }
-    }
-}
-
 /// How many events the Security page lists.
 pub const RECENT: i64 = 20;
 
@@ -198,4 +180,22 @@ fn describe(kind: &str, app_id: Option<i64>) -> String {
         other => other,
     };
     format!("{what}{app}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_reads_seconds_dates_and_ages() {
+        let now = 1_767_225_600; // 2026-01-01T00:00:00Z
+        assert_eq!(parse_since("1700000000", now), Ok(1_700_000_000));
+        assert_eq!(parse_since("2026-01-01", now), Ok(now));
+        assert_eq!(parse_since("24h", now), Ok(now - 86_400));
+        assert_eq!(parse_since("7d", now), Ok(now - 7 * 86_400));
+        assert_eq!(parse_since("30m", now), Ok(now - 1_800));
+        for bad in ["yesterday", "2026-13-01", "-3d", "", "5w"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
 }

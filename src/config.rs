@@ -35,7 +35,6 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
-    pub otel: OtelConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,14 +58,6 @@ pub struct MetricsConfig {
 pub struct AuditConfig {
     /// How long audit events are kept; 0 keeps them for ever.
     pub retention_days: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OtelConfig {
-    /// Empty: no traces are exported. Otherwise the OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318.
-    pub endpoint: String,
-    pub service_name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,7 +119,6 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             metrics: MetricsConfig::default(),
             audit: AuditConfig::default(),
-            otel: OtelConfig::default(),
         }
     }
 }
@@ -137,15 +127,6 @@ impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             retention_days: 365,
-        }
-    }
-}
-
-impl Default for OtelConfig {
-    fn default() -> Self {
-        Self {
-            endpoint: String::new(),
-            service_name: "latchkey".into(),
         }
     }
 }
@@ -279,9 +260,6 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// How long audit events are kept, in seconds; `None`: for ever.
     pub audit_retention: Option<i64>,
-    /// The OTLP/HTTP endpoint traces go to, when set.
-    pub otel_endpoint: Option<Url>,
-    pub otel_service_name: String,
     /// True when `public_url` was not given and was derived from `listen`.
     pub public_url_derived: bool,
 }
@@ -434,17 +412,7 @@ impl Config {
                 "must be 0 (keep for ever) or a number of days",
             ));
         }
-        let otel_endpoint = match self.otel.endpoint.trim() {
-            "" => None,
-            raw => Some(
-                Url::parse(raw)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .ok_or_else(|| {
-                        invalid("otel.endpoint", "must be empty or an http(s):// URL")
-                    })?,
-            ),
-        };
+
         Ok(Settings {
             database: DbOptions {
                 url: url.to_owned(),
@@ -471,8 +439,6 @@ impl Config {
             metrics_listen,
             audit_retention: (self.audit.retention_days > 0)
                 .then_some(self.audit.retention_days * 86_400),
-            otel_endpoint,
-            otel_service_name: self.otel.service_name.clone(),
             public_url_derived: self.public_url.trim().is_empty(),
         })
     }
@@ -612,6 +578,14 @@ mod tests {
             ),
             ("secret_key", Box::new(|c| c.secret_key = "abc".into())),
             ("log.format", Box::new(|c| c.log.format = "xml".into())),
+            (
+                "metrics.listen",
+                Box::new(|c| c.metrics.listen = "everywhere".into()),
+            ),
+            (
+                "audit.retention_days",
+                Box::new(|c| c.audit.retention_days = -1),
+            ),
             (
                 "oauth2.code_ttl_secs",
                 Box::new(|c| c.oauth2.code_ttl_secs = 601),
