@@ -53,6 +53,28 @@ pub enum Command {
     /// Revoke access (on every instance at once, like a disconnect).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Read the audit trail, newest first: logins and failures, 2-step changes, app changes,
+    /// grants, disconnects and revocations.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this user's events (username or email).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only this app's events (client_id).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Only events since then: Unix seconds, a date (2026-01-31), or an age (30m, 24h, 7d).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// One JSON array instead of one line per event.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,6 +35,8 @@ pub struct Config {
     pub oauth1: OAuth1Config,
     pub session: SessionConfig,
     pub limits: LimitsConfig,
+    pub metrics: MetricsConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +44,22 @@ pub struct Config {
 pub struct LogConfig {
     pub format: String,
     pub level: String,
+    /// One INFO line per request.
+    pub requests: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Empty: `/metrics` is served on `listen`; an address: only there.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How long audit events are kept; 0 keeps them for ever.
+    pub retention_days: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +120,16 @@ impl Default for Config {
             oauth1: OAuth1Config::default(),
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
+            metrics: MetricsConfig::default(),
+            audit: AuditConfig::default(),
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
         }
     }
 }
@@ -111,6 +139,7 @@ impl Default for LogConfig {
         Self {
             format: "text".into(),
             level: "info".into(),
+            requests: true,
         }
     }
 }
@@ -229,6 +258,14 @@ pub struct Settings {
     pub oauth1_request_token_ttl: i64,
     pub session_ttl: i64,
     pub limits: LimitsConfig,
+    /// One INFO line per request (`log.requests`).
+    pub log_requests: bool,
+    /// Where `/metrics` is served when not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long audit events are kept, in seconds; `None`: for ever.
+    pub audit_retention: Option<i64>,
+    /// True when `public_url` was not given and was derived from `listen`.
+    pub public_url_derived: bool,
 }
 
 /// Where the secret key comes from.
@@ -364,6 +401,22 @@ impl Config {
         if self.limits.window_secs < 1 {
             return Err(invalid("limits.window_secs", "must be positive"));
         }
+        let metrics_listen = match self.metrics.listen.trim() {
+            "" => None,
+            addr => Some(addr.parse().map_err(|_| {
+                invalid(
+                    "metrics.listen",
+                    "must be empty or a socket address such as 127.0.0.1:9090",
+                )
+            })?),
+        };
+        if self.audit.retention_days < 0 {
+            return Err(invalid(
+                "audit.retention_days",
+                "must be 0 (keep for ever) or a number of days",
+            ));
+        }
+
         Ok(Settings {
             database: DbOptions {
                 url: url.to_owned(),
@@ -387,6 +440,11 @@ impl Config {
             oauth1_request_token_ttl: self.oauth1.request_token_ttl_secs,
             session_ttl: self.session.ttl_secs,
             limits: self.limits.clone(),
+            log_requests: self.log.requests,
+            metrics_listen,
+            audit_retention: (self.audit.retention_days > 0)
+                .then_some(self.audit.retention_days * 86_400),
+            public_url_derived: self.public_url.trim().is_empty(),
         })
     }
 }
@@ -466,6 +524,11 @@ fn load_or_create_key(
             }
             let key: [u8; 32] = crate::domain::random::bytes(random);
             write_private(path, hex::encode(key).as_bytes()).map_err(io)?;
+            tracing::warn!(
+                path = %path.display(),
+                "generated a new secret key and wrote it to this file (mode 0600): back it up, \
+                 and give every instance the same key"
+            );
             Ok(SecretKey(key))
         }
         Err(e) => Err(io(e)),
@@ -520,6 +583,14 @@ mod tests {
             ),
             ("secret_key", Box::new(|c| c.secret_key = "abc".into())),
             ("log.format", Box::new(|c| c.log.format = "xml".into())),
+            (
+                "metrics.listen",
+                Box::new(|c| c.metrics.listen = "everywhere".into()),
+            ),
+            (
+                "audit.retention_days",
+                Box::new(|c| c.audit.retention_days = -1),
+            ),
             (
                 "oauth2.code_ttl_secs",
                 Box::new(|c| c.oauth2.code_ttl_secs = 601),

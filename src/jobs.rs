@@ -38,6 +38,18 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()
                     result = collection => result,
                     _ = stop.wait_for(|s| *s) => break,
                 };
+                if let Some(keep) = state.settings.audit_retention {
+                    let expiry = state
+                        .store
+                        .expire_audit(state.now() - keep, gc::BATCH, GC_PAUSE);
+                    match expiry.await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(audit_events = n, "audit events past retention purged")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "audit retention failed; will retry"),
+                    }
+                }
                 match result {
                     Ok(purged) => tracing::info!(
                         codes = purged.codes,

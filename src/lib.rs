@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod blocking;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod keycheck;
+pub mod metrics;
 pub mod oauth1;
 pub mod oauth2;
 pub mod ops;
@@ -37,5 +39,6 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes(state.clone()))
         .fallback(http::fallback::not_found)
         .method_not_allowed_fallback(http::fallback::method_not_allowed)
+        .merge(http::observe::routes(&state))
         .with_state(state)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use latchkey::admin::{self, AdminError};
-use latchkey::cli::{AppCommand, Cli, Command, RevokeArgs, SiteCommand, TokenCommand};
+use latchkey::cli::{AppCommand, AuditArgs, Cli, Command, RevokeArgs, SiteCommand, TokenCommand};
 use latchkey::config::{Config, Settings};
 use latchkey::domain::clock::{Clock, SystemClock};
 use latchkey::domain::random::OsRandom;
@@ -59,8 +59,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .collect_garbage(now(), latchkey::store::gc::BATCH, pause)
                 .await
                 .context("collecting garbage")?;
-            eprintln!("purged {} codes and {} tokens", purged.codes, purged.tokens);
-            print(json!(purged));
+            let audit = match settings.audit_retention {
+                Some(keep) => {
+                    store
+                        .expire_audit(now() - keep, latchkey::store::gc::BATCH, pause)
+                        .await?
+                }
+                None => 0,
+            };
+            eprintln!(
+                "purged {} codes, {} tokens and {audit} audit events",
+                purged.codes, purged.tokens
+            );
+            let mut out = json!(purged);
+            out["audit_events"] = json!(audit);
+            print(out);
             Ok(())
         }
         Command::User(cmd) => {
@@ -74,7 +87,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Revoke(args)) => {
             revoke(&open_store(&settings).await?, args).await
         }
+        Command::Audit(args) => audit(&open_store(&settings).await?, args).await,
     }
+}
+
+/// `latchkey audit`: the audit trail, newest first, as lines or (`--json`) one JSON array.
+async fn audit(store: &Store, args: AuditArgs) -> anyhow::Result<()> {
+    let mut filter = latchkey::store::AuditFilter {
+        limit: args.limit.max(1),
+        ..Default::default()
+    };
+    if let Some(login) = &args.user {
+        filter.user_id = Some(admin::find_user(store, login).await.map_err(explain)?.id);
+    }
+    if let Some(id) = &args.app {
+        // A number, not a lookup: the events of a deleted app are still worth reading.
+        let id = id.trim().parse::<i64>();
+        filter.app_id =
+            Some(id.map_err(|_| anyhow::anyhow!("--app takes a client_id (a number)"))?);
+    }
+    if let Some(since) = &args.since {
+        filter.since =
+            Some(latchkey::audit::parse_since(since, now()).map_err(anyhow::Error::msg)?);
+    }
+    let events = store.audit_events(&filter).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&events)?);
+    } else {
+        for event in &events {
+            println!("{}", latchkey::audit::line(event));
+        }
+        eprintln!("{} event(s)", events.len());
+    }
+    Ok(())
 }
 
 /// `latchkey token revoke`: one token by value, or a user's grants (for one app or all).
@@ -95,6 +140,13 @@ async fn revoke(store: &Store, args: RevokeArgs) -> anyhow::Result<()> {
             .await?
             .context("no live access token has that value; nothing was revoked")?;
         store.revoke_token(grant.token_id).await?;
+        cli_audit(
+            store,
+            "token_revoked",
+            Some(grant.user_id),
+            Some(grant.app_id),
+        )
+        .await?;
         eprintln!(
             "revoked the token (user {}, app {})",
             grant.user_id, grant.app_id
@@ -126,6 +178,7 @@ async fn revoke(store: &Store, args: RevokeArgs) -> anyhow::Result<()> {
     let mut grants = 0;
     for &app_id in &apps {
         grants += store.revoke_app_for_user(user.id, app_id).await?;
+        cli_audit(store, "app_disconnected", Some(user.id), Some(app_id)).await?;
     }
     eprintln!(
         "revoked {grants} grant(s) of {} for {} app(s)",
@@ -147,6 +200,23 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         .context("opening the database")?;
     store.migrate().await.context("migrating the database")?;
     Ok(store)
+}
+
+/// Audits a change made from the command line (`detail` says so; there is no peer).
+async fn cli_audit(
+    store: &Store,
+    kind: &str,
+    user_id: Option<i64>,
+    app_id: Option<i64>,
+) -> anyhow::Result<()> {
+    let event = latchkey::store::AuditEvent {
+        kind,
+        user_id,
+        app_id,
+        peer: None,
+        detail: "cli",
+    };
+    Ok(store.audit(&event, now()).await?)
 }
 
 fn now() -> i64 {
@@ -220,6 +290,7 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
             )
             .await
             .map_err(explain)?;
+            cli_audit(store, "app_created", Some(owner.id), Some(created.app.id)).await?;
             eprintln!(
                 "created app {} (client_id {}); the secret is shown only now",
                 created.app.name, created.app.id
@@ -250,6 +321,7 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
             let secret = admin::reset_secret(store, &OsRandom, &app)
                 .await
                 .map_err(explain)?;
+            cli_audit(store, "client_secret_reset", None, Some(app.id)).await?;
             eprintln!("new secret for app {}; the old one no longer works", app.id);
             print(json!({"client_id": app.id.to_string(), "client_secret": secret}));
         }
@@ -260,6 +332,7 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
             let secret = admin::regenerate_consumer_secret(store, &OsRandom, &key.0, &app)
                 .await
                 .map_err(explain)?;
+            cli_audit(store, "consumer_secret_reset", None, Some(app.id)).await?;
             eprintln!("new consumer secret for app {}; the key stays", app.id);
             print(json!({
                 "client_id": app.id.to_string(),
@@ -270,6 +343,7 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
         AppCommand::Delete { client_id } => {
             let app = admin::find_app(store, &client_id).await.map_err(explain)?;
             store.delete_app(app.id).await?;
+            cli_audit(store, "app_deleted", Some(app.owner_id), Some(app.id)).await?;
             eprintln!("deleted app {} with its grants, codes and tokens", app.id);
             print(json!({"client_id": app.id.to_string(), "deleted": true}));
         }
@@ -316,6 +390,16 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
             let seeded = demo::seed(&state).await?;
             eprintln!("{seeded}");
         }
+    }
+    if state.settings.public_url_derived {
+        let wildcard = state.settings.listen.ip().is_unspecified();
+        tracing::warn!(
+            public_url = %state.settings.public_url,
+            "LATCHKEY_PUBLIC_URL is not set: the public URL was derived from the listen address. \
+             Redirects, cookies and OAuth1 signatures use it{}; set public_url to the address \
+             browsers and clients use",
+            if wildcard { ", and it names no reachable host" } else { "" }
+        );
     }
     tracing::info!(
         listen = %state.settings.listen,

@@ -3,5 +3,6 @@
 
 pub mod fallback;
 pub mod headers;
+pub mod observe;
 pub mod peer;
 pub mod serve;

@@ -52,7 +52,7 @@ pub fn app(state: AppState) -> Router {
         .on_response(DefaultOnResponse::new().level(Level::DEBUG));
     crate::router(state.clone())
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             crate::http::headers::harden,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -61,6 +61,10 @@ pub fn app(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::http::observe::observe,
+        ))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
@@ -84,7 +88,24 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let jobs = crate::jobs::spawn(&state, stopped);
+    let mut jobs = crate::jobs::spawn(&state, stopped.clone());
+    if let Some(addr) = state.settings.metrics_listen {
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(listen = %addr, "metrics served on their own address");
+        let app = crate::http::observe::metrics_app(state.clone());
+        let mut stopped = stopped;
+        jobs.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        }));
+    }
     let served = serve(listener, state, shutdown).await;
     let _ = stop.send(true);
     for job in jobs {

@@ -142,6 +142,7 @@ impl Problem {
         });
         let mut response = (status, Json(body)).into_response();
         finish(&mut response, status);
+        observe(&mut response, &self);
         response
     }
 }
@@ -160,7 +161,16 @@ impl IntoResponse for Problem {
         }
         let mut response = (status, [(header::CONTENT_TYPE, FORM)], form.finish()).into_response();
         finish(&mut response, status);
+        observe(&mut response, &self);
         response
+    }
+}
+
+/// Reports the refusal to the observing layer (`http::observe`), which counts and logs it.
+fn observe(response: &mut Response, problem: &Problem) {
+    if *problem != Problem::Unavailable {
+        let event = crate::http::observe::SecurityEvent::OAuth1Refused(problem.code());
+        response.extensions_mut().insert(event);
     }
 }
 

@@ -116,8 +116,13 @@ pub async fn validate(
     } else {
         AppType::Web
     };
-    let redirect_uri = redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type)
-        .map_err(|e| page(&mismatch_message(e, presented)))?;
+    let redirect_uri = match redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type) {
+        Ok(uri) => uri,
+        Err(e) => {
+            crate::audit::redirect_refused(state, app.id).await?;
+            return Err(page(&mismatch_message(e, presented)));
+        }
+    };
 
     // From here on, errors go back to the client (a malformed or repeated `state` is not echoed).
     let client_state = params.get("state").ok().flatten().map(str::to_owned);

@@ -197,9 +197,12 @@ async fn authorization_code(
                 "The authorization code is invalid or has expired.",
             ))
         }
-        Err(RedeemRefusal::Replayed) => Err(OAuthError::invalid_grant(
-            "The authorization code was already used; the token issued from it has been revoked.",
-        )),
+        Err(RedeemRefusal::Replayed) => {
+            crate::audit::code_replayed(state, app.id, peer).await?;
+            Err(OAuthError::invalid_grant(
+                "The authorization code was already used; the token issued from it has been revoked.",
+            ))
+        }
         Err(RedeemRefusal::Spent) => Err(OAuthError::invalid_grant(
             "The authorization code is no longer valid: an earlier attempt to redeem it failed.",
         )),

@@ -39,10 +39,17 @@ pub async fn lookup(
     token: &str,
     now: i64,
 ) -> Result<Option<Arc<TokenGrant>>, StoreError> {
+    let metrics = state.store.metrics();
     if !secret::well_formed(Kind::AccessToken, token) {
+        metrics.token_malformed.increment(1);
         return Ok(None);
     }
-    state.store.token_grant(&secret::digest(token), now).await
+    let grant = state.store.token_grant(&secret::digest(token), now).await?;
+    match grant {
+        Some(_) => metrics.token_valid.increment(1),
+        None => metrics.token_invalid.increment(1),
+    }
+    Ok(grant)
 }
 
 /// Whether a grant still holds what it grants (`domain::reach::holds`), from what a token or code

@@ -1,4 +1,10 @@
-//! Audit events: logins, failed logins, grants, revocations, secret resets. Never a secret.
+//! Audit events: logins and failed logins, 2-step changes, app changes and secret resets, grants,
+//! disconnects and revocations, whoever made them (web, REST, CLI). Never a secret: an event holds
+//! its kind, the user and app it concerns, the peer address and a short detail such as a scope.
+//!
+//! Writing an event is also where it is counted (`latchkey_audit_events_total`) and where a
+//! security event (a failed login, a replayed code, a refused redirect URI, …) gets its WARN line,
+//! so no call site pairs the three by hand.
 
 use super::{Result, Store, with_pool};
 
@@ -9,6 +15,62 @@ pub struct AuditEvent<'a> {
     pub app_id: Option<i64>,
     pub peer: Option<String>,
     pub detail: &'a str,
+}
+
+/// One stored event, as `latchkey audit` and the Security page show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub app_id: Option<i64>,
+    pub peer: Option<String>,
+    pub detail: String,
+}
+
+/// Which events to read; every field narrows the list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter {
+    pub user_id: Option<i64>,
+    pub app_id: Option<i64>,
+    /// Only events at or after this Unix time.
+    pub since: Option<i64>,
+    pub limit: i64,
+}
+
+/// Kinds that are failed logins, counted by `latchkey_login_failures_total{reason}`.
+pub const LOGIN_FAILURES: &[&str] = &["login_failed", "two_step_failed", "needs_2fa"];
+
+/// Kinds that are security events: each also gets a WARN line.
+pub const SECURITY_EVENTS: &[&str] = &[
+    "login_failed",
+    "two_step_failed",
+    "needs_2fa",
+    "lockout",
+    "code_replayed",
+    "redirect_refused",
+];
+
+impl AuditEvent<'_> {
+    /// Counts the event and, for a security event, logs it at WARN (no secret is in an event).
+    pub(super) fn observe(&self, store: &Store) {
+        let metrics = store.metrics();
+        metrics.count("latchkey_audit_events_total", "kind", self.kind);
+        if LOGIN_FAILURES.contains(&self.kind) {
+            metrics.count("latchkey_login_failures_total", "reason", self.kind);
+        }
+        if SECURITY_EVENTS.contains(&self.kind) {
+            tracing::warn!(
+                event = self.kind,
+                user_id = self.user_id,
+                app_id = self.app_id,
+                peer = self.peer.as_deref(),
+                detail = self.detail,
+                "security event"
+            );
+        }
+    }
 }
 
 impl Store {
@@ -28,6 +90,60 @@ impl Store {
             .await?
             .rows_affected()
         });
+        event.observe(self);
         Ok(())
+    }
+
+    /// The newest events first, narrowed by `filter`.
+    pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, AuditRecord>(
+                "SELECT id, at, kind, user_id, app_id, peer, detail FROM audit_events \
+                 WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR app_id = $2) \
+                 AND ($3 IS NULL OR at >= $3) \
+                 ORDER BY at DESC, id DESC LIMIT $4",
+            )
+            .bind(filter.user_id)
+            .bind(filter.app_id)
+            .bind(filter.since)
+            .bind(filter.limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// Deletes events older than `before`, at most `batch` at a time (the housekeeping job).
+    pub async fn purge_audit(&self, before: i64, batch: i64) -> Result<u64> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM audit_events WHERE id IN \
+                 (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done)
+    }
+
+    /// Deletes every event older than `before`, batch after batch with `pause` between them.
+    pub async fn expire_audit(
+        &self,
+        before: i64,
+        batch: i64,
+        pause: std::time::Duration,
+    ) -> Result<u64> {
+        let mut purged = 0;
+        loop {
+            let n = self.purge_audit(before, batch).await?;
+            purged += n;
+            if n < batch as u64 {
+                return Ok(purged);
+            }
+            tokio::time::sleep(pause).await;
+        }
     }
 }

@@ -79,6 +79,16 @@ impl Revocation {
         }
     }
 
+    /// What the revocation covered, as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Revocation::Token(_) => "token",
+            Revocation::UserApp { .. } => "user_app",
+            Revocation::App(_) => "app",
+            Revocation::All => "all",
+        }
+    }
+
     /// Reads a payload; anything unreadable means "everything", which is always safe.
     pub fn parse(payload: &str) -> Self {
         let parts: Vec<&str> = payload.split(':').collect();
@@ -336,6 +346,14 @@ impl ValidationCache {
         self.entries.entry_count()
     }
 
+    /// Entries of every map (tokens, OAuth1 tokens, consumers, profiles), for the metrics.
+    pub fn entries(&self) -> u64 {
+        self.entries.entry_count()
+            + self.oauth1.entry_count()
+            + self.consumers.entry_count()
+            + self.profiles.entry_count()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -379,8 +397,10 @@ impl Store {
         V: Send + Sync + 'static,
     {
         if let Some(hit) = self.cache.lookup(map, key) {
+            self.metrics.cache_hit.increment(1);
             return Ok(Some(hit));
         }
+        self.metrics.cache_miss.increment(1);
         let epoch = self.cache.epoch();
         let Some(value) = load.await? else {
             return Ok(None);
@@ -460,6 +480,8 @@ impl Store {
 
     /// Drops the cached entries `revocation` covers on this instance (after its commit).
     pub(crate) fn revoked(&self, revocation: Revocation) {
+        self.metrics
+            .count("latchkey_revocations_total", "covers", revocation.label());
         self.cache.revoke(revocation);
     }
 

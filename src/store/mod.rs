@@ -23,7 +23,7 @@ mod two_step;
 mod users;
 
 pub use apps::{App, AppChanges, AppIcon, NewApp};
-pub use audit::AuditEvent;
+pub use audit::{AuditEvent, AuditFilter, AuditRecord};
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
 pub use connections::{Connection, SiteMember};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
@@ -102,6 +102,8 @@ pub struct Store {
     nonces: nonces::NonceLog,
     /// SQLite: readiness's own connection (see [`Store::ready`]).
     probe: Option<SqlitePool>,
+    /// This instance's metrics (`crate::metrics`), shared with the application state.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -354,8 +356,10 @@ impl Store {
                 .connect_lazy_with(connect);
             (Db::Postgres(pool), None)
         };
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         Ok(Self {
-            nonces: nonces::NonceLog::start(db.clone()),
+            nonces: nonces::NonceLog::start(db.clone(), Arc::clone(&metrics)),
+            metrics,
             db,
             probe,
             cache: Arc::default(),
@@ -441,6 +445,27 @@ impl Store {
             sqlx::query_scalar("SELECT 1").fetch_one(pool).await
         });
         result.is_ok()
+    }
+
+    /// The pool's open connections, idle connections and configured size, for the metrics.
+    pub fn pool_status(&self) -> (u32, usize, u32) {
+        with_pool!(self, |pool| (
+            pool.size(),
+            pool.num_idle(),
+            pool.options().get_max_connections()
+        ))
+    }
+
+    /// How long acquiring a connection takes right now (`None` when it fails).
+    pub async fn probe_acquire(&self) -> Option<Duration> {
+        let started = std::time::Instant::now();
+        with_pool!(self, |pool| pool.acquire().await.ok().map(drop))?;
+        Some(started.elapsed())
+    }
+
+    /// This instance's metrics.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     pub fn backend(&self) -> &'static str {

@@ -49,9 +49,9 @@ pub(super) struct NonceLog {
 
 impl NonceLog {
     /// Starts the writer on `db`. It stops when the last `Store` clone is dropped.
-    pub(super) fn start(db: Db) -> Self {
+    pub(super) fn start(db: Db, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
         let (queue, pending) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(Writer { db }, pending));
+        tokio::spawn(write_batches(Writer { db, metrics }, pending));
         Self { queue }
     }
 
@@ -102,6 +102,7 @@ struct Row {
 #[derive(Clone)]
 struct Writer {
     db: Db,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// Runs for as long as a `Store` clone lives: no error and no panic of a write stops it (a write
@@ -109,6 +110,7 @@ struct Writer {
 async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        writer.metrics.nonce_batch.record(batch.len() as f64);
         // The first request of each key goes to the database; later ones in the batch lost already.
         let mut first: HashMap<&Key, usize> = HashMap::with_capacity(batch.len());
         let mut unique = Vec::with_capacity(batch.len());

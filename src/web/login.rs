@@ -85,7 +85,8 @@ pub async fn count_failure(
         peer: Some(peer.to_string()),
         ..Default::default()
     };
-    state.store.audit(&event, now).await
+    state.store.audit(&event, now).await?;
+    crate::audit::lockout_if_spent(state, user_id, peer, &account_key).await
 }
 
 /// Forgets the account's failures after a complete login.

@@ -43,6 +43,7 @@ struct SecurityPage {
     csrf: String,
     changed: bool,
     errors: FieldErrors,
+    activity: Vec<crate::audit::Activity>,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +66,7 @@ async fn render(
         csrf: session::csrf_token(state, s, "password"),
         changed,
         errors,
+        activity: crate::audit::recent_activity(state, s.user.id).await?,
     };
     let mut response = (status, page).into_response();
     no_store(response.headers_mut());

@@ -459,6 +459,15 @@ pub struct ServerProcess {
     _child: tokio::process::Child,
 }
 
+impl ServerProcess {
+    pub fn new(base: String, child: tokio::process::Child) -> Self {
+        Self {
+            base,
+            _child: child,
+        }
+    }
+}
+
 /// Response assertions that print the body when they fail.
 pub trait ResponseExt {
     async fn assert_status(self, status: u16) -> Checked;

@@ -57,3 +57,103 @@ both! {
         assert!(!logs.contains("token="), "no query string is logged");
     }
 }
+
+/// Starts `latchkey serve` on the test app's database with JSON logs at INFO, no public URL and no
+/// secret key (so the key file is generated in `dir`), and waits until it is ready.
+async fn serve_logging_json(
+    app: &TestApp,
+    dir: &std::path::Path,
+) -> (ServerProcess, std::path::PathBuf) {
+    let log = dir.join("server.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("serve")
+        .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
+        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_SECRET_KEY_FILE", dir.join("keys/secret.key"))
+        .env("LATCHKEY_LOG__FORMAT", "json")
+        .env("LATCHKEY_LOG__LEVEL", "info")
+        .env_remove("LATCHKEY_PUBLIC_URL")
+        .env_remove("LATCHKEY_SECRET_KEY")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(&log).unwrap(),
+        ))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = new_browser();
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
+            && r.status().is_success()
+        {
+            return (ServerProcess::new(base, child), log);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server process did not become ready");
+}
+
+fn json_lines(log: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect()
+}
+
+both! {
+    async fn each_request_logs_one_info_line_and_each_security_event_a_warning(app) {
+        let w = world(&app).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (server, log) = serve_logging_json(&app, dir.path()).await;
+        let base = server.base.clone();
+        let raw = new_browser_without_cookies();
+        raw.get(format!("{base}/oauth2/token-info?client_id={}&token=lkat_secret-looking", w.c1.id))
+            .header("x-request-id", "req-from-the-test")
+            .send().await.unwrap();
+        let browser = new_browser();
+        let form = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+        let csrf = input(&form, "csrf").unwrap();
+        browser.post(format!("{base}/login"))
+            .form(&[("username", "alice"), ("password", "not her password"), ("csrf", &csrf), ("redirect_to", "/")])
+            .send().await.unwrap();
+        let evil = authz_query(w.c1.id, "https://evil.example/cb", &[]);
+        raw.get(format!("{base}/oauth2/authorize?{evil}")).send().await.unwrap();
+        drop(server);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+        let lines = json_lines(&log);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!text.contains("lkat_secret-looking") && !text.contains("not her password"), "no secret in the log");
+        let request = lines.iter()
+            .find(|l| l["fields"]["request_id"] == "req-from-the-test")
+            .unwrap_or_else(|| panic!("no request line: {text}"));
+        assert_eq!(request["level"], "INFO");
+        assert_eq!(request["fields"]["message"], "request");
+        assert_eq!(request["fields"]["method"], "GET");
+        assert_eq!(request["fields"]["route"], "/oauth2/token-info");
+        assert_eq!(request["fields"]["status"], 400);
+        assert!(request["fields"]["latency_ms"].as_f64().unwrap() >= 0.0);
+        let warnings: Vec<&serde_json::Value> = lines.iter().filter(|l| l["level"] == "WARN").collect();
+        let event = |name: &str| warnings.iter().find(|l| l["fields"]["event"] == name).copied();
+        let failed = event("login_failed").unwrap_or_else(|| panic!("no failed-login warning: {text}"));
+        assert_eq!(failed["fields"]["user_id"], w.alice.id);
+        let refused = event("redirect_refused").unwrap_or_else(|| panic!("no redirect warning: {text}"));
+        assert_eq!(refused["fields"]["app_id"], w.c1.id);
+
+        // The first start: the derived public URL and the new key file are both said out loud.
+        let key_file = dir.path().join("keys/secret.key");
+        assert!(key_file.exists());
+        assert!(warnings.iter().any(|l| l["fields"]["path"] == key_file.display().to_string()), "{text}");
+        assert!(warnings.iter().any(|l| l["fields"]["message"].as_str().unwrap().contains("LATCHKEY_PUBLIC_URL is not set")), "{text}");
+    }
+}

@@ -3,8 +3,10 @@
 
 mod harness;
 
+mod audit;
 mod browser;
 mod cli;
+mod containers;
 mod edge_input;
 mod faults;
 mod first_hour;
@@ -12,6 +14,7 @@ mod flows;
 mod foundation;
 mod hot_path;
 mod logs;
+mod metrics;
 mod oauth1;
 mod oauth1_clients;
 mod oauth2_browser;

@@ -1,0 +1,151 @@
+//! What every request leaves behind for an operator: one INFO line (method, matched route, status,
+//! latency, request id; never the query string, which can carry tokens), the request metrics, and
+//! a WARN line for the security events a response carries ([`SecurityEvent`]) or that its status
+//! shows (429: a failure budget is spent).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A security event a handler reports by putting it in its response's extensions, for the layer
+/// to count and log (handlers that answer errors without the application state use this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityEvent {
+    /// An OAuth1-signed request was refused; the value is its `oauth_problem`.
+    OAuth1Refused(&'static str),
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The layer: times the request, then logs and counts its answer.
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let metrics = state.store.metrics();
+    let route: Arc<str> = metrics.route(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
+    // A cheap clone (shared bytes), not a copy of the text.
+    let request_id = request.headers().get(&REQUEST_ID).cloned();
+    let response = next.run(request).await;
+    let took = started.elapsed();
+    let status = response.status();
+    metrics.request(&route, method, status.as_u16(), took);
+    let request_id = request_id
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    if state.settings.log_requests {
+        tracing::info!(
+            method,
+            route = &*route,
+            status = status.as_u16(),
+            latency_ms = took.as_secs_f64() * 1000.0,
+            request_id,
+            "request"
+        );
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        metrics.count("latchkey_throttled_total", "route", &route);
+        tracing::warn!(
+            event = "throttled",
+            method,
+            route = &*route,
+            request_id,
+            "security event"
+        );
+    }
+    if let Some(SecurityEvent::OAuth1Refused(problem)) = response.extensions().get() {
+        metrics.count("latchkey_oauth1_failures_total", "problem", problem);
+        tracing::warn!(
+            event = "oauth1_refused",
+            problem,
+            route = &*route,
+            request_id,
+            "security event"
+        );
+    }
+    response
+}
+
+/// `/metrics` on the main listener, unless `metrics.listen` moves it to its own address.
+pub fn routes(state: &AppState) -> axum::Router<AppState> {
+    let router = axum::Router::new();
+    if state.settings.metrics_listen.is_some() {
+        return router;
+    }
+    router.route("/metrics", axum::routing::get(scrape))
+}
+
+/// The router served on `metrics.listen`: `/metrics` and nothing else.
+pub fn metrics_app(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .with_state(state)
+}
+
+/// `GET /metrics`: the Prometheus text format (version 0.0.4). Sampled state (the pool, the
+/// validation cache, build info) is read now; a probe times one connection acquisition.
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    use axum::response::IntoResponse;
+    let store = &state.store;
+    let metrics = store.metrics();
+    metrics.gauge(
+        "latchkey_build_info",
+        &[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("backend", store.backend()),
+        ],
+        1.0,
+    );
+    let (size, idle, max) = store.pool_status();
+    metrics.gauge(
+        "latchkey_db_pool_connections",
+        &[("state", "in_use")],
+        (size as usize).saturating_sub(idle) as f64,
+    );
+    metrics.gauge(
+        "latchkey_db_pool_connections",
+        &[("state", "idle")],
+        idle as f64,
+    );
+    metrics.gauge("latchkey_db_pool_max_connections", &[], max as f64);
+    if let Some(waited) = store.probe_acquire().await {
+        metrics.pool_acquire.record(waited.as_secs_f64());
+    }
+    metrics.gauge(
+        "latchkey_validation_cache_entries",
+        &[],
+        store.validation_cache().entries() as f64,
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+        .into_response()
+}
