@@ -143,7 +143,10 @@ pub async fn show(
     session: Option<SessionUser>,
     uri: Uri,
 ) -> Response {
-    let params = Params::parse(uri.query().unwrap_or("").as_bytes());
+    let params = match Params::decode(uri.query().unwrap_or("").as_bytes()) {
+        Ok(params) => params,
+        Err(m) => return PageError::from(m).into_response(),
+    };
     let pending = match pending(&state, &params).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -231,7 +234,10 @@ pub async fn decide(
     session: Option<SessionUser>,
     body: axum::body::Bytes,
 ) -> Response {
-    let params = Params::parse(&body);
+    let params = match Params::decode(&body) {
+        Ok(params) => params,
+        Err(m) => return PageError::from(m).into_response(),
+    };
     match answer(&state, &headers, session, &params).await {
         Ok(r) => r,
         Err(e) => e.into_response(),

@@ -377,3 +377,14 @@ both_signup! {
         assert_eq!(app.count("sessions").await, 0);
     }
 }
+
+both! {
+    async fn the_oauth1_authorize_page_names_a_malformed_parameter(app) {
+        for (bad, what) in BAD {
+            let url = app.url(&format!("/oauth1/authorize?oauth_token=abc{bad}"));
+            let r = app.http.get(url).send().await.unwrap().assert_status(400).await;
+            assert!(r.header("content-type").starts_with("text/html"), "{what}");
+            assert!(r.body.contains(problem(bad)), "oauth_token with {what}: {}", r.body);
+        }
+    }
+}
