@@ -37,6 +37,24 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
+    pub otel: OtelConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtelConfig {
+    /// OTLP/HTTP base URL (traces go to `{endpoint}/v1/traces`); empty: no export.
+    pub endpoint: String,
+    pub service_name: String,
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            service_name: "latchkey".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,6 +140,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             metrics: MetricsConfig::default(),
             audit: AuditConfig::default(),
+            otel: OtelConfig::default(),
         }
     }
 }
@@ -266,6 +285,9 @@ pub struct Settings {
     pub audit_retention: Option<i64>,
     /// True when `public_url` was not given and was derived from `listen`.
     pub public_url_derived: bool,
+    /// OTLP/HTTP base URL for traces; `None`: no export.
+    pub otel_endpoint: Option<Url>,
+    pub otel_service_name: String,
 }
 
 /// Where the secret key comes from.
@@ -416,6 +438,29 @@ impl Config {
                 "must be 0 (keep for ever) or a number of days",
             ));
         }
+        let otel_endpoint = match self.otel.endpoint.trim() {
+            "" => None,
+            raw => Some(
+                Url::parse(raw)
+                    .ok()
+                    .filter(|u| {
+                        matches!(u.scheme(), "http" | "https")
+                            && u.host().is_some()
+                            && u.query().is_none()
+                            && u.fragment().is_none()
+                    })
+                    .ok_or_else(|| {
+                        invalid(
+                            "otel.endpoint",
+                            "must be empty or an http(s) base URL such as http://127.0.0.1:4318",
+                        )
+                    })?,
+            ),
+        };
+        let otel_service_name = self.otel.service_name.trim();
+        if otel_service_name.is_empty() {
+            return Err(invalid("otel.service_name", "must not be empty"));
+        }
 
         Ok(Settings {
             database: DbOptions {
@@ -445,6 +490,8 @@ impl Config {
             audit_retention: (self.audit.retention_days > 0)
                 .then_some(self.audit.retention_days * 86_400),
             public_url_derived: self.public_url.trim().is_empty(),
+            otel_endpoint,
+            otel_service_name: otel_service_name.to_owned(),
         })
     }
 }
@@ -590,6 +637,14 @@ mod tests {
             (
                 "audit.retention_days",
                 Box::new(|c| c.audit.retention_days = -1),
+            ),
+            (
+                "otel.endpoint",
+                Box::new(|c| c.otel.endpoint = "localhost:4318".into()),
+            ),
+            (
+                "otel.service_name",
+                Box::new(|c| c.otel.service_name = " ".into()),
             ),
             (
                 "oauth2.code_ttl_secs",

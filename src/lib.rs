@@ -22,6 +22,7 @@ pub mod oauth2;
 pub mod ops;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod throttle;
 pub mod web;
 

@@ -354,7 +354,7 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
 async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     // The demo is for trying things out: let visitors create their own accounts.
     settings.signup |= demo;
-    init_tracing(&settings);
+    let telemetry = init_tracing(&settings)?;
     if settings.icon_fetch_allow_loopback {
         tracing::warn!(
             "icon_fetch_allow_loopback is ON: app icons may be fetched from loopback addresses over plain http. This is for tests only; turn it off in production"
@@ -419,6 +419,13 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         latchkey::http::serve::shutdown_signal(),
     );
     let (served, ()) = tokio::join!(served, retry);
+    if let Some(provider) = telemetry {
+        // Flushes the last batch of spans; the exporter's HTTP client blocks.
+        let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        if let Ok(Err(e)) = flushed {
+            tracing::warn!(error = %e, "OpenTelemetry export did not shut down cleanly");
+        }
+    }
     served?;
     Ok(())
 }
@@ -454,17 +461,36 @@ async fn retry_migrations(state: &AppState) {
     }
 }
 
-fn init_tracing(settings: &Settings) {
+/// Logs to stderr (JSON or text) at `log.level`; with `otel.endpoint` set, also exports INFO spans
+/// (each request's, with its request id and route) over OTLP. Returns the provider to shut down.
+fn init_tracing(
+    settings: &Settings,
+) -> anyhow::Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (provider, otel) = match &settings.otel_endpoint {
+        Some(endpoint) => {
+            let (provider, tracer) =
+                latchkey::telemetry::tracer(endpoint, &settings.otel_service_name)?;
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+            (Some(provider), Some(layer))
+        }
+        None => (None, None),
+    };
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(otel);
     if settings.log_json {
-        builder.json().init();
+        registry.with(fmt.json().with_filter(filter)).init();
     } else {
-        builder.init();
+        registry.with(fmt.with_filter(filter)).init();
     }
+    Ok(provider)
 }

@@ -1,0 +1,121 @@
+//! OpenTelemetry: with `otel.endpoint` set, a real server process exports each request's span over
+//! OTLP/HTTP (protobuf) to `{endpoint}/v1/traces`, carrying the request id and the matched route
+//! (never the query); with it unset, nothing is sent, whatever `OTEL_*` variables say.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::both;
+use crate::harness::*;
+
+/// A loopback OTLP/HTTP collector recording every request as (path, body).
+async fn collector() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let log = received.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+        let log = log.clone();
+        async move {
+            log.lock()
+                .unwrap()
+                .push((uri.path().to_owned(), body.to_vec()));
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+/// Runs `latchkey serve` with `otel.endpoint` (or none), makes one token-info request with a known
+/// request id and a secret-looking query, stops the process with SIGTERM and waits for it to exit.
+async fn serve_one_request(app: &TestApp, endpoint: Option<&str>, collector: &str) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    command
+        .arg("serve")
+        .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
+        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_PUBLIC_URL", &app.base)
+        .env("LATCHKEY_SECRET_KEY", hex::encode(app.state.key.0))
+        .env("LATCHKEY_LOG__LEVEL", "warn")
+        .env_remove("RUST_LOG")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_COMPRESSION")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
+        // Pointed at the collector too: only `otel.endpoint` may turn the export on.
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    match endpoint {
+        Some(url) => command.env("LATCHKEY_OTEL__ENDPOINT", url),
+        None => command.env_remove("LATCHKEY_OTEL__ENDPOINT"),
+    };
+    let mut child = command.spawn().unwrap();
+    let client = new_browser_without_cookies();
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
+            && r.status().is_success()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the server process did not become ready");
+    client
+        .get(format!(
+            "{base}/oauth2/token-info?client_id=1&token=lkat_secret-looking"
+        ))
+        .header("x-request-id", "req-traced-by-the-test")
+        .send()
+        .await
+        .unwrap();
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the server exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "graceful shutdown: {status}");
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+both! {
+    async fn each_request_span_is_exported_over_otlp_with_its_request_id_and_route(app) {
+        let (url, received) = collector().await;
+        serve_one_request(&app, Some(&url), &url).await;
+        let received = received.lock().unwrap().clone();
+        assert!(!received.is_empty(), "a traces export arrived before the process exited");
+        assert!(received.iter().all(|(path, _)| path == "/v1/traces"), "{:?}", received.iter().map(|r| &r.0).collect::<Vec<_>>());
+        let body: Vec<u8> = received.into_iter().flat_map(|(_, b)| b).collect();
+        assert!(contains(&body, "req-traced-by-the-test"), "the span carries the request id");
+        assert!(contains(&body, "/oauth2/token-info"), "the span carries the matched route");
+        assert!(contains(&body, "latchkey"), "the service name is sent");
+        assert!(!contains(&body, "lkat_secret-looking"), "never the query");
+    }
+}
+
+both! {
+    async fn nothing_is_exported_when_otel_endpoint_is_unset(app) {
+        let (url, received) = collector().await;
+        serve_one_request(&app, None, &url).await;
+        assert!(received.lock().unwrap().is_empty(), "no OTLP request was sent");
+    }
+}
