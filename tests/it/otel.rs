@@ -8,9 +8,12 @@ use std::time::Duration;
 use crate::both;
 use crate::harness::*;
 
-/// A loopback OTLP/HTTP collector recording every request as (path, body).
-async fn collector() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
-    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+/// Every request the collector received, as (path, body).
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A loopback OTLP/HTTP collector recording every request.
+async fn collector() -> (String, Received) {
+    let received: Received = Arc::default();
     let log = received.clone();
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
         let log = log.clone();
