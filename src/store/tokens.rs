@@ -64,25 +64,7 @@ impl Store {
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-            let token_id = insert_token!(&mut *tx, token, grant_id, now);
-            let site_admin: bool = sqlx::query_scalar(concat!(
-                "SELECT ",
-                site_admin!("access_tokens"),
-                " FROM access_tokens WHERE id = $1"
-            ))
-            .bind(token_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            Ok(TokenGrant {
-                token_id,
-                app_id: token.app_id,
-                user_id: token.user_id,
-                grant_id,
-                site_id: token.site_id,
-                scope: token.scope.to_owned(),
-                expires_at: token.expires_at,
-                site_admin,
-            })
+            Ok(insert_token_grant!(&mut *tx, token, grant_id, now))
         })
     }
 
@@ -161,3 +143,31 @@ macro_rules! insert_token {
     }};
 }
 pub(super) use insert_token;
+
+/// Inserts the token of `$grant_id` (as [`insert_token!`]) and returns it as a [`TokenGrant`], with
+/// whether its user administers its blog read in the same transaction.
+macro_rules! insert_token_grant {
+    ($conn:expr, $token:expr, $grant_id:expr, $now:expr) => {{
+        let token = $token;
+        let token_id = $crate::store::tokens::insert_token!(&mut *$conn, token, $grant_id, $now);
+        let site_admin: bool = sqlx::query_scalar(concat!(
+            "SELECT ",
+            $crate::store::tokens::site_admin!("access_tokens"),
+            " FROM access_tokens WHERE id = $1"
+        ))
+        .bind(token_id)
+        .fetch_one(&mut *$conn)
+        .await?;
+        $crate::store::TokenGrant {
+            token_id,
+            app_id: token.app_id,
+            user_id: token.user_id,
+            grant_id: $grant_id,
+            site_id: token.site_id,
+            scope: token.scope.to_owned(),
+            expires_at: token.expires_at,
+            site_admin,
+        }
+    }};
+}
+pub(super) use insert_token_grant;

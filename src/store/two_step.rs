@@ -3,7 +3,7 @@
 //! application password that obtained them (migration 0005).
 
 use super::cache::{Revocation, announce};
-use super::tokens::{insert_token, site_admin};
+use super::tokens::insert_token_grant;
 use super::{NewToken, Result, Store, TokenGrant, in_transaction, with_pool};
 
 /// A user's 2-step state: the sealed seed (`None` when 2-step is off) and the last step accepted.
@@ -253,25 +253,7 @@ impl Store {
             let Some(grant_id) = grant_id else {
                 return Ok(None);
             };
-            let token_id = insert_token!(&mut *tx, token, grant_id, now);
-            let site_admin: bool = sqlx::query_scalar(concat!(
-                "SELECT ",
-                site_admin!("access_tokens"),
-                " FROM access_tokens WHERE id = $1"
-            ))
-            .bind(token_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            Ok(Some(TokenGrant {
-                token_id,
-                app_id: token.app_id,
-                user_id: token.user_id,
-                grant_id,
-                site_id: token.site_id,
-                scope: token.scope.to_owned(),
-                expires_at: token.expires_at,
-                site_admin,
-            }))
+            Ok(Some(insert_token_grant!(&mut *tx, token, grant_id, now)))
         })
     }
 }
