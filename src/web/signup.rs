@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 
 use super::error::PageError;
-use super::login::{redirect_query, safe_redirect};
 use super::page::{FieldError, FieldErrors, Form};
+use super::redirect::{redirect_query, safe_redirect};
 use super::session::{self, SessionUser};
 use crate::admin::{self, UserInput};
 use crate::domain::random::alphanumeric;
