@@ -32,14 +32,14 @@ pub struct Auth<'a> {
     pub throttle: &'a Throttle,
 }
 
-impl Auth<'_> {
+impl<'a> Auth<'a> {
     /// The injected clock's time, in Unix seconds.
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
 
-    /// The login failure budgets of this instance.
-    pub fn budget(&self) -> budget::LoginBudget<'_> {
-        budget::LoginBudget::new(self.throttle, self.limits)
+    /// The failure budgets of this instance.
+    pub fn budgets(&self) -> budget::Budgets<'a> {
+        budget::Budgets::new(self.throttle, self.limits)
     }
 }

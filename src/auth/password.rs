@@ -46,7 +46,7 @@ impl Failure {
 
 /// `Some(retry_after)` when the account's or the address's failure budget is spent.
 pub fn over_budget(auth: &Auth<'_>, login: &str, peer: IpAddr) -> Option<i64> {
-    auth.budget().over(login, peer, auth.now())
+    auth.budgets().login_over(login, peer, auth.now())
 }
 
 /// Spends one failure of the account's and the address's budgets and audits it; when it spends the
@@ -59,7 +59,7 @@ pub async fn count_failure(
     failure: Failure,
 ) -> Result<(), StoreError> {
     let now = auth.now();
-    let locked = auth.budget().spend(login, peer, now);
+    let locked = auth.budgets().login_spend(login, peer, now);
     let event = AuditEvent {
         kind: failure.kind(),
         user_id,
@@ -84,7 +84,7 @@ pub async fn count_failure(
 
 /// Forgets the account's failures after a complete login.
 pub fn clear_failures(auth: &Auth<'_>, login: &str) {
-    auth.budget().clear(login);
+    auth.budgets().login_clear(login);
 }
 
 /// Looks the account up and verifies its password (against a dummy hash for unknown accounts, so
