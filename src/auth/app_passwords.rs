@@ -29,7 +29,7 @@ pub enum GrantVerdict {
 }
 
 /// The id of the user's application password that `typed` is, if any.
-pub async fn find(auth: &Auth<'_>, user: &User, typed: &str) -> Result<Option<i64>, StoreError> {
+async fn find(auth: &Auth<'_>, user: &User, typed: &str) -> Result<Option<i64>, StoreError> {
     let Some(normalised) = rules::normalise_app_password(typed) else {
         return Ok(None);
     };

@@ -2,11 +2,15 @@
 //! (`two_step`), application passwords (`app_passwords`), and the failure counters they and the
 //! protocol endpoints spend (`budget`, `throttle`).
 //!
-//! Who may use it: the pages (`web`), the protocol endpoints (`oauth2`, `oauth1`, `api`) and the
-//! CLI call these services and map their typed outcomes to their own dialect (a page, an OAuth2
-//! error, a problem form). `auth` itself depends only downward, on `store`, `domain` and `config`
-//! (and `blocking` for argon2id): never on `web`, `oauth2`, `oauth1`, `api` or `state`, and no HTTP
-//! type (axum, askama, cookies) appears here. `AppState::auth` lends it what it needs.
+//! Who may use it: the adapters above it. Today the pages (`web`: login, second step, 2-step
+//! settings, password change, sign-up) and the OAuth2 endpoints (`oauth2`: the password grant,
+//! client authentication, token-info) call these services and map their typed outcomes to their
+//! own dialect (a page, an OAuth2 error); `oauth1` and `api` may do the same.
+//!
+//! `auth` depends only downward, on `store`, `domain` and `config` (and `blocking` for argon2id):
+//! never on `web`, `oauth2`, `oauth1`, `api` or `state`, and no HTTP type (axum, askama, cookies)
+//! appears here. `AppState::auth` lends it what it needs as an [`Auth`]; the client address comes
+//! as a plain `IpAddr`.
 
 pub mod app_passwords;
 pub mod budget;

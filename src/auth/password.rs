@@ -51,7 +51,7 @@ pub fn over_budget(auth: &Auth<'_>, login: &str, peer: IpAddr) -> Option<i64> {
 
 /// Spends one failure of the account's and the address's budgets and audits it; when it spends the
 /// account's budget, the lockout is an event of its own.
-pub async fn count_failure(
+pub(super) async fn count_failure(
     auth: &Auth<'_>,
     login: &str,
     peer: IpAddr,
@@ -83,14 +83,14 @@ pub async fn count_failure(
 }
 
 /// Forgets the account's failures after a complete login.
-pub fn clear_failures(auth: &Auth<'_>, login: &str) {
+pub(super) fn clear_failures(auth: &Auth<'_>, login: &str) {
     auth.budgets().login_clear(login);
 }
 
 /// Looks the account up and verifies its password (against a dummy hash for unknown accounts, so
 /// the time taken does not tell which exist), rehashing an outdated hash on success. No budget is
 /// checked or spent here.
-pub async fn verify(
+pub(super) async fn verify(
     auth: &Auth<'_>,
     login: &str,
     pw: &str,
