@@ -6,11 +6,11 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::auth::{Auth, Throttle};
 use crate::config::{SecretKey, Settings};
 use crate::domain::clock::Clock;
 use crate::domain::random::Random;
 use crate::store::Store;
-use crate::throttle::Throttle;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -71,5 +71,17 @@ impl AppState {
     /// The injected clock's time, in Unix seconds.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// What the credential services (`auth`) use, lent for one call.
+    pub fn auth(&self) -> Auth<'_> {
+        Auth {
+            store: &self.store,
+            limits: &self.settings.limits,
+            clock: &*self.clock,
+            random: &*self.random,
+            key: &self.key,
+            throttle: &self.throttle,
+        }
     }
 }

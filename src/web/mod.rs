@@ -14,6 +14,8 @@ pub mod icons;
 pub mod login;
 pub mod page;
 pub mod playground;
+pub mod redirect;
+pub mod second_step;
 pub mod security;
 pub mod session;
 pub mod signup;
@@ -41,7 +43,7 @@ fn security_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/login/two-step",
-            get(two_step::second_step_get).post(two_step::second_step),
+            get(second_step::form).post(second_step::submit),
         )
         .route("/me/security", get(security::show))
         .route("/me/security/password", post(security::change_password))
