@@ -4,7 +4,7 @@
 //! calls are made).
 //!
 //! It acts as the demo app seeded by `serve --demo` (whose secret it keeps server-side, see
-//! `demo::PlaygroundClient`) or as one of the user's own apps that registers
+//! `state::PlaygroundClient`) or as one of the user's own apps that registers
 //! `<public URL>/playground/callback`; for those, the user pastes the client secret, which travels
 //! only inside an encrypted, HttpOnly cookie for the length of the flow.
 //!
