@@ -12,11 +12,11 @@ use crate::web::error::PageError;
 use crate::web::page::{Form, Viewer};
 
 /// A client the playground can act as, for the select box.
-pub struct ClientChoice {
-    pub id: i64,
-    pub label: String,
-    pub demo: bool,
-    pub native: bool,
+pub(super) struct ClientChoice {
+    pub(super) id: i64,
+    pub(super) label: String,
+    pub(super) demo: bool,
+    pub(super) native: bool,
 }
 
 /// Where the OAuth2 flows come back.

@@ -5,8 +5,9 @@
 //! The cookie is axum-extra's [`PrivateCookieJar`]: AES-256-GCM under a key of its own, with the
 //! cookie's name as associated data, so a tampered cookie, or one made under another key, is not
 //! in the jar and reads as no flow. The key is derived from the server key for this one purpose
-//! (see [`FlowKey`]), so it is not the key that seals anything else. The clearing cookie carries
-//! nothing and is written as a plain one.
+//! (see [`FlowKey`]), so it is not the key that seals anything else. The encryption's nonce comes
+//! from the cookie crate (the operating system's generator), not the injected random source: no
+//! test needs to predict it. The clearing cookie carries nothing and is written as a plain one.
 
 use axum::extract::FromRef;
 use axum_extra::extract::cookie::{CookieJar, Key, PrivateCookieJar};

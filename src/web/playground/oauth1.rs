@@ -13,9 +13,10 @@
 //! and never shown (the viewer owns the app and may regenerate it at any time, so signing with it
 //! on their behalf reveals nothing; unlike an OAuth2 client secret, which is stored as a digest,
 //! it can be opened, so the user is not asked to paste it). The request-token secret travels
-//! between the two steps only inside the encrypted, HttpOnly flow cookie (`flow`); every `oauth_token_secret`
-//! is masked in the transcript. Signatures use `oauth1::client`, i.e. the server's own base string
-//! and HMAC; nonces and timestamps come from the injected random source and clock.
+//! between the two steps only inside the encrypted, HttpOnly flow cookie (`flow`); every
+//! `oauth_token_secret` is masked in the transcript. Signatures use `oauth1::client`, i.e. the
+//! server's own base string and HMAC; nonces and timestamps come from the injected random source
+//! and clock.
 
 use axum::extract::{RawQuery, State};
 use axum::http::Method;

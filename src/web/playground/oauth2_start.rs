@@ -19,13 +19,13 @@ use crate::web::page::Viewer;
 /// An OAuth2 flow between the start and the way back.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Flow {
-    pub client_id: i64,
+    pub(super) client_id: i64,
     /// The client secret of the user's own app; `None` for the demo app (kept server-side).
-    pub secret: Option<String>,
-    pub state: String,
-    pub verifier: Option<String>,
-    pub implicit: bool,
-    pub authorize_url: String,
+    pub(super) secret: Option<String>,
+    pub(super) state: String,
+    pub(super) verifier: Option<String>,
+    pub(super) implicit: bool,
+    pub(super) authorize_url: String,
 }
 
 impl flow::Flow for Flow {

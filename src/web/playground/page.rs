@@ -99,13 +99,13 @@ pub(super) async fn form_error(
 
 /// What a result page shows, apart from the navigation and the form token.
 pub(super) struct Outcome {
-    pub title: &'static str,
-    pub summary: String,
+    pub(super) title: &'static str,
+    pub(super) summary: String,
     /// Where the browser went and came back, as label and address.
-    pub browser: Vec<(&'static str, String)>,
-    pub token: Option<String>,
-    pub exchanges: Vec<Exchange>,
-    pub client_id: i64,
+    pub(super) browser: Vec<(&'static str, String)>,
+    pub(super) token: Option<String>,
+    pub(super) exchanges: Vec<Exchange>,
+    pub(super) client_id: i64,
 }
 
 pub(super) fn result(state: &AppState, viewer: &Viewer, outcome: Outcome) -> ResultPage {
