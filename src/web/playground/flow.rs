@@ -21,7 +21,7 @@ use crate::web::page::Viewer;
 use crate::web::session;
 
 /// How long a flow may take, start to callback.
-pub(super) const TTL: i64 = 900;
+const TTL: i64 = 900;
 
 /// HKDF's `info` for the cookie key: what makes this key differ from every other use of the server
 /// key.
