@@ -25,8 +25,9 @@ pub struct Shared {
     pub throttle: Arc<Throttle>,
     /// Set once the schema is known to be current; `/health/ready` answers 200 only after that.
     pub migrated: Arc<AtomicBool>,
-    /// The playground's demo client secret, in memory only (`demo`).
-    pub playground: Arc<crate::demo::PlaygroundClient>,
+    /// The playground's demo client secret, in memory only (`demo` keeps it, `web::playground`
+    /// uses it).
+    pub playground: Arc<PlaygroundClient>,
     /// The OAuth1 discovery `Link` every page and REST response carries, built once.
     pub discovery_link: Option<HeaderValue>,
 }
@@ -82,6 +83,45 @@ impl AppState {
             random: &*self.random,
             key: &self.key,
             throttle: &self.throttle,
+        }
+    }
+}
+
+/// The demo client's secret, held in memory for the playground. Never printed: `Debug` hides it.
+///
+/// It lives with the state that holds it: `demo` fills it and the playground and the app pages read
+/// or drop it, all through [`AppState`], so none of them imports another for it.
+#[derive(Default)]
+pub struct PlaygroundClient {
+    slot: std::sync::Mutex<Option<(i64, String)>>,
+}
+
+impl std::fmt::Debug for PlaygroundClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlaygroundClient(..)")
+    }
+}
+
+impl PlaygroundClient {
+    pub fn remember(&self, app_id: i64, secret: String) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some((app_id, secret));
+        }
+    }
+
+    pub fn secret_for(&self, app_id: i64) -> Option<String> {
+        let slot = self.slot.lock().ok()?;
+        slot.as_ref()
+            .filter(|(id, _)| *id == app_id)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Drops the kept secret when it belongs to `app_id` (its secret was reset or it was deleted).
+    pub fn forget(&self, app_id: i64) {
+        if let Ok(mut slot) = self.slot.lock()
+            && slot.as_ref().is_some_and(|(id, _)| *id == app_id)
+        {
+            *slot = None;
         }
     }
 }

@@ -101,15 +101,5 @@ fn self_service() -> Router<AppState> {
             post(sites::remove_member),
         )
         .route("/signup", get(signup::form).post(signup::submit))
-        .route("/playground", get(playground::index))
-        .route("/playground/start", post(playground::start))
-        .route("/playground/callback", get(playground::callback))
-        .route("/playground/implicit", post(playground::implicit))
-        .route("/playground/password", post(playground::password))
-        .route("/playground/token", post(playground::inspect_token))
-        .route("/playground/oauth1/start", post(playground::oauth1::start))
-        .route(
-            "/playground/oauth1/callback",
-            get(playground::oauth1::callback),
-        )
+        .merge(playground::routes())
 }
