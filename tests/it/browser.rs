@@ -569,8 +569,9 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.screenshot("playground-code-flow").await;
     app.token_info(client_id.parse().unwrap(), &token)
         .await
-        .assert_status(200)
-        .await;
+        .read()
+        .await
+        .assert_status(200);
 
     // Connected applications, then disconnect.
     b.goto(&format!("{base}/me/security/connected-applications"))
@@ -585,8 +586,9 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.screenshot("disconnected").await;
     app.token_info(client_id.parse().unwrap(), &token)
         .await
-        .assert_status(400)
-        .await;
+        .read()
+        .await
+        .assert_status(400);
 
     // BR06: the consent page, framed by another origin, stays blank.
     let framer = framing_site(consent.clone()).await;

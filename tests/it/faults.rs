@@ -269,7 +269,7 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
     }
     assert!(failed >= 20, "the full disk refused no signed call");
     // Reads keep working while writes are refused.
-    app.get(&token_info).await.assert_status(200).await;
+    app.get(&token_info).await.read().await.assert_status(200);
     assert!(refused.len() >= 5, "the full disk refused no token");
     let refused_calls = answered.iter().filter(|a| a.2 == 503).count();
 
@@ -355,7 +355,11 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
             .await;
         assert_eq!(stored, 1, "nonce {nonce} was answered 200 and is gone");
         // The same signed request replayed after the restart is refused.
-        send_signed(&restarted, auth).await.assert_status(401).await;
+        send_signed(&restarted, auth)
+            .await
+            .read()
+            .await
+            .assert_status(401);
     }
     eprintln!(
         "F06: {} signed calls ({} refused 503 while full), {} tokens stored, {} refused; \
@@ -368,83 +372,122 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
     restarted.store.close().await;
 }
 
-both! {
-    async fn a_query_the_database_refuses_is_a_500_server_error_not_a_503_to_retry(app) {
-        let (user_id, consumer) = consumer(&app).await;
-        let app_id = app.scalar("SELECT id FROM apps").await;
-        let issued = app.issue_token(user_id, app_id, None).await;
-        // A schema the code does not expect: every query of these tables is an SQL error, not an
-        // outage.
-        for sql in [
-            "ALTER TABLE oauth1_nonces RENAME TO oauth1_nonces_gone",
-            "ALTER TABLE access_tokens RENAME TO access_tokens_gone",
-        ] {
-            match app.store.db() {
-                Db::Sqlite(pool) => { sqlx::query(sql).execute(pool).await.unwrap(); }
-                Db::Postgres(pool) => { sqlx::query(sql).execute(pool).await.unwrap(); }
-            }
-        }
-        // Token-info (OAuth2's JSON): a logged 500 (a panic in debug builds, caught), no retry.
-        let q = format!("/oauth2/token-info?client_id={app_id}&token={}", issued.token);
-        let response = app.get(&q).await;
-        assert!(response.headers().get("retry-after").is_none(), "a bug is not worth retrying");
-        let refused = response.assert_status(500).await;
-        assert_eq!(refused.json()["error"], "server_error");
-        assert!(!refused.body.contains("access_tokens"), "internals leaked: {}", refused.body);
-
-        // A signed OAuth1 call (the nonce writer): OAuth1's problem form.
-        let (_, auth) = signed_request(&app, &consumer);
-        let response = send_signed(&app, &auth).await;
-        assert!(response.headers().get("retry-after").is_none(), "a bug is not worth retrying");
-        let refused = response.assert_status(500).await;
-        assert!(refused.body.contains("oauth_problem=server_error"), "{}", refused.body);
-        assert!(!refused.body.contains("oauth1_nonces"), "internals leaked: {}", refused.body);
-    }
-
-    async fn ready_answers_503_within_100_ms_while_the_pool_is_exhausted_and_200_once_it_is_not(app) {
-        ready_becomes(&app, 200).await;
+async fn a_query_the_database_refuses_is_a_500_server_error_not_a_503_to_retry(app: TestApp) {
+    let (user_id, consumer) = consumer(&app).await;
+    let app_id = app.scalar("SELECT id FROM apps").await;
+    let issued = app.issue_token(user_id, app_id, None).await;
+    // A schema the code does not expect: every query of these tables is an SQL error, not an
+    // outage.
+    for sql in [
+        "ALTER TABLE oauth1_nonces RENAME TO oauth1_nonces_gone",
+        "ALTER TABLE access_tokens RENAME TO access_tokens_gone",
+    ] {
         match app.store.db() {
             Db::Sqlite(pool) => {
-                let mut held = Vec::new();
-                while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await {
-                    held.push(conn);
-                }
-                not_ready_quickly(&app).await;
+                sqlx::query(sql).execute(pool).await.unwrap();
             }
             Db::Postgres(pool) => {
-                let mut held = Vec::new();
-                while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await {
-                    held.push(conn);
-                }
-                not_ready_quickly(&app).await;
+                sqlx::query(sql).execute(pool).await.unwrap();
             }
         }
-        ready_becomes(&app, 200).await;
     }
+    // Token-info (OAuth2's JSON): a logged 500 (a panic in debug builds, caught), no retry.
+    let q = format!(
+        "/oauth2/token-info?client_id={app_id}&token={}",
+        issued.token
+    );
+    let response = app.get(&q).await;
+    assert!(
+        response.headers().get("retry-after").is_none(),
+        "a bug is not worth retrying"
+    );
+    let refused = response.read().await.assert_status(500);
+    assert_eq!(refused.json()["error"], "server_error");
+    assert!(
+        !refused.body.contains("access_tokens"),
+        "internals leaked: {}",
+        refused.body
+    );
 
-    async fn ready_answers_503_within_100_ms_while_another_connection_holds_writes_and_200_after(app) {
-        ready_becomes(&app, 200).await;
-        let url = app.state.settings.database.url.clone();
-        use sqlx::Connection;
-        match app.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
-                not_ready_quickly(&app).await;
-                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-                sqlx::query("LOCK TABLE oauth1_nonces IN EXCLUSIVE MODE").execute(&mut conn).await.unwrap();
-                not_ready_quickly(&app).await;
-                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
-            }
-        }
-        ready_becomes(&app, 200).await;
-    }
-
+    // A signed OAuth1 call (the nonce writer): OAuth1's problem form.
+    let (_, auth) = signed_request(&app, &consumer);
+    let response = send_signed(&app, &auth).await;
+    assert!(
+        response.headers().get("retry-after").is_none(),
+        "a bug is not worth retrying"
+    );
+    let refused = response.read().await.assert_status(500);
+    assert!(
+        refused.body.contains("oauth_problem=server_error"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains("oauth1_nonces"),
+        "internals leaked: {}",
+        refused.body
+    );
 }
+both!(a_query_the_database_refuses_is_a_500_server_error_not_a_503_to_retry);
+
+async fn ready_answers_503_within_100_ms_while_the_pool_is_exhausted_and_200_once_it_is_not(
+    app: TestApp,
+) {
+    ready_becomes(&app, 200).await;
+    match app.store.db() {
+        Db::Sqlite(pool) => {
+            let mut held = Vec::new();
+            while let Ok(Ok(conn)) =
+                tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await
+            {
+                held.push(conn);
+            }
+            not_ready_quickly(&app).await;
+        }
+        Db::Postgres(pool) => {
+            let mut held = Vec::new();
+            while let Ok(Ok(conn)) =
+                tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await
+            {
+                held.push(conn);
+            }
+            not_ready_quickly(&app).await;
+        }
+    }
+    ready_becomes(&app, 200).await;
+}
+both!(ready_answers_503_within_100_ms_while_the_pool_is_exhausted_and_200_once_it_is_not);
+
+async fn ready_answers_503_within_100_ms_while_another_connection_holds_writes_and_200_after(
+    app: TestApp,
+) {
+    ready_becomes(&app, 200).await;
+    let url = app.state.settings.database.url.clone();
+    use sqlx::Connection;
+    match app.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            not_ready_quickly(&app).await;
+            sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+            sqlx::query("LOCK TABLE oauth1_nonces IN EXCLUSIVE MODE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            not_ready_quickly(&app).await;
+            sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+        }
+    }
+    ready_becomes(&app, 200).await;
+}
+both!(ready_answers_503_within_100_ms_while_another_connection_holds_writes_and_200_after);
 
 /// F01: a SQLite file another process holds locked at start-up is retried, not fatal; the server
 /// is live but not ready meanwhile, and ready once the lock is gone.
@@ -591,7 +634,11 @@ async fn connections_killed_under_load_lose_no_answered_write_and_the_pool_recov
     // Recovered: every call succeeds.
     for _ in 0..20 {
         let (nonce, auth) = signed_request(&app, &consumer);
-        send_signed(&app, &auth).await.assert_status(200).await;
+        send_signed(&app, &auth)
+            .await
+            .read()
+            .await
+            .assert_status(200);
         answered.push((nonce, 200));
     }
     for (nonce, status) in &answered {

@@ -25,27 +25,35 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each test body once on SQLite and once on PostgreSQL, as `name::sqlite` and
-/// `name::postgres`.
+/// Runs the test `async fn $name(app: TestApp)` of the enclosing module once on SQLite and once on
+/// PostgreSQL, as the tests `$name::sqlite` and `$name::postgres` (a module may share its
+/// function's name). Settings after the name change the server's `Config` first:
+/// `both!(name, signup = true)`. The test is an ordinary function, so rustfmt formats it.
 #[macro_export]
 macro_rules! both {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+    ($name:ident $(, $($setting:ident).+ = $value:expr)* $(,)?) => {
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn body($app: $crate::harness::TestApp) $body
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                body($crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await.unwrap()).await
+                let backend = $crate::harness::Backend::Sqlite;
+                let app = $crate::harness::TestApp::spawn_with(backend, |_config| {
+                    $(_config.$($setting).+ = $value;)*
+                });
+                super::$name(app.await.unwrap()).await
             }
+
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await {
-                    body(app).await
+                let backend = $crate::harness::Backend::Postgres;
+                let app = $crate::harness::TestApp::spawn_with(backend, |_config| {
+                    $(_config.$($setting).+ = $value;)*
+                });
+                if let Some(app) = app.await {
+                    super::$name(app).await
                 }
             }
         }
-    )*};
+    };
 }
 
 pub struct TestApp {
@@ -468,11 +476,30 @@ impl ServerProcess {
     }
 }
 
-/// Response assertions that print the body when they fail.
+/// Reads a response in full (its status, headers and body) without judging it, so that the checks
+/// on it can be synchronous and `#[track_caller]`: a failure points at the test's line, not here.
+///
+/// ```ignore
+/// let page = app.get("/login").await.read().await.assert_status(200);
+/// ```
 pub trait ResponseExt {
-    async fn assert_status(self, status: u16) -> Checked;
+    async fn read(self) -> Checked;
 }
 
+impl ResponseExt for reqwest::Response {
+    async fn read(self) -> Checked {
+        let status = self.status().as_u16();
+        let headers = self.headers().clone();
+        let body = self.text().await.unwrap_or_default();
+        Checked {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// A response read in full by [`ResponseExt::read`].
 pub struct Checked {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
@@ -480,29 +507,32 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// Fails at the caller's line, printing the body, unless the status is `status`.
+    #[track_caller]
+    pub fn assert_status(self, status: u16) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+
+    /// The body as JSON; fails at the caller's line when it is not.
+    #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        match serde_json::from_str(&self.body) {
+            Ok(json) => json,
+            Err(e) => panic!("not JSON ({e}): {}", self.body),
+        }
     }
 
+    /// The header `name`; fails at the caller's line when it is absent.
+    #[track_caller]
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
-            .to_str()
-            .unwrap()
-    }
-}
-
-impl ResponseExt for reqwest::Response {
-    async fn assert_status(self, status: u16) -> Checked {
-        let got = self.status().as_u16();
-        let headers = self.headers().clone();
-        let body = self.text().await.unwrap_or_default();
-        assert_eq!(got, status, "unexpected status; body: {body}");
-        Checked {
-            status: got,
-            headers,
-            body,
+        match self.headers.get(name) {
+            Some(value) => value.to_str().unwrap(),
+            None => panic!("no {name} header in {:?}", self.headers),
         }
     }
 }

@@ -100,25 +100,39 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-both! {
-    async fn each_request_span_is_exported_over_otlp_with_its_request_id_and_route(app) {
-        let (url, received) = collector().await;
-        serve_one_request(&app, Some(&url), &url).await;
-        let received = received.lock().unwrap().clone();
-        assert!(!received.is_empty(), "a traces export arrived before the process exited");
-        assert!(received.iter().all(|(path, _)| path == "/v1/traces"), "{:?}", received.iter().map(|r| &r.0).collect::<Vec<_>>());
-        let body: Vec<u8> = received.into_iter().flat_map(|(_, b)| b).collect();
-        assert!(contains(&body, "req-traced-by-the-test"), "the span carries the request id");
-        assert!(contains(&body, "/oauth2/token-info"), "the span carries the matched route");
-        assert!(contains(&body, "latchkey"), "the service name is sent");
-        assert!(!contains(&body, "lkat_secret-looking"), "never the query");
-    }
+async fn each_request_span_is_exported_over_otlp_with_its_request_id_and_route(app: TestApp) {
+    let (url, received) = collector().await;
+    serve_one_request(&app, Some(&url), &url).await;
+    let received = received.lock().unwrap().clone();
+    assert!(
+        !received.is_empty(),
+        "a traces export arrived before the process exited"
+    );
+    assert!(
+        received.iter().all(|(path, _)| path == "/v1/traces"),
+        "{:?}",
+        received.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    let body: Vec<u8> = received.into_iter().flat_map(|(_, b)| b).collect();
+    assert!(
+        contains(&body, "req-traced-by-the-test"),
+        "the span carries the request id"
+    );
+    assert!(
+        contains(&body, "/oauth2/token-info"),
+        "the span carries the matched route"
+    );
+    assert!(contains(&body, "latchkey"), "the service name is sent");
+    assert!(!contains(&body, "lkat_secret-looking"), "never the query");
 }
+both!(each_request_span_is_exported_over_otlp_with_its_request_id_and_route);
 
-both! {
-    async fn nothing_is_exported_when_otel_endpoint_is_unset(app) {
-        let (url, received) = collector().await;
-        serve_one_request(&app, None, &url).await;
-        assert!(received.lock().unwrap().is_empty(), "no OTLP request was sent");
-    }
+async fn nothing_is_exported_when_otel_endpoint_is_unset(app: TestApp) {
+    let (url, received) = collector().await;
+    serve_one_request(&app, None, &url).await;
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "no OTLP request was sent"
+    );
 }
+both!(nothing_is_exported_when_otel_endpoint_is_unset);
