@@ -94,7 +94,11 @@ impl Driver {
                 break;
             }
         }
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}
+            }
+        });
         let created: Value = http
             .post(format!("{root}/session"))
             .json(&caps)
@@ -459,7 +463,8 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     );
     b.screenshot("applications-manager").await;
 
-    // Consent before Bea has a blog: the icon is Latchkey's copy, and a link leads to creating a site.
+    // Consent before Bea has a blog: the icon is Latchkey's copy, and a link leads to creating a
+    // site.
     let consent = format!(
         "{base}/oauth2/authorize?client_id={client_id}&response_type=code&redirect_uri={}",
         form_urlencoded::byte_serialize(format!("{base}/playground/callback").as_bytes())

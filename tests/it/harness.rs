@@ -272,8 +272,8 @@ impl TestApp {
         (created.app, created.client_secret)
     }
 
-    /// A live `global` access token for `user_id` and `app_id` (under a new grant), written straight
-    /// through the store as the token endpoint would: its value and what it stands for.
+    /// A live `global` access token for `user_id` and `app_id` (under a new grant), written
+    /// straight through the store as the token endpoint would: its value and what it stands for.
     pub async fn issue_token(&self, user_id: i64, app_id: i64, expires_at: Option<i64>) -> Issued {
         let minted = latchkey::oauth2::tokens::mint(&self.state);
         let new = NewToken {

@@ -1581,7 +1581,11 @@ async fn rest_oauth1_errors_are_wordpress_json(app: TestApp) {
         .assert_status(401);
     assert_eq!(
         res.json(),
-        serde_json::json!({"code":"json_oauth1_signature_mismatch","message":"OAuth signature does not match","data":{"status":401}})
+        serde_json::json!({
+            "code": "json_oauth1_signature_mismatch",
+            "message": "OAuth signature does not match",
+            "data": {"status": 401}
+        })
     );
     let stranger = Creds {
         key: "nobodyatall1".into(),

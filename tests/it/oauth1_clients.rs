@@ -1,8 +1,9 @@
 //! OAuth 1.0a as its clients really speak it (issues 11 and 13, `spec/oauth1.md` §3–§4): protocol
-//! parameters in exactly one place (security O113) with WP-API's one tolerated verifier copy, no control
-//! character in any protocol parameter (checked before storage, so one app's bad nonce never fails
-//! another app's call), a callback given at authorize instead of at request time, and the real
-//! JavaScript clients, node-oauth and `wordpress-rest-api-oauth-1`, run unmodified from npm.
+//! parameters in exactly one place (security O113) with WP-API's one tolerated verifier copy, no
+//! control character in any protocol parameter (checked before storage, so one app's bad nonce
+//! never fails another app's call), a callback given at authorize instead of at request time, and
+//! the real JavaScript clients, node-oauth and `wordpress-rest-api-oauth-1`, run unmodified from
+//! npm.
 
 use latchkey::oauth1::signature::{self, SignatureMethod};
 
@@ -10,8 +11,8 @@ use crate::both;
 use crate::harness::*;
 use crate::oauth1::*;
 
-/// Signs `oauth` (all in the header) over `signed_form` but sends `sent_form`: how a client that puts a
-/// copy of a protocol parameter in the body, signed once, builds its request.
+/// Signs `oauth` (all in the header) over `signed_form` but sends `sent_form`: how a client that
+/// puts a copy of a protocol parameter in the body, signed once, builds its request.
 async fn send_signed_over(
     app: &TestApp,
     creds: &Creds,

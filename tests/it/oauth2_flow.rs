@@ -431,7 +431,10 @@ async fn the_password_grant_works_for_the_owner_only(app: TestApp) {
         .json();
     assert_eq!(
         wrong,
-        serde_json::json!({"error":"invalid_request","error_description":"Incorrect username or password."})
+        serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "Incorrect username or password."
+        })
     );
 }
 both!(the_password_grant_works_for_the_owner_only);

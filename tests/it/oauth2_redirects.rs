@@ -7,7 +7,8 @@ use crate::both;
 use crate::flows::*;
 use crate::harness::*;
 
-/// EP: a 400 HTML page, no `Location`, no link to the supplied URI, `no-store`; NSE: nothing issued.
+/// EP: a 400 HTML page, no `Location`, no link to the supplied URI, `no-store`; NSE: nothing
+/// issued.
 async fn assert_error_page(
     app: &TestApp,
     response: reqwest::Response,

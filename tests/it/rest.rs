@@ -658,7 +658,11 @@ async fn each_error_has_its_shape(t: TestApp) {
     let missing = t.get("/rest/v1.1/me").await.read().await.assert_status(403);
     assert_eq!(
         missing.json(),
-        json!({"error": "authorization_required", "message": "An active access token must be used to query information about the current user."})
+        json!({
+            "error": "authorization_required",
+            "message": "An active access token must be used to query information about the current \
+                        user."
+        })
     );
     let missing = t
         .get(&format!("/rest/v1.1/sites/{}/posts", w.s1.id))
@@ -1381,7 +1385,10 @@ async fn writes_from_other_origins_are_refused_and_reads_get_no_cors_headers(t: 
         let write = write.read().await.assert_status(403);
         assert_eq!(
             write.json(),
-            json!({"error": "unauthorized", "message": "You cannot make requests from this origin."})
+            json!({
+                "error": "unauthorized",
+                "message": "You cannot make requests from this origin."
+            })
         );
         assert!(write.headers.get("access-control-allow-origin").is_none());
         let follow = post_form(

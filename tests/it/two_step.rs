@@ -717,7 +717,10 @@ async fn pw05_two_step_accounts_get_tokens_only_with_application_passwords(app: 
         .assert_status(400);
     assert_eq!(
         plain.json(),
-        serde_json::json!({"error": "invalid_request", "error_description": "Incorrect username or password."})
+        serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "Incorrect username or password."
+        })
     );
     let flagged = app
         .bob_grant(&w, BOB_PASSWORD, &[("wpcom_supports_2fa", "true")])
