@@ -82,17 +82,14 @@ async fn issue(app: &TestApp, user_id: i64, app_id: i64) -> String {
     app.issue_token(user_id, app_id, None).await.token
 }
 
-/// Another process revoked `token`: the server drops its cached copy within 100 ms (PostgreSQL
-/// NOTIFY, SQLite's revocation log polled every 50 ms).
-async fn refused_within_100_ms(app: &TestApp, client_id: i64, token: &str) {
-    let start = std::time::Instant::now();
-    while app.token_info(client_id, token).await.status() != 400 {
-        assert!(
-            start.elapsed() < std::time::Duration::from_millis(100),
-            "still valid"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+/// Another process revoked `token`: the server drops its cached copy (PostgreSQL NOTIFY, SQLite's
+/// revocation log polled every 50 ms), within 100 ms on an idle machine. The test fails past
+/// [`PATIENCE`] rather than past 100 ms of wall-clock time, which a loaded machine can spend
+/// between two polls; within it, far below the cache's 60 s TTL, only the announcement can have
+/// dropped the token.
+async fn refused_once_announced(app: &TestApp, client_id: i64, token: &str) {
+    let refused = async || app.token_info(client_id, token).await.status() == 400;
+    wait_until("the server refuses the revoked token", PATIENCE, refused).await;
 }
 
 async fn token_revoke_ends_one_token_or_a_users_grants_and_refuses_what_it_cannot_find(
@@ -123,7 +120,7 @@ async fn token_revoke_ends_one_token_or_a_users_grants_and_refuses_what_it_canno
     let revoked = ok_json(&child.wait_with_output().unwrap());
     assert_eq!(revoked["revoked"], true);
     assert_eq!(revoked["client_id"], client.id.to_string());
-    refused_within_100_ms(&app, client.id, &one).await;
+    refused_once_announced(&app, client.id, &one).await;
     app.token_info(client.id, &two)
         .await
         .read()
@@ -164,7 +161,7 @@ async fn token_revoke_ends_one_token_or_a_users_grants_and_refuses_what_it_canno
         revoked["grants"], 2,
         "each token issued above has its own grant"
     );
-    refused_within_100_ms(&app, client.id, &two).await;
+    refused_once_announced(&app, client.id, &two).await;
     app.token_info(other.id, &three)
         .await
         .read()
@@ -175,7 +172,7 @@ async fn token_revoke_ends_one_token_or_a_users_grants_and_refuses_what_it_canno
         revoked["client_ids"],
         serde_json::json!([other.id.to_string()])
     );
-    refused_within_100_ms(&app, other.id, &three).await;
+    refused_once_announced(&app, other.id, &three).await;
     assert_eq!(app.count("access_tokens").await, 0);
 }
 both!(token_revoke_ends_one_token_or_a_users_grants_and_refuses_what_it_cannot_find);
@@ -661,8 +658,8 @@ async fn user_delete_ends_everything_the_user_holds_on_the_running_server_and_re
     let deleted = ok_json(&latchkey(&app, &["user", "delete", "alice", "--force"]));
     assert_eq!(deleted["deleted"], true);
     assert_eq!(deleted["apps_deleted"].as_array().unwrap().len(), 2);
-    refused_within_100_ms(&app, w.c3.id, &token).await;
-    refused_within_100_ms(&app, w.c1.id, &bobs).await;
+    refused_once_announced(&app, w.c3.id, &token).await;
+    refused_once_announced(&app, w.c1.id, &bobs).await;
     for table in [
         "grants",
         "access_tokens",
@@ -893,13 +890,12 @@ async fn f01_an_unreachable_database_leaves_the_server_live_but_not_ready() {
     let client = new_browser();
     let base = format!("http://127.0.0.1:{port}");
     let mut live = None;
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/health/live")).send().await {
-            live = Some(r.status().as_u16());
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let answered = async || {
+        let answer = client.get(format!("{base}/health/live")).send().await;
+        live = answer.ok().map(|r| r.status().as_u16());
+        live.is_some()
+    };
+    wait_until("the server answers /health/live", 3 * PATIENCE, answered).await;
     assert_eq!(live, Some(200));
     let ready = client
         .get(format!("{base}/health/ready"))

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use latchkey::AppState;
 use latchkey::admin::{self, AppInput, UserInput};
@@ -18,6 +19,31 @@ use sqlx::Connection;
 pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
 /// A fixed start time for the manual clock (2026-01-01T00:00:00Z).
 pub const T0: i64 = 1_767_225_600;
+
+/// How long a test waits for something that takes milliseconds on an idle machine (a revocation
+/// reaching another instance, a server process becoming ready) before it fails. Generous, since
+/// several test runs may share two cores, yet far below what would mean that something else did
+/// it: the validation cache's 60 s TTL, the 5 s pool acquire timeout.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Polls `done` every few milliseconds until it holds and returns how long that took; fails,
+/// saying `what` never happened, once `limit` has passed. A wait bounded by the property it
+/// waits for, in place of a fixed sleep or a wall-clock bound a loaded machine can miss.
+pub async fn wait_until(
+    what: &str,
+    limit: Duration,
+    mut done: impl AsyncFnMut() -> bool,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        if done().await {
+            return start.elapsed();
+        }
+        let waited = start.elapsed();
+        assert!(waited < limit, "{what}: not after {waited:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -356,19 +382,9 @@ impl TestApp {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let client = new_browser();
-        for _ in 0..100 {
-            if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
-                && r.status().is_success()
-            {
-                return ServerProcess {
-                    base,
-                    _child: child,
-                };
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the second server process did not become ready");
+        let server = ServerProcess { base, child };
+        server.wait_ready().await;
+        server
     }
 
     /// One integer from a query, for side-effect assertions.
@@ -461,18 +477,50 @@ impl TestApp {
     }
 }
 
+/// Waits until the instance's revocation watcher is listening (the validation cache is bypassed
+/// before).
+pub async fn wait_live(store: &Store) {
+    let live = async || store.validation_cache().is_live();
+    wait_until("the revocation watcher connects", PATIENCE, live).await;
+}
+
 /// A `latchkey serve` child process, killed when dropped.
 pub struct ServerProcess {
     pub base: String,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
 }
 
 impl ServerProcess {
     pub fn new(base: String, child: tokio::process::Child) -> Self {
-        Self {
-            base,
-            _child: child,
-        }
+        Self { base, child }
+    }
+
+    /// Waits until the server answers `/health/ready` with a success.
+    pub async fn wait_ready(&self) {
+        let client = new_browser();
+        let url = format!("{}/health/ready", self.base);
+        let ready = async || {
+            let answer = client.get(&url).send().await;
+            answer.is_ok_and(|r| r.status().is_success())
+        };
+        wait_until("the server process is ready", 3 * PATIENCE, ready).await;
+    }
+
+    /// Stops the server as an operator would (SIGTERM) and waits until it has exited, so that
+    /// everything it logged is in its log, whole lines only (a kill may cut the last line off).
+    pub async fn stop(mut self) {
+        let pid = self.child.id().expect("the server is running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        // Past the server's own 10 s shutdown deadline.
+        let exited = tokio::time::timeout(3 * PATIENCE, self.child.wait())
+            .await
+            .expect("the server exits after SIGTERM")
+            .unwrap();
+        assert!(exited.success(), "graceful shutdown: {exited}");
     }
 }
 

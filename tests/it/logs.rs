@@ -116,8 +116,7 @@ async fn tk11_logs_never_contain_credentials(app: TestApp) {
         .await
         .unwrap();
     let token2 = second["access_token"].as_str().unwrap().to_owned();
-    drop(server);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    server.stop().await;
 
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(
@@ -168,16 +167,9 @@ async fn serve_logging_json(
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let client = new_browser();
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
-            && r.status().is_success()
-        {
-            return (ServerProcess::new(base, child), log);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the server process did not become ready");
+    let server = ServerProcess::new(base, child);
+    server.wait_ready().await;
+    (server, log)
 }
 
 fn json_lines(log: &std::path::Path) -> Vec<serde_json::Value> {
@@ -230,8 +222,7 @@ async fn each_request_logs_one_info_line_and_each_security_event_a_warning(app: 
         .send()
         .await
         .unwrap();
-    drop(server);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    server.stop().await;
 
     let lines = json_lines(&log);
     let text = std::fs::read_to_string(&log).unwrap();

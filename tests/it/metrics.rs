@@ -250,25 +250,19 @@ async fn metrics_listen_moves_metrics_off_the_public_listener(app: TestApp) {
         .await
         .unwrap();
     app.get("/metrics").await.read().await.assert_status(404);
-    let mut tries = 0;
-    loop {
-        match new_browser()
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-        {
-            Ok(r) => {
-                let body = r.read().await.assert_status(200).body;
-                let m = Scrape::parse(&body);
-                assert!(m.value(r#"latchkey_http_requests_total{route="unmatched",method="GET",status="404"}"#) >= 1.0);
-                break;
-            }
-            Err(_) if tries < 50 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            Err(e) => panic!("the metrics listener does not answer: {e}"),
-        }
-    }
+    // The metrics listener is bound beside the server, a moment after it starts.
+    let metrics = format!("http://127.0.0.1:{port}/metrics");
+    let mut answer = None;
+    let answered = async || {
+        answer = new_browser().get(&metrics).send().await.ok();
+        answer.is_some()
+    };
+    wait_until("the metrics listener answers", PATIENCE, answered).await;
+    let body = answer.unwrap().read().await.assert_status(200).body;
+    let m = Scrape::parse(&body);
+    assert!(
+        m.value(r#"latchkey_http_requests_total{route="unmatched",method="GET",status="404"}"#)
+            >= 1.0
+    );
 }
 both!(metrics_listen_moves_metrics_off_the_public_listener);

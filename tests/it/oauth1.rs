@@ -1756,9 +1756,7 @@ both!(signed_calls_list_and_create_posts_on_the_token_blog);
 
 async fn revoking_the_app_or_deleting_it_ends_oauth1_tokens(app: TestApp) {
     // With the validation cache on, and the token in it: revocation must still win at once.
-    while !app.store.validation_cache().is_live() {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_live(&app.store).await;
     let fx = setup(&app).await;
     let creds = connect(&app, &fx).await;
     for _ in 0..2 {
@@ -2043,9 +2041,7 @@ async fn concurrent_nonces_share_commits_and_each_key_is_fresh_exactly_once(app:
 both!(concurrent_nonces_share_commits_and_each_key_is_fresh_exactly_once);
 
 async fn a_regenerated_consumer_secret_ends_the_old_one_at_once_even_when_cached(app: TestApp) {
-    while !app.store.validation_cache().is_live() {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_live(&app.store).await;
     let fx = setup(&app).await;
     let creds = connect(&app, &fx).await;
     for _ in 0..2 {

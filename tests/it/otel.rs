@@ -3,7 +3,6 @@
 //! (never the query); with it unset, nothing is sent, whatever `OTEL_*` variables say.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::both;
 use crate::harness::*;
@@ -60,19 +59,9 @@ async fn serve_one_request(app: &TestApp, endpoint: Option<&str>, collector: &st
         Some(url) => command.env("LATCHKEY_OTEL__ENDPOINT", url),
         None => command.env_remove("LATCHKEY_OTEL__ENDPOINT"),
     };
-    let mut child = command.spawn().unwrap();
+    let server = ServerProcess::new(base.clone(), command.spawn().unwrap());
+    server.wait_ready().await;
     let client = new_browser_without_cookies();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
-            && r.status().is_success()
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the server process did not become ready");
     client
         .get(format!(
             "{base}/oauth2/token-info?client_id=1&token=lkat_secret-looking"
@@ -81,17 +70,7 @@ async fn serve_one_request(app: &TestApp, endpoint: Option<&str>, collector: &st
         .send()
         .await
         .unwrap();
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("the server exits after SIGTERM")
-        .unwrap();
-    assert!(status.success(), "graceful shutdown: {status}");
+    server.stop().await;
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
