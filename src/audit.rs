@@ -14,7 +14,7 @@ pub async fn code_replayed(state: &AppState, app_id: i64, peer: Peer) -> Result<
         detail: "the token issued from the code was revoked",
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await
+    state.store.audit_alone(&event, state.now()).await
 }
 
 /// An authorization request named a redirect URI the app did not register (security.md RU01).
@@ -24,7 +24,7 @@ pub async fn redirect_refused(state: &AppState, app_id: i64) -> Result<(), Store
         app_id: Some(app_id),
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await
+    state.store.audit_alone(&event, state.now()).await
 }
 
 /// After a failed login: when that failure spent the account's budget, the account is locked out
@@ -55,7 +55,7 @@ pub async fn lockout_if_spent(
         detail: &detail,
         ..Default::default()
     };
-    state.store.audit(&event, now).await
+    state.store.audit_alone(&event, now).await
 }
 
 /// Reads `--since`: Unix seconds, a date `YYYY-MM-DD` (midnight UTC), or an age before `now`

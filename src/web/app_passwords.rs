@@ -92,7 +92,9 @@ pub async fn authenticate_grant(
     {
         // The budget is not cleared: an API client's success must not buy an attacker fresh
         // guesses at this account's 2-step codes.
-        state.store.touch_app_password(id, state.now()).await?;
+        let mut tx = state.store.begin();
+        tx.touch_app_password(id, state.now()).await?;
+        tx.commit().await?;
         return Ok((user, Some(id)));
     }
     match login::verify_account_password(state, login, pw).await? {
@@ -232,8 +234,8 @@ pub async fn create(
         .await
         .map_err(|_| PageError::Unavailable)?;
     let now = state.now();
-    let id = state
-        .store
+    let mut tx = state.store.begin();
+    let id = tx
         .create_app_password(
             s.user.id,
             name,
@@ -249,7 +251,8 @@ pub async fn create(
         detail: &detail,
         ..Default::default()
     };
-    state.store.audit(&event, now).await?;
+    tx.audit(&event, now).await?;
+    tx.commit().await?;
     let shown = (name.to_owned(), rules::group(&plain, 4));
     render(&state, &s, Some(shown), "", None, StatusCode::OK).await
 }
@@ -276,7 +279,8 @@ pub async fn revoke(
     let Ok(id) = id.parse::<i64>() else {
         return Err(PageError::NotFound);
     };
-    if !state.store.revoke_app_password(s.user.id, id).await? {
+    let mut tx = state.store.begin();
+    if !tx.revoke_app_password(s.user.id, id).await? {
         return Err(PageError::NotFound);
     }
     let detail = format!("app password {id}");
@@ -286,6 +290,7 @@ pub async fn revoke(
         detail: &detail,
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await?;
+    tx.audit(&event, state.now()).await?;
+    tx.commit().await?;
     Ok(Redirect::to(PAGE).into_response())
 }

@@ -85,7 +85,7 @@ pub async fn count_failure(
         peer: Some(peer.to_string()),
         ..Default::default()
     };
-    state.store.audit(&event, now).await?;
+    state.store.audit_alone(&event, now).await?;
     crate::audit::lockout_if_spent(state, user_id, peer, &account_key).await
 }
 
@@ -120,7 +120,9 @@ pub async fn verify_account_password(
         let salt = crate::domain::random::bytes::<16>(&*state.random);
         let candidate = pw.to_owned();
         if let Ok(new_hash) = crate::blocking::run(move || password::hash(&candidate, salt)).await {
-            state.store.update_password_hash(user.id, &new_hash).await?;
+            let mut tx = state.store.begin();
+            tx.update_password_hash(user.id, &new_hash).await?;
+            tx.commit().await?;
         }
     }
     Ok((user, ok))
@@ -328,14 +330,16 @@ pub async fn submit(
             {
                 return Ok(second_step);
             }
-            let c = session::start(&state, user.id).await?;
+            let mut tx = state.store.begin();
+            let c = session::start(&state, &mut tx, user.id).await?;
             let event = AuditEvent {
                 kind: "login",
                 user_id: Some(user.id),
                 peer: Some(peer.to_string()),
                 ..Default::default()
             };
-            state.store.audit(&event, state.now()).await?;
+            tx.audit(&event, state.now()).await?;
+            tx.commit().await?;
             let jar = jar.add(c).add(session::cookie(
                 &state,
                 session::login_cookie_name(&state),

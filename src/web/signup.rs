@@ -154,7 +154,8 @@ pub async fn submit(
     };
     let mut error = check_all(&state, &input).await?;
     if error.is_empty() {
-        match admin::create_user(&state.store, &*state.random, &input, now).await {
+        let mut tx = state.store.begin();
+        match admin::create_user(&mut tx, &*state.random, &input, now).await {
             Ok(user) => {
                 state.throttle.fail(&budget_key, limits.window_secs, now);
                 let event = AuditEvent {
@@ -163,8 +164,9 @@ pub async fn submit(
                     peer: Some(peer.to_string()),
                     ..Default::default()
                 };
-                state.store.audit(&event, now).await?;
-                let c = session::start(&state, user.id).await?;
+                tx.audit(&event, now).await?;
+                let c = session::start(&state, &mut tx, user.id).await?;
+                tx.commit().await?;
                 let jar = jar.add(c).add(session::cookie(
                     &state,
                     session::login_cookie_name(&state),

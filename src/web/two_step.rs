@@ -98,15 +98,18 @@ async fn accept_code(state: &AppState, user: &User, typed: &str) -> Result<bool,
         return Ok(false);
     };
     if let Some(step) = rules::verify_code(&seed, typed, state.now(), two_step.totp_last_step) {
-        return state.store.claim_totp_step(user.id, step).await;
+        let mut tx = state.store.begin();
+        let claimed = tx.claim_totp_step(user.id, step).await?;
+        tx.commit().await?;
+        return Ok(claimed);
     }
     match rules::normalise_recovery_code(typed) {
         Some(code) => {
             let digest = recovery_digest(state, user.id, &code);
-            state
-                .store
-                .use_recovery_code(user.id, &digest, state.now())
-                .await
+            let mut tx = state.store.begin();
+            let used = tx.use_recovery_code(user.id, &digest, state.now()).await?;
+            tx.commit().await?;
+            Ok(used)
         }
         None => Ok(false),
     }
@@ -314,7 +317,8 @@ pub async fn second_step(
         ));
     }
     login::clear_failures(&state, &user.username);
-    let c = session::start(&state, user.id).await?;
+    let mut tx = state.store.begin();
+    let c = session::start(&state, &mut tx, user.id).await?;
     let event = AuditEvent {
         kind: "login",
         user_id: Some(user.id),
@@ -322,7 +326,8 @@ pub async fn second_step(
         detail: "2-step",
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await?;
+    tx.audit(&event, state.now()).await?;
+    tx.commit().await?;
     let jar = jar.add(c).add(session::cookie(
         &state,
         pending_cookie_name(&state),
@@ -465,8 +470,8 @@ pub async fn enable(
         &*state.random,
     );
     let now = state.now();
-    if !state
-        .store
+    let mut tx = state.store.begin();
+    if !tx
         .enable_two_step(s.user.id, &sealed, step, &digests, now)
         .await?
     {
@@ -477,7 +482,8 @@ pub async fn enable(
         user_id: Some(s.user.id),
         ..Default::default()
     };
-    state.store.audit(&event, now).await?;
+    tx.audit(&event, now).await?;
+    tx.commit().await?;
     Ok(page(
         StatusCode::OK,
         RecoveryCodesPage {
@@ -527,13 +533,15 @@ pub async fn disable(
         )
         .await;
     }
-    state.store.disable_two_step(s.user.id).await?;
+    let mut tx = state.store.begin();
+    tx.disable_two_step(s.user.id).await?;
     let event = AuditEvent {
         kind: "two_step_disabled",
         user_id: Some(s.user.id),
         peer: Some(peer.to_string()),
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await?;
+    tx.audit(&event, state.now()).await?;
+    tx.commit().await?;
     Ok(Redirect::to(PAGE).into_response())
 }

@@ -89,7 +89,7 @@ both! {
             allow_implicit: false,
             oauth1_callback: Some("oob"),
         };
-        let created = admin::create_app(&app.store, &OsRandom, &app.state.key.0, &alice, &input, &app.base, app.clock_now())
+        let created = commit_with(&app.store, async |tx| admin::create_app(tx, &OsRandom, &app.state.key.0, &alice, &input, &app.base, app.clock_now()).await)
             .await
             .unwrap();
         let client_id = created.app.id.to_string();

@@ -57,15 +57,18 @@ pub(crate) async fn consumer(
         allow_implicit: false,
         oauth1_callback: Some(callback),
     };
-    let created = admin::create_app(
-        &app.store,
-        &OsRandom,
-        &app.state.key.0,
-        owner,
-        &input,
-        &app.base,
-        app.clock_now(),
-    )
+    let created = commit_with(&app.store, async |tx| {
+        admin::create_app(
+            tx,
+            &OsRandom,
+            &app.state.key.0,
+            owner,
+            &input,
+            &app.base,
+            app.clock_now(),
+        )
+        .await
+    })
     .await
     .unwrap();
     let creds = Creds {
@@ -1238,7 +1241,7 @@ both! {
         for _ in 0..2 {
             signed(&app, &creds, "GET", "/wp-json/wp/v2/users/me", None, &[]).await.assert_status(200).await;
         }
-        let secret = admin::regenerate_consumer_secret(&app.store, &OsRandom, &app.state.key.0, &fx.app)
+        let secret = commit_with(&app.store, async |tx| admin::regenerate_consumer_secret(tx, &OsRandom, &app.state.key.0, &fx.app).await)
             .await
             .unwrap();
         let res = signed(&app, &creds, "GET", "/wp-json/wp/v2/users/me", None, &[]).await.assert_status(401).await;

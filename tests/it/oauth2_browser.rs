@@ -67,7 +67,7 @@ both! {
             app_type: latchkey::domain::app::AppType::Web, redirect_uris: &redirects, js_origins: &[],
             allow_implicit: true, oauth1_callback: None,
         };
-        let created = latchkey::admin::create_app(&app.store, &latchkey::domain::random::OsRandom, &[0; 32], &w.alice, &input_app, &app.base, 0).await.unwrap();
+        let created = commit_with(&app.store, async |tx| latchkey::admin::create_app(tx, &latchkey::domain::random::OsRandom, &[0; 32], &w.alice, &input_app, &app.base, 0).await).await.unwrap();
         let browser = app.alice_browser().await;
         let query = authz_query(created.app.id, C1_REDIRECT, &[("state", "\"><script>alert(3)</script>")]).replace("state=xyz&", "");
         let page = app.authorize(&browser, &query).await.assert_status(200).await;

@@ -239,7 +239,7 @@ both! {
         let stored: Vec<u8> = app.scalar_bytes(&format!("SELECT secret_digest FROM apps WHERE id = {}", w.c1.id)).await;
         assert_eq!(stored.len(), 32);
         assert!(!app.database_contains(&w.s1).await, "the client secret is not stored");
-        let new = latchkey::admin::reset_secret(&app.store, &latchkey::domain::random::OsRandom, &w.c1).await.unwrap();
+        let new = commit_with(&app.store, async |tx| latchkey::admin::reset_secret(tx, &latchkey::domain::random::OsRandom, &w.c1).await).await.unwrap();
         let id = w.c1.id.to_string();
         let old = app.token(&[("grant_type", "password"), ("client_id", &id), ("client_secret", &w.s1), ("username", "alice"), ("password", ALICE_PASSWORD)]).await.assert_status(400).await;
         assert_oauth_error(&old, "invalid_client");

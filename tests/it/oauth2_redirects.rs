@@ -175,7 +175,7 @@ both! {
                 name: "x", description: "", website: "", icon_url: "", app_type,
                 redirect_uris: &[uri.to_owned()], js_origins: &[], allow_implicit: true, oauth1_callback: None,
             };
-            let refused = latchkey::admin::create_app(&app.store, &latchkey::domain::random::OsRandom, &[0; 32], &w.alice, &input, &app.base, 0).await;
+            let refused = commit_with(&app.store, async |tx| latchkey::admin::create_app(tx, &latchkey::domain::random::OsRandom, &[0; 32], &w.alice, &input, &app.base, 0).await).await;
             assert!(refused.is_err(), "{uri} must be refused");
         }
     }
@@ -213,7 +213,7 @@ both! {
             name: "Code only", description: "", website: "", icon_url: "", app_type: AppType::Web,
             redirect_uris: &redirects, js_origins: &[], allow_implicit: false, oauth1_callback: None,
         };
-        let created = latchkey::admin::create_app(&app.store, &latchkey::domain::random::OsRandom, &[0; 32], &w.alice, &input, &app.base, 0).await.unwrap();
+        let created = commit_with(&app.store, async |tx| latchkey::admin::create_app(tx, &latchkey::domain::random::OsRandom, &[0; 32], &w.alice, &input, &app.base, 0).await).await.unwrap();
         let browser = app.alice_browser().await;
         let query = authz_query(created.app.id, C1_REDIRECT, &[("response_type", "token")]).replace("response_type=code&", "");
         let response = app.authorize(&browser, &query).await.assert_status(303).await;
