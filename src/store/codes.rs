@@ -103,34 +103,34 @@ impl Store {
         F: FnOnce(&RedeemedCode) -> std::result::Result<CodeToken<'a>, (R, bool)>,
     {
         let mut tx = self.begin();
-        let redeemed = tx.claim_code(digest, now, check).await?;
-        // Nothing changed (an unknown or spent code), or a refusal that does not burn the code:
-        // the claim is rolled back.
-        let changed = match &redeemed {
-            Ok(_) | Err(RedeemRefusal::Replayed) => true,
-            Err(RedeemRefusal::Rejected { burn, .. }) => *burn,
-            Err(RedeemRefusal::Invalid | RedeemRefusal::Spent) => false,
+        let Some(code) = tx.claim_code(digest, now).await? else {
+            let refusal = tx.unclaimable(digest).await?;
+            // Only a replay changed anything (it revoked the token the code issued).
+            if matches!(refusal, RedeemRefusal::Replayed) {
+                tx.commit().await?;
+            }
+            return Ok(Err(refusal));
         };
-        if changed {
-            tx.commit().await?;
-        }
-        Ok(redeemed)
+        let token = match check(&code) {
+            Ok(token) => token,
+            Err((reason, burn)) => {
+                // A refusal that does not burn the code rolls the claim back.
+                if burn {
+                    tx.commit().await?;
+                }
+                return Ok(Err(RedeemRefusal::Rejected { reason, burn }));
+            }
+        };
+        let token_id = tx.issue_for_code(&code, digest, &token, now).await?;
+        tx.commit().await?;
+        Ok(Ok((code, token_id)))
     }
 }
 
 impl Tx<'_> {
-    /// [`Store::redeem_code`]'s work, on this transaction; the caller commits, or drops the
-    /// transaction after a refusal that does not burn the code.
-    async fn claim_code<'a, R, F>(
-        &mut self,
-        digest: &[u8],
-        now: i64,
-        check: F,
-    ) -> Result<std::result::Result<(RedeemedCode, i64), RedeemRefusal<R>>>
-    where
-        F: FnOnce(&RedeemedCode) -> std::result::Result<CodeToken<'a>, (R, bool)>,
-    {
-        let claimed: Option<RedeemedCode> = with_tx!(self, |tx| {
+    /// Marks the unused, unexpired code with this digest used and returns its binding.
+    async fn claim_code(&mut self, digest: &[u8], now: i64) -> Result<Option<RedeemedCode>> {
+        Ok(with_tx!(self, |tx| {
             sqlx::query_as(concat!(
                 "UPDATE auth_codes SET used_at = $2 \
                  WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 \
@@ -142,14 +142,17 @@ impl Tx<'_> {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?
-        });
-        let Some(code) = claimed else {
-            return self.replayed(digest).await.map(Err);
-        };
-        let token = match check(&code) {
-            Ok(token) => token,
-            Err((reason, burn)) => return Ok(Err(RedeemRefusal::Rejected { reason, burn })),
-        };
+        }))
+    }
+
+    /// Stores the token redeemed from the claimed `code` and ties it to the code and its grant.
+    async fn issue_for_code(
+        &mut self,
+        code: &RedeemedCode,
+        digest: &[u8],
+        token: &CodeToken<'_>,
+        now: i64,
+    ) -> Result<i64> {
         let token = NewToken {
             digest: token.digest,
             app_id: code.app_id,
@@ -159,7 +162,7 @@ impl Tx<'_> {
             origin: "code",
             expires_at: token.expires_at,
         };
-        let token_id = with_tx!(self, |tx| {
+        Ok(with_tx!(self, |tx| {
             let token_id = insert_token!(&mut *tx, &token, code.grant_id, now);
             sqlx::query("UPDATE auth_codes SET token_id = $1 WHERE digest = $2")
                 .bind(token_id)
@@ -172,13 +175,12 @@ impl Tx<'_> {
                 .execute(&mut *tx)
                 .await?;
             token_id
-        });
-        Ok(Ok((code, token_id)))
+        }))
     }
 
     /// A code that could not be claimed: a replay of a used code revokes what it issued (RFC 6749
     /// §4.1.2).
-    async fn replayed<R>(&mut self, digest: &[u8]) -> Result<RedeemRefusal<R>> {
+    async fn unclaimable<R>(&mut self, digest: &[u8]) -> Result<RedeemRefusal<R>> {
         let used: Option<Option<i64>> = with_tx!(self, |tx| {
             sqlx::query_scalar(
                 "SELECT token_id FROM auth_codes WHERE digest = $1 AND used_at IS NOT NULL",

@@ -28,4 +28,5 @@ mod rest;
 mod selfservice;
 mod selfservice_more;
 mod two_step;
+mod unit_of_work;
 mod web_pages;
