@@ -43,6 +43,11 @@ const SELECT: &str = "SELECT p.id, p.site_id, p.author_id, u.username AS author_
      EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1) AS i_like \
      FROM posts p JOIN users u ON u.id = p.author_id";
 
+/// One post: `$1` the viewer, `$2` the site, `$3` the post.
+fn by_id() -> String {
+    format!("{SELECT} WHERE p.site_id = $2 AND p.id = $3")
+}
+
 /// `p.status IN ($first, …)` for `count` placeholders starting at `$first`.
 fn status_in(first: usize, count: usize) -> String {
     let list: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
@@ -52,7 +57,7 @@ fn status_in(first: usize, count: usize) -> String {
 impl Store {
     /// The post `post_id` of site `site_id`, seen by `viewer`.
     pub async fn post(&self, site_id: i64, post_id: i64, viewer: i64) -> Result<Option<Post>> {
-        let sql = format!("{SELECT} WHERE p.site_id = $2 AND p.id = $3");
+        let sql = by_id();
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(viewer)
@@ -117,7 +122,7 @@ impl Tx<'_> {
             .await?
         });
         // Read on this transaction: the new row is not visible elsewhere before the commit.
-        let sql = format!("{SELECT} WHERE p.site_id = $2 AND p.id = $3");
+        let sql = by_id();
         Ok(with_tx!(self, |tx| {
             sqlx::query_as(&sql)
                 .bind(new.author_id)
