@@ -1,11 +1,11 @@
 //! The unit of work: [`Store::begin`] opens a [`Tx`], the store's write methods run on it, and
 //! [`Tx::commit`] ends it. The transaction starts at its first statement, on a pooled connection
 //! of its own: until then a `Tx` holds nothing, so a caller may begin, read through the store,
-//! hash a password, and only then write. Commit is the one place where what the
-//! transaction announced ([`Tx::announce`]: a revocation, a stale profile or consumer) reaches this
-//! instance's validation cache, and where its audit events are counted and logged; other
-//! instances hear the announcement from the database (see `notify`). A `Tx` dropped without a
-//! commit (an error, an early return, a cancelled request) rolls back and changes nothing.
+//! hash a password, and only then write. Commit is the one place where what the transaction
+//! announced ([`Tx::announce`]: a revocation, a stale profile or consumer) reaches this instance's
+//! validation cache, and where its audit events are counted and logged; other instances hear the
+//! announcement from the database (see `notify`). A `Tx` dropped without a commit (an error, an
+//! early return, a cancelled request) rolls back and changes nothing.
 //!
 //! A failed COMMIT leaves the connection in an unknown state (SQLite may or may not have rolled
 //! back after `SQLITE_FULL` or `SQLITE_IOERR`, and sqlx can lose count of the transaction), so the
