@@ -64,9 +64,12 @@ async fn main() -> anyhow::Result<()> {
                 password: PASSWORD,
                 display_name: Some("Bench"),
             };
-            admin::create_user(&store, &OsRandom, &input, now)
+            let mut tx = store.begin();
+            let user = admin::create_user(&mut tx, &OsRandom, &input, now)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tx.commit().await?;
+            user
         }
     };
     let key = settings.secret_key(&OsRandom)?;
@@ -81,8 +84,9 @@ async fn main() -> anyhow::Result<()> {
         allow_implicit: true,
         oauth1_callback: Some("oob"),
     };
+    let mut tx = store.begin();
     let created = admin::create_app(
-        &store,
+        &mut tx,
         &OsRandom,
         &key.0,
         &user,
@@ -96,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
 
     // One grant, then every token under it.
     let first = secret::mint(Kind::AccessToken, &OsRandom);
-    let grant = store
+    let grant = tx
         .grant_token(
             &NewToken {
                 digest: &secret::digest(&first),
@@ -110,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
             now,
         )
         .await?;
+    tx.commit().await?;
     let stride = (args.tokens / args.sample.max(1)).max(1);
     let mut sample = std::io::BufWriter::new(std::fs::File::create(args.out.join("tokens.txt"))?);
     let mut progress = Progress::new("tokens", args.tokens);
@@ -205,16 +210,21 @@ async fn seed_oauth1(
 ) -> anyhow::Result<serde_json::Value> {
     let site = match admin::find_site(store, "https://bench.example/blog").await {
         Ok(site) => site,
-        Err(_) => admin::create_site(
-            store,
-            user,
-            "https://bench.example/blog",
-            "Bench",
-            false,
-            now,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?,
+        Err(_) => {
+            let mut tx = store.begin();
+            let site = admin::create_site(
+                &mut tx,
+                user,
+                "https://bench.example/blog",
+                "Bench",
+                false,
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tx.commit().await?;
+            site
+        }
     };
     let (consumer_key, consumer_secret) = app
         .oauth1_key
@@ -224,50 +234,51 @@ async fn seed_oauth1(
     let sealed =
         |context: &str, secret: &str| crypto::seal(key, context, secret.as_bytes(), &OsRandom);
     let request = alphanumeric(&OsRandom, 24);
-    store
-        .create_request_token(
-            &NewRequestToken {
-                digest: &secret::digest(&request),
-                secret_enc: &sealed(REQUEST_SECRET_CONTEXT, &alphanumeric(&OsRandom, 48)),
-                app_id: app.id,
-                callback: "oob",
-                expires_at: now + 600,
-            },
-            now,
-        )
-        .await?;
+    let mut tx = store.begin();
+    tx.create_request_token(
+        &NewRequestToken {
+            digest: &secret::digest(&request),
+            secret_enc: &sealed(REQUEST_SECRET_CONTEXT, &alphanumeric(&OsRandom, 48)),
+            app_id: app.id,
+            callback: "oob",
+            expires_at: now + 600,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     let pending = store
         .request_token(&secret::digest(&request))
         .await?
         .context("the request token just stored")?;
     let verifier = alphanumeric(&OsRandom, 24);
-    store
-        .approve_request_token(
-            pending.id,
-            &Approval {
-                verifier_digest: &secret::digest(&verifier),
-                verifier_enc: &sealed(REQUEST_SECRET_CONTEXT, &verifier),
-                user_id: user.id,
-                site_id: site.id,
-                callback: "oob",
-            },
-            now,
-        )
-        .await?;
+    let mut tx = store.begin();
+    tx.approve_request_token(
+        pending.id,
+        &Approval {
+            verifier_digest: &secret::digest(&verifier),
+            verifier_enc: &sealed(REQUEST_SECRET_CONTEXT, &verifier),
+            user_id: user.id,
+            site_id: site.id,
+            callback: "oob",
+        },
+        now,
+    )
+    .await?;
     let token = alphanumeric(&OsRandom, 24);
     let token_secret = alphanumeric(&OsRandom, 48);
-    store
-        .exchange_request_token(
-            pending.id,
-            &NewAccessToken {
-                digest: &secret::digest(&token),
-                secret_enc: &sealed(ACCESS_SECRET_CONTEXT, &token_secret),
-                scope: &Scope::full_blog().wire(),
-            },
-            now,
-        )
-        .await?
-        .context("exchanging the approved request token")?;
+    tx.exchange_request_token(
+        pending.id,
+        &NewAccessToken {
+            digest: &secret::digest(&token),
+            secret_enc: &sealed(ACCESS_SECRET_CONTEXT, &token_secret),
+            scope: &Scope::full_blog().wire(),
+        },
+        now,
+    )
+    .await?
+    .context("exchanging the approved request token")?;
+    tx.commit().await?;
     Ok(serde_json::json!({
         "consumer_key": consumer_key,
         "consumer_secret": consumer_secret,

@@ -5,7 +5,7 @@ use crate::domain::app::AppType;
 use crate::domain::input::{self, Field};
 use crate::domain::random::{Random, alphanumeric, bytes};
 use crate::domain::{crypto, password, redirect_uri, secret, site_url};
-use crate::store::{App, AppChanges, NewApp, NewUser, Role, Site, Store, StoreError, User};
+use crate::store::{App, AppChanges, NewApp, NewUser, Role, Site, Store, StoreError, Tx, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -101,7 +101,7 @@ pub struct UserInput<'a> {
 
 /// Creates an account. Argon2 runs off the async runtime.
 pub async fn create_user(
-    store: &Store,
+    tx: &mut Tx<'_>,
     random: &dyn Random,
     input: &UserInput<'_>,
     now: i64,
@@ -117,7 +117,7 @@ pub async fn create_user(
     if display_name.is_empty() || display_name.len() > 100 {
         return Err(invalid("display-name", "use 1 to 100 characters"));
     }
-    if store.user_by_login(input.username).await?.is_some() {
+    if tx.store().user_by_login(input.username).await?.is_some() {
         return Err(AdminError::Conflict("username"));
     }
     let salt: [u8; 16] = bytes(random);
@@ -125,7 +125,7 @@ pub async fn create_user(
     let hash = crate::blocking::run(move || password::hash(&pw, salt))
         .await
         .map_err(|_| invalid("password", "could not be hashed"))?;
-    let user = store
+    let user = tx
         .create_user(
             &NewUser {
                 username: input.username,
@@ -158,7 +158,7 @@ pub async fn find_site(store: &Store, id_or_url: &str) -> Result<Site> {
 }
 
 pub async fn create_site(
-    store: &Store,
+    tx: &mut Tx<'_>,
     owner: &User,
     url: &str,
     name: &str,
@@ -178,13 +178,13 @@ pub async fn create_site(
         return Err(invalid("name", "use 1 to 200 characters"));
     }
     let canonical = parsed.as_str().trim_end_matches('/');
-    Ok(store
+    Ok(tx
         .create_site(owner.id, canonical, &key, name, is_jetpack, now)
         .await?)
 }
 
 pub async fn add_member(
-    store: &Store,
+    tx: &mut Tx<'_>,
     site: &Site,
     user: &User,
     role: Role,
@@ -193,17 +193,17 @@ pub async fn add_member(
     if user.id == site.owner_id && role != Role::Administrator {
         return Err(invalid("role", "the site's owner stays an administrator"));
     }
-    store.set_membership(site.id, user.id, role, now).await?;
+    tx.set_membership(site.id, user.id, role, now).await?;
     Ok(())
 }
 
 /// Removes a member from a site. The owner cannot be removed, so a site always keeps an
 /// administrator.
-pub async fn remove_member(store: &Store, site: &Site, user_id: i64) -> Result<()> {
+pub async fn remove_member(tx: &mut Tx<'_>, site: &Site, user_id: i64) -> Result<()> {
     if user_id == site.owner_id {
         return Err(invalid("member", "the site's owner cannot be removed"));
     }
-    if !store.remove_membership(site.id, user_id).await? {
+    if !tx.remove_membership(site.id, user_id).await? {
         return Err(AdminError::NotFound("no such member".into()));
     }
     Ok(())
@@ -299,7 +299,7 @@ fn check_origin(origin: &str) -> Result<()> {
 }
 
 pub async fn create_app(
-    store: &Store,
+    tx: &mut Tx<'_>,
     random: &dyn Random,
     key: &[u8; 32],
     owner: &User,
@@ -327,7 +327,7 @@ pub async fn create_app(
         }
         None => (None, None, None),
     };
-    let app = store
+    let app = tx
         .create_app(
             &NewApp {
                 owner_id: owner.id,
@@ -365,10 +365,9 @@ pub async fn find_app(store: &Store, id: &str) -> Result<App> {
 }
 
 /// Issues a new client secret; the old one stops working at once. Returns the new secret.
-pub async fn reset_secret(store: &Store, random: &dyn Random, app: &App) -> Result<String> {
+pub async fn reset_secret(tx: &mut Tx<'_>, random: &dyn Random, app: &App) -> Result<String> {
     let client_secret = secret::mint(secret::Kind::ClientSecret, random);
-    store
-        .set_app_secret(app.id, &secret::digest(&client_secret))
+    tx.set_app_secret(app.id, &secret::digest(&client_secret))
         .await?;
     Ok(client_secret)
 }
@@ -394,7 +393,7 @@ fn new_consumer_secret(random: &dyn Random, key: &[u8; 32]) -> (String, Vec<u8>)
 /// a consumer creates one (key and secret); removing the callback removes the consumer, and with
 /// it the consumer key and secret.
 pub async fn update_app(
-    store: &Store,
+    tx: &mut Tx<'_>,
     random: &dyn Random,
     key: &[u8; 32],
     app: &App,
@@ -423,7 +422,7 @@ pub async fn update_app(
         oauth1_secret_enc: sealed.as_deref(),
         oauth1_callback: input.oauth1_callback,
     };
-    let app = store
+    let app = tx
         .update_app(app.id, &changes)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no app with client_id {}", app.id)))?;
@@ -436,7 +435,7 @@ pub async fn update_app(
 /// Issues a new OAuth1 consumer secret (the consumer key stays); the old one stops working at
 /// once. Returns the new secret.
 pub async fn regenerate_consumer_secret(
-    store: &Store,
+    tx: &mut Tx<'_>,
     random: &dyn Random,
     key: &[u8; 32],
     app: &App,
@@ -448,7 +447,7 @@ pub async fn regenerate_consumer_secret(
         ));
     }
     let (secret, sealed) = new_consumer_secret(random, key);
-    if !store.set_consumer_secret(app.id, &sealed).await? {
+    if !tx.set_consumer_secret(app.id, &sealed).await? {
         return Err(AdminError::NotFound(format!(
             "no app with client_id {}",
             app.id
@@ -460,7 +459,7 @@ pub async fn regenerate_consumer_secret(
 /// Sets a user's password under the same rules as sign-up, and ends their web sessions. Argon2 runs
 /// off the async runtime.
 pub async fn set_password(
-    store: &Store,
+    tx: &mut Tx<'_>,
     random: &dyn Random,
     user: &User,
     new_password: &str,
@@ -471,7 +470,7 @@ pub async fn set_password(
     let hash = crate::blocking::run(move || password::hash(&pw, salt))
         .await
         .map_err(|_| invalid("password", "could not be hashed"))?;
-    if !store.set_password_ending_sessions(user.id, &hash).await? {
+    if !tx.set_password_ending_sessions(user.id, &hash).await? {
         return Err(AdminError::NotFound(format!("no user {:?}", user.username)));
     }
     Ok(())

@@ -14,7 +14,7 @@ pub async fn code_replayed(state: &AppState, app_id: i64, peer: Peer) -> Result<
         detail: "the token issued from the code was revoked",
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await
+    state.store.audit_alone(&event, state.now()).await
 }
 
 /// An authorization request named a redirect URI the app did not register (security.md RU01).
@@ -24,7 +24,7 @@ pub async fn redirect_refused(state: &AppState, app_id: i64) -> Result<(), Store
         app_id: Some(app_id),
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await
+    state.store.audit_alone(&event, state.now()).await
 }
 
 /// Reads `--since`: Unix seconds, a date `YYYY-MM-DD` (midnight UTC), or an age before `now`

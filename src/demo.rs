@@ -34,7 +34,9 @@ pub async fn demo_secret(state: &AppState, app: &crate::store::App) -> Result<St
     if let Some(secret) = state.playground.secret_for(app.id) {
         return Ok(secret);
     }
-    let secret = admin::reset_secret(&state.store, &*state.random, app).await?;
+    let mut tx = state.store.begin();
+    let secret = admin::reset_secret(&mut tx, &*state.random, app).await?;
+    tx.commit().await?;
     state.playground.remember(app.id, secret.clone());
     Ok(secret)
 }
@@ -54,13 +56,20 @@ pub async fn seed(state: &AppState) -> Result<String, AdminError> {
                 password: DEMO_PASSWORD,
                 display_name: Some("Demo User"),
             };
-            admin::create_user(store, random, &input, now).await?
+            let mut tx = store.begin();
+            let user = admin::create_user(&mut tx, random, &input, now).await?;
+            tx.commit().await?;
+            user
         }
     };
     let site = match admin::find_site(store, DEMO_SITE_URL).await {
         Ok(site) => site,
         Err(AdminError::NotFound(_)) => {
-            admin::create_site(store, &user, DEMO_SITE_URL, "Demo Blog", false, now).await?
+            let mut tx = store.begin();
+            let site =
+                admin::create_site(&mut tx, &user, DEMO_SITE_URL, "Demo Blog", false, now).await?;
+            tx.commit().await?;
+            site
         }
         Err(e) => return Err(e),
     };
@@ -71,9 +80,10 @@ pub async fn seed(state: &AppState) -> Result<String, AdminError> {
         .await?
         .into_iter()
         .find(|a| a.name == DEMO_APP_NAME);
+    let mut tx = store.begin();
     let (app, secret) = match existing {
         Some(app) => {
-            let secret = admin::reset_secret(store, random, &app).await?;
+            let secret = admin::reset_secret(&mut tx, random, &app).await?;
             (app, secret)
         }
         None => {
@@ -89,10 +99,11 @@ pub async fn seed(state: &AppState) -> Result<String, AdminError> {
                 oauth1_callback: Some(&format!("{base}/playground/oauth1/callback")),
             };
             let created =
-                admin::create_app(store, random, &state.key.0, &user, &input, &base, now).await?;
+                admin::create_app(&mut tx, random, &state.key.0, &user, &input, &base, now).await?;
             (created.app, created.client_secret)
         }
     };
+    tx.commit().await?;
     state.playground.remember(app.id, secret);
     Ok(format!(
         "Demo data ready.\n  user:       {DEMO_USERNAME} / {DEMO_PASSWORD}\n  site:       {} (blog_id {})\n  \

@@ -1,5 +1,5 @@
 //! Background jobs of a serving instance (STYLE.md, "background jobs … stop cleanly"): the
-//! revocation watcher that keeps the validation cache honest (`store::cache`) and the periodic
+//! revocation watcher that keeps the validation cache honest (`store::notify`) and the periodic
 //! garbage collection (`store::gc`). Both stop when `stop` turns true.
 
 use std::time::Duration;

@@ -139,14 +139,16 @@ async fn revoke(store: &Store, args: RevokeArgs) -> anyhow::Result<()> {
             .token_by_digest(&secret::digest(&token), now())
             .await?
             .context("no live access token has that value; nothing was revoked")?;
-        store.revoke_token(grant.token_id).await?;
+        let mut tx = store.begin();
+        tx.revoke_token(grant.token_id).await?;
         cli_audit(
-            store,
+            &mut tx,
             "token_revoked",
             Some(grant.user_id),
             Some(grant.app_id),
         )
         .await?;
+        tx.commit().await?;
         eprintln!(
             "revoked the token (user {}, app {})",
             grant.user_id, grant.app_id
@@ -176,10 +178,12 @@ async fn revoke(store: &Store, args: RevokeArgs) -> anyhow::Result<()> {
         }
     };
     let mut grants = 0;
+    let mut tx = store.begin();
     for &app_id in &apps {
-        grants += store.revoke_app_for_user(user.id, app_id).await?;
-        cli_audit(store, "app_disconnected", Some(user.id), Some(app_id)).await?;
+        grants += tx.revoke_app_for_user(user.id, app_id).await?;
+        cli_audit(&mut tx, "app_disconnected", Some(user.id), Some(app_id)).await?;
     }
+    tx.commit().await?;
     eprintln!(
         "revoked {grants} grant(s) of {} for {} app(s)",
         user.username,
@@ -202,9 +206,10 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Audits a change made from the command line (`detail` says so; there is no peer).
+/// Audits a change made from the command line (`detail` says so; there is no peer), in the
+/// transaction that made it.
 async fn cli_audit(
-    store: &Store,
+    tx: &mut latchkey::store::Tx<'_>,
     kind: &str,
     user_id: Option<i64>,
     app_id: Option<i64>,
@@ -216,7 +221,7 @@ async fn cli_audit(
         peer: None,
         detail: "cli",
     };
-    Ok(store.audit(&event, now()).await?)
+    Ok(tx.audit(&event, now()).await?)
 }
 
 fn now() -> i64 {
@@ -240,9 +245,11 @@ async fn site(store: &Store, cmd: SiteCommand) -> anyhow::Result<()> {
             jetpack,
         } => {
             let owner = admin::find_user(store, &owner).await.map_err(explain)?;
-            let site = admin::create_site(store, &owner, &url, &name, jetpack, now())
+            let mut tx = store.begin();
+            let site = admin::create_site(&mut tx, &owner, &url, &name, jetpack, now())
                 .await
                 .map_err(explain)?;
+            tx.commit().await?;
             eprintln!("created site {} ({})", site.id, site.url);
             print(json!({"id": site.id, "url": site.url}));
         }
@@ -250,9 +257,11 @@ async fn site(store: &Store, cmd: SiteCommand) -> anyhow::Result<()> {
             let role: Role = role.into();
             let site = admin::find_site(store, &site).await.map_err(explain)?;
             let user = admin::find_user(store, &user).await.map_err(explain)?;
-            admin::add_member(store, &site, &user, role, now())
+            let mut tx = store.begin();
+            admin::add_member(&mut tx, &site, &user, role, now())
                 .await
                 .map_err(explain)?;
+            tx.commit().await?;
             eprintln!("{} is now {} of site {}", user.username, role, site.id);
             print(json!({"site_id": site.id, "user_id": user.id, "role": role.as_str()}));
         }
@@ -279,8 +288,9 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
                 allow_implicit: !args.no_implicit,
                 oauth1_callback: args.oauth1_callback.as_deref(),
             };
+            let mut tx = store.begin();
             let created = admin::create_app(
-                store,
+                &mut tx,
                 &OsRandom,
                 &key.0,
                 &owner,
@@ -290,7 +300,8 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
             )
             .await
             .map_err(explain)?;
-            cli_audit(store, "app_created", Some(owner.id), Some(created.app.id)).await?;
+            cli_audit(&mut tx, "app_created", Some(owner.id), Some(created.app.id)).await?;
+            tx.commit().await?;
             eprintln!(
                 "created app {} (client_id {}); the secret is shown only now",
                 created.app.name, created.app.id
@@ -318,10 +329,12 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
         }
         AppCommand::ResetSecret { client_id } => {
             let app = admin::find_app(store, &client_id).await.map_err(explain)?;
-            let secret = admin::reset_secret(store, &OsRandom, &app)
+            let mut tx = store.begin();
+            let secret = admin::reset_secret(&mut tx, &OsRandom, &app)
                 .await
                 .map_err(explain)?;
-            cli_audit(store, "client_secret_reset", None, Some(app.id)).await?;
+            cli_audit(&mut tx, "client_secret_reset", None, Some(app.id)).await?;
+            tx.commit().await?;
             eprintln!("new secret for app {}; the old one no longer works", app.id);
             print(json!({"client_id": app.id.to_string(), "client_secret": secret}));
         }
@@ -329,10 +342,12 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
             let app = admin::find_app(store, &client_id).await.map_err(explain)?;
             let key = settings.secret_key(&OsRandom)?;
             latchkey::keycheck::verify(store, &key.0, now()).await?;
-            let secret = admin::regenerate_consumer_secret(store, &OsRandom, &key.0, &app)
+            let mut tx = store.begin();
+            let secret = admin::regenerate_consumer_secret(&mut tx, &OsRandom, &key.0, &app)
                 .await
                 .map_err(explain)?;
-            cli_audit(store, "consumer_secret_reset", None, Some(app.id)).await?;
+            cli_audit(&mut tx, "consumer_secret_reset", None, Some(app.id)).await?;
+            tx.commit().await?;
             eprintln!("new consumer secret for app {}; the key stays", app.id);
             print(json!({
                 "client_id": app.id.to_string(),
@@ -342,8 +357,10 @@ async fn app(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Res
         }
         AppCommand::Delete { client_id } => {
             let app = admin::find_app(store, &client_id).await.map_err(explain)?;
-            store.delete_app(app.id).await?;
-            cli_audit(store, "app_deleted", Some(app.owner_id), Some(app.id)).await?;
+            let mut tx = store.begin();
+            tx.delete_app(app.id).await?;
+            cli_audit(&mut tx, "app_deleted", Some(app.owner_id), Some(app.id)).await?;
+            tx.commit().await?;
             eprintln!("deleted app {} with its grants, codes and tokens", app.id);
             print(json!({"client_id": app.id.to_string(), "deleted": true}));
         }

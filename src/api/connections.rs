@@ -135,10 +135,8 @@ pub async fn delete(
     })?;
     let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_app", "Unknown application");
     let app_id: i64 = app_id.parse().map_err(|_| unknown())?;
-    let revoked = state
-        .store
-        .revoke_app_for_user(session.user.id, app_id)
-        .await?;
+    let mut tx = state.store.begin();
+    let revoked = tx.revoke_app_for_user(session.user.id, app_id).await?;
     if revoked == 0 {
         return Err(unknown());
     }
@@ -149,6 +147,7 @@ pub async fn delete(
         peer: None,
         detail: "",
     };
-    state.store.audit(&event, state.now()).await?;
+    tx.audit(&event, state.now()).await?;
+    tx.commit().await?;
     Ok(Json(json!({ "success": true })))
 }

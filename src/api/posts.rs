@@ -284,8 +284,8 @@ pub async fn store_new(
         input::check(value, field)
             .map_err(|problem| invalid_input(format!("The \"{name}\" field {problem}.")))?;
     }
-    Ok(state
-        .store
+    let mut tx = state.store.begin();
+    let post = tx
         .create_post(
             &NewPost {
                 site_id: site.id,
@@ -296,5 +296,7 @@ pub async fn store_new(
             },
             state.now(),
         )
-        .await?)
+        .await?;
+    tx.commit().await?;
+    Ok(post)
 }

@@ -35,10 +35,11 @@ pub async fn like(
         .await?
         .filter(|p| p.status == "publish")
         .ok_or_else(unknown_post)?;
-    let like_count = state
-        .store
+    let mut tx = state.store.begin();
+    let like_count = tx
         .like_post(principal.user_id, post.id, state.now())
         .await?;
+    tx.commit().await?;
     Ok(Json(json!({
         "success": true,
         "i_like": true,
@@ -55,9 +56,9 @@ pub async fn follow(
     let principal = require(principal)?;
     let site = find(&state, &raw).await?;
     check(&state, &principal, TARGET).await?;
-    state
-        .store
-        .follow_site(principal.user_id, site.id, state.now())
+    let mut tx = state.store.begin();
+    tx.follow_site(principal.user_id, site.id, state.now())
         .await?;
+    tx.commit().await?;
     Ok(Json(json!({ "success": true, "is_following": true })))
 }

@@ -69,7 +69,9 @@ pub async fn authenticate_grant(
     {
         // The budget is not cleared: an API client's success must not buy an attacker fresh
         // guesses at this account's 2-step codes.
-        auth.store.touch_app_password(id, auth.now()).await?;
+        let mut tx = auth.store.begin();
+        tx.touch_app_password(id, auth.now()).await?;
+        tx.commit().await?;
         return Ok(GrantVerdict::Accepted {
             user,
             app_password: Some(id),

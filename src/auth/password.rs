@@ -66,9 +66,11 @@ pub(super) async fn count_failure(
         peer: Some(peer.to_string()),
         ..Default::default()
     };
-    auth.store.audit(&event, now).await?;
+    // The failure and the lockout it caused are one transaction: neither is written without the other.
+    let mut tx = auth.store.begin();
+    tx.audit(&event, now).await?;
     let Some(retry_after) = locked else {
-        return Ok(());
+        return tx.commit().await;
     };
     // Never the typed login: people type passwords into the wrong field.
     let detail = format!("the account is locked for {retry_after} s");
@@ -79,7 +81,8 @@ pub(super) async fn count_failure(
         detail: &detail,
         ..Default::default()
     };
-    auth.store.audit(&event, now).await
+    tx.audit(&event, now).await?;
+    tx.commit().await
 }
 
 /// Forgets the account's failures after a complete login.
@@ -114,7 +117,9 @@ pub(super) async fn verify(
         let salt = crate::domain::random::bytes::<16>(auth.random);
         let candidate = pw.to_owned();
         if let Ok(new_hash) = crate::blocking::run(move || password::hash(&candidate, salt)).await {
-            auth.store.update_password_hash(user.id, &new_hash).await?;
+            let mut tx = auth.store.begin();
+            tx.update_password_hash(user.id, &new_hash).await?;
+            tx.commit().await?;
         }
     }
     Ok((user, ok))

@@ -101,14 +101,18 @@ async fn accept_code(auth: &Auth<'_>, user: &User, typed: &str) -> Result<bool, 
         return Ok(false);
     };
     if let Some(step) = rules::verify_code(&seed, typed, auth.now(), two_step.totp_last_step) {
-        return auth.store.claim_totp_step(user.id, step).await;
+        let mut tx = auth.store.begin();
+        let claimed = tx.claim_totp_step(user.id, step).await?;
+        tx.commit().await?;
+        return Ok(claimed);
     }
     match rules::normalise_recovery_code(typed) {
         Some(code) => {
             let digest = recovery_digest(auth, user.id, &code);
-            auth.store
-                .use_recovery_code(user.id, &digest, auth.now())
-                .await
+            let mut tx = auth.store.begin();
+            let used = tx.use_recovery_code(user.id, &digest, auth.now()).await?;
+            tx.commit().await?;
+            Ok(used)
         }
         None => Ok(false),
     }
@@ -255,8 +259,8 @@ pub async fn enable(
         auth.random,
     );
     let now = auth.now();
-    if !auth
-        .store
+    let mut tx = auth.store.begin();
+    if !tx
         .enable_two_step(user_id, &sealed, step, &digests, now)
         .await?
     {
@@ -267,7 +271,8 @@ pub async fn enable(
         user_id: Some(user_id),
         ..Default::default()
     };
-    auth.store.audit(&event, now).await?;
+    tx.audit(&event, now).await?;
+    tx.commit().await?;
     Ok(Enabled::Now {
         recovery_codes: codes,
     })
@@ -289,13 +294,15 @@ pub async fn disable(
     if !spend_code(auth, user, code, peer).await? {
         return Ok(Disabled::Refused);
     }
-    auth.store.disable_two_step(user.id).await?;
+    let mut tx = auth.store.begin();
+    tx.disable_two_step(user.id).await?;
     let event = AuditEvent {
         kind: "two_step_disabled",
         user_id: Some(user.id),
         peer: Some(peer.to_string()),
         ..Default::default()
     };
-    auth.store.audit(&event, auth.now()).await?;
+    tx.audit(&event, auth.now()).await?;
+    tx.commit().await?;
     Ok(Disabled::Now)
 }

@@ -92,7 +92,9 @@ pub async fn update(
         allow_implicit: args.implicit.unwrap_or(app.allow_implicit),
         oauth1_callback: oauth1_callback.as_deref(),
     };
-    let updated = admin::update_app(store, random, key, &app, &input, own_origin).await?;
+    let mut tx = store.begin();
+    let updated = admin::update_app(&mut tx, random, key, &app, &input, own_origin).await?;
+    tx.commit().await?;
     eprintln!(
         "updated app {} (client_id {})",
         updated.app.name, updated.app.id

@@ -9,7 +9,7 @@ use super::output;
 use crate::admin::{self, AdminError, Result};
 use crate::api::me::iso8601;
 use crate::domain::random::Random;
-use crate::store::{AuditEvent, Store, User};
+use crate::store::{AuditEvent, Store, Tx, User};
 
 /// The columns of `user list --table`.
 const COLUMNS: &[(&str, &str)] = &[
@@ -36,7 +36,9 @@ pub async fn run(store: &Store, random: &dyn Random, cmd: UserCommand, now: i64)
                 password: &secret,
                 display_name: display_name.as_deref(),
             };
-            let user = admin::create_user(store, random, &input, now).await?;
+            let mut tx = store.begin();
+            let user = admin::create_user(&mut tx, random, &input, now).await?;
+            tx.commit().await?;
             eprintln!("created user {}", user.username);
             output::json(&json!({"id": user.id, "username": user.username}));
         }
@@ -69,8 +71,10 @@ pub async fn run(store: &Store, random: &dyn Random, cmd: UserCommand, now: i64)
         } => {
             let user = admin::find_user(store, &user).await?;
             let secret = output::password(None, password_stdin)?;
-            admin::set_password(store, random, &user, &secret).await?;
-            audit(store, "password_changed", user.id, now).await?;
+            let mut tx = store.begin();
+            admin::set_password(&mut tx, random, &user, &secret).await?;
+            audit(&mut tx, "password_changed", user.id, now).await?;
+            tx.commit().await?;
             eprintln!(
                 "set the password of {}; their web sessions ended",
                 user.username
@@ -81,8 +85,10 @@ pub async fn run(store: &Store, random: &dyn Random, cmd: UserCommand, now: i64)
             let user = admin::find_user(store, &user).await?;
             let was_on = store.two_step(user.id).await?.enabled();
             if was_on {
-                store.disable_two_step(user.id).await?;
-                audit(store, "two_step_disabled", user.id, now).await?;
+                let mut tx = store.begin();
+                tx.disable_two_step(user.id).await?;
+                audit(&mut tx, "two_step_disabled", user.id, now).await?;
+                tx.commit().await?;
                 eprintln!("turned 2-step authentication off for {}", user.username);
             } else {
                 eprintln!("{} had 2-step authentication off already", user.username);
@@ -95,14 +101,14 @@ pub async fn run(store: &Store, random: &dyn Random, cmd: UserCommand, now: i64)
     Ok(())
 }
 
-async fn audit(store: &Store, kind: &str, user_id: i64, now: i64) -> Result<()> {
+async fn audit(tx: &mut Tx<'_>, kind: &str, user_id: i64, now: i64) -> Result<()> {
     let event = AuditEvent {
         kind,
         user_id: Some(user_id),
         detail: "cli",
         ..Default::default()
     };
-    Ok(store.audit(&event, now).await?)
+    Ok(tx.audit(&event, now).await?)
 }
 
 /// One user with what hangs off the account; never a hash, seed or secret.
@@ -173,7 +179,8 @@ async fn delete(store: &Store, login: &str, force: bool, now: i64) -> Result<()>
             ),
         });
     }
-    if !store.delete_user(user.id).await? {
+    let mut tx = store.begin();
+    if !tx.delete_user(user.id).await? {
         return Err(AdminError::NotFound(format!("no user named {login:?}")));
     }
     let event = AuditEvent {
@@ -182,7 +189,8 @@ async fn delete(store: &Store, login: &str, force: bool, now: i64) -> Result<()>
         detail: "cli",
         ..Default::default()
     };
-    store.audit(&event, now).await?;
+    tx.audit(&event, now).await?;
+    tx.commit().await?;
     eprintln!(
         "deleted user {} with every grant, token, session and application password{}",
         user.username,

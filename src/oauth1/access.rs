@@ -32,7 +32,9 @@ async fn exchange(state: &AppState, request: Request) -> Result<String, Problem>
     };
     let presented = verified.collected.oauth.verifier.as_deref().unwrap_or("");
     if !secret::digest_eq(&secret::digest(presented), expected) {
-        state.store.fail_verifier(rt.id).await?;
+        let mut tx = state.store.begin();
+        tx.fail_verifier(rt.id).await?;
+        tx.commit().await?;
         return Err(Problem::VerifierInvalid);
     }
 
@@ -45,8 +47,8 @@ async fn exchange(state: &AppState, request: Request) -> Result<String, Problem>
         &*state.random,
     );
     let now = state.now();
-    let issued = state
-        .store
+    let mut tx = state.store.begin();
+    let issued = tx
         .exchange_request_token(
             rt.id,
             &NewAccessToken {
@@ -64,7 +66,8 @@ async fn exchange(state: &AppState, request: Request) -> Result<String, Problem>
         app_id: Some(issued.app_id),
         ..Default::default()
     };
-    state.store.audit(&event, now).await?;
+    tx.audit(&event, now).await?;
+    tx.commit().await?;
     Ok(form_urlencoded::Serializer::new(String::new())
         .append_pair("oauth_token", &key)
         .append_pair("oauth_token_secret", &token_secret)

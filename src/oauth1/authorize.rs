@@ -97,7 +97,9 @@ async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError
         .await?
         .ok_or_else(invalid)?;
     if token.expires_at <= state.now() {
-        state.store.delete_request_token(token.id).await?;
+        let mut tx = state.store.begin();
+        tx.delete_request_token(token.id).await?;
+        tx.commit().await?;
         return Err(bad(
             "expired_token",
             "This request has expired: start again from the application.",
@@ -269,7 +271,8 @@ async fn answer(
     let user = &session.user;
     let now = state.now();
     if params.get("action").ok().flatten() != Some("approve") {
-        state.store.delete_request_token(pending.token.id).await?;
+        let mut tx = state.store.begin();
+        tx.delete_request_token(pending.token.id).await?;
         let event = AuditEvent {
             kind: "consent_denied",
             user_id: Some(user.id),
@@ -277,7 +280,8 @@ async fn answer(
             detail: "oauth1",
             ..Default::default()
         };
-        state.store.audit(&event, now).await?;
+        tx.audit(&event, now).await?;
+        tx.commit().await?;
         return Ok(deliver(
             &pending,
             &[
@@ -312,8 +316,8 @@ async fn answer(
         site_id: blog_id,
         callback: &pending.callback,
     };
-    if !state
-        .store
+    let mut tx = state.store.begin();
+    if !tx
         .approve_request_token(pending.token.id, &approval, now)
         .await?
     {
@@ -329,7 +333,8 @@ async fn answer(
         detail: "oauth1",
         ..Default::default()
     };
-    state.store.audit(&event, now).await?;
+    tx.audit(&event, now).await?;
+    tx.commit().await?;
     Ok(deliver(
         &pending,
         &[

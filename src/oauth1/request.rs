@@ -42,19 +42,19 @@ async fn issue(state: &AppState, request: Request) -> Result<String, Problem> {
         &*state.random,
     );
     let now = state.now();
-    state
-        .store
-        .create_request_token(
-            &NewRequestToken {
-                digest: &secret::digest(&key),
-                secret_enc: &sealed,
-                app_id: verified.app.id,
-                callback: supplied,
-                expires_at: now + state.settings.oauth1_request_token_ttl,
-            },
-            now,
-        )
-        .await?;
+    let mut tx = state.store.begin();
+    tx.create_request_token(
+        &NewRequestToken {
+            digest: &secret::digest(&key),
+            secret_enc: &sealed,
+            app_id: verified.app.id,
+            callback: supplied,
+            expires_at: now + state.settings.oauth1_request_token_ttl,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(form_urlencoded::Serializer::new(String::new())
         .append_pair("oauth_token", &key)
         .append_pair("oauth_token_secret", &token_secret)

@@ -178,7 +178,9 @@ pub async fn verify(
                 return Err(Problem::ConsumerMismatch);
             }
             if rt.expires_at <= now {
-                state.store.delete_request_token(rt.id).await?;
+                let mut tx = state.store.begin();
+                tx.delete_request_token(rt.id).await?;
+                tx.commit().await?;
                 return Err(Problem::TokenExpired);
             }
             let secret = open(state, REQUEST_SECRET_CONTEXT, &rt.secret_enc)

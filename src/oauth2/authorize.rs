@@ -437,7 +437,7 @@ async fn decide(
             app_id: Some(request.app.id),
             ..Default::default()
         };
-        state.store.audit(&event, now).await?;
+        state.store.audit_alone(&event, now).await?;
         return Err(Refused::Bounce(Box::new(Bounce {
             redirect_uri: request.redirect_uri,
             response_type: request.response_type,
@@ -476,23 +476,23 @@ async fn decide(
     match request.response_type {
         ResponseType::Code => {
             let code = secret::mint(secret::Kind::AuthCode, &*state.random);
-            state
-                .store
-                .grant_code(
-                    &NewCode {
-                        digest: &secret::digest(&code),
-                        app_id: request.app.id,
-                        user_id: user.id,
-                        site_id,
-                        scope: &wire,
-                        redirect_uri: &request.redirect_uri,
-                        code_challenge: request.code_challenge.as_deref(),
-                        expires_at: now + state.settings.code_ttl,
-                    },
-                    now,
-                )
-                .await?;
-            state.store.audit(&event, now).await?;
+            let mut tx = state.store.begin();
+            tx.grant_code(
+                &NewCode {
+                    digest: &secret::digest(&code),
+                    app_id: request.app.id,
+                    user_id: user.id,
+                    site_id,
+                    scope: &wire,
+                    redirect_uri: &request.redirect_uri,
+                    code_challenge: request.code_challenge.as_deref(),
+                    expires_at: now + state.settings.code_ttl,
+                },
+                now,
+            )
+            .await?;
+            tx.audit(&event, now).await?;
+            tx.commit().await?;
             let mut params = vec![("code", code.as_str())];
             if !state_param.is_empty() {
                 params.push(("state", state_param));
@@ -507,22 +507,22 @@ async fn decide(
         ResponseType::Token => {
             let minted = tokens::mint(state);
             let ttl = state.settings.implicit_token_ttl;
-            state
-                .store
-                .grant_token(
-                    &NewToken {
-                        digest: &minted.digest,
-                        app_id: request.app.id,
-                        user_id: user.id,
-                        site_id,
-                        scope: &wire,
-                        origin: "implicit",
-                        expires_at: Some(now + ttl),
-                    },
-                    now,
-                )
-                .await?;
-            state.store.audit(&event, now).await?;
+            let mut tx = state.store.begin();
+            tx.grant_token(
+                &NewToken {
+                    digest: &minted.digest,
+                    app_id: request.app.id,
+                    user_id: user.id,
+                    site_id,
+                    scope: &wire,
+                    origin: "implicit",
+                    expires_at: Some(now + ttl),
+                },
+                now,
+            )
+            .await?;
+            tx.audit(&event, now).await?;
+            tx.commit().await?;
             let ttl = ttl.to_string();
             let site = site_id.unwrap_or(0).to_string();
             let mut params = vec![

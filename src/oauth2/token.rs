@@ -295,14 +295,14 @@ async fn password(
         origin: "password",
         expires_at: state.settings.access_token_ttl.map(|ttl| now + ttl),
     };
+    let mut tx = state.store.begin();
     match app_password_id {
         None => {
-            state.store.grant_token(&token, now).await?;
+            tx.grant_token(&token, now).await?;
         }
         // Tied to the application password, so revoking it revokes the token.
         Some(id) => {
-            if state
-                .store
+            if tx
                 .grant_token_with_app_password(&token, id, now)
                 .await?
                 .is_none()
@@ -313,6 +313,7 @@ async fn password(
             }
         }
     }
+    tx.commit().await?;
     issued(state, minted.token, site_id, wire).await
 }
 

@@ -1,8 +1,8 @@
 //! Applications: the OAuth2 client (numeric `client_id`, secret kept as a SHA-256 digest) and the
 //! optional OAuth 1.0a consumer of the same app.
 
-use super::cache::{Stale, announce};
-use super::{Result, Store, in_transaction, with_pool};
+use super::notify::{Revocation, Stale};
+use super::{Result, Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct App {
@@ -82,15 +82,15 @@ pub struct AppChanges<'a> {
 const COLUMNS: &str = "id, owner_id, name, description, website, icon_url, app_type, redirect_uris, \
      js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, created_at";
 
-impl Store {
-    pub async fn create_app(&self, new: &NewApp<'_>, now: i64) -> Result<App> {
+impl Tx<'_> {
+    pub async fn create_app(&mut self, new: &NewApp<'_>, now: i64) -> Result<App> {
         let sql = format!(
             "INSERT INTO apps (owner_id, name, description, website, icon_url, app_type, redirect_uris, \
              js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              RETURNING {COLUMNS}"
         );
-        Ok(with_pool!(self, |pool| {
+        Ok(with_tx!(self, |tx| {
             sqlx::query_as(&sql)
                 .bind(new.owner_id)
                 .bind(new.name)
@@ -106,11 +106,13 @@ impl Store {
                 .bind(new.oauth1_secret_enc)
                 .bind(new.oauth1_callback)
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await?
         }))
     }
+}
 
+impl Store {
     pub async fn app_by_id(&self, id: i64) -> Result<Option<App>> {
         let sql = format!("SELECT {COLUMNS} FROM apps WHERE id = $1");
         Ok(with_pool!(self, |pool| {
@@ -133,32 +135,36 @@ impl Store {
             sqlx::query_as(&sql).bind(owner_id).fetch_all(pool).await?
         }))
     }
+}
 
+impl Tx<'_> {
     /// Replaces the client secret; the old one stops working at once.
-    pub async fn set_app_secret(&self, app_id: i64, secret_digest: &[u8]) -> Result<bool> {
-        let done: Result<u64> = in_transaction!(self, |tx| {
-            let done = sqlx::query("UPDATE apps SET secret_digest = $1 WHERE id = $2")
+    pub async fn set_app_secret(&mut self, app_id: i64, secret_digest: &[u8]) -> Result<bool> {
+        let done = with_tx!(self, |tx| {
+            sqlx::query("UPDATE apps SET secret_digest = $1 WHERE id = $2")
                 .bind(secret_digest)
                 .bind(app_id)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected();
-            announce!(self, &mut *tx, Stale::Consumer(app_id));
-            Ok(done)
+                .rows_affected()
         });
-        self.consumer_changed(app_id);
-        Ok(done? > 0)
+        self.announce(Stale::Consumer(app_id)).await?;
+        Ok(done > 0)
     }
 
     /// Replaces the editable fields of an app (everything but its owner and client secret).
-    pub async fn update_app(&self, app_id: i64, changes: &AppChanges<'_>) -> Result<Option<App>> {
+    pub async fn update_app(
+        &mut self,
+        app_id: i64,
+        changes: &AppChanges<'_>,
+    ) -> Result<Option<App>> {
         let sql = format!(
             "UPDATE apps SET name = $1, description = $2, website = $3, icon_url = $4, app_type = $5, \
              redirect_uris = $6, js_origins = $7, allow_implicit = $8, oauth1_key = $9, \
              oauth1_secret_enc = $10, oauth1_callback = $11 WHERE id = $12 RETURNING {COLUMNS}"
         );
-        let updated: Result<Option<App>> = in_transaction!(self, |tx| {
-            let updated = sqlx::query_as(&sql)
+        let updated = with_tx!(self, |tx| {
+            sqlx::query_as(&sql)
                 .bind(changes.name)
                 .bind(changes.description)
                 .bind(changes.website)
@@ -172,46 +178,69 @@ impl Store {
                 .bind(changes.oauth1_callback)
                 .bind(app_id)
                 .fetch_optional(&mut *tx)
-                .await?;
-            announce!(self, &mut *tx, Stale::Consumer(app_id));
-            Ok(updated)
+                .await?
         });
-        self.consumer_changed(app_id);
-        updated
+        self.announce(Stale::Consumer(app_id)).await?;
+        Ok(updated)
     }
 
     /// Replaces the sealed OAuth1 consumer secret; the consumer key stays.
-    pub async fn set_consumer_secret(&self, app_id: i64, sealed: &[u8]) -> Result<bool> {
-        let done: Result<u64> = in_transaction!(self, |tx| {
-            let done = sqlx::query(
+    pub async fn set_consumer_secret(&mut self, app_id: i64, sealed: &[u8]) -> Result<bool> {
+        let done = with_tx!(self, |tx| {
+            sqlx::query(
                 "UPDATE apps SET oauth1_secret_enc = $1 WHERE id = $2 AND oauth1_key IS NOT NULL",
             )
             .bind(sealed)
             .bind(app_id)
             .execute(&mut *tx)
             .await?
-            .rows_affected();
-            announce!(self, &mut *tx, Stale::Consumer(app_id));
-            Ok(done)
+            .rows_affected()
         });
-        self.consumer_changed(app_id);
-        Ok(done? > 0)
+        self.announce(Stale::Consumer(app_id)).await?;
+        Ok(done > 0)
     }
 
     /// Deletes the app; its grants, codes and tokens go with it (foreign keys cascade).
-    pub async fn delete_app(&self, app_id: i64) -> Result<bool> {
-        let revocation = super::cache::Revocation::App(app_id);
-        let done: Result<u64> = super::in_transaction!(self, |tx| {
-            let done = sqlx::query("DELETE FROM apps WHERE id = $1")
+    pub async fn delete_app(&mut self, app_id: i64) -> Result<bool> {
+        let done = with_tx!(self, |tx| {
+            sqlx::query("DELETE FROM apps WHERE id = $1")
                 .bind(app_id)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected();
-            super::cache::announce!(self, &mut *tx, revocation);
-            Ok(done)
+                .rows_affected()
         });
-        self.revoked(revocation);
-        Ok(done? > 0)
+        self.announce(Revocation::App(app_id)).await?;
+        Ok(done > 0)
+    }
+
+    /// Keeps (or replaces) the icon fetched from `icon.source_url` for the app.
+    pub async fn set_app_icon(&mut self, app_id: i64, icon: &AppIcon, now: i64) -> Result<()> {
+        with_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO app_icons (app_id, source_url, content_type, bytes, fetched_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (app_id) DO UPDATE SET \
+                 source_url = excluded.source_url, content_type = excluded.content_type, \
+                 bytes = excluded.bytes, fetched_at = excluded.fetched_at",
+            )
+            .bind(app_id)
+            .bind(&icon.source_url)
+            .bind(&icon.content_type)
+            .bind(&icon.bytes)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn delete_app_icon(&mut self, app_id: i64) -> Result<()> {
+        with_tx!(self, |tx| {
+            sqlx::query("DELETE FROM app_icons WHERE app_id = $1")
+                .bind(app_id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
     }
 }
 
@@ -224,26 +253,6 @@ pub struct AppIcon {
 }
 
 impl Store {
-    /// Keeps (or replaces) the icon fetched from `icon.source_url` for the app.
-    pub async fn set_app_icon(&self, app_id: i64, icon: &AppIcon, now: i64) -> Result<()> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO app_icons (app_id, source_url, content_type, bytes, fetched_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (app_id) DO UPDATE SET \
-                 source_url = excluded.source_url, content_type = excluded.content_type, \
-                 bytes = excluded.bytes, fetched_at = excluded.fetched_at",
-            )
-            .bind(app_id)
-            .bind(&icon.source_url)
-            .bind(&icon.content_type)
-            .bind(&icon.bytes)
-            .bind(now)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
-    }
-
     pub async fn app_icon(&self, app_id: i64) -> Result<Option<AppIcon>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(
@@ -253,15 +262,5 @@ impl Store {
             .fetch_optional(pool)
             .await?
         }))
-    }
-
-    pub async fn delete_app_icon(&self, app_id: i64) -> Result<()> {
-        with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM app_icons WHERE app_id = $1")
-                .bind(app_id)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
     }
 }

@@ -2,11 +2,13 @@
 //! disconnects and revocations, whoever made them (web, REST, CLI). Never a secret: an event holds
 //! its kind, the user and app it concerns, the peer address and a short detail such as a scope.
 //!
-//! Writing an event is also where it is counted (`latchkey_audit_events_total`) and where a
-//! security event (a failed login, a replayed code, a refused redirect URI, …) gets its WARN line,
-//! so no call site pairs the three by hand.
+//! An event is written on the transaction of the change it describes ([`Tx::audit`]), so the two
+//! commit together or not at all. Its commit is also where it is counted
+//! (`latchkey_audit_events_total`) and where a security event (a failed login, a replayed code, a
+//! refused redirect URI, …) gets its WARN line, so no call site pairs the three by hand. An event
+//! that describes no write (a failed login, a lockout) is written alone ([`Store::audit_alone`]).
 
-use super::{Result, Store, with_pool};
+use super::{Result, Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditEvent<'a> {
@@ -52,17 +54,28 @@ pub const SECURITY_EVENTS: &[&str] = &[
     "redirect_refused",
 ];
 
-impl AuditEvent<'_> {
+/// What an event's commit counts and logs: an owned copy of the event.
+#[derive(Debug)]
+struct Observed {
+    kind: String,
+    user_id: Option<i64>,
+    app_id: Option<i64>,
+    peer: Option<String>,
+    detail: String,
+}
+
+impl Observed {
     /// Counts the event and, for a security event, logs it at WARN (no secret is in an event).
-    pub(super) fn observe(&self, store: &Store) {
+    fn observe(&self, store: &Store) {
+        let kind = self.kind.as_str();
         let metrics = store.metrics();
-        metrics.count("latchkey_audit_events_total", "kind", self.kind);
-        if LOGIN_FAILURES.contains(&self.kind) {
-            metrics.count("latchkey_login_failures_total", "reason", self.kind);
+        metrics.count("latchkey_audit_events_total", "kind", kind);
+        if LOGIN_FAILURES.contains(&kind) {
+            metrics.count("latchkey_login_failures_total", "reason", kind);
         }
-        if SECURITY_EVENTS.contains(&self.kind) {
+        if SECURITY_EVENTS.contains(&kind) {
             tracing::warn!(
-                event = self.kind,
+                event = kind,
                 user_id = self.user_id,
                 app_id = self.app_id,
                 peer = self.peer.as_deref(),
@@ -73,9 +86,10 @@ impl AuditEvent<'_> {
     }
 }
 
-impl Store {
-    pub async fn audit(&self, event: &AuditEvent<'_>, now: i64) -> Result<()> {
-        with_pool!(self, |pool| {
+impl Tx<'_> {
+    /// Writes `event` in this transaction; it is counted and logged once the transaction commits.
+    pub async fn audit(&mut self, event: &AuditEvent<'_>, now: i64) -> Result<()> {
+        with_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO audit_events (at, kind, user_id, app_id, peer, detail) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -86,12 +100,29 @@ impl Store {
             .bind(event.app_id)
             .bind(event.peer.as_deref())
             .bind(event.detail)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
         });
-        event.observe(self);
+        let observed = Observed {
+            kind: event.kind.to_owned(),
+            user_id: event.user_id,
+            app_id: event.app_id,
+            peer: event.peer.clone(),
+            detail: event.detail.to_owned(),
+        };
+        self.on_commit(move |store| observed.observe(store));
         Ok(())
+    }
+}
+
+impl Store {
+    /// Writes an event that describes no write of its own (a failed login, a lockout, a refused
+    /// redirect URI), in a transaction of one statement.
+    pub async fn audit_alone(&self, event: &AuditEvent<'_>, now: i64) -> Result<()> {
+        let mut tx = self.begin();
+        tx.audit(event, now).await?;
+        tx.commit().await
     }
 
     /// The newest events first, narrowed by `filter`.

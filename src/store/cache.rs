@@ -4,22 +4,29 @@
 //! token behind a signed call's `oauth_token` ([`Store::oauth1_access_token`]) and, for `/me`, the
 //! profile of the user (the account and its site memberships).
 //!
-//! Revocation wins because the store revokes in one place: every method that deletes tokens
-//! ([`Store::revoke_token`], [`Store::revoke_app_for_user`], the replay branch of
-//! [`Store::redeem_code`], [`Store::delete_app`], [`Store::delete_user`]) announces a [`Revocation`]
-//! inside its own transaction (`pg_notify` on PostgreSQL, delivered at commit) and, once committed,
-//! drops the matching entries of its own cache. Writes that change what `/me` shows (memberships,
-//! sites) announce a [`Stale::Profile`], and app changes a [`Stale::Consumer`], the same way. A
-//! profile notice also drops the user's cached grants: each carries whether the user administers
-//! its blog ([`TokenGrant::site_admin`]), which token-info needs to refuse a single-blog token
-//! whose user lost the blog (`domain::reach::holds`) without a query per call. Other
-//! instances hear the notification through [`Store::watch_revocations`] and drop theirs; when that
-//! watcher is not connected, or reconnects, the cache is bypassed and cleared, since notifications
-//! may have been missed. On SQLite (one server process, but the CLI may write beside it) the
-//! announcement is a row in `revocation_log`, written in the same transaction, which the watcher
-//! reads every 50 ms: only what was announced is dropped, so unrelated writes (nonces, new tokens)
-//! leave the cache warm. Writes made outside Latchkey (an `sqlite3` shell) are seen only when the
-//! entries' [`TTL`] runs out.
+//! Revocation wins because the store has one place that applies it: a write that deletes tokens
+//! ([`Tx::revoke_token`], [`Tx::revoke_app_for_user`], [`Tx::revoke_app_password`],
+//! [`Tx::delete_app`], [`Tx::delete_user`], the replay branch of [`Store::redeem_code`]) announces a
+//! [`Revocation`] on its transaction (`Tx::announce`, see `notify`), and [`Tx::commit`] drops the
+//! matching entries of this instance's cache once the transaction has committed; no call site
+//! pairs a write with an invalidation by hand, and a transaction dropped without a commit drops
+//! nothing. Writes that change what `/me` shows (memberships, sites) announce a
+//! [`Stale::Profile`], and app changes a [`Stale::Consumer`], the same way. A profile notice also
+//! drops the user's cached grants: each carries whether the user administers its blog
+//! ([`TokenGrant::site_admin`]), which token-info needs to refuse a single-blog token whose user
+//! lost the blog (`domain::reach::holds`) without a query per call. Other instances (and, on
+//! SQLite, other processes such as the CLI) hear the announcement through
+//! [`Store::watch_revocations`] and drop theirs; only what was announced is dropped, so unrelated
+//! writes (nonces, new tokens) leave the cache warm. While that watcher is not listening the cache
+//! is bypassed. Writes made outside Latchkey (an `sqlite3` shell) are seen only when the entries'
+//! [`TTL`] runs out.
+//!
+//! [`Tx::revoke_token`]: super::Tx::revoke_token
+//! [`Tx::revoke_app_for_user`]: super::Tx::revoke_app_for_user
+//! [`Tx::revoke_app_password`]: super::Tx::revoke_app_password
+//! [`Tx::delete_app`]: super::Tx::delete_app
+//! [`Tx::delete_user`]: super::Tx::delete_user
+//! [`Tx::commit`]: super::Tx::commit
 //!
 //! Only live tokens are cached (never "unknown"), so a token issued on any instance validates at
 //! once. Expiry is re-checked on every hit. A fill that raced with an invalidation is discarded (the
@@ -35,10 +42,9 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 
-use super::sites::Membership;
-use super::{AccessToken, App, Db, Result, Store, TokenGrant};
+use super::notify::{Revocation, Stale};
+use super::{AccessToken, App, Membership, Result, Store, TokenGrant};
 
 /// How many grants the cache holds (about 200 bytes each).
 pub const CAPACITY: u64 = 200_000;
@@ -48,124 +54,6 @@ pub const PROFILE_CAPACITY: u64 = 50_000;
 pub const CONSUMER_CAPACITY: u64 = 10_000;
 /// The longest an entry lives even when no revocation is heard.
 pub const TTL: Duration = Duration::from_secs(60);
-/// The PostgreSQL channel revocations are announced on.
-pub const CHANNEL: &str = "latchkey_revocations";
-/// How often the SQLite watcher looks for writes from other processes.
-const SQLITE_POLL: Duration = Duration::from_millis(50);
-/// The pause before the PostgreSQL watcher reconnects after a failure.
-const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
-
-/// Which tokens a revocation ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Revocation {
-    Token(i64),
-    UserApp {
-        user_id: i64,
-        app_id: i64,
-    },
-    App(i64),
-    /// Everything: a user's deletion takes the tokens of the apps they own with it.
-    All,
-}
-
-impl Revocation {
-    /// The notification payload: `t:7`, `ua:3:9`, `a:9` or `*`.
-    pub fn payload(self) -> String {
-        match self {
-            Revocation::Token(id) => format!("t:{id}"),
-            Revocation::UserApp { user_id, app_id } => format!("ua:{user_id}:{app_id}"),
-            Revocation::App(id) => format!("a:{id}"),
-            Revocation::All => "*".to_owned(),
-        }
-    }
-
-    /// What the revocation covered, as a metric label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Revocation::Token(_) => "token",
-            Revocation::UserApp { .. } => "user_app",
-            Revocation::App(_) => "app",
-            Revocation::All => "all",
-        }
-    }
-
-    /// Reads a payload; anything unreadable means "everything", which is always safe.
-    pub fn parse(payload: &str) -> Self {
-        let parts: Vec<&str> = payload.split(':').collect();
-        let id = |s: &str| s.parse::<i64>().ok();
-        let parsed = match parts.as_slice() {
-            ["t", token] => id(token).map(Revocation::Token),
-            ["a", app] => id(app).map(Revocation::App),
-            ["ua", user, app] => id(user)
-                .zip(id(app))
-                .map(|(user_id, app_id)| Revocation::UserApp { user_id, app_id }),
-            _ => None,
-        };
-        parsed.unwrap_or(Revocation::All)
-    }
-
-    fn matches(self, grant: &TokenGrant) -> bool {
-        match self {
-            Revocation::Token(id) => grant.token_id == id,
-            _ => self.covers_grant_of(grant.user_id, grant.app_id),
-        }
-    }
-
-    /// Whether an OAuth1 access token of this user and app ends (it goes with its grant; `Token`
-    /// names an OAuth2 token).
-    fn matches_oauth1(self, token: &AccessToken) -> bool {
-        !matches!(self, Revocation::Token(_)) && self.covers_grant_of(token.user_id, token.app_id)
-    }
-
-    fn covers_grant_of(self, user: i64, app: i64) -> bool {
-        match self {
-            Revocation::Token(_) => false,
-            Revocation::UserApp { user_id, app_id } => user == user_id && app == app_id,
-            Revocation::App(id) => app == id,
-            Revocation::All => true,
-        }
-    }
-}
-
-/// What a committed write makes stale on every instance: tokens, one user's profile, or one app's
-/// OAuth1 consumer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stale {
-    Tokens(Revocation),
-    /// The user's memberships or sites changed: `/me` and the user's tokens (whose blog may be
-    /// lost) must be read again.
-    Profile(i64),
-    /// The app changed (its consumer secret, callback or key): signed calls must read it again.
-    Consumer(i64),
-}
-
-impl Stale {
-    /// The notification payload: a [`Revocation`]'s, or `p:7`.
-    pub fn payload(self) -> String {
-        match self {
-            Stale::Tokens(revocation) => revocation.payload(),
-            Stale::Profile(user_id) => format!("p:{user_id}"),
-            Stale::Consumer(app_id) => format!("c:{app_id}"),
-        }
-    }
-
-    /// Reads a payload; anything unreadable means "everything", which is always safe.
-    pub fn parse(payload: &str) -> Self {
-        let id = |rest: &str| rest.parse::<i64>().ok();
-        let parsed = match payload.split_once(':') {
-            Some(("p", rest)) => id(rest).map(Stale::Profile),
-            Some(("c", rest)) => id(rest).map(Stale::Consumer),
-            _ => Some(Stale::Tokens(Revocation::parse(payload))),
-        };
-        parsed.unwrap_or(Stale::Tokens(Revocation::All))
-    }
-}
-
-impl From<Revocation> for Stale {
-    fn from(revocation: Revocation) -> Self {
-        Stale::Tokens(revocation)
-    }
-}
 
 /// A user as `/me` and `/wp-json/wp/v2/users/me` show them, with what they derive from the email.
 #[derive(Debug, Clone)]
@@ -306,7 +194,7 @@ impl ValidationCache {
                 // A predicate that cannot be registered falls back to dropping the whole map.
                 let targeted = self
                     .entries
-                    .invalidate_entries_if(move |_, grant| revocation.matches(grant))
+                    .invalidate_entries_if(move |_, grant| revokes_grant(revocation, grant))
                     .is_ok();
                 if !targeted {
                     self.entries.invalidate_all();
@@ -317,7 +205,7 @@ impl ValidationCache {
                 if !matches!(revocation, Revocation::Token(_)) {
                     let targeted = self
                         .oauth1
-                        .invalidate_entries_if(move |_, token| revocation.matches_oauth1(token))
+                        .invalidate_entries_if(move |_, token| revokes_oauth1(revocation, token))
                         .is_ok();
                     if !targeted {
                         self.oauth1.invalidate_all();
@@ -328,7 +216,7 @@ impl ValidationCache {
     }
 
     /// Turns the cache on (a watcher is listening) or off (it is not: bypass, and forget it all).
-    fn set_live(&self, live: bool) {
+    pub(super) fn set_live(&self, live: bool) {
         if !live {
             self.live.store(false, Ordering::Release);
         }
@@ -358,29 +246,6 @@ impl ValidationCache {
         self.len() == 0
     }
 }
-
-/// Inside a writing transaction `$tx`, announces `$stale` (a [`Revocation`] or a [`Stale`]) to the
-/// other instances and processes: PostgreSQL delivers a notification at commit (and drops it on
-/// rollback); SQLite appends it to `revocation_log`, visible at commit.
-macro_rules! announce {
-    ($store:expr, $tx:expr, $stale:expr) => {
-        if $store.is_postgres() {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind($crate::store::cache::CHANNEL)
-                .bind($stale.payload())
-                .execute($tx)
-                .await?;
-        } else {
-            sqlx::query(
-                "INSERT INTO revocation_log (payload, created_at) VALUES ($1, unixepoch())",
-            )
-            .bind($stale.payload())
-            .execute($tx)
-            .await?;
-        }
-    };
-}
-pub(crate) use announce;
 
 impl Store {
     /// Reads `key` from `map`, or on a miss runs `load` (not started before the epoch is read) and
@@ -441,11 +306,6 @@ impl Store {
         self.read_through(&self.cache.consumers, key, load).await
     }
 
-    /// Drops this instance's cached consumer of `app_id` (after the commit that changed it).
-    pub(crate) fn consumer_changed(&self, app_id: i64) {
-        self.cache.forget(Stale::Consumer(app_id));
-    }
-
     /// The user's profile (account and memberships), through the cache.
     pub async fn profile(&self, user_id: i64) -> Result<Option<Arc<Profile>>> {
         let load = async {
@@ -474,82 +334,30 @@ impl Store {
         &self.cache
     }
 
-    pub(crate) fn is_postgres(&self) -> bool {
-        matches!(self.db, Db::Postgres(_))
-    }
-
-    /// Drops the cached entries `revocation` covers on this instance (after its commit).
-    pub(crate) fn revoked(&self, revocation: Revocation) {
-        self.metrics
-            .count("latchkey_revocations_total", "covers", revocation.label());
-        self.cache.revoke(revocation);
-    }
-
-    /// Drops this instance's cached profile of `user_id` (after the commit that changed it).
-    pub(crate) fn profile_changed(&self, user_id: i64) {
-        self.cache.forget(Stale::Profile(user_id));
-    }
-
-    /// Keeps this instance's cache in step with revocations made elsewhere, until `stop` turns
-    /// true: PostgreSQL `LISTEN`, reconnecting after a failure; SQLite `PRAGMA data_version`
-    /// polling. The cache is live only while the watcher is sure it hears everything.
-    pub async fn watch_revocations(&self, mut stop: watch::Receiver<bool>) {
-        loop {
-            let outcome = tokio::select! {
-                outcome = self.watch_once() => outcome,
-                _ = stop.wait_for(|s| *s) => break,
-            };
-            self.cache.set_live(false);
-            if let Err(e) = outcome {
-                tracing::warn!(error = %e, "revocation watcher lost its connection; cache off");
-            }
-            tokio::select! {
-                () = tokio::time::sleep(RECONNECT_PAUSE) => {}
-                _ = stop.wait_for(|s| *s) => break,
-            }
+    /// Drops from this instance's cache what a committed transaction announced (`Tx::commit`),
+    /// counting revocations.
+    pub(super) fn invalidate(&self, stale: Stale) {
+        if let Stale::Tokens(revocation) = stale {
+            self.metrics
+                .count("latchkey_revocations_total", "covers", revocation.label());
         }
-        self.cache.set_live(false);
+        self.cache.forget(stale);
     }
+}
 
-    /// One connection's worth of watching; returns when the connection fails.
-    async fn watch_once(&self) -> Result<()> {
-        match &self.db {
-            Db::Postgres(pool) => {
-                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-                listener.listen(CHANNEL).await?;
-                self.cache.set_live(true);
-                loop {
-                    // `None`: the connection dropped; notifications may have been missed.
-                    let Some(note) = listener.try_recv().await? else {
-                        return Ok(());
-                    };
-                    self.cache.forget(Stale::parse(note.payload()));
-                }
-            }
-            Db::Sqlite(pool) => {
-                let mut conn = pool.acquire().await?.detach();
-                let mut seen: i64 =
-                    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM revocation_log")
-                        .fetch_one(&mut conn)
-                        .await?;
-                self.cache.set_live(true);
-                loop {
-                    tokio::time::sleep(SQLITE_POLL).await;
-                    let announced: Vec<(i64, String)> = sqlx::query_as(
-                        "SELECT seq, payload FROM revocation_log WHERE seq > $1 ORDER BY seq",
-                    )
-                    .bind(seen)
-                    .fetch_all(&mut conn)
-                    .await?;
-                    for (seq, payload) in announced {
-                        // This process's own announcements come back too; dropping twice is harmless.
-                        self.cache.forget(Stale::parse(&payload));
-                        seen = seq;
-                    }
-                }
-            }
-        }
+/// Whether `revocation` ends this cached grant.
+fn revokes_grant(revocation: Revocation, grant: &TokenGrant) -> bool {
+    match revocation {
+        Revocation::Token(id) => grant.token_id == id,
+        _ => revocation.covers_grant_of(grant.user_id, grant.app_id),
     }
+}
+
+/// Whether `revocation` ends an OAuth1 access token (it goes with its grant; `Token` names an
+/// OAuth2 token).
+fn revokes_oauth1(revocation: Revocation, token: &AccessToken) -> bool {
+    !matches!(revocation, Revocation::Token(_))
+        && revocation.covers_grant_of(token.user_id, token.app_id)
 }
 
 #[cfg(test)]
@@ -575,39 +383,6 @@ mod tests {
             expires_at: None,
             site_admin: false,
         })
-    }
-
-    #[test]
-    fn payloads_round_trip_and_garbage_means_everything() {
-        for r in [
-            Revocation::Token(7),
-            Revocation::UserApp {
-                user_id: 3,
-                app_id: 9,
-            },
-            Revocation::App(9),
-            Revocation::All,
-        ] {
-            assert_eq!(Revocation::parse(&r.payload()), r, "{r:?}");
-        }
-        for garbage in ["", "t:", "t:x", "ua:1", "zz:1", "a:1:2x"] {
-            assert_eq!(Revocation::parse(garbage), Revocation::All, "{garbage:?}");
-        }
-    }
-
-    #[test]
-    fn profile_notices_round_trip_and_garbage_means_everything() {
-        for stale in [
-            Stale::Profile(7),
-            Stale::Tokens(Revocation::App(9)),
-            Stale::Tokens(Revocation::All),
-        ] {
-            assert_eq!(Stale::parse(&stale.payload()), stale, "{stale:?}");
-        }
-        assert_eq!(Stale::parse("c:4"), Stale::Consumer(4));
-        for garbage in ["p:", "p:x", "p:1:2", "c:", "c:y"] {
-            assert_eq!(Stale::parse(garbage), Stale::Tokens(Revocation::All));
-        }
     }
 
     #[test]
@@ -640,22 +415,20 @@ mod tests {
             site_id: Some(5),
             grant_id: 1,
         };
-        assert!(!Revocation::Token(1).matches_oauth1(&token));
-        assert!(!Revocation::App(200).matches_oauth1(&token));
-        assert!(Revocation::App(100).matches_oauth1(&token));
+        assert!(!revokes_oauth1(Revocation::Token(1), &token));
+        assert!(!revokes_oauth1(Revocation::App(200), &token));
+        assert!(revokes_oauth1(Revocation::App(100), &token));
         let other_user = Revocation::UserApp {
             user_id: 11,
             app_id: 100,
         };
-        assert!(!other_user.matches_oauth1(&token));
-        assert!(
-            Revocation::UserApp {
-                user_id: 10,
-                app_id: 100
-            }
-            .matches_oauth1(&token)
-        );
-        assert!(Revocation::All.matches_oauth1(&token));
+        assert!(!revokes_oauth1(other_user, &token));
+        let same_user = Revocation::UserApp {
+            user_id: 10,
+            app_id: 100,
+        };
+        assert!(revokes_oauth1(same_user, &token));
+        assert!(revokes_oauth1(Revocation::All, &token));
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! transaction behind a conditional update, so concurrent redemptions yield exactly one token; a used
 //! code stays as a tombstone so that a replay can revoke the token issued from it.
 
-use super::cache::{Revocation, announce};
+use super::notify::Revocation;
 use super::tokens::{insert_token, site_admin};
-use super::{NewToken, Result, Store, in_transaction, with_pool};
+use super::{NewToken, Result, Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone)]
 pub struct NewCode<'a> {
@@ -53,10 +53,10 @@ pub struct CodeToken<'a> {
     pub expires_at: Option<i64>,
 }
 
-impl Store {
-    /// Records a grant and the code that will redeem it, in one transaction.
-    pub async fn grant_code(&self, code: &NewCode<'_>, now: i64) -> Result<i64> {
-        in_transaction!(self, |tx| {
+impl Tx<'_> {
+    /// Records a grant and the code that will redeem it.
+    pub async fn grant_code(&mut self, code: &NewCode<'_>, now: i64) -> Result<i64> {
+        Ok(with_tx!(self, |tx| {
             let grant_id: i64 = sqlx::query_scalar(
                 "INSERT INTO grants (user_id, app_id, site_id, scope, created_at) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -84,10 +84,12 @@ impl Store {
             .bind(code.expires_at)
             .execute(&mut *tx)
             .await?;
-            Ok(grant_id)
-        })
+            grant_id
+        }))
     }
+}
 
+impl Store {
     /// Claims the code and issues the token that `check` builds from it, atomically. `check` sees
     /// the claimed binding and either returns the token to insert or refuses; a refusal with
     /// `burn: false` rolls the claim back so the rightful client can still redeem the code.
@@ -100,9 +102,36 @@ impl Store {
     where
         F: FnOnce(&RedeemedCode) -> std::result::Result<CodeToken<'a>, (R, bool)>,
     {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let claimed: Option<RedeemedCode> = sqlx::query_as(concat!(
+        let mut tx = self.begin();
+        let Some(code) = tx.claim_code(digest, now).await? else {
+            let refusal = tx.unclaimable(digest).await?;
+            // Only a replay changed anything (it revoked the token the code issued).
+            if matches!(refusal, RedeemRefusal::Replayed) {
+                tx.commit().await?;
+            }
+            return Ok(Err(refusal));
+        };
+        let token = match check(&code) {
+            Ok(token) => token,
+            Err((reason, burn)) => {
+                // A refusal that does not burn the code rolls the claim back.
+                if burn {
+                    tx.commit().await?;
+                }
+                return Ok(Err(RedeemRefusal::Rejected { reason, burn }));
+            }
+        };
+        let token_id = tx.issue_for_code(&code, digest, &token, now).await?;
+        tx.commit().await?;
+        Ok(Ok((code, token_id)))
+    }
+}
+
+impl Tx<'_> {
+    /// Marks the unused, unexpired code with this digest used and returns its binding.
+    async fn claim_code(&mut self, digest: &[u8], now: i64) -> Result<Option<RedeemedCode>> {
+        Ok(with_tx!(self, |tx| {
+            sqlx::query_as(concat!(
                 "UPDATE auth_codes SET used_at = $2 \
                  WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 \
                  RETURNING app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge, ",
@@ -112,48 +141,28 @@ impl Store {
             .bind(digest)
             .bind(now)
             .fetch_optional(&mut *tx)
-            .await?;
-            let Some(code) = claimed else {
-                // Not claimable: a replay of a used code revokes what it issued (RFC 6749 §4.1.2).
-                let used: Option<Option<i64>> = sqlx::query_scalar(
-                    "SELECT token_id FROM auth_codes WHERE digest = $1 AND used_at IS NOT NULL",
-                )
-                .bind(digest)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(token_id) = used else {
-                    return Ok(Err(RedeemRefusal::Invalid));
-                };
-                let Some(token_id) = token_id else {
-                    return Ok(Err(RedeemRefusal::Spent));
-                };
-                sqlx::query("DELETE FROM access_tokens WHERE id = $1")
-                    .bind(token_id)
-                    .execute(&mut *tx)
-                    .await?;
-                announce!(self, &mut *tx, Revocation::Token(token_id));
-                tx.commit().await?;
-                self.revoked(Revocation::Token(token_id));
-                return Ok(Err(RedeemRefusal::Replayed));
-            };
-            let token = match check(&code) {
-                Ok(token) => token,
-                Err((reason, burn)) => {
-                    if burn {
-                        tx.commit().await?;
-                    }
-                    return Ok(Err(RedeemRefusal::Rejected { reason, burn }));
-                }
-            };
-            let token = NewToken {
-                digest: token.digest,
-                app_id: code.app_id,
-                user_id: code.user_id,
-                site_id: code.site_id,
-                scope: &code.scope,
-                origin: "code",
-                expires_at: token.expires_at,
-            };
+            .await?
+        }))
+    }
+
+    /// Stores the token redeemed from the claimed `code` and ties it to the code and its grant.
+    async fn issue_for_code(
+        &mut self,
+        code: &RedeemedCode,
+        digest: &[u8],
+        token: &CodeToken<'_>,
+        now: i64,
+    ) -> Result<i64> {
+        let token = NewToken {
+            digest: token.digest,
+            app_id: code.app_id,
+            user_id: code.user_id,
+            site_id: code.site_id,
+            scope: &code.scope,
+            origin: "code",
+            expires_at: token.expires_at,
+        };
+        Ok(with_tx!(self, |tx| {
             let token_id = insert_token!(&mut *tx, &token, code.grant_id, now);
             sqlx::query("UPDATE auth_codes SET token_id = $1 WHERE digest = $2")
                 .bind(token_id)
@@ -165,11 +174,39 @@ impl Store {
                 .bind(code.grant_id)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            Ok(Ok((code, token_id)))
-        })
+            token_id
+        }))
     }
 
+    /// A code that could not be claimed: a replay of a used code revokes what it issued (RFC 6749
+    /// §4.1.2).
+    async fn unclaimable<R>(&mut self, digest: &[u8]) -> Result<RedeemRefusal<R>> {
+        let used: Option<Option<i64>> = with_tx!(self, |tx| {
+            sqlx::query_scalar(
+                "SELECT token_id FROM auth_codes WHERE digest = $1 AND used_at IS NOT NULL",
+            )
+            .bind(digest)
+            .fetch_optional(&mut *tx)
+            .await?
+        });
+        let Some(token_id) = used else {
+            return Ok(RedeemRefusal::Invalid);
+        };
+        let Some(token_id) = token_id else {
+            return Ok(RedeemRefusal::Spent);
+        };
+        with_tx!(self, |tx| {
+            sqlx::query("DELETE FROM access_tokens WHERE id = $1")
+                .bind(token_id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        self.announce(Revocation::Token(token_id)).await?;
+        Ok(RedeemRefusal::Replayed)
+    }
+}
+
+impl Store {
     /// Deletes codes past their expiry, at most `batch` rows at a time; a used code stays as a
     /// tombstone until `keep_secs` after its use. Returns how many went.
     pub async fn purge_codes(&self, now: i64, keep_secs: i64, batch: i64) -> Result<u64> {

@@ -2,7 +2,10 @@
 //! several instances). Each query is written once, in the dialect both databases accept (`$1`
 //! placeholders, `RETURNING`, `ON CONFLICT`), and run on whichever pool is configured; the two
 //! migration folders differ only in column types, and in SQLite's `revocation_log` (0006), which
-//! PostgreSQL does without (LISTEN/NOTIFY, see `cache`).
+//! PostgreSQL does without (LISTEN/NOTIFY, see `notify`).
+//!
+//! Reads are methods on [`Store`]; writes are methods on a [`Tx`], the unit of work that
+//! [`Store::begin`] opens and [`Tx::commit`] ends (see `tx`).
 
 mod apps;
 mod audit;
@@ -13,6 +16,7 @@ mod follows;
 pub mod gc;
 mod key_check;
 mod nonces;
+pub mod notify;
 mod oauth1;
 mod posts;
 mod seed;
@@ -20,6 +24,7 @@ mod sessions;
 mod sites;
 mod tokens;
 mod two_step;
+mod tx;
 mod users;
 
 pub use apps::{App, AppChanges, AppIcon, NewApp};
@@ -32,6 +37,8 @@ pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
 pub use two_step::{AppPassword, TwoStep};
+pub use tx::Tx;
+pub(crate) use tx::with_tx;
 pub use users::{NewUser, User, UserSummary};
 
 use std::sync::Arc;
@@ -54,37 +61,6 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
-
-/// Runs `$body` inside one transaction (`$tx` is `&mut` the transaction's connection) and commits
-/// when it returns `Ok`. Transactions in Latchkey start with a write, so SQLite takes its write lock
-/// at the first statement and never fails a lock upgrade.
-///
-/// A failed COMMIT leaves the connection in an unknown state (SQLite may or may not have rolled
-/// back after `SQLITE_FULL` or `SQLITE_IOERR`), so the connection is closed, never reused. Every
-/// other way out (an error or an early `return` in `$body`, a cancelled request) drops the
-/// transaction, whose rollback runs before the connection is back in the pool, where
-/// [`discard_unsettled`] closes it if that rollback failed too.
-macro_rules! in_transaction {
-    ($store:expr, |$tx:ident| $body:expr) => {
-        $crate::store::with_pool!($store, |pool| {
-            let mut conn = pool.acquire().await?;
-            let mut transaction = sqlx::Connection::begin(&mut *conn).await?;
-            let result = {
-                let $tx = &mut *transaction;
-                $body
-            };
-            if result.is_ok()
-                && let Err(e) = transaction.commit().await
-            {
-                tracing::warn!(error = %e, "commit failed; closing the connection");
-                let _ = conn.close().await;
-                return Err(e.into());
-            }
-            result
-        })
-    };
-}
-pub(crate) use in_transaction;
 
 #[derive(Debug, Clone)]
 pub enum Db {

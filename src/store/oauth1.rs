@@ -2,7 +2,7 @@
 //! credentials (access tokens, each under a grant like any OAuth2 token) and the nonce register.
 //! Keys are looked up by digest; secrets arrive and leave sealed, this module never sees them.
 
-use super::{Result, Store, in_transaction, with_pool};
+use super::{Result, Store, Tx, with_pool, with_tx};
 
 /// A request token as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -84,24 +84,6 @@ const REQUEST_COLUMNS: &str = "id, secret_enc, app_id, callback, verifier_digest
      approved_at, failed_verifiers, expires_at";
 
 impl Store {
-    pub async fn create_request_token(&self, new: &NewRequestToken<'_>, now: i64) -> Result<()> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO oauth1_request_tokens (digest, secret_enc, app_id, callback, \
-                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(new.digest)
-            .bind(new.secret_enc)
-            .bind(new.app_id)
-            .bind(new.callback)
-            .bind(now)
-            .bind(new.expires_at)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
-    }
-
     /// The request token with this digest, expired or not (the caller tells the two apart).
     pub async fn request_token(&self, digest: &[u8]) -> Result<Option<RequestToken>> {
         let sql = format!("SELECT {REQUEST_COLUMNS} FROM oauth1_request_tokens WHERE digest = $1");
@@ -111,124 +93,6 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         }))
-    }
-
-    /// Records the user's approval, once: `false` when the token was already approved, has expired
-    /// or is gone.
-    pub async fn approve_request_token(
-        &self,
-        id: i64,
-        approval: &Approval<'_>,
-        now: i64,
-    ) -> Result<bool> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE oauth1_request_tokens SET verifier_digest = $1, user_id = $2, site_id = $3, \
-                 callback = $4, approved_at = $5, verifier_enc = $7 \
-                 WHERE id = $6 AND approved_at IS NULL AND expires_at > $5",
-            )
-            .bind(approval.verifier_digest)
-            .bind(approval.user_id)
-            .bind(approval.site_id)
-            .bind(approval.callback)
-            .bind(now)
-            .bind(id)
-            .bind(approval.verifier_enc)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(done > 0)
-    }
-
-    pub async fn delete_request_token(&self, id: i64) -> Result<()> {
-        with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM oauth1_request_tokens WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
-    }
-
-    /// Counts a wrong verifier; the token is destroyed at [`MAX_FAILED_VERIFIERS`]. Returns whether
-    /// it was destroyed.
-    pub async fn fail_verifier(&self, id: i64) -> Result<bool> {
-        in_transaction!(self, |tx| {
-            let failures: Option<i64> = sqlx::query_scalar(
-                "UPDATE oauth1_request_tokens SET failed_verifiers = failed_verifiers + 1 \
-                 WHERE id = $1 RETURNING failed_verifiers",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let destroyed = failures.is_none_or(|n| n >= MAX_FAILED_VERIFIERS);
-            if destroyed {
-                sqlx::query("DELETE FROM oauth1_request_tokens WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Ok(destroyed)
-        })
-    }
-
-    /// Exchanges an approved request token for an access token, in one transaction: the request
-    /// token is deleted (only one of several concurrent exchanges can delete it), a grant is
-    /// recorded and the access token is stored under it. `None` when the request token was already
-    /// exchanged, is unapproved or has expired.
-    pub async fn exchange_request_token(
-        &self,
-        id: i64,
-        token: &NewAccessToken<'_>,
-        now: i64,
-    ) -> Result<Option<AccessToken>> {
-        in_transaction!(self, |tx| {
-            let claimed: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-                "DELETE FROM oauth1_request_tokens \
-                 WHERE id = $1 AND approved_at IS NOT NULL AND expires_at > $2 \
-                 RETURNING app_id, user_id, site_id",
-            )
-            .bind(id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((app_id, Some(user_id), site_id)) = claimed else {
-                return Ok(None);
-            };
-            let grant_id: i64 = sqlx::query_scalar(
-                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-            )
-            .bind(user_id)
-            .bind(app_id)
-            .bind(site_id)
-            .bind(token.scope)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO oauth1_access_tokens (digest, secret_enc, app_id, user_id, site_id, \
-                 grant_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(token.digest)
-            .bind(token.secret_enc)
-            .bind(app_id)
-            .bind(user_id)
-            .bind(site_id)
-            .bind(grant_id)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            Ok(Some(AccessToken {
-                id,
-                secret_enc: token.secret_enc.to_vec(),
-                app_id,
-                user_id,
-                site_id,
-                grant_id,
-            }))
-        })
     }
 
     /// The access token with this digest, if it still exists, from the database (callers go
@@ -280,5 +144,147 @@ impl Store {
             nonces + tokens
         });
         Ok(done)
+    }
+}
+
+impl Tx<'_> {
+    pub async fn create_request_token(
+        &mut self,
+        new: &NewRequestToken<'_>,
+        now: i64,
+    ) -> Result<()> {
+        with_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO oauth1_request_tokens (digest, secret_enc, app_id, callback, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(new.digest)
+            .bind(new.secret_enc)
+            .bind(new.app_id)
+            .bind(new.callback)
+            .bind(now)
+            .bind(new.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Records the user's approval, once: `false` when the token was already approved, has expired
+    /// or is gone.
+    pub async fn approve_request_token(
+        &mut self,
+        id: i64,
+        approval: &Approval<'_>,
+        now: i64,
+    ) -> Result<bool> {
+        let done = with_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE oauth1_request_tokens SET verifier_digest = $1, user_id = $2, site_id = $3, \
+                 callback = $4, approved_at = $5, verifier_enc = $7 \
+                 WHERE id = $6 AND approved_at IS NULL AND expires_at > $5",
+            )
+            .bind(approval.verifier_digest)
+            .bind(approval.user_id)
+            .bind(approval.site_id)
+            .bind(approval.callback)
+            .bind(now)
+            .bind(id)
+            .bind(approval.verifier_enc)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    pub async fn delete_request_token(&mut self, id: i64) -> Result<()> {
+        with_tx!(self, |tx| {
+            sqlx::query("DELETE FROM oauth1_request_tokens WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Counts a wrong verifier; the token is destroyed at [`MAX_FAILED_VERIFIERS`]. Returns whether
+    /// it was destroyed.
+    pub async fn fail_verifier(&mut self, id: i64) -> Result<bool> {
+        with_tx!(self, |tx| {
+            let failures: Option<i64> = sqlx::query_scalar(
+                "UPDATE oauth1_request_tokens SET failed_verifiers = failed_verifiers + 1 \
+                 WHERE id = $1 RETURNING failed_verifiers",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let destroyed = failures.is_none_or(|n| n >= MAX_FAILED_VERIFIERS);
+            if destroyed {
+                sqlx::query("DELETE FROM oauth1_request_tokens WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(destroyed)
+        })
+    }
+
+    /// Exchanges an approved request token for an access token, in one transaction: the request
+    /// token is deleted (only one of several concurrent exchanges can delete it), a grant is
+    /// recorded and the access token is stored under it. `None` when the request token was already
+    /// exchanged, is unapproved or has expired.
+    pub async fn exchange_request_token(
+        &mut self,
+        id: i64,
+        token: &NewAccessToken<'_>,
+        now: i64,
+    ) -> Result<Option<AccessToken>> {
+        with_tx!(self, |tx| {
+            let claimed: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                "DELETE FROM oauth1_request_tokens \
+                 WHERE id = $1 AND approved_at IS NOT NULL AND expires_at > $2 \
+                 RETURNING app_id, user_id, site_id",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((app_id, Some(user_id), site_id)) = claimed else {
+                return Ok(None);
+            };
+            let grant_id: i64 = sqlx::query_scalar(
+                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(user_id)
+            .bind(app_id)
+            .bind(site_id)
+            .bind(token.scope)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO oauth1_access_tokens (digest, secret_enc, app_id, user_id, site_id, \
+                 grant_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(token.digest)
+            .bind(token.secret_enc)
+            .bind(app_id)
+            .bind(user_id)
+            .bind(site_id)
+            .bind(grant_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok(Some(AccessToken {
+                id,
+                secret_enc: token.secret_enc.to_vec(),
+                app_id,
+                user_id,
+                site_id,
+                grant_id,
+            }))
+        })
     }
 }

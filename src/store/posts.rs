@@ -1,7 +1,7 @@
 //! Posts of a site and their likes (migration 0003). A post belongs to a site and an author; a
 //! like is one user's, once per post.
 
-use super::{Result, Store, with_pool};
+use super::{Result, Store, Tx, with_pool, with_tx};
 
 /// A post as the REST API shows it, with its author and like count, and whether the viewer likes it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,6 +43,11 @@ const SELECT: &str = "SELECT p.id, p.site_id, p.author_id, u.username AS author_
      EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1) AS i_like \
      FROM posts p JOIN users u ON u.id = p.author_id";
 
+/// One post: `$1` the viewer, `$2` the site, `$3` the post.
+fn by_id() -> String {
+    format!("{SELECT} WHERE p.site_id = $2 AND p.id = $3")
+}
+
 /// `p.status IN ($first, …)` for `count` placeholders starting at `$first`.
 fn status_in(first: usize, count: usize) -> String {
     let list: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
@@ -50,29 +55,9 @@ fn status_in(first: usize, count: usize) -> String {
 }
 
 impl Store {
-    pub async fn create_post(&self, new: &NewPost<'_>, now: i64) -> Result<Post> {
-        let id: i64 = with_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "INSERT INTO posts (site_id, author_id, title, content, status, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(new.site_id)
-            .bind(new.author_id)
-            .bind(new.title)
-            .bind(new.content)
-            .bind(new.status)
-            .bind(now)
-            .fetch_one(pool)
-            .await?
-        });
-        self.post(new.site_id, id, new.author_id)
-            .await?
-            .ok_or(super::StoreError::NotFound)
-    }
-
     /// The post `post_id` of site `site_id`, seen by `viewer`.
     pub async fn post(&self, site_id: i64, post_id: i64, viewer: i64) -> Result<Option<Post>> {
-        let sql = format!("{SELECT} WHERE p.site_id = $2 AND p.id = $3");
+        let sql = by_id();
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(viewer)
@@ -118,10 +103,39 @@ impl Store {
         });
         Ok(PostPage { found, posts })
     }
+}
+
+impl Tx<'_> {
+    pub async fn create_post(&mut self, new: &NewPost<'_>, now: i64) -> Result<Post> {
+        let id: i64 = with_tx!(self, |tx| {
+            sqlx::query_scalar(
+                "INSERT INTO posts (site_id, author_id, title, content, status, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(new.site_id)
+            .bind(new.author_id)
+            .bind(new.title)
+            .bind(new.content)
+            .bind(new.status)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+        });
+        // Read on this transaction: the new row is not visible elsewhere before the commit.
+        let sql = by_id();
+        Ok(with_tx!(self, |tx| {
+            sqlx::query_as(&sql)
+                .bind(new.author_id)
+                .bind(new.site_id)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+        }))
+    }
 
     /// Records that `user_id` likes `post_id` (again is harmless) and returns the post's like count.
-    pub async fn like_post(&self, user_id: i64, post_id: i64, now: i64) -> Result<i64> {
-        Ok(with_pool!(self, |pool| {
+    pub async fn like_post(&mut self, user_id: i64, post_id: i64, now: i64) -> Result<i64> {
+        Ok(with_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO likes (user_id, post_id, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id, post_id) DO NOTHING",
@@ -129,11 +143,11 @@ impl Store {
             .bind(user_id)
             .bind(post_id)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
             sqlx::query_scalar("SELECT COUNT(*) FROM likes WHERE post_id = $1")
                 .bind(post_id)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await?
         }))
     }

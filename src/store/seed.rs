@@ -2,7 +2,7 @@
 //! many rows per statement and many statements per transaction, so a million tokens take seconds,
 //! not the hour one transaction per token would.
 
-use super::{Result, Store, in_transaction};
+use super::{Result, Store, with_tx};
 
 /// Rows per `INSERT`: 9 parameters each stays far below both databases' parameter limits.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -15,7 +15,8 @@ impl Store {
         digests: &[[u8; 32]],
         now: i64,
     ) -> Result<()> {
-        in_transaction!(self, |tx| {
+        let mut unit = self.begin();
+        with_tx!(unit, |tx| {
             for chunk in digests.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, \
@@ -34,8 +35,8 @@ impl Store {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
-            Ok(())
-        })
+        });
+        unit.commit().await
     }
 
     /// Inserts one unused code per digest, each under a grant of its own (as the authorize
@@ -46,7 +47,8 @@ impl Store {
         digests: &[[u8; 32]],
         now: i64,
     ) -> Result<()> {
-        in_transaction!(self, |tx| {
+        let mut unit = self.begin();
+        with_tx!(unit, |tx| {
             for chunk in digests.chunks(ROWS_PER_STATEMENT) {
                 let mut grants = sqlx::QueryBuilder::new(
                     "INSERT INTO grants (user_id, app_id, site_id, scope, created_at) ",
@@ -77,7 +79,7 @@ impl Store {
                 });
                 codes.build().execute(&mut *tx).await?;
             }
-            Ok(())
-        })
+        });
+        unit.commit().await
     }
 }

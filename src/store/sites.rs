@@ -3,8 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::cache::{Stale, announce};
-use super::{Result, Store, in_transaction, with_pool};
+use super::notify::Stale;
+use super::{Result, Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Site {
@@ -67,46 +67,6 @@ impl FromStr for Role {
 const COLUMNS: &str = "s.id, s.url, s.name, s.is_jetpack, s.owner_id, s.created_at";
 
 impl Store {
-    /// Creates a site and makes its owner an administrator, in one transaction.
-    pub async fn create_site(
-        &self,
-        owner_id: i64,
-        url: &str,
-        url_key: &str,
-        name: &str,
-        is_jetpack: bool,
-        now: i64,
-    ) -> Result<Site> {
-        let site = in_transaction!(self, |tx| {
-            let site: Site = sqlx::query_as(
-                "INSERT INTO sites (url, url_key, name, is_jetpack, owner_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 RETURNING id, url, name, is_jetpack, owner_id, created_at",
-            )
-            .bind(url)
-            .bind(url_key)
-            .bind(name)
-            .bind(is_jetpack)
-            .bind(owner_id)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO site_members (site_id, user_id, role, created_at) \
-                 VALUES ($1, $2, 'administrator', $3)",
-            )
-            .bind(site.id)
-            .bind(owner_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            announce!(self, &mut *tx, Stale::Profile(owner_id));
-            Ok(site)
-        });
-        self.profile_changed(owner_id);
-        site
-    }
-
     pub async fn site_by_id(&self, id: i64) -> Result<Option<Site>> {
         let sql = format!("SELECT {COLUMNS} FROM sites s WHERE s.id = $1");
         Ok(with_pool!(self, |pool| {
@@ -123,47 +83,6 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         }))
-    }
-
-    /// Adds a member or changes the role of an existing one.
-    pub async fn set_membership(
-        &self,
-        site_id: i64,
-        user_id: i64,
-        role: Role,
-        now: i64,
-    ) -> Result<()> {
-        let done: Result<()> = in_transaction!(self, |tx| {
-            sqlx::query(
-                "INSERT INTO site_members (site_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (site_id, user_id) DO UPDATE SET role = excluded.role",
-            )
-            .bind(site_id)
-            .bind(user_id)
-            .bind(role.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            announce!(self, &mut *tx, Stale::Profile(user_id));
-            Ok(())
-        });
-        self.profile_changed(user_id);
-        done
-    }
-
-    pub async fn remove_membership(&self, site_id: i64, user_id: i64) -> Result<bool> {
-        let done: Result<u64> = in_transaction!(self, |tx| {
-            let done = sqlx::query("DELETE FROM site_members WHERE site_id = $1 AND user_id = $2")
-                .bind(site_id)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            announce!(self, &mut *tx, Stale::Profile(user_id));
-            Ok(done)
-        });
-        self.profile_changed(user_id);
-        Ok(done? > 0)
     }
 
     /// Every site the user belongs to, oldest membership first, with the user's role.
@@ -199,5 +118,83 @@ impl Store {
             .await?
         });
         Ok(found.is_some())
+    }
+}
+
+impl Tx<'_> {
+    /// Creates a site and makes its owner an administrator.
+    pub async fn create_site(
+        &mut self,
+        owner_id: i64,
+        url: &str,
+        url_key: &str,
+        name: &str,
+        is_jetpack: bool,
+        now: i64,
+    ) -> Result<Site> {
+        let site = with_tx!(self, |tx| {
+            let site: Site = sqlx::query_as(
+                "INSERT INTO sites (url, url_key, name, is_jetpack, owner_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 RETURNING id, url, name, is_jetpack, owner_id, created_at",
+            )
+            .bind(url)
+            .bind(url_key)
+            .bind(name)
+            .bind(is_jetpack)
+            .bind(owner_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO site_members (site_id, user_id, role, created_at) \
+                 VALUES ($1, $2, 'administrator', $3)",
+            )
+            .bind(site.id)
+            .bind(owner_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            site
+        });
+        self.announce(Stale::Profile(owner_id)).await?;
+        Ok(site)
+    }
+
+    /// Adds a member or changes the role of an existing one.
+    pub async fn set_membership(
+        &mut self,
+        site_id: i64,
+        user_id: i64,
+        role: Role,
+        now: i64,
+    ) -> Result<()> {
+        with_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO site_members (site_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (site_id, user_id) DO UPDATE SET role = excluded.role",
+            )
+            .bind(site_id)
+            .bind(user_id)
+            .bind(role.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        });
+        self.announce(Stale::Profile(user_id)).await?;
+        Ok(())
+    }
+
+    pub async fn remove_membership(&mut self, site_id: i64, user_id: i64) -> Result<bool> {
+        let done = with_tx!(self, |tx| {
+            sqlx::query("DELETE FROM site_members WHERE site_id = $1 AND user_id = $2")
+                .bind(site_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        });
+        self.announce(Stale::Profile(user_id)).await?;
+        Ok(done > 0)
     }
 }

@@ -1,8 +1,8 @@
 //! Grants and access tokens. A grant is what a user approved for an app (connected applications are
 //! built from grants); every token and code hangs off a grant, so revoking the grant revokes them all.
 
-use super::cache::{Revocation, announce};
-use super::{Result, Store, in_transaction, with_pool};
+use super::notify::Revocation;
+use super::{Result, Store, Tx, with_pool, with_tx};
 
 /// What a token stands for: the facts token-info and the REST API need.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -50,24 +50,6 @@ pub struct NewToken<'a> {
 }
 
 impl Store {
-    /// Records a grant and the token issued under it, in one transaction.
-    pub async fn grant_token(&self, token: &NewToken<'_>, now: i64) -> Result<TokenGrant> {
-        in_transaction!(self, |tx| {
-            let grant_id: i64 = sqlx::query_scalar(
-                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-            )
-            .bind(token.user_id)
-            .bind(token.app_id)
-            .bind(token.site_id)
-            .bind(token.scope)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            Ok(insert_token_grant!(&mut *tx, token, grant_id, now))
-        })
-    }
-
     /// The live token with this digest, if any: unknown, expired and revoked tokens are all `None`.
     pub async fn token_by_digest(&self, digest: &[u8], now: i64) -> Result<Option<TokenGrant>> {
         Ok(with_pool!(self, |pool| {
@@ -83,39 +65,55 @@ impl Store {
             .await?
         }))
     }
+}
+
+impl Tx<'_> {
+    /// Records a grant and the token issued under it.
+    pub async fn grant_token(&mut self, token: &NewToken<'_>, now: i64) -> Result<TokenGrant> {
+        Ok(with_tx!(self, |tx| {
+            let grant_id: i64 = sqlx::query_scalar(
+                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(token.user_id)
+            .bind(token.app_id)
+            .bind(token.site_id)
+            .bind(token.scope)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            insert_token_grant!(&mut *tx, token, grant_id, now)
+        }))
+    }
 
     /// Revokes every grant, code and token of this user for this app at once, on every instance
-    /// (see `cache`).
-    pub async fn revoke_app_for_user(&self, user_id: i64, app_id: i64) -> Result<u64> {
-        let revocation = Revocation::UserApp { user_id, app_id };
-        let done: Result<u64> = in_transaction!(self, |tx| {
-            let done = sqlx::query("DELETE FROM grants WHERE user_id = $1 AND app_id = $2")
+    /// once committed (see `cache`).
+    pub async fn revoke_app_for_user(&mut self, user_id: i64, app_id: i64) -> Result<u64> {
+        let done = with_tx!(self, |tx| {
+            sqlx::query("DELETE FROM grants WHERE user_id = $1 AND app_id = $2")
                 .bind(user_id)
                 .bind(app_id)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected();
-            announce!(self, &mut *tx, revocation);
-            Ok(done)
+                .rows_affected()
         });
-        self.revoked(revocation);
-        done
+        self.announce(Revocation::UserApp { user_id, app_id })
+            .await?;
+        Ok(done)
     }
 
-    /// Revokes one token (and nothing else of its grant), on every instance (see `cache`).
-    pub async fn revoke_token(&self, token_id: i64) -> Result<bool> {
-        let revocation = Revocation::Token(token_id);
-        let done: Result<u64> = in_transaction!(self, |tx| {
-            let done = sqlx::query("DELETE FROM access_tokens WHERE id = $1")
+    /// Revokes one token (and nothing else of its grant), on every instance once committed (see
+    /// `cache`).
+    pub async fn revoke_token(&mut self, token_id: i64) -> Result<bool> {
+        let done = with_tx!(self, |tx| {
+            sqlx::query("DELETE FROM access_tokens WHERE id = $1")
                 .bind(token_id)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected();
-            announce!(self, &mut *tx, revocation);
-            Ok(done)
+                .rows_affected()
         });
-        self.revoked(revocation);
-        Ok(done? > 0)
+        self.announce(Revocation::Token(token_id)).await?;
+        Ok(done > 0)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Users: accounts with an argon2id password hash.
 
-use super::{Result, Store, in_transaction, with_pool};
+use super::notify::Revocation;
+use super::{Result, Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
@@ -36,23 +37,6 @@ pub struct UserSummary {
 const COLUMNS: &str = "id, username, email, display_name, password_hash, language, created_at";
 
 impl Store {
-    pub async fn create_user(&self, new: &NewUser<'_>, now: i64) -> Result<User> {
-        let sql = format!(
-            "INSERT INTO users (username, email, display_name, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
-        );
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(new.username)
-                .bind(new.email)
-                .bind(new.display_name)
-                .bind(new.password_hash)
-                .bind(now)
-                .fetch_one(pool)
-                .await?
-        }))
-    }
-
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
         Ok(with_pool!(self, |pool| {
@@ -76,18 +60,6 @@ impl Store {
         }))
     }
 
-    pub async fn update_password_hash(&self, user_id: i64, hash: &str) -> Result<()> {
-        with_pool!(self, |pool| {
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(hash)
-                .bind(user_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(())
-    }
-
     /// Every user, oldest first.
     pub async fn list_users(&self) -> Result<Vec<UserSummary>> {
         Ok(with_pool!(self, |pool| {
@@ -99,11 +71,42 @@ impl Store {
             .await?
         }))
     }
+}
+
+impl Tx<'_> {
+    pub async fn create_user(&mut self, new: &NewUser<'_>, now: i64) -> Result<User> {
+        let sql = format!(
+            "INSERT INTO users (username, email, display_name, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+        );
+        Ok(with_tx!(self, |tx| {
+            sqlx::query_as(&sql)
+                .bind(new.username)
+                .bind(new.email)
+                .bind(new.display_name)
+                .bind(new.password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+        }))
+    }
+
+    pub async fn update_password_hash(&mut self, user_id: i64, hash: &str) -> Result<()> {
+        with_tx!(self, |tx| {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
 
     /// Sets a new password hash and ends every web session of the user, in one transaction (an
     /// operator resetting a password may be locking someone else out). `false`: no such user.
-    pub async fn set_password_ending_sessions(&self, user_id: i64, hash: &str) -> Result<bool> {
-        in_transaction!(self, |tx| {
+    pub async fn set_password_ending_sessions(&mut self, user_id: i64, hash: &str) -> Result<bool> {
+        with_tx!(self, |tx| {
             let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(hash)
                 .bind(user_id)
@@ -124,19 +127,17 @@ impl Store {
     /// those). Audit events keep the user's id. Announced as a revocation of everything, so every
     /// instance drops its whole validation cache at once (the deleted apps' tokens of other users
     /// go too). Callers decide whether owning sites or apps should stop it (`cli::users`).
-    pub async fn delete_user(&self, user_id: i64) -> Result<bool> {
+    pub async fn delete_user(&mut self, user_id: i64) -> Result<bool> {
         // The user's own apps go too, with other users' tokens for them: drop the whole cache.
-        let revocation = super::cache::Revocation::All;
-        let done: Result<u64> = super::in_transaction!(self, |tx| {
-            let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        let revocation = Revocation::All;
+        let done = with_tx!(self, |tx| {
+            sqlx::query("DELETE FROM users WHERE id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected();
-            super::cache::announce!(self, &mut *tx, revocation);
-            Ok(done)
+                .rows_affected()
         });
-        self.revoked(revocation);
-        Ok(done? > 0)
+        self.announce(revocation).await?;
+        Ok(done > 0)
     }
 }

@@ -144,8 +144,8 @@ pub async fn create(
         .await
         .map_err(|_| PageError::Unavailable)?;
     let now = state.now();
-    let id = state
-        .store
+    let mut tx = state.store.begin();
+    let id = tx
         .create_app_password(
             s.user.id,
             name,
@@ -161,7 +161,8 @@ pub async fn create(
         detail: &detail,
         ..Default::default()
     };
-    state.store.audit(&event, now).await?;
+    tx.audit(&event, now).await?;
+    tx.commit().await?;
     let shown = (name.to_owned(), rules::group(&plain, 4));
     render(&state, &s, Some(shown), "", None, StatusCode::OK).await
 }
@@ -188,7 +189,8 @@ pub async fn revoke(
     let Ok(id) = id.parse::<i64>() else {
         return Err(PageError::NotFound);
     };
-    if !state.store.revoke_app_password(s.user.id, id).await? {
+    let mut tx = state.store.begin();
+    if !tx.revoke_app_password(s.user.id, id).await? {
         return Err(PageError::NotFound);
     }
     let detail = format!("app password {id}");
@@ -198,6 +200,7 @@ pub async fn revoke(
         detail: &detail,
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await?;
+    tx.audit(&event, state.now()).await?;
+    tx.commit().await?;
     Ok(Redirect::to(PAGE).into_response())
 }

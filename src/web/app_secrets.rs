@@ -95,10 +95,12 @@ pub async fn reset_secret(
     let app = owned(&state, &viewer, &id).await?;
     let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
-    let secret = admin::reset_secret(&state.store, &*state.random, &app)
+    let mut tx = state.store.begin();
+    let secret = admin::reset_secret(&mut tx, &*state.random, &app)
         .await
         .map_err(admin_failure)?;
-    audit(&state, &viewer, app.id, "client_secret_reset").await?;
+    audit(&mut tx, &viewer, app.id, "client_secret_reset", state.now()).await?;
+    tx.commit().await?;
     state.playground.forget(app.id);
     let issued = Flash {
         client_secret: Some(secret),
@@ -121,11 +123,19 @@ pub async fn regenerate_consumer_secret(
     if app.oauth1_key.is_none() {
         return Err(no_consumer());
     }
-    let secret =
-        admin::regenerate_consumer_secret(&state.store, &*state.random, &state.key.0, &app)
-            .await
-            .map_err(admin_failure)?;
-    audit(&state, &viewer, app.id, "consumer_secret_reset").await?;
+    let mut tx = state.store.begin();
+    let secret = admin::regenerate_consumer_secret(&mut tx, &*state.random, &state.key.0, &app)
+        .await
+        .map_err(admin_failure)?;
+    audit(
+        &mut tx,
+        &viewer,
+        app.id,
+        "consumer_secret_reset",
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
     let issued = Flash {
         consumer_secret: Some(secret),
         notice: Some(

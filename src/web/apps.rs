@@ -23,7 +23,7 @@ use super::session;
 use crate::admin::{self, AppInput};
 use crate::domain::app::AppType;
 use crate::state::AppState;
-use crate::store::{App, AuditEvent};
+use crate::store::{App, AuditEvent, Tx};
 
 /// What the app form shows: the user's input, kept as typed.
 #[derive(Debug, Clone)]
@@ -230,9 +230,10 @@ pub async fn create(
     session::verify_csrf(&state, &viewer.0, "apps:new", form.csrf())?;
     let fields = AppFields::from_form(&form);
     let base = state.settings.base_url();
+    let mut tx = state.store.begin();
     let result = match checked(&state, &fields, None).await {
         Ok((parsed, icon)) => admin::create_app(
-            &state.store,
+            &mut tx,
             &*state.random,
             &state.key.0,
             &viewer.0.user,
@@ -248,8 +249,9 @@ pub async fn create(
     match result {
         Ok((created, icon)) => {
             let id = created.app.id;
-            icons::apply(&state, id, icon).await?;
-            audit(&state, &viewer, id, "app_created").await?;
+            icons::apply(&mut tx, id, icon, state.now()).await?;
+            audit(&mut tx, &viewer, id, "app_created", state.now()).await?;
+            tx.commit().await?;
             let issued = Flash {
                 client_secret: Some(created.client_secret),
                 consumer_secret: created.consumer_secret,
@@ -371,9 +373,10 @@ pub async fn update(
     session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
     let fields = AppFields::from_form(&form);
     let base = state.settings.base_url();
+    let mut tx = state.store.begin();
     let result = match checked(&state, &fields, Some(&app.icon_url)).await {
         Ok((parsed, icon)) => admin::update_app(
-            &state.store,
+            &mut tx,
             &*state.random,
             &state.key.0,
             &app,
@@ -387,8 +390,9 @@ pub async fn update(
     };
     match result {
         Ok((updated, icon)) => {
-            icons::apply(&state, app.id, icon).await?;
-            audit(&state, &viewer, app.id, "app_updated").await?;
+            icons::apply(&mut tx, app.id, icon, state.now()).await?;
+            audit(&mut tx, &viewer, app.id, "app_updated", state.now()).await?;
+            tx.commit().await?;
             let notice = match updated.consumer_secret {
                 Some(_) => "Your changes were saved. OAuth 1.0a is now on for this app.",
                 None => "Your changes were saved.",
@@ -442,17 +446,21 @@ pub async fn delete(
         &format!("app-delete:{}", app.id),
         form.csrf(),
     )?;
-    state.store.delete_app(app.id).await?;
+    let mut tx = state.store.begin();
+    tx.delete_app(app.id).await?;
+    audit(&mut tx, &viewer, app.id, "app_deleted", state.now()).await?;
+    tx.commit().await?;
     state.playground.forget(app.id);
-    audit(&state, &viewer, app.id, "app_deleted").await?;
     Ok(Redirect::to("/apps").into_response())
 }
 
+/// Writes an event about the viewer's app on the transaction that changed it.
 pub(super) async fn audit(
-    state: &AppState,
+    tx: &mut Tx<'_>,
     viewer: &Viewer,
     app_id: i64,
     kind: &str,
+    now: i64,
 ) -> Result<(), PageError> {
     let event = AuditEvent {
         kind,
@@ -460,7 +468,7 @@ pub(super) async fn audit(
         app_id: Some(app_id),
         ..Default::default()
     };
-    Ok(state.store.audit(&event, state.now()).await?)
+    Ok(tx.audit(&event, now).await?)
 }
 
 /// Errors of administration calls that have no form field to show them next to.

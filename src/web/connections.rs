@@ -106,10 +106,8 @@ pub async fn disconnect(
     let Ok(app_id) = app_id.parse::<i64>() else {
         return Err(PageError::NotFound);
     };
-    let revoked = state
-        .store
-        .revoke_app_for_user(viewer.0.user.id, app_id)
-        .await?;
+    let mut tx = state.store.begin();
+    let revoked = tx.revoke_app_for_user(viewer.0.user.id, app_id).await?;
     if revoked == 0 {
         return Err(PageError::NotFound);
     }
@@ -119,6 +117,7 @@ pub async fn disconnect(
         app_id: Some(app_id),
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await?;
+    tx.audit(&event, state.now()).await?;
+    tx.commit().await?;
     Ok(Redirect::to("/me/security/connected-applications?disconnected=1").into_response())
 }

@@ -334,16 +334,17 @@ pub async fn prepare(
         .map(IconChange::Store)
 }
 
-/// Applies the change to the saved app.
+/// Applies the change to the saved app, in the transaction that saves it.
 pub async fn apply(
-    state: &AppState,
+    tx: &mut crate::store::Tx<'_>,
     app_id: i64,
     change: IconChange,
+    now: i64,
 ) -> Result<(), crate::store::StoreError> {
     match change {
         IconChange::Keep => Ok(()),
-        IconChange::Store(icon) => state.store.set_app_icon(app_id, &icon, state.now()).await,
-        IconChange::Remove => state.store.delete_app_icon(app_id).await,
+        IconChange::Store(icon) => tx.set_app_icon(app_id, &icon, now).await,
+        IconChange::Remove => tx.delete_app_icon(app_id).await,
     }
 }
 

@@ -140,16 +140,18 @@ pub async fn change_password(
     let hash = crate::blocking::run(move || password::hash(&to_hash, salt))
         .await
         .map_err(|_| PageError::Unavailable)?;
-    state.store.update_password_hash(s.user.id, &hash).await?;
-    state.store.delete_sessions_of(s.user.id).await?;
-    let cookie = session::start(&state, s.user.id).await?;
+    let mut tx = state.store.begin();
+    tx.update_password_hash(s.user.id, &hash).await?;
+    tx.delete_sessions_of(s.user.id).await?;
+    let cookie = session::start(&state, &mut tx, s.user.id).await?;
     let event = AuditEvent {
         kind: "password_changed",
         user_id: Some(s.user.id),
         peer: Some(peer.to_string()),
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await?;
+    tx.audit(&event, state.now()).await?;
+    tx.commit().await?;
     Ok((
         jar.add(cookie),
         Redirect::to(&format!("{PAGE}?done=password")),

@@ -21,7 +21,7 @@ use super::error::PageError;
 use crate::domain::secret::{self, Kind};
 use crate::http::peer::Peer;
 use crate::state::AppState;
-use crate::store::{AuditEvent, User};
+use crate::store::{AuditEvent, Tx, User};
 
 /// The logged-in user of a request, with the digest of their session id.
 #[derive(Debug, Clone)]
@@ -65,14 +65,17 @@ pub fn cookie(
     c
 }
 
-/// Starts a session for `user_id` and returns the cookie that carries it.
-pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, PageError> {
+/// Starts a session for `user_id` in `tx` (it exists once `tx` commits) and returns the cookie
+/// that carries it.
+pub async fn start(
+    state: &AppState,
+    tx: &mut Tx<'_>,
+    user_id: i64,
+) -> Result<Cookie<'static>, PageError> {
     let id = secret::mint(Kind::Session, &*state.random);
     let now = state.now();
     let ttl = state.settings.session_ttl;
-    state
-        .store
-        .create_session(&secret::digest(&id), user_id, now, now + ttl)
+    tx.create_session(&secret::digest(&id), user_id, now, now + ttl)
         .await?;
     Ok(cookie(state, session_cookie_name(state), id, Some(ttl)))
 }
@@ -80,10 +83,9 @@ pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, Pa
 /// Ends the session of this request, if any, and returns the cookie that clears it.
 pub async fn end(state: &AppState, jar: &CookieJar) -> Result<Cookie<'static>, PageError> {
     if let Some(c) = jar.get(session_cookie_name(state)) {
-        state
-            .store
-            .delete_session(&secret::digest(c.value()))
-            .await?;
+        let mut tx = state.store.begin();
+        tx.delete_session(&secret::digest(c.value())).await?;
+        tx.commit().await?;
     }
     Ok(cookie(
         state,
@@ -185,7 +187,8 @@ pub async fn complete_login(
     spent: &'static str,
     redirect_to: &str,
 ) -> Result<Response, PageError> {
-    let c = start(state, user_id).await?;
+    let mut tx = state.store.begin();
+    let c = start(state, &mut tx, user_id).await?;
     let event = AuditEvent {
         kind: "login",
         user_id: Some(user_id),
@@ -193,7 +196,8 @@ pub async fn complete_login(
         detail,
         ..Default::default()
     };
-    state.store.audit(&event, state.now()).await?;
+    tx.audit(&event, state.now()).await?;
+    tx.commit().await?;
     let jar = jar.add(c).add(cookie(state, spent, String::new(), Some(0)));
     Ok((jar, Redirect::to(redirect_to)).into_response())
 }

@@ -148,7 +148,8 @@ pub async fn submit(
     };
     let mut error = check_all(&state, &input).await?;
     if error.is_empty() {
-        match admin::create_user(&state.store, &*state.random, &input, now).await {
+        let mut tx = state.store.begin();
+        match admin::create_user(&mut tx, &*state.random, &input, now).await {
             Ok(user) => {
                 budgets.signup_spend(peer.0, now);
                 let event = AuditEvent {
@@ -157,8 +158,9 @@ pub async fn submit(
                     peer: Some(peer.to_string()),
                     ..Default::default()
                 };
-                state.store.audit(&event, now).await?;
-                let c = session::start(&state, user.id).await?;
+                tx.audit(&event, now).await?;
+                let c = session::start(&state, &mut tx, user.id).await?;
+                tx.commit().await?;
                 let jar = jar.add(c).add(session::cookie(
                     &state,
                     session::login_cookie_name(&state),

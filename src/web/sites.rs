@@ -94,8 +94,12 @@ pub async fn create(
     };
     session::verify_csrf(&state, &viewer.0, "sites:new", form.csrf())?;
     let (url, name) = (form.get("url").trim(), form.get("name"));
-    match admin::create_site(&state.store, &viewer.0.user, url, name, false, state.now()).await {
-        Ok(site) => Ok(Redirect::to(&format!("/sites/{}", site.id)).into_response()),
+    let mut tx = state.store.begin();
+    match admin::create_site(&mut tx, &viewer.0.user, url, name, false, state.now()).await {
+        Ok(site) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/sites/{}", site.id)).into_response())
+        }
         Err(e) => {
             let error = FieldError::from_admin(e)?;
             let page = sites_page(&state, &viewer, url.to_owned(), name.to_owned(), error).await?;
@@ -218,8 +222,9 @@ pub async fn add_member(
             )),
             Err(e) => Err(FieldError::from_admin(e)?),
             Ok(user) => {
-                match admin::add_member(&state.store, &site, &user, new_role, state.now()).await {
-                    Ok(()) => Ok(()),
+                let mut tx = state.store.begin();
+                match admin::add_member(&mut tx, &site, &user, new_role, state.now()).await {
+                    Ok(()) => Ok(tx.commit().await?),
                     Err(e) => Err(FieldError::from_admin(e)?),
                 }
             }
@@ -257,8 +262,12 @@ pub async fn remove_member(
     let Ok(user_id) = user_id.parse::<i64>() else {
         return Err(PageError::NotFound);
     };
-    match admin::remove_member(&state.store, &site, user_id).await {
-        Ok(()) => Ok(Redirect::to(&format!("/sites/{}?done=removed", site.id)).into_response()),
+    let mut tx = state.store.begin();
+    match admin::remove_member(&mut tx, &site, user_id).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/sites/{}?done=removed", site.id)).into_response())
+        }
         Err(admin::AdminError::NotFound(_)) => Err(PageError::NotFound),
         Err(e) => {
             let mut error = FieldError::from_admin(e)?;

@@ -35,15 +35,18 @@ async fn consumer(app: &TestApp) -> (i64, Consumer) {
         allow_implicit: false,
         oauth1_callback: Some(CALLBACK),
     };
-    let created = admin::create_app(
-        &app.store,
-        &OsRandom,
-        &app.state.key.0,
-        &owner,
-        &input,
-        &app.base,
-        app.clock_now(),
-    )
+    let created = commit_with(&app.store, async |tx| {
+        admin::create_app(
+            tx,
+            &OsRandom,
+            &app.state.key.0,
+            &owner,
+            &input,
+            &app.base,
+            app.clock_now(),
+        )
+        .await
+    })
     .await
     .unwrap();
     let consumer = Consumer {

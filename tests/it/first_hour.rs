@@ -90,15 +90,18 @@ async fn a_cli_run_or_a_server_whose_key_cannot_open_the_sealed_secrets_says_so_
         allow_implicit: false,
         oauth1_callback: Some("oob"),
     };
-    let created = admin::create_app(
-        &app.store,
-        &OsRandom,
-        &app.state.key.0,
-        &alice,
-        &input,
-        &app.base,
-        app.clock_now(),
-    )
+    let created = commit_with(&app.store, async |tx| {
+        admin::create_app(
+            tx,
+            &OsRandom,
+            &app.state.key.0,
+            &alice,
+            &input,
+            &app.base,
+            app.clock_now(),
+        )
+        .await
+    })
     .await
     .unwrap();
     let client_id = created.app.id.to_string();

@@ -13,8 +13,57 @@ use latchkey::config::Config;
 use latchkey::domain::app::AppType;
 use latchkey::domain::clock::ManualClock;
 use latchkey::domain::random::OsRandom;
-use latchkey::store::{App, NewToken, Role, Site, Store, TokenGrant, User};
+use latchkey::store::{App, Tx};
+use latchkey::store::{
+    AuditEvent, NewCode, NewToken, Role, Site, Store, StoreError, TokenGrant, User,
+};
 use sqlx::Connection;
+
+/// Declares [`Committed`]: for each write method of `Tx` a test sets up with, the same call on the
+/// `Store` in a transaction of its own (begin → the write → commit).
+macro_rules! committed {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        /// Set-up writes on the store, each committed at once.
+        pub trait Committed {
+            $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError>;)*
+        }
+
+        impl Committed for Store {
+            $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
+                let mut tx = self.begin();
+                let done = tx.$name($($arg),*).await?;
+                tx.commit().await?;
+                Ok(done)
+            })*
+        }
+    };
+}
+
+committed! {
+    grant_token(token: &NewToken<'_>, now: i64) -> TokenGrant;
+    grant_code(code: &NewCode<'_>, now: i64) -> i64;
+    revoke_token(token_id: i64) -> bool;
+    revoke_app_for_user(user_id: i64, app_id: i64) -> u64;
+    set_membership(site_id: i64, user_id: i64, role: Role, now: i64) -> ();
+    remove_membership(site_id: i64, user_id: i64) -> bool;
+    delete_app(app_id: i64) -> bool;
+    delete_user(user_id: i64) -> bool;
+    audit(event: &AuditEvent<'_>, now: i64) -> ();
+    enable_two_step(user_id: i64, secret_enc: &[u8], step_used: i64, recovery_digests: &[[u8; 32]], now: i64) -> bool;
+    create_app_password(user_id: i64, name: &str, lookup: &str, password_hash: &str, now: i64) -> i64;
+}
+
+/// Runs `work` (an administration call, a session start) on a transaction of its own and commits
+/// it when `work` succeeds.
+pub async fn commit_with<T, E: From<StoreError>>(
+    store: &Store,
+    work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut tx = store.begin();
+    let done = work(&mut tx).await?;
+    tx.commit().await?;
+    Ok(done)
+}
 
 pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
 /// A fixed start time for the manual clock (2026-01-01T00:00:00Z).
@@ -245,14 +294,18 @@ impl TestApp {
             password,
             display_name: None,
         };
-        admin::create_user(&self.store, &OsRandom, &input, self.clock_now())
+        let mut tx = self.store.begin();
+        let user = admin::create_user(&mut tx, &OsRandom, &input, self.clock_now())
             .await
-            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+        user
     }
 
     pub async fn site(&self, owner: &User, url: &str) -> Site {
-        admin::create_site(
-            &self.store,
+        let mut tx = self.store.begin();
+        let site = admin::create_site(
+            &mut tx,
             owner,
             url,
             &format!("Site {url}"),
@@ -260,7 +313,9 @@ impl TestApp {
             self.clock_now(),
         )
         .await
-        .unwrap()
+        .unwrap();
+        tx.commit().await.unwrap();
+        site
     }
 
     pub async fn member(&self, site: &Site, user: &User, role: Role) {
@@ -284,8 +339,9 @@ impl TestApp {
             allow_implicit: true,
             oauth1_callback: None,
         };
+        let mut tx = self.store.begin();
         let created = admin::create_app(
-            &self.store,
+            &mut tx,
             &OsRandom,
             &self.state.key.0,
             owner,
@@ -295,6 +351,7 @@ impl TestApp {
         )
         .await
         .unwrap();
+        tx.commit().await.unwrap();
         (created.app, created.client_secret)
     }
 

@@ -29,4 +29,5 @@ mod rest;
 mod selfservice;
 mod selfservice_more;
 mod two_step;
+mod unit_of_work;
 mod web_pages;

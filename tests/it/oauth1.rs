@@ -57,15 +57,18 @@ pub(crate) async fn consumer(
         allow_implicit: false,
         oauth1_callback: Some(callback),
     };
-    let created = admin::create_app(
-        &app.store,
-        &OsRandom,
-        &app.state.key.0,
-        owner,
-        &input,
-        &app.base,
-        app.clock_now(),
-    )
+    let created = commit_with(&app.store, async |tx| {
+        admin::create_app(
+            tx,
+            &OsRandom,
+            &app.state.key.0,
+            owner,
+            &input,
+            &app.base,
+            app.clock_now(),
+        )
+        .await
+    })
     .await
     .unwrap();
     let creds = Creds {
@@ -2051,10 +2054,11 @@ async fn a_regenerated_consumer_secret_ends_the_old_one_at_once_even_when_cached
             .await
             .assert_status(200);
     }
-    let secret =
-        admin::regenerate_consumer_secret(&app.store, &OsRandom, &app.state.key.0, &fx.app)
-            .await
-            .unwrap();
+    let secret = commit_with(&app.store, async |tx| {
+        admin::regenerate_consumer_secret(tx, &OsRandom, &app.state.key.0, &fx.app).await
+    })
+    .await
+    .unwrap();
     let res = signed(&app, &creds, "GET", "/wp-json/wp/v2/users/me", None, &[])
         .await
         .read()

@@ -202,15 +202,18 @@ async fn br05_reflected_and_stored_markup_is_escaped(app: TestApp) {
         allow_implicit: true,
         oauth1_callback: None,
     };
-    let created = latchkey::admin::create_app(
-        &app.store,
-        &latchkey::domain::random::OsRandom,
-        &[0; 32],
-        &w.alice,
-        &input_app,
-        &app.base,
-        0,
-    )
+    let created = commit_with(&app.store, async |tx| {
+        latchkey::admin::create_app(
+            tx,
+            &latchkey::domain::random::OsRandom,
+            &[0; 32],
+            &w.alice,
+            &input_app,
+            &app.base,
+            0,
+        )
+        .await
+    })
     .await
     .unwrap();
     let browser = app.alice_browser().await;

@@ -531,9 +531,11 @@ async fn cl08_reset_secret_invalidates_the_old_one_and_only_digests_are_stored(a
         !app.database_contains(&w.s1).await,
         "the client secret is not stored"
     );
-    let new = latchkey::admin::reset_secret(&app.store, &latchkey::domain::random::OsRandom, &w.c1)
-        .await
-        .unwrap();
+    let new = commit_with(&app.store, async |tx| {
+        latchkey::admin::reset_secret(tx, &latchkey::domain::random::OsRandom, &w.c1).await
+    })
+    .await
+    .unwrap();
     let id = w.c1.id.to_string();
     let old = app
         .token(&[

@@ -266,15 +266,18 @@ async fn ru09_dangerous_or_insecure_uris_are_refused_at_registration(app: TestAp
             allow_implicit: true,
             oauth1_callback: None,
         };
-        let refused = latchkey::admin::create_app(
-            &app.store,
-            &latchkey::domain::random::OsRandom,
-            &[0; 32],
-            &w.alice,
-            &input,
-            &app.base,
-            0,
-        )
+        let refused = commit_with(&app.store, async |tx| {
+            latchkey::admin::create_app(
+                tx,
+                &latchkey::domain::random::OsRandom,
+                &[0; 32],
+                &w.alice,
+                &input,
+                &app.base,
+                0,
+            )
+            .await
+        })
         .await;
         assert!(refused.is_err(), "{uri} must be refused");
     }
@@ -351,15 +354,18 @@ async fn ac12_a_client_without_implicit_gets_unauthorized_client_in_the_fragment
         allow_implicit: false,
         oauth1_callback: None,
     };
-    let created = latchkey::admin::create_app(
-        &app.store,
-        &latchkey::domain::random::OsRandom,
-        &[0; 32],
-        &w.alice,
-        &input,
-        &app.base,
-        0,
-    )
+    let created = commit_with(&app.store, async |tx| {
+        latchkey::admin::create_app(
+            tx,
+            &latchkey::domain::random::OsRandom,
+            &[0; 32],
+            &w.alice,
+            &input,
+            &app.base,
+            0,
+        )
+        .await
+    })
     .await
     .unwrap();
     let browser = app.alice_browser().await;

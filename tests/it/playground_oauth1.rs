@@ -114,15 +114,18 @@ async fn own_consumer(
         allow_implicit: false,
         oauth1_callback: Some(callback),
     };
-    admin::create_app(
-        &app.store,
-        &OsRandom,
-        &app.state.key.0,
-        owner,
-        &input,
-        &app.base,
-        app.clock_now(),
-    )
+    commit_with(&app.store, async |tx| {
+        admin::create_app(
+            tx,
+            &OsRandom,
+            &app.state.key.0,
+            owner,
+            &input,
+            &app.base,
+            app.clock_now(),
+        )
+        .await
+    })
     .await
     .unwrap()
     .app

@@ -44,15 +44,18 @@ async fn world(t: &TestApp) -> World {
         allow_implicit: true,
         oauth1_callback: None,
     };
-    let created = admin::create_app(
-        &t.store,
-        &OsRandom,
-        &t.state.key.0,
-        &alice,
-        &input,
-        &t.base,
-        t.clock_now(),
-    )
+    let created = commit_with(&t.store, async |tx| {
+        admin::create_app(
+            tx,
+            &OsRandom,
+            &t.state.key.0,
+            &alice,
+            &input,
+            &t.base,
+            t.clock_now(),
+        )
+        .await
+    })
     .await
     .unwrap();
     World {
@@ -130,9 +133,11 @@ fn ids(list: &Value) -> Vec<i64> {
 
 /// Signs `user` in through a real session cookie.
 async fn browser_for(t: &TestApp, user: &User) -> reqwest::Client {
-    let cookie = latchkey::web::session::start(&t.state, user.id)
-        .await
-        .unwrap();
+    let cookie = commit_with(&t.store, async |tx| {
+        latchkey::web::session::start(&t.state, tx, user.id).await
+    })
+    .await
+    .unwrap();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::COOKIE,

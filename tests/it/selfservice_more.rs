@@ -684,9 +684,11 @@ async fn playground_password_grant_masks_the_password_and_survives_a_secret_rese
     let demo = latchkey::demo::demo_app(&app.state).await.unwrap().unwrap();
     let id = demo.id.to_string();
     // Someone resets the demo app's secret elsewhere: the playground's copy is stale.
-    latchkey::admin::reset_secret(&app.store, &latchkey::domain::random::OsRandom, &demo)
-        .await
-        .unwrap();
+    commit_with(&app.store, async |tx| {
+        latchkey::admin::reset_secret(tx, &latchkey::domain::random::OsRandom, &demo).await
+    })
+    .await
+    .unwrap();
     let csrf = csrf_for(&app, &browser, "/playground", "/playground/password").await;
     let form = [
         ("csrf", csrf.as_str()),
