@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::me::iso8601;
 use super::principal::Principal;
-use crate::oauth2::params::Params;
+use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::{Post, Site};
 

@@ -19,7 +19,7 @@ use crate::domain::random::alphanumeric;
 use crate::domain::scope::Scope;
 use crate::domain::{crypto, secret};
 use crate::http::headers::no_store;
-use crate::oauth2::params::Params;
+use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::{App, Approval, AuditEvent, RequestToken, Site};
 use crate::web::error::PageError;
@@ -77,7 +77,7 @@ fn bad(code: &'static str, message: &str) -> PageError {
 /// given here replaces the one given at request time, under the same rules; with none given at
 /// either step, the consumer must be registered with `oob` (`callback::settle`).
 async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError> {
-    let repeated = |e: crate::oauth2::params::Repeated| PageError::invalid_request(e.to_string());
+    let repeated = |e: crate::http::params::Repeated| PageError::invalid_request(e.to_string());
     let key = params
         .get("oauth_token")
         .map_err(repeated)?

@@ -17,13 +17,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::authorize_pages::{
     MISSING_CLIENT_ID, UNKNOWN_CLIENT_ID, mismatch_message, scope_message,
 };
-use super::params::{Malformed, Params};
 use super::tokens;
 use crate::domain::app::AppType;
 use crate::domain::scope::{self, Scope};
 use crate::domain::site_url::{self, BlogRef};
 use crate::domain::{pkce, redirect_uri, secret};
 use crate::http::headers::no_store;
+use crate::http::params::{Malformed, Params};
 use crate::state::AppState;
 use crate::store::{App, AuditEvent, NewCode, NewToken, Site};
 use crate::web::error::PageError;
@@ -92,7 +92,7 @@ pub async fn validate(
 ) -> Result<AuthzRequest, Refused> {
     let page = |m: &str| Refused::Page(PageError::invalid_request(m));
     let repeated =
-        |e: super::params::Repeated| Refused::Page(PageError::invalid_request(e.to_string()));
+        |e: crate::http::params::Repeated| Refused::Page(PageError::invalid_request(e.to_string()));
     if let Some(m) = malformed
         .iter()
         .find(|m| m.is("client_id") || m.is("redirect_uri"))

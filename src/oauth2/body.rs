@@ -7,8 +7,8 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{HeaderMap, header};
 
 use super::error::OAuthError;
-use super::params::{Malformed, Params};
 use crate::domain::input::{self, Field, Problem};
+use crate::http::params::{Malformed, Params};
 use crate::http::serve::MAX_BODY_BYTES;
 
 pub async fn read_form(request: Request) -> Result<(HeaderMap, Params), OAuthError> {

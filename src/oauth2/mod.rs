@@ -8,7 +8,6 @@ pub mod body;
 pub mod client_auth;
 pub mod error;
 pub mod metadata;
-pub mod params;
 pub mod token;
 pub mod token_info;
 pub mod tokens;

@@ -20,8 +20,8 @@ use super::two_step::login_first;
 use crate::domain::password;
 use crate::domain::two_step as rules;
 use crate::http::headers::no_store;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 use crate::store::{AuditEvent, StoreError, User};
 

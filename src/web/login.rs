@@ -13,8 +13,8 @@ use super::error::PageError;
 use super::session::{self, SessionUser};
 use crate::domain::password;
 use crate::domain::random::alphanumeric;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 use crate::store::{AuditEvent, StoreError, User};
 

@@ -26,8 +26,8 @@ use super::session::{self, SessionUser};
 use crate::domain::two_step as rules;
 use crate::domain::{crypto, random, secret};
 use crate::http::headers::no_store;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 use crate::store::{AuditEvent, StoreError, User};
 

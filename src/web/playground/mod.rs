@@ -33,8 +33,8 @@ use super::page::{self, FieldError, Form, Nav, Viewer};
 use super::session;
 use crate::domain::crypto;
 use crate::domain::random::alphanumeric;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 use crate::store::App;
 

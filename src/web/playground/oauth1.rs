@@ -34,10 +34,10 @@ use super::{
 use crate::admin::CONSUMER_SECRET_CONTEXT;
 use crate::domain::crypto;
 use crate::domain::random::alphanumeric;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::oauth1::callback;
 use crate::oauth1::client::{self, Credentials, Freshness};
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 use crate::store::App;
 use crate::web::error::PageError;
