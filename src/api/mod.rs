@@ -36,11 +36,9 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
+use crate::http::body::POST_BODY_LIMIT;
 use crate::state::AppState;
 use error::ApiError;
-
-/// The largest body `sites/{site}/posts/new` takes (other REST routes keep the server's 64 KiB).
-pub const POST_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A request body over its route's limit.
 pub fn too_large() -> ApiError {

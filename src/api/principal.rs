@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use crate::domain::scope::{self, Scope};
+use crate::http::body::POST_BODY_LIMIT;
 use crate::oauth1::signature::{self, RequestParts};
 use crate::oauth2::tokens;
 use crate::state::AppState;
@@ -181,7 +182,7 @@ fn is_form(parts: &Parts) -> bool {
         })
 }
 
-/// Middleware for the REST routes: keeps a form body (up to [`super::POST_BODY_LIMIT`]) and
+/// Middleware for the REST routes: keeps a form body (up to [`POST_BODY_LIMIT`]) and
 /// resolves the credentials once, for the CORS check and the handler.
 pub async fn resolve_layer(
     State(state): State<AppState>,
@@ -190,7 +191,7 @@ pub async fn resolve_layer(
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     let (body, form) = if is_form(&parts) {
-        match axum::body::to_bytes(body, super::POST_BODY_LIMIT).await {
+        match axum::body::to_bytes(body, POST_BODY_LIMIT).await {
             Ok(bytes) => (Body::from(bytes.clone()), Some(bytes)),
             Err(_) => return super::too_large().into_response(),
         }

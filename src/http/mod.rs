@@ -2,6 +2,7 @@
 //! headers, tracing without query strings, the peer address, and the server loop with graceful
 //! shutdown.
 
+pub mod body;
 pub mod fallback;
 pub mod headers;
 pub mod observe;

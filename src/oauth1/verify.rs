@@ -12,7 +12,7 @@ use super::problem::Problem;
 use super::signature::{self, Collected, ParamError, RequestParts};
 use crate::admin::CONSUMER_SECRET_CONTEXT;
 use crate::domain::{crypto, secret};
-use crate::http::serve::MAX_BODY_BYTES;
+use crate::http::body::{MAX_BODY_BYTES, POST_BODY_LIMIT};
 use crate::state::AppState;
 use crate::store::{AccessToken, App, Nonce, RequestToken};
 
@@ -89,7 +89,7 @@ impl Incoming {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         };
-        let limit = crate::api::POST_BODY_LIMIT.max(MAX_BODY_BYTES);
+        let limit = POST_BODY_LIMIT.max(MAX_BODY_BYTES);
         // A body announced as larger than any route takes is left for the route to refuse (413).
         let announced_too_large = parts
             .headers
