@@ -1,6 +1,6 @@
 //! The WordPress REST API surface under `/wp-json/` (`spec/oauth1.md` §2, §6): the index with its
 //! `authentication.oauth1` entry (discovery), and `GET /wp-json/wp/v2/users/me`. Authenticated by an
-//! OAuth1 signature (the `oauth1::rest` layer) or an OAuth2 bearer, through the same `Principal`.
+//! OAuth1 signature (the `api::oauth1` layer) or an OAuth2 bearer, through the same `Principal`.
 
 use axum::Json;
 use axum::body::Bytes;
