@@ -15,9 +15,10 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::callback;
+use crate::domain::crypto::{self, OAUTH1_VERIFIER_CONTEXT};
 use crate::domain::random::alphanumeric;
 use crate::domain::scope::Scope;
-use crate::domain::{crypto, secret};
+use crate::domain::secret;
 use crate::http::headers::no_store;
 use crate::http::params::Params;
 use crate::state::AppState;
@@ -190,9 +191,6 @@ async fn consent_page(
     Ok(response)
 }
 
-/// Context under which verifiers are sealed.
-const VERIFIER_CONTEXT: &str = "oauth1-verifier";
-
 fn already_approved() -> PageError {
     bad(
         "invalid_token",
@@ -213,7 +211,7 @@ fn redeliver(
         .token
         .verifier_enc
         .as_deref()
-        .and_then(|sealed| crypto::open(&state.key.0, VERIFIER_CONTEXT, sealed))
+        .and_then(|sealed| crypto::open(&state.key.0, OAUTH1_VERIFIER_CONTEXT, sealed))
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(already_approved)?;
     Ok(deliver(
@@ -301,7 +299,7 @@ async fn answer(
     let verifier = alphanumeric(&*state.random, 24);
     let sealed = crypto::seal(
         &state.key.0,
-        VERIFIER_CONTEXT,
+        OAUTH1_VERIFIER_CONTEXT,
         verifier.as_bytes(),
         &*state.random,
     );

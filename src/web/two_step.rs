@@ -23,6 +23,7 @@ use super::error::PageError;
 use super::login::{self, safe_redirect};
 use super::page::Nav;
 use super::session::{self, SessionUser};
+use crate::domain::crypto::totp_seed_context as seed_context;
 use crate::domain::two_step as rules;
 use crate::domain::{crypto, random, secret};
 use crate::http::headers::no_store;
@@ -50,11 +51,6 @@ fn pending_cookie_name(state: &AppState) -> &'static str {
     } else {
         "latchkey_2fa"
     }
-}
-
-/// The AEAD context of a user's seed, so a sealed seed cannot be moved to another account.
-fn seed_context(user_id: i64, purpose: &str) -> String {
-    format!("totp-{purpose}:{user_id}")
 }
 
 fn recovery_digest(state: &AppState, user_id: i64, normalised: &str) -> [u8; 32] {

@@ -31,14 +31,13 @@ use self::call::{Call, Exchange};
 use super::error::PageError;
 use super::page::{self, FieldError, Form, Nav, Viewer};
 use super::session;
-use crate::domain::crypto;
+use crate::domain::crypto::{self, PLAYGROUND_FLOW_CONTEXT as FLOW_CONTEXT};
 use crate::domain::random::alphanumeric;
 use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::store::App;
 
-const FLOW_CONTEXT: &str = "playground-flow";
 const FLOW_TTL: i64 = 900;
 const CSRF: &str = "playground";
 

@@ -31,8 +31,9 @@ use super::{
     CSRF, ClientChoice, admin_failure, clear, form_error, is_current, no_flow, open_cookie, result,
     seal_cookie,
 };
-use crate::admin::CONSUMER_SECRET_CONTEXT;
-use crate::domain::crypto;
+use crate::domain::crypto::{
+    self, CONSUMER_SECRET_CONTEXT, PLAYGROUND_OAUTH1_FLOW_CONTEXT as FLOW_CONTEXT,
+};
 use crate::domain::random::alphanumeric;
 use crate::http::params::Params;
 use crate::http::peer::Peer;
@@ -44,8 +45,6 @@ use crate::web::error::PageError;
 use crate::web::page::{self, Form, Viewer};
 use crate::web::session;
 
-/// Sealing context of the OAuth1 flow cookie: an OAuth2 flow's cookie does not open as this.
-const FLOW_CONTEXT: &str = "playground-oauth1-flow";
 const NONCE_CHARS: usize = 32;
 
 /// An OAuth1 flow between the request token and the callback, sealed into the flow cookie.
