@@ -3,6 +3,7 @@
 
 pub mod authorize;
 mod authorize_pages;
+mod authorize_request;
 pub mod blog;
 pub mod body;
 pub mod client_auth;
