@@ -18,12 +18,11 @@ use latchkey::admin::{self, AppInput, CreatedApp, UserInput};
 use latchkey::config::Config;
 use latchkey::domain::app::AppType;
 use latchkey::domain::clock::{Clock, SystemClock};
-use latchkey::domain::crypto;
+use latchkey::domain::crypto::{self, ACCESS_SECRET_CONTEXT, REQUEST_SECRET_CONTEXT};
 use latchkey::domain::random::OsRandom;
 use latchkey::domain::random::alphanumeric;
 use latchkey::domain::scope::Scope;
 use latchkey::domain::secret::{self, Kind};
-use latchkey::oauth1::verify::{ACCESS_SECRET_CONTEXT, REQUEST_SECRET_CONTEXT};
 use latchkey::store::{
     App, Approval, NewAccessToken, NewCode, NewRequestToken, NewToken, Store, User,
 };

@@ -228,8 +228,8 @@ pub struct CreatedApp {
     pub consumer_secret: Option<String>,
 }
 
-/// Context under which OAuth1 consumer secrets are sealed.
-pub const CONSUMER_SECRET_CONTEXT: &str = "oauth1-consumer-secret";
+/// Declared with the other sealing contexts; re-exported for callers that seal app secrets.
+pub use crate::domain::crypto::CONSUMER_SECRET_CONTEXT;
 
 /// Checks an app's fields against oauth2.md §2 and oauth1.md §7. `own_origin` is the server's
 /// public origin, whose own pages (the playground) may use plain http.

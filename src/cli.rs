@@ -1,10 +1,16 @@
 //! The `latchkey` command line (product.md, "The binary"): every command that changes data prints
 //! one JSON object on stdout and human messages on stderr, and exits non-zero on bad input. List
-//! commands print pretty-printed JSON, or a table with `--table`. The bodies of the user and app
-//! commands live in [`users`] and [`apps`].
+//! commands print pretty-printed JSON, or a table with `--table`. This file holds the arguments;
+//! each command's body lives in a child module (`serve`, `database` for `migrate` and `gc`,
+//! [`users`], [`sites`], [`apps`], [`tokens`], [`audit`]), and `main` only parses and dispatches.
 
 pub mod apps;
+pub mod audit;
+pub mod database;
 pub mod output;
+pub mod serve;
+pub mod sites;
+pub mod tokens;
 pub mod users;
 
 use std::path::PathBuf;

@@ -12,8 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::admin::CONSUMER_SECRET_CONTEXT;
-use crate::domain::crypto;
+use crate::domain::crypto::{self, CONSUMER_SECRET_CONTEXT};
 use crate::store::{Store, StoreError};
 
 const LABEL: &[u8] = b"latchkey key check v1";

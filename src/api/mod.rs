@@ -15,14 +15,15 @@
 //! | `GET me/connected-applications`, `POST me/connected-applications/{app_id}/delete` | browser session only, never a token |
 //!
 //! Every route passes, outermost first, through `options` (`http_envelope`, `pretty`, `fields`),
-//! `edge` (the input rule on the path and query), `principal::resolve_layer` (credentials, once)
-//! and `cors` (browser origins).
+//! `edge` (the input rule on the path and query), `oauth1::authenticate` (an OAuth1 signature,
+//! verified), `principal::resolve_layer` (credentials, once) and `cors` (browser origins).
 
 pub mod connections;
 pub mod cors;
 pub mod edge;
 pub mod error;
 pub mod me;
+pub mod oauth1;
 pub mod options;
 pub mod posts;
 pub mod principal;
@@ -36,11 +37,9 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
+use crate::http::body::POST_BODY_LIMIT;
 use crate::state::AppState;
 use error::ApiError;
-
-/// The largest body `sites/{site}/posts/new` takes (other REST routes keep the server's 64 KiB).
-pub const POST_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A request body over its route's limit.
 pub fn too_large() -> ApiError {
@@ -84,7 +83,7 @@ fn endpoints() -> Router<AppState> {
 /// WordPress JSON shape), the credential resolution (bearer, or the OAuth1 principal), CORS, and the
 /// handler.
 pub fn routes(state: AppState) -> Router<AppState> {
-    let oauth1 = from_fn_with_state(state.clone(), crate::oauth1::rest::authenticate);
+    let oauth1 = from_fn_with_state(state.clone(), oauth1::authenticate);
     let resolve = from_fn_with_state(state.clone(), principal::resolve_layer);
     let rest = Router::new()
         .nest("/rest/v1", endpoints())

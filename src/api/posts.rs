@@ -20,7 +20,7 @@ use super::sites::{check, find, require};
 use crate::domain::input::{self, Field};
 use crate::domain::reach::Target;
 use crate::domain::scope::Area;
-use crate::oauth2::params::Params;
+use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::{NewPost, Post, PostPage, Site};
 

@@ -4,7 +4,7 @@
 //! - an OAuth2 bearer (`Authorization: Bearer`, scheme case-insensitive; never a token in the query
 //!   or body, oauth2.md §6), checked here;
 //! - an OAuth 1.0a signature (`Authorization: OAuth …` or `oauth_*` parameters in the query or form
-//!   body), verified by the `oauth1::rest` layer that runs before this one and leaves the
+//!   body), verified by the `api::oauth1` layer that runs before this one and leaves the
 //!   `Principal` in the request's extensions (errors there are the WordPress JSON shape).
 //!
 //! A request presenting two kinds of credentials (two `Authorization` headers, or a bearer plus
@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use crate::domain::scope::{self, Scope};
+use crate::http::body::POST_BODY_LIMIT;
 use crate::oauth1::signature::{self, RequestParts};
 use crate::oauth2::tokens;
 use crate::state::AppState;
@@ -43,7 +44,7 @@ pub struct Principal {
 pub enum Presented<'a> {
     None,
     Bearer(&'a str),
-    /// OAuth 1.0a protocol parameters somewhere in the request (verified by the `oauth1::rest` layer).
+    /// OAuth 1.0a protocol parameters somewhere in the request (verified by the `api::oauth1` layer).
     OAuth1(RequestParts<'a>),
 }
 
@@ -152,7 +153,7 @@ pub async fn resolve(
     match presented(parts, form_body)? {
         Presented::None => Ok(None),
         Presented::Bearer(token) => bearer(state, token).await.map(Some),
-        // Verified by the `oauth1::rest` layer, which runs first and leaves the principal here.
+        // Verified by the `api::oauth1` layer, which runs first and leaves the principal here.
         Presented::OAuth1(_) => parts
             .extensions
             .get::<Principal>()
@@ -181,7 +182,7 @@ fn is_form(parts: &Parts) -> bool {
         })
 }
 
-/// Middleware for the REST routes: keeps a form body (up to [`super::POST_BODY_LIMIT`]) and
+/// Middleware for the REST routes: keeps a form body (up to [`POST_BODY_LIMIT`]) and
 /// resolves the credentials once, for the CORS check and the handler.
 pub async fn resolve_layer(
     State(state): State<AppState>,
@@ -190,7 +191,7 @@ pub async fn resolve_layer(
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     let (body, form) = if is_form(&parts) {
-        match axum::body::to_bytes(body, super::POST_BODY_LIMIT).await {
+        match axum::body::to_bytes(body, POST_BODY_LIMIT).await {
             Ok(bytes) => (Body::from(bytes.clone()), Some(bytes)),
             Err(_) => return super::too_large().into_response(),
         }

@@ -1,6 +1,6 @@
 //! The WordPress REST API surface under `/wp-json/` (`spec/oauth1.md` §2, §6): the index with its
 //! `authentication.oauth1` entry (discovery), and `GET /wp-json/wp/v2/users/me`. Authenticated by an
-//! OAuth1 signature (the `oauth1::rest` layer) or an OAuth2 bearer, through the same `Principal`.
+//! OAuth1 signature (the `api::oauth1` layer) or an OAuth2 bearer, through the same `Principal`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::me::iso8601;
 use super::principal::Principal;
-use crate::oauth2::params::Params;
+use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::{Post, Site};
 

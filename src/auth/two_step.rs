@@ -71,11 +71,6 @@ fn mac(auth: &Auth<'_>, parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// The AEAD context of a user's seed, so a sealed seed cannot be moved to another account.
-fn seed_context(user_id: i64, purpose: &str) -> String {
-    format!("totp-{purpose}:{user_id}")
-}
-
 fn recovery_digest(auth: &Auth<'_>, user_id: i64, normalised: &str) -> [u8; 32] {
     mac(
         auth,
@@ -93,7 +88,11 @@ async fn accept_code(auth: &Auth<'_>, user: &User, typed: &str) -> Result<bool, 
     let Some(sealed) = two_step.totp_secret_enc else {
         return Ok(false);
     };
-    let Some(seed) = crypto::open(&auth.key.0, &seed_context(user.id, "seed"), &sealed) else {
+    let Some(seed) = crypto::open(
+        &auth.key.0,
+        &crypto::totp_seed_context(user.id, "seed"),
+        &sealed,
+    ) else {
         tracing::error!(
             user_id = user.id,
             "a 2-step seed does not open with the server key"
@@ -223,15 +222,19 @@ pub fn new_seed(auth: &Auth<'_>) -> Vec<u8> {
 
 /// A seed being set up, sealed to the user so the settings form can carry it back.
 pub fn seal_setup(auth: &Auth<'_>, user_id: i64, seed: &[u8]) -> String {
-    let context = seed_context(user_id, "setup");
+    let context = crypto::totp_seed_context(user_id, "setup");
     URL_SAFE_NO_PAD.encode(crypto::seal(&auth.key.0, &context, seed, auth.random))
 }
 
 /// The seed a settings form carried back, if it is intact and the user's.
 pub fn open_setup(auth: &Auth<'_>, user_id: i64, sealed: &str) -> Option<Vec<u8>> {
     let sealed = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-    crypto::open(&auth.key.0, &seed_context(user_id, "setup"), &sealed)
-        .filter(|seed| seed.len() == rules::SECRET_BYTES)
+    crypto::open(
+        &auth.key.0,
+        &crypto::totp_seed_context(user_id, "setup"),
+        &sealed,
+    )
+    .filter(|seed| seed.len() == rules::SECRET_BYTES)
 }
 
 /// Turns 2-step authentication on with `seed`, if `code` is one it produces now.
@@ -254,7 +257,7 @@ pub async fn enable(
         .collect();
     let sealed = crypto::seal(
         &auth.key.0,
-        &seed_context(user_id, "seed"),
+        &crypto::totp_seed_context(user_id, "seed"),
         seed,
         auth.random,
     );

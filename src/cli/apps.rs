@@ -1,11 +1,14 @@
-//! `latchkey app list` and `latchkey app update` (issue 14's admin CLI); the other app commands are
-//! dispatched in `main`.
+//! `latchkey app`: create, list, update, reset-secret, regenerate-consumer-secret and delete (issue
+//! 14's admin CLI).
 
 use serde_json::{Value, json};
 
-use super::{AppUpdate, ListArgs, output};
+use super::database::{self, now};
+use super::{AppCommand, AppUpdate, ListArgs, output};
 use crate::admin::{self, AdminError, AppInput, Result};
+use crate::config::Settings;
 use crate::domain::app::AppType;
+use crate::domain::random::OsRandom;
 use crate::domain::random::Random;
 use crate::store::{App, Store};
 
@@ -18,6 +21,110 @@ const COLUMNS: &[(&str, &str)] = &[
     ("redirect_uris", "REDIRECT_URIS"),
     ("consumer_key", "CONSUMER_KEY"),
 ];
+
+/// Runs one `app` command.
+pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow::Result<()> {
+    match cmd {
+        AppCommand::Create(args) => {
+            let owner = admin::find_user(store, &args.owner)
+                .await
+                .map_err(output::explain)?;
+            let key = settings.secret_key(&OsRandom)?;
+            crate::keycheck::verify(store, &key.0, now()).await?;
+            let input = AppInput {
+                name: &args.name,
+                description: &args.description,
+                website: &args.website,
+                icon_url: &args.icon_url,
+                app_type: args.app_type.into(),
+                redirect_uris: &args.redirect_uris,
+                js_origins: &args.js_origins,
+                allow_implicit: !args.no_implicit,
+                oauth1_callback: args.oauth1_callback.as_deref(),
+            };
+            let mut tx = store.begin();
+            let created = admin::create_app(
+                &mut tx,
+                &OsRandom,
+                &key.0,
+                &owner,
+                &input,
+                &settings.base_url(),
+                now(),
+            )
+            .await
+            .map_err(output::explain)?;
+            database::audit(&mut tx, "app_created", Some(owner.id), Some(created.app.id)).await?;
+            tx.commit().await?;
+            eprintln!(
+                "created app {} (client_id {}); the secret is shown only now",
+                created.app.name, created.app.id
+            );
+            let mut out = json!({
+                "client_id": created.app.id.to_string(),
+                "client_secret": created.client_secret,
+            });
+            if let (Some(key), Some(secret)) = (&created.app.oauth1_key, &created.consumer_secret) {
+                out["consumer_key"] = json!(key);
+                out["consumer_secret"] = json!(secret);
+            }
+            output::json(&out);
+        }
+        AppCommand::List(args) => {
+            list(store, &args).await.map_err(output::explain)?;
+        }
+        AppCommand::Update(args) => {
+            let key = settings.secret_key(&OsRandom)?;
+            update(store, &OsRandom, &key.0, &settings.base_url(), args)
+                .await
+                .map_err(output::explain)?;
+        }
+        AppCommand::ResetSecret { client_id } => {
+            let app = admin::find_app(store, &client_id)
+                .await
+                .map_err(output::explain)?;
+            let mut tx = store.begin();
+            let secret = admin::reset_secret(&mut tx, &OsRandom, &app)
+                .await
+                .map_err(output::explain)?;
+            database::audit(&mut tx, "client_secret_reset", None, Some(app.id)).await?;
+            tx.commit().await?;
+            eprintln!("new secret for app {}; the old one no longer works", app.id);
+            output::json(&json!({"client_id": app.id.to_string(), "client_secret": secret}));
+        }
+        AppCommand::RegenerateConsumerSecret { client_id } => {
+            let app = admin::find_app(store, &client_id)
+                .await
+                .map_err(output::explain)?;
+            let key = settings.secret_key(&OsRandom)?;
+            crate::keycheck::verify(store, &key.0, now()).await?;
+            let mut tx = store.begin();
+            let secret = admin::regenerate_consumer_secret(&mut tx, &OsRandom, &key.0, &app)
+                .await
+                .map_err(output::explain)?;
+            database::audit(&mut tx, "consumer_secret_reset", None, Some(app.id)).await?;
+            tx.commit().await?;
+            eprintln!("new consumer secret for app {}; the key stays", app.id);
+            output::json(&json!({
+                "client_id": app.id.to_string(),
+                "consumer_key": app.oauth1_key,
+                "consumer_secret": secret,
+            }));
+        }
+        AppCommand::Delete { client_id } => {
+            let app = admin::find_app(store, &client_id)
+                .await
+                .map_err(output::explain)?;
+            let mut tx = store.begin();
+            tx.delete_app(app.id).await?;
+            database::audit(&mut tx, "app_deleted", Some(app.owner_id), Some(app.id)).await?;
+            tx.commit().await?;
+            eprintln!("deleted app {} with its grants, codes and tokens", app.id);
+            output::json(&json!({"client_id": app.id.to_string(), "deleted": true}));
+        }
+    }
+    Ok(())
+}
 
 /// An app as the CLI prints it: never a secret.
 pub fn app_json(a: &App) -> Value {

@@ -13,6 +13,11 @@ pub fn json(value: &Value) {
     println!("{value}");
 }
 
+/// An administration error as the command line reports it.
+pub fn explain(err: AdminError) -> anyhow::Error {
+    anyhow::anyhow!("{err}")
+}
+
 /// Prints a list: pretty-printed JSON, or a table of `columns` (JSON key, heading) for people.
 pub fn list(items: &[Value], columns: &[(&str, &str)], table: bool) {
     if table {

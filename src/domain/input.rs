@@ -16,7 +16,7 @@
 //!   line then held to the one-line rule), and the playground's pasted `address`. A browser never
 //!   sends a line break in any other field.
 //!
-//! Where the rule is applied: `oauth2::params::Params` (every OAuth2 parameter; the login,
+//! Where the rule is applied: `http::params::Params` (every OAuth2 parameter; the login,
 //! two-step, security and playground query strings and forms; `web::page::Form` for the other
 //! pages), `oauth2::body` (multipart fields), `oauth2::token_info`, the REST edge layer
 //! (`api::edge`) and post bodies, and `admin` for what the CLI passes in.

@@ -16,10 +16,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use super::body::MAX_BODY_BYTES;
 use crate::state::AppState;
 
-/// Bodies on the OAuth endpoints are capped at 64 KiB (security.md, Limits).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long a request may take, body included, before it is answered 408 (slow-loris bodies).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long in-flight requests may drain after SIGINT/SIGTERM.

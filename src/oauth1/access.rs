@@ -7,10 +7,11 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 
 use super::problem::Problem;
-use super::verify::{self, ACCESS_SECRET_CONTEXT, Expect, Incoming, Token};
+use super::verify::{self, Expect, Incoming, Token};
+use crate::domain::crypto::{self, ACCESS_SECRET_CONTEXT};
 use crate::domain::random::alphanumeric;
 use crate::domain::scope::Scope;
-use crate::domain::{crypto, secret};
+use crate::domain::secret;
 use crate::state::AppState;
 use crate::store::{AuditEvent, NewAccessToken};
 

@@ -15,11 +15,12 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::callback;
+use crate::domain::crypto::{self, OAUTH1_VERIFIER_CONTEXT};
 use crate::domain::random::alphanumeric;
 use crate::domain::scope::Scope;
-use crate::domain::{crypto, secret};
+use crate::domain::secret;
 use crate::http::headers::no_store;
-use crate::oauth2::params::Params;
+use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::{App, Approval, AuditEvent, RequestToken, Site};
 use crate::web::error::PageError;
@@ -77,7 +78,7 @@ fn bad(code: &'static str, message: &str) -> PageError {
 /// given here replaces the one given at request time, under the same rules; with none given at
 /// either step, the consumer must be registered with `oob` (`callback::settle`).
 async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError> {
-    let repeated = |e: crate::oauth2::params::Repeated| PageError::invalid_request(e.to_string());
+    let repeated = |e: crate::http::params::Repeated| PageError::invalid_request(e.to_string());
     let key = params
         .get("oauth_token")
         .map_err(repeated)?
@@ -192,9 +193,6 @@ async fn consent_page(
     Ok(response)
 }
 
-/// Context under which verifiers are sealed.
-const VERIFIER_CONTEXT: &str = "oauth1-verifier";
-
 fn already_approved() -> PageError {
     bad(
         "invalid_token",
@@ -215,7 +213,7 @@ fn redeliver(
         .token
         .verifier_enc
         .as_deref()
-        .and_then(|sealed| crypto::open(&state.key.0, VERIFIER_CONTEXT, sealed))
+        .and_then(|sealed| crypto::open(&state.key.0, OAUTH1_VERIFIER_CONTEXT, sealed))
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(already_approved)?;
     Ok(deliver(
@@ -305,7 +303,7 @@ async fn answer(
     let verifier = alphanumeric(&*state.random, 24);
     let sealed = crypto::seal(
         &state.key.0,
-        VERIFIER_CONTEXT,
+        OAUTH1_VERIFIER_CONTEXT,
         verifier.as_bytes(),
         &*state.random,
     );

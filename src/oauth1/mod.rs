@@ -1,7 +1,7 @@
 //! OAuth 1.0a as the WP REST API plugin speaks it, with the plugin's bugs fixed (RFC 5849,
 //! `spec/oauth1.md`). The pure protocol rules (`signature`, `callback`) come first; `verify` checks a
-//! signed request against storage; then one file per endpoint, the problem-reporting errors, and
-//! the REST layer that turns a signed API call into the same principal as an OAuth2 bearer.
+//! signed request against storage (also for the REST API's OAuth1 layer, `api::oauth1`); then one
+//! file per endpoint and the problem-reporting errors.
 //! `client` is the consumer's side (signing an outgoing request), for the playground.
 
 pub mod access;
@@ -11,7 +11,6 @@ pub mod client;
 pub mod problem;
 mod protocol;
 pub mod request;
-pub mod rest;
 pub mod signature;
 pub mod verify;
 

@@ -1,7 +1,9 @@
 //! The protocol (`oauth_*`) parameters of a request, gathered from the three places they may travel
 //! (RFC 5849 §3.5, `spec/oauth1.md` §4), with the rules every signed endpoint shares. Checked before any
 //! storage is touched, so a bad value is the same 400 on SQLite and PostgreSQL and never reaches the
-//! shared nonce writer (security.md §3, issue 11).
+//! shared nonce writer (security.md §3, issue 11). The vocabulary `signature` shares with it lives
+//! here too: [`Location`] (where a parameter travelled) and [`ParamError`] (why the parameters were
+//! refused); `signature` re-exports both, and uses this module, never the other way round.
 //!
 //! - **One place.** All protocol parameters travel in one place: the `Authorization` header, the form
 //!   body, or the query string. A parameter sent twice, or parameters split over two places, is
@@ -16,8 +18,93 @@
 //!   are stored (nonce, callback) or looked up (consumer key, token).
 
 use std::collections::HashMap;
+use std::fmt;
 
-use super::signature::{Location, ParamError, clip};
+/// Echoed client input is cut to this many characters in error messages.
+const ECHO_LIMIT: usize = 64;
+
+/// Why a request's OAuth parameters were refused before any signature was computed. Every variant is a
+/// 400 (RFC 5849 §3.2, `spec/oauth1.md` §5); the Display text is the `oauth_problem_advice`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("the Authorization header does not use the OAuth scheme")]
+    NotOAuth,
+    #[error(
+        "the OAuth Authorization header is malformed: {0}; send OAuth name=\"value\" pairs separated \
+         by commas (RFC 5849 §3.5.1)"
+    )]
+    MalformedHeader(&'static str),
+    #[error(
+        "the {0} holds a name or value that is not percent-encoded UTF-8; encode every name and \
+         value as RFC 5849 §3.6 says"
+    )]
+    BadEncoding(Location),
+    #[error(
+        "the OAuth parameter {0} is sent more than once; send each protocol parameter once, in the \
+         Authorization header, the form body or the query string"
+    )]
+    Duplicated(String),
+    #[error(
+        "the OAuth parameter {name} is in the {location} while oauth_signature is in the \
+         {signature_location}; send every protocol parameter in one place (RFC 5849 §3.5)"
+    )]
+    Scattered {
+        name: String,
+        location: Location,
+        signature_location: Location,
+    },
+    #[error(
+        "the OAuth parameter {0} holds a NUL or another control character, which no protocol \
+         parameter may contain"
+    )]
+    ControlCharacter(String),
+    #[error("the required OAuth parameter {0} is missing")]
+    Absent(&'static str),
+    #[error("the signature method {0:?} is not supported; sign with HMAC-SHA1 or HMAC-SHA256")]
+    UnsupportedSignatureMethod(String),
+    #[error(
+        "oauth_timestamp {0:?} is not a positive whole number of seconds since 1970 written in \
+         digits only"
+    )]
+    BadTimestamp(String),
+    #[error("oauth_version {0:?} is not supported; send 1.0 (or 1.0A) or leave it out")]
+    BadVersion(String),
+}
+
+impl ParamError {
+    /// The OAuth Problem Reporting code for `oauth_problem`.
+    pub fn problem(&self) -> &'static str {
+        match self {
+            Self::NotOAuth | Self::Absent(_) => "parameter_absent",
+            Self::MalformedHeader(_)
+            | Self::BadEncoding(_)
+            | Self::Duplicated(_)
+            | Self::Scattered { .. }
+            | Self::ControlCharacter(_) => "parameter_rejected",
+            Self::UnsupportedSignatureMethod(_) => "signature_method_rejected",
+            Self::BadTimestamp(_) => "timestamp_refused",
+            Self::BadVersion(_) => "version_rejected",
+        }
+    }
+}
+
+/// Where a parameter travelled (RFC 5849 §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    Header,
+    Form,
+    Query,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Header => "Authorization header",
+            Self::Form => "form body",
+            Self::Query => "query string",
+        })
+    }
+}
 
 /// The protocol parameters of one request: each name once, with its decoded value and where it was.
 #[derive(Debug)]
@@ -99,6 +186,14 @@ impl<'a> Gathered<'a> {
                 signature_location,
             }),
         }
+    }
+}
+
+/// Client input cut short for an error message.
+pub(super) fn clip(s: &str) -> String {
+    match s.char_indices().nth(ECHO_LIMIT) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
     }
 }
 

@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::callback;
 use super::problem::Problem;
-use super::verify::{self, Expect, Incoming, REQUEST_SECRET_CONTEXT};
+use super::verify::{self, Expect, Incoming};
+use crate::domain::crypto::{self, REQUEST_SECRET_CONTEXT};
 use crate::domain::random::alphanumeric;
-use crate::domain::{crypto, secret};
+use crate::domain::secret;
 use crate::state::AppState;
 use crate::store::NewRequestToken;
 

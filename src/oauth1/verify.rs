@@ -10,15 +10,13 @@ use axum::http::{HeaderMap, header};
 
 use super::problem::Problem;
 use super::signature::{self, Collected, ParamError, RequestParts};
-use crate::admin::CONSUMER_SECRET_CONTEXT;
-use crate::domain::{crypto, secret};
-use crate::http::serve::MAX_BODY_BYTES;
+use crate::domain::crypto::{
+    self, ACCESS_SECRET_CONTEXT, CONSUMER_SECRET_CONTEXT, REQUEST_SECRET_CONTEXT,
+};
+use crate::domain::secret;
+use crate::http::body::{MAX_BODY_BYTES, POST_BODY_LIMIT};
 use crate::state::AppState;
 use crate::store::{AccessToken, App, Nonce, RequestToken};
-
-/// Contexts under which token secrets are sealed (see `domain::crypto`).
-pub const REQUEST_SECRET_CONTEXT: &str = "oauth1-request-token-secret";
-pub const ACCESS_SECRET_CONTEXT: &str = "oauth1-access-token-secret";
 
 /// Nonces longer than this are refused before any lookup; clients send 8 to 64 characters.
 const MAX_NONCE_LEN: usize = 255;
@@ -89,7 +87,7 @@ impl Incoming {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         };
-        let limit = crate::api::POST_BODY_LIMIT.max(MAX_BODY_BYTES);
+        let limit = POST_BODY_LIMIT.max(MAX_BODY_BYTES);
         // A body announced as larger than any route takes is left for the route to refuse (413).
         let announced_too_large = parts
             .headers

@@ -7,9 +7,9 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{HeaderMap, header};
 
 use super::error::OAuthError;
-use super::params::{Malformed, Params};
 use crate::domain::input::{self, Field, Problem};
-use crate::http::serve::MAX_BODY_BYTES;
+use crate::http::body::MAX_BODY_BYTES;
+use crate::http::params::{Malformed, Params};
 
 pub async fn read_form(request: Request) -> Result<(HeaderMap, Params), OAuthError> {
     if request.uri().query().is_some_and(|q| !q.is_empty()) {

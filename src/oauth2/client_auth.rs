@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 
 use super::error::OAuthError;
-use super::params::Params;
 use crate::domain::secret;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::store::App;
@@ -34,7 +34,7 @@ struct Presented {
 }
 
 fn presented(params: &Params, headers: &HeaderMap) -> Result<Presented, OAuthError> {
-    let bad = |e: super::params::Repeated| OAuthError::invalid_request(e.to_string());
+    let bad = |e: crate::http::params::Repeated| OAuthError::invalid_request(e.to_string());
     let body_id = params.get("client_id").map_err(bad)?;
     let body_secret = params.get("client_secret").map_err(bad)?;
     let basic = headers

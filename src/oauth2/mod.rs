@@ -3,12 +3,12 @@
 
 pub mod authorize;
 mod authorize_pages;
+mod authorize_request;
 pub mod blog;
 pub mod body;
 pub mod client_auth;
 pub mod error;
 pub mod metadata;
-pub mod params;
 pub mod token;
 pub mod token_info;
 pub mod tokens;

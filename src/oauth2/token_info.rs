@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde::{Serialize, Serializer};
 
 use super::error::OAuthError;
-use super::params::Repeated;
 use super::tokens;
 use crate::domain::input::{self, Field};
 use crate::http::headers::no_store;
+use crate::http::params::Repeated;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 

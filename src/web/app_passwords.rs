@@ -16,7 +16,7 @@ use super::session::{self, SessionUser};
 use crate::domain::password;
 use crate::domain::two_step as rules;
 use crate::http::headers::no_store;
-use crate::oauth2::params::Params;
+use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::AuditEvent;
 

@@ -12,12 +12,11 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::session;
-use crate::domain::crypto;
+use crate::domain::crypto::{self, FLASH_CONTEXT};
 use crate::state::AppState;
 
 /// How long a flash waits for its GET.
 pub const FLASH_TTL_SECS: i64 = 300;
-const CONTEXT: &str = "page-flash";
 
 /// What the next GET of `path` shows once.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -52,7 +51,7 @@ pub fn cookie(state: &AppState, user_id: i64, path: &str, flash: Flash) -> Cooki
         flash,
     };
     let json = serde_json::to_vec(&sealed).unwrap_or_default();
-    let bytes = crypto::seal(&state.key.0, CONTEXT, &json, &*state.random);
+    let bytes = crypto::seal(&state.key.0, FLASH_CONTEXT, &json, &*state.random);
     let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     session::cookie(state, name(state), value, Some(FLASH_TTL_SECS))
 }
@@ -66,7 +65,7 @@ pub fn take(state: &AppState, jar: CookieJar, user_id: i64, path: &str) -> (Cook
     let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(value)
         .ok()
-        .and_then(|bytes| crypto::open(&state.key.0, CONTEXT, &bytes))
+        .and_then(|bytes| crypto::open(&state.key.0, FLASH_CONTEXT, &bytes))
         .and_then(|json| serde_json::from_slice::<Sealed>(&json).ok())
         .filter(|s| s.user_id == user_id && s.expires_at > state.now());
     let flash = match sealed {

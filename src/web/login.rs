@@ -14,8 +14,8 @@ use super::second_step;
 use super::session::{self, SessionUser};
 use crate::auth::password::{self, Verdict};
 use crate::domain::random::alphanumeric;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 
 #[derive(Template, WebTemplate)]

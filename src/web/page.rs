@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::error::PageError;
 use super::session::{self, SessionUser};
 use crate::admin::AdminError;
-use crate::oauth2::params::{Malformed, Params};
+use crate::http::params::{Malformed, Params};
 use crate::state::AppState;
 
 /// The logged-in user of a page. Without a session, GET requests are sent to the login page with a

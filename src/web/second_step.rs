@@ -16,8 +16,8 @@ use super::redirect::{login_first, safe_redirect};
 use super::session;
 use crate::auth::two_step::{self, Check, PENDING_TTL};
 use crate::domain::secret;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 use crate::store::User;
 

@@ -17,8 +17,8 @@ use super::session::{self, SessionUser};
 use crate::auth::password as credentials;
 use crate::domain::password;
 use crate::http::headers::no_store;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 use crate::store::AuditEvent;
 

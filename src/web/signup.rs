@@ -72,7 +72,7 @@ pub async fn form(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     enabled(&state)?;
-    let params = crate::oauth2::params::Params::decode(query.unwrap_or_default().as_bytes())?;
+    let params = crate::http::params::Params::decode(query.unwrap_or_default().as_bytes())?;
     let redirect_to = safe_redirect(params.get("redirect_to").ok().flatten()).to_owned();
     let redirect_to = redirect_to.as_str();
     if session.is_some() {

@@ -15,8 +15,8 @@ use super::redirect::login_first;
 use super::session::{self, SessionUser};
 use crate::auth::two_step::{self, Disabled, Enabled};
 use crate::domain::two_step as rules;
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::params::Params;
 use crate::state::AppState;
 
 const PAGE: &str = "/me/security/two-step";

@@ -1,8 +1,10 @@
 //! Typed settings: `config/latchkey.toml` (or `--config FILE`) overlaid by `LATCHKEY_*` environment
 //! variables (nested keys with `__`, e.g. `LATCHKEY_OAUTH2__CODE_TTL_SECS`), validated before serving.
-//! Every key, with its default, is documented in `config/latchkey.toml`.
+//! Every key, with its default, is documented in `config/latchkey.toml`. The secret key's source
+//! and its file are in `secret_key`.
 
-use std::fmt;
+mod secret_key;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::store::DbOptions;
+pub use secret_key::{SecretKey, SecretKeySource};
+use secret_key::{default_key_file, load_or_create_key};
 
 pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
@@ -235,27 +239,6 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// 32 bytes that encrypt OAuth1 secrets at rest and key CSRF tokens. Never printed.
-#[derive(Clone)]
-pub struct SecretKey(pub [u8; 32]);
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(redacted)")
-    }
-}
-
-impl SecretKey {
-    fn from_hex(key: &'static str, hex_str: &str) -> Result<Self, ConfigError> {
-        let bytes = hex::decode(hex_str.trim())
-            .map_err(|_| invalid(key, "must be 64 hexadecimal characters (32 bytes)"))?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| invalid(key, "must be 64 hexadecimal characters (32 bytes)"))?;
-        Ok(Self(bytes))
-    }
-}
-
 /// Validated settings, as the server and CLI use them.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -288,14 +271,6 @@ pub struct Settings {
     /// OTLP/HTTP base URL for traces; `None`: no export.
     pub otel_endpoint: Option<Url>,
     pub otel_service_name: String,
-}
-
-/// Where the secret key comes from.
-#[derive(Debug, Clone)]
-pub enum SecretKeySource {
-    Given(SecretKey),
-    /// Read from this file, generated there (mode 0600) on first start.
-    File(PathBuf),
 }
 
 impl Config {
@@ -513,21 +488,6 @@ fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// The key file lives beside the SQLite database; for PostgreSQL, in `data/`.
-fn default_key_file(database_url: &str) -> PathBuf {
-    let sqlite_path = database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| database_url.strip_prefix("sqlite:"))
-        .map(|p| p.split('?').next().unwrap_or(p));
-    match sqlite_path {
-        Some(path) if path != ":memory:" && !path.is_empty() => Path::new(path)
-            .parent()
-            .map(|dir| dir.join("secret.key"))
-            .unwrap_or_else(|| PathBuf::from("secret.key")),
-        _ => PathBuf::from("data/secret.key"),
-    }
-}
-
 impl Settings {
     /// The public URL without a trailing slash, for building absolute URLs.
     pub fn base_url(&self) -> String {
@@ -553,50 +513,6 @@ impl Settings {
             SecretKeySource::File(path) => load_or_create_key(path, random),
         }
     }
-}
-
-fn load_or_create_key(
-    path: &Path,
-    random: &dyn crate::domain::random::Random,
-) -> Result<SecretKey, ConfigError> {
-    let io = |source| ConfigError::SecretKeyFile {
-        path: path.display().to_string(),
-        source,
-    };
-    match std::fs::read_to_string(path) {
-        Ok(text) => SecretKey::from_hex("secret_key_file", &text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(io)?;
-            }
-            let key: [u8; 32] = crate::domain::random::bytes(random);
-            write_private(path, hex::encode(key).as_bytes()).map_err(io)?;
-            tracing::warn!(
-                path = %path.display(),
-                "generated a new secret key and wrote it to this file (mode 0600): back it up, \
-                 and give every instance the same key"
-            );
-            Ok(SecretKey(key))
-        }
-        Err(e) => Err(io(e)),
-    }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, contents)
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::problem::Problem;
-use super::verify::{self, Expect, Incoming, Token};
-use crate::api::principal::Principal;
+use super::principal::Principal;
 use crate::domain::scope::Scope;
+use crate::oauth1::problem::Problem;
+use crate::oauth1::verify::{self, Expect, Incoming, Token};
 use crate::state::AppState;
 
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
