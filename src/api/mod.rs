@@ -37,7 +37,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use error::ApiError;
+use error::{ApiError, ErrorCode};
 
 /// The largest body `sites/{site}/posts/new` takes (other REST routes keep the server's 64 KiB).
 pub const POST_BODY_LIMIT: usize = 1024 * 1024;
@@ -46,7 +46,7 @@ pub const POST_BODY_LIMIT: usize = 1024 * 1024;
 pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
+        ErrorCode::TooLarge,
         "The request body is too large.",
     )
 }

@@ -13,7 +13,7 @@ use axum::extract::{FromRequest, Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::me::iso8601;
 use super::principal::Principal;
 use super::sites::{check, find, require};
@@ -31,7 +31,7 @@ const MAX_NUMBER: i64 = 100;
 const MAX_TITLE_CHARS: usize = 1000;
 
 pub fn invalid_input(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+    ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, message)
 }
 
 /// The post object of WordPress.com's REST API (the fields Latchkey has).

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::principal::Principal;
 use super::sites::{check, find, require};
 use crate::domain::reach::Target;
@@ -16,7 +16,11 @@ use crate::state::AppState;
 const TARGET: Target = Target::AnyBlog { area: Area::Follow };
 
 fn unknown_post() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "unknown_post", "Unknown post")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::UnknownPost,
+        "Unknown post",
+    )
 }
 
 /// `POST sites/{site}/posts/{post_id}/likes/new`: the token's user likes a published post.

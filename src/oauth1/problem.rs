@@ -10,7 +10,7 @@ use serde_json::json;
 use super::callback::CallbackError;
 use super::signature::ParamError;
 use crate::http::headers::no_store;
-use crate::store::StoreError;
+use crate::store::{Reported, StoreError};
 
 /// The `Content-Type` of every `/oauth1/request` and `/oauth1/access` answer, errors included.
 pub const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -56,11 +56,10 @@ pub enum Problem {
 
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "storage failure");
-        if !err.is_outage() {
-            return Problem::Internal;
+        match err.report() {
+            Reported::Unavailable => Problem::Unavailable,
+            Reported::Internal => Problem::Internal,
         }
-        Problem::Unavailable
     }
 }
 

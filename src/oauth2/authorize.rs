@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::authorize_pages::{
     MISSING_CLIENT_ID, UNKNOWN_CLIENT_ID, mismatch_message, scope_message,
 };
+use super::error::ErrorCode;
 use super::params::{Malformed, Params};
 use super::tokens;
 use crate::domain::app::AppType;
@@ -60,7 +61,7 @@ pub struct Bounce {
     redirect_uri: String,
     response_type: ResponseType,
     state: Option<String>,
-    error: &'static str,
+    error: ErrorCode,
     description: String,
 }
 
@@ -132,7 +133,7 @@ pub async fn validate(
         Ok(Some("token")) => Some(ResponseType::Token),
         _ => None,
     };
-    let bounce = |error: &'static str, description: &str| {
+    let bounce = |error: ErrorCode, description: &str| {
         Refused::Bounce(Box::new(Bounce {
             redirect_uri: redirect_uri.clone(),
             response_type: response_type.unwrap_or(ResponseType::Code),
@@ -142,7 +143,7 @@ pub async fn validate(
         }))
     };
     if let Some(m) = malformed.first() {
-        return Err(bounce("invalid_request", &m.to_string()));
+        return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));
     }
     if let Some(e) = params.first_repeated(&[
         "scope",
@@ -152,7 +153,7 @@ pub async fn validate(
         "code_challenge",
         "code_challenge_method",
     ]) {
-        return Err(bounce("invalid_request", &e.to_string()));
+        return Err(bounce(ErrorCode::InvalidRequest, &e.to_string()));
     }
     let raw_scope = params.get("scope").ok().flatten();
     let raw_scope = match (raw_scope, endpoint) {
@@ -164,20 +165,20 @@ pub async fn validate(
         (_, Some(rt)) => rt,
         (Ok(None), _) => {
             return Err(bounce(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "The response_type parameter is required.",
             ));
         }
         _ => {
             return Err(bounce(
-                "unsupported_response_type",
+                ErrorCode::UnsupportedResponseType,
                 "The response_type must be code or token.",
             ));
         }
     };
     if response_type == ResponseType::Token && !app.allow_implicit {
         return Err(bounce(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "This client may not use the implicit flow (response_type=token).",
         ));
     }
@@ -186,23 +187,23 @@ pub async fn validate(
     match (challenge, response_type) {
         (Some(_), ResponseType::Token) => {
             return Err(bounce(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "PKCE applies to the code flow only.",
             ));
         }
         (Some(c), ResponseType::Code) => {
             pkce::validate_challenge(c, method)
-                .map_err(|e| bounce("invalid_request", &e.to_string()))?;
+                .map_err(|e| bounce(ErrorCode::InvalidRequest, &e.to_string()))?;
         }
         (None, _) if method.is_some() => {
             return Err(bounce(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "A code_challenge_method was sent without a code_challenge.",
             ));
         }
         (None, ResponseType::Code) if app.is_native() => {
             return Err(bounce(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "Native apps must use PKCE: send a code_challenge with code_challenge_method=S256.",
             ));
         }
@@ -261,7 +262,7 @@ fn respond_to(
 impl Bounce {
     fn into_response(self, issuer: &str) -> Response {
         let mut params = vec![
-            ("error", self.error),
+            ("error", self.error.as_str()),
             ("error_description", self.description.as_str()),
         ];
         if let Some(s) = self.state.as_deref() {
@@ -442,7 +443,7 @@ async fn decide(
             redirect_uri: request.redirect_uri,
             response_type: request.response_type,
             state: request.state,
-            error: "access_denied",
+            error: ErrorCode::AccessDenied,
             description: "The user denied access to this application.".into(),
         })));
     }

@@ -1,7 +1,8 @@
 //! The OAuth2 error of the token, token-info, revocation and introspection endpoints (RFC 6749
 //! §5.2, oauth2.md §4): `{"error":…,"error_description":…}` with the no-store headers, 400 by
 //! default, 401 with `WWW-Authenticate: Basic` when HTTP Basic client authentication failed, 429
-//! with `Retry-After` when throttled, 503 `server_error` when storage is unavailable.
+//! with `Retry-After` when throttled, 503 `server_error` when storage is unavailable. The error
+//! codes of the authorization endpoint's redirect (RFC 6749 §4.1.2.1) are the same [`ErrorCode`].
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -9,12 +10,56 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::http::headers::no_store;
-use crate::store::StoreError;
+use crate::store::{Reported, StoreError};
+
+/// The `error` codes Latchkey answers (RFC 6749 §4.1.2.1 and §5.2, plus the WordPress.com
+/// dialect's `needs_2fa` and `rate_limited`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    InvalidScope,
+    AccessDenied,
+    #[serde(rename = "needs_2fa")]
+    Needs2fa,
+    RateLimited,
+    ServerError,
+}
+
+impl ErrorCode {
+    /// The wire string (the same as the serde serialisation).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::Needs2fa => "needs_2fa",
+            Self::RateLimited => "rate_limited",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
 pub struct OAuthError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub description: String,
     pub kind: Kind,
 }
@@ -35,12 +80,12 @@ pub enum Kind {
 
 #[derive(Serialize)]
 struct Body<'a> {
-    error: &'a str,
+    error: ErrorCode,
     error_description: &'a str,
 }
 
 impl OAuthError {
-    fn new(code: &'static str, description: impl Into<String>) -> Self {
+    fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
@@ -49,36 +94,36 @@ impl OAuthError {
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new("invalid_request", description)
+        Self::new(ErrorCode::InvalidRequest, description)
     }
 
     pub fn invalid_client(description: impl Into<String>) -> Self {
-        Self::new("invalid_client", description)
+        Self::new(ErrorCode::InvalidClient, description)
     }
 
     pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self::new("invalid_grant", description)
+        Self::new(ErrorCode::InvalidGrant, description)
     }
 
     pub fn unauthorized_client(description: impl Into<String>) -> Self {
-        Self::new("unauthorized_client", description)
+        Self::new(ErrorCode::UnauthorizedClient, description)
     }
 
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
-        Self::new("unsupported_grant_type", description)
+        Self::new(ErrorCode::UnsupportedGrantType, description)
     }
 
     pub fn invalid_scope(description: impl Into<String>) -> Self {
-        Self::new("invalid_scope", description)
+        Self::new(ErrorCode::InvalidScope, description)
     }
 
     pub fn needs_2fa(description: impl Into<String>) -> Self {
-        Self::new("needs_2fa", description)
+        Self::new(ErrorCode::Needs2fa, description)
     }
 
     pub fn throttled(retry_after: i64) -> Self {
         Self {
-            code: "rate_limited",
+            code: ErrorCode::RateLimited,
             description: "Too many failed attempts. Try again later.".into(),
             kind: Kind::Throttled { retry_after },
         }
@@ -86,7 +131,7 @@ impl OAuthError {
 
     pub fn unavailable() -> Self {
         Self {
-            code: "server_error",
+            code: ErrorCode::ServerError,
             description: "The server is temporarily unavailable. Try again shortly.".into(),
             kind: Kind::Unavailable,
         }
@@ -101,15 +146,14 @@ impl OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "storage failure");
-        if !err.is_outage() {
-            return Self {
-                code: "server_error",
+        match err.report() {
+            Reported::Unavailable => OAuthError::unavailable(),
+            Reported::Internal => Self {
+                code: ErrorCode::ServerError,
                 description: "The server could not complete the request.".into(),
                 kind: Kind::Internal,
-            };
+            },
         }
-        OAuthError::unavailable()
     }
 }
 
@@ -145,5 +189,69 @@ impl IntoResponse for OAuthError {
             Kind::BadRequest | Kind::Internal => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_code_serialises_to_its_wire_string() {
+        let codes = [
+            (ErrorCode::InvalidRequest, "invalid_request"),
+            (ErrorCode::InvalidClient, "invalid_client"),
+            (ErrorCode::InvalidGrant, "invalid_grant"),
+            (ErrorCode::UnauthorizedClient, "unauthorized_client"),
+            (ErrorCode::UnsupportedGrantType, "unsupported_grant_type"),
+            (
+                ErrorCode::UnsupportedResponseType,
+                "unsupported_response_type",
+            ),
+            (ErrorCode::InvalidScope, "invalid_scope"),
+            (ErrorCode::AccessDenied, "access_denied"),
+            (ErrorCode::Needs2fa, "needs_2fa"),
+            (ErrorCode::RateLimited, "rate_limited"),
+            (ErrorCode::ServerError, "server_error"),
+        ];
+        for (code, wire) in codes {
+            assert_eq!(code.as_str(), wire);
+            assert_eq!(code.to_string(), wire);
+            assert_eq!(serde_json::to_value(code).unwrap(), wire);
+        }
+    }
+
+    /// Counts the events logged while it is the default subscriber.
+    struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_storage_failure_is_logged_once_and_answered_503_or_500() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let cases = [
+            (
+                StoreError::Unavailable(sqlx::Error::PoolTimedOut),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                StoreError::Internal(sqlx::Error::ColumnNotFound("x".into())),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (err, status) in cases {
+            let logged = std::sync::Arc::default();
+            let subscriber =
+                tracing_subscriber::registry().with(Count(std::sync::Arc::clone(&logged)));
+            let response = tracing::subscriber::with_default(subscriber, || {
+                OAuthError::from(err).into_response()
+            });
+            assert_eq!(response.status(), status);
+            assert_eq!(logged.load(std::sync::atomic::Ordering::SeqCst), 1);
+        }
     }
 }

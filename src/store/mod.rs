@@ -163,21 +163,48 @@ impl From<sqlx::Error> for StoreError {
             return StoreError::NotFound;
         }
         let err = StoreError::classify(err);
-        if let StoreError::Internal(e) = &err {
-            // A bug, not an outage: loud in tests and debug builds, a logged 500 in production.
-            tracing::error!(error = %e, "storage bug");
-            if cfg!(debug_assertions) {
-                panic!("storage bug: {e}");
-            }
+        if cfg!(debug_assertions)
+            && let StoreError::Internal(e) = &err
+        {
+            // A bug, not an outage: loud in tests and debug builds (logged, then a panic the
+            // request's panic layer answers), a reported 500 in production.
+            err.log();
+            panic!("storage bug: {e}");
         }
         err
     }
+}
+
+/// How a request answers a storage failure it cannot handle, once [`StoreError::report`] logged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// An outage: 503 with `Retry-After`.
+    Unavailable,
+    /// A bug (or a conflict or absence nothing handled): 500 `server_error`.
+    Internal,
 }
 
 impl StoreError {
     /// True for an outage (503 with `Retry-After`), false for everything else.
     pub fn is_outage(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// Logs a failure the request gives up on, and says how to answer it. This is where every
+    /// dialect's error (`From<StoreError>`) and every page that swallows a failure report it, so
+    /// each failure is logged once, in the request's span; the message is the database's, never a
+    /// bound value.
+    pub fn report(self) -> Reported {
+        self.log();
+        if self.is_outage() {
+            Reported::Unavailable
+        } else {
+            Reported::Internal
+        }
+    }
+
+    fn log(&self) {
+        tracing::error!(error = %self, "storage failure");
     }
 
     /// `Unavailable` when `err` is an outage, `Internal` otherwise; no log, no panic (the nonce
