@@ -7,47 +7,21 @@ use serde::Serialize;
 
 use crate::store::{Reported, StoreError};
 
-/// The `error` codes of the REST dialect (the WordPress.com API's slugs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    AuthorizationRequired,
-    InvalidToken,
-    Unauthorized,
-    InvalidRequest,
-    InvalidInput,
-    InvalidMethod,
-    UnknownEndpoint,
-    UnknownBlog,
-    UnknownPost,
-    UnknownApp,
-    TooLarge,
-    ServerError,
-}
-
-impl ErrorCode {
-    /// The wire string (the same as the serde serialisation).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthorizationRequired => "authorization_required",
-            Self::InvalidToken => "invalid_token",
-            Self::Unauthorized => "unauthorized",
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidInput => "invalid_input",
-            Self::InvalidMethod => "invalid_method",
-            Self::UnknownEndpoint => "unknown_endpoint",
-            Self::UnknownBlog => "unknown_blog",
-            Self::UnknownPost => "unknown_post",
-            Self::UnknownApp => "unknown_app",
-            Self::TooLarge => "too_large",
-            Self::ServerError => "server_error",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+crate::http::error_code::error_code! {
+    /// The `error` codes of the REST dialect (the WordPress.com API's slugs).
+    pub enum ErrorCode {
+        AuthorizationRequired = "authorization_required",
+        InvalidToken = "invalid_token",
+        Unauthorized = "unauthorized",
+        InvalidRequest = "invalid_request",
+        InvalidInput = "invalid_input",
+        InvalidMethod = "invalid_method",
+        UnknownEndpoint = "unknown_endpoint",
+        UnknownBlog = "unknown_blog",
+        UnknownPost = "unknown_post",
+        UnknownApp = "unknown_app",
+        TooLarge = "too_large",
+        ServerError = "server_error",
     }
 }
 
@@ -154,26 +128,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_error_code_serialises_to_its_wire_string() {
-        let codes = [
-            (ErrorCode::AuthorizationRequired, "authorization_required"),
-            (ErrorCode::InvalidToken, "invalid_token"),
-            (ErrorCode::Unauthorized, "unauthorized"),
-            (ErrorCode::InvalidRequest, "invalid_request"),
-            (ErrorCode::InvalidInput, "invalid_input"),
-            (ErrorCode::InvalidMethod, "invalid_method"),
-            (ErrorCode::UnknownEndpoint, "unknown_endpoint"),
-            (ErrorCode::UnknownBlog, "unknown_blog"),
-            (ErrorCode::UnknownPost, "unknown_post"),
-            (ErrorCode::UnknownApp, "unknown_app"),
-            (ErrorCode::TooLarge, "too_large"),
-            (ErrorCode::ServerError, "server_error"),
-        ];
-        for (code, wire) in codes {
-            assert_eq!(code.as_str(), wire);
-            assert_eq!(code.to_string(), wire);
-            assert_eq!(serde_json::to_value(code).unwrap(), wire);
-        }
+    fn each_error_code_round_trips_through_its_wire_string() {
+        crate::http::error_code::assert_round_trips(ErrorCode::ALL);
     }
 
     #[test]

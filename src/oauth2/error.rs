@@ -1,8 +1,8 @@
-//! The OAuth2 error of the token, token-info, revocation and introspection endpoints (RFC 6749
-//! §5.2, oauth2.md §4): `{"error":…,"error_description":…}` with the no-store headers, 400 by
-//! default, 401 with `WWW-Authenticate: Basic` when HTTP Basic client authentication failed, 429
-//! with `Retry-After` when throttled, 503 `server_error` when storage is unavailable. The error
-//! codes of the authorization endpoint's redirect (RFC 6749 §4.1.2.1) are the same [`ErrorCode`].
+//! The OAuth2 error of the token and token-info endpoints (RFC 6749 §5.2, oauth2.md §4):
+//! `{"error":…,"error_description":…}` with the no-store headers, 400 by default, 401 with
+//! `WWW-Authenticate: Basic` when HTTP Basic client authentication failed, 429 with `Retry-After`
+//! when throttled, 503 `server_error` when storage is unavailable. The error codes of the
+//! authorization endpoint's redirect (RFC 6749 §4.1.2.1) are the same [`ErrorCode`].
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,47 +12,21 @@ use serde::Serialize;
 use crate::http::headers::no_store;
 use crate::store::{Reported, StoreError};
 
-/// The `error` codes Latchkey answers (RFC 6749 §4.1.2.1 and §5.2, plus the WordPress.com
-/// dialect's `needs_2fa` and `rate_limited`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    InvalidRequest,
-    InvalidClient,
-    InvalidGrant,
-    UnauthorizedClient,
-    UnsupportedGrantType,
-    UnsupportedResponseType,
-    InvalidScope,
-    AccessDenied,
-    #[serde(rename = "needs_2fa")]
-    Needs2fa,
-    RateLimited,
-    ServerError,
-}
-
-impl ErrorCode {
-    /// The wire string (the same as the serde serialisation).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::UnsupportedResponseType => "unsupported_response_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::AccessDenied => "access_denied",
-            Self::Needs2fa => "needs_2fa",
-            Self::RateLimited => "rate_limited",
-            Self::ServerError => "server_error",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+crate::http::error_code::error_code! {
+    /// The `error` codes Latchkey answers (RFC 6749 §4.1.2.1 and §5.2, plus the WordPress.com
+    /// dialect's `needs_2fa` and `rate_limited`).
+    pub enum ErrorCode {
+        InvalidRequest = "invalid_request",
+        InvalidClient = "invalid_client",
+        InvalidGrant = "invalid_grant",
+        UnauthorizedClient = "unauthorized_client",
+        UnsupportedGrantType = "unsupported_grant_type",
+        UnsupportedResponseType = "unsupported_response_type",
+        InvalidScope = "invalid_scope",
+        AccessDenied = "access_denied",
+        Needs2fa = "needs_2fa",
+        RateLimited = "rate_limited",
+        ServerError = "server_error",
     }
 }
 
@@ -197,28 +171,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_error_code_serialises_to_its_wire_string() {
-        let codes = [
-            (ErrorCode::InvalidRequest, "invalid_request"),
-            (ErrorCode::InvalidClient, "invalid_client"),
-            (ErrorCode::InvalidGrant, "invalid_grant"),
-            (ErrorCode::UnauthorizedClient, "unauthorized_client"),
-            (ErrorCode::UnsupportedGrantType, "unsupported_grant_type"),
-            (
-                ErrorCode::UnsupportedResponseType,
-                "unsupported_response_type",
-            ),
-            (ErrorCode::InvalidScope, "invalid_scope"),
-            (ErrorCode::AccessDenied, "access_denied"),
-            (ErrorCode::Needs2fa, "needs_2fa"),
-            (ErrorCode::RateLimited, "rate_limited"),
-            (ErrorCode::ServerError, "server_error"),
-        ];
-        for (code, wire) in codes {
-            assert_eq!(code.as_str(), wire);
-            assert_eq!(code.to_string(), wire);
-            assert_eq!(serde_json::to_value(code).unwrap(), wire);
-        }
+    fn each_error_code_round_trips_through_its_wire_string() {
+        crate::http::error_code::assert_round_trips(ErrorCode::ALL);
     }
 
     /// Counts the events logged while it is the default subscriber.

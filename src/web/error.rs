@@ -10,36 +10,17 @@ use axum::response::{IntoResponse, Response};
 use crate::http::headers::no_store;
 use crate::store::{Reported, StoreError};
 
-/// The `Error Code:` the page shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidRequest,
-    /// An OAuth1 request token that is unknown or already used.
-    InvalidToken,
-    ExpiredToken,
-    CallbackRejected,
-    AccessDenied,
-    RateLimited,
-    ServerError,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidToken => "invalid_token",
-            Self::ExpiredToken => "expired_token",
-            Self::CallbackRejected => "callback_rejected",
-            Self::AccessDenied => "access_denied",
-            Self::RateLimited => "rate_limited",
-            Self::ServerError => "server_error",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+crate::http::error_code::error_code! {
+    /// The `Error Code:` the page shows.
+    pub enum ErrorCode {
+        InvalidRequest = "invalid_request",
+        /// An OAuth1 request token that is unknown or already used.
+        InvalidToken = "invalid_token",
+        ExpiredToken = "expired_token",
+        CallbackRejected = "callback_rejected",
+        AccessDenied = "access_denied",
+        RateLimited = "rate_limited",
+        ServerError = "server_error",
     }
 }
 
@@ -163,19 +144,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_error_code_shows_its_wire_string() {
-        let codes = [
-            (ErrorCode::InvalidRequest, "invalid_request"),
-            (ErrorCode::InvalidToken, "invalid_token"),
-            (ErrorCode::ExpiredToken, "expired_token"),
-            (ErrorCode::CallbackRejected, "callback_rejected"),
-            (ErrorCode::AccessDenied, "access_denied"),
-            (ErrorCode::RateLimited, "rate_limited"),
-            (ErrorCode::ServerError, "server_error"),
-        ];
-        for (code, wire) in codes {
-            assert_eq!(code.as_str(), wire);
-            assert_eq!(code.to_string(), wire);
-        }
+    fn each_error_code_round_trips_through_its_wire_string() {
+        crate::http::error_code::assert_round_trips(ErrorCode::ALL);
     }
 }
