@@ -12,6 +12,7 @@ use super::sites::{check, find, require};
 use crate::domain::reach::Target;
 use crate::domain::scope::Area;
 use crate::state::AppState;
+use crate::store::PostStatus;
 
 const TARGET: Target = Target::AnyBlog { area: Area::Follow };
 
@@ -37,7 +38,7 @@ pub async fn like(
         .store
         .post(site.id, post_id, principal.user_id)
         .await?
-        .filter(|p| p.status == "publish")
+        .filter(|p| p.status == PostStatus::Publish)
         .ok_or_else(unknown_post)?;
     let like_count = state
         .store

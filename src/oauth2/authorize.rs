@@ -20,7 +20,6 @@ use super::authorize_pages::{
 use super::error::ErrorCode;
 use super::params::{Malformed, Params};
 use super::tokens;
-use crate::domain::app::AppType;
 use crate::domain::scope::{self, Scope};
 use crate::domain::site_url::{self, BlogRef};
 use crate::domain::{pkce, redirect_uri, secret};
@@ -112,18 +111,14 @@ pub async fn validate(
         return Err(page(UNKNOWN_CLIENT_ID));
     };
     let presented = params.get("redirect_uri").map_err(repeated)?;
-    let app_type = if app.is_native() {
-        AppType::Native
-    } else {
-        AppType::Web
-    };
-    let redirect_uri = match redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type) {
-        Ok(uri) => uri,
-        Err(e) => {
-            crate::audit::redirect_refused(state, app.id).await?;
-            return Err(page(&mismatch_message(e, presented)));
-        }
-    };
+    let redirect_uri =
+        match redirect_uri::resolve(&app.redirect_uri_list(), presented, app.app_type) {
+            Ok(uri) => uri,
+            Err(e) => {
+                crate::audit::redirect_refused(state, app.id).await?;
+                return Err(page(&mismatch_message(e, presented)));
+            }
+        };
 
     // From here on, errors go back to the client (a malformed or repeated `state` is not echoed).
     let client_state = params.get("state").ok().flatten().map(str::to_owned);

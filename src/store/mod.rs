@@ -27,7 +27,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditRecord};
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
 pub use connections::{Connection, SiteMember};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
-pub use posts::{NewPost, Post, PostPage};
+pub use posts::{NewPost, Post, PostPage, PostStatus};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
@@ -85,6 +85,52 @@ macro_rules! in_transaction {
     };
 }
 pub(crate) use in_transaction;
+
+/// Makes a closed set of values (an enum with `as_str` and `FromStr`) a TEXT column on both
+/// databases: bound and decoded directly, spelt once. sqlx's `#[derive(sqlx::Type)]` would do for
+/// a store type, but on PostgreSQL it names the type (`type_name = "text"`), which costs a
+/// `regtype` lookup on each new connection, and it cannot be put on a `domain` type without
+/// bringing sqlx into `domain`.
+macro_rules! text_column {
+    ($ty:ty) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                self.as_str().encode_by_ref(buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+                Ok(<&str as sqlx::Decode<'r, DB>>::decode(value)?.parse()?)
+            }
+        }
+    };
+}
+pub(crate) use text_column;
 
 #[derive(Debug, Clone)]
 pub enum Db {
