@@ -236,10 +236,10 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_))
     }
 
-    /// Logs a failure the request gives up on, and says how to answer it. This is where every
-    /// dialect's error (`From<StoreError>`) and every page that swallows a failure report it, so
-    /// each failure is logged once, in the request's span; the message is the database's, never a
-    /// bound value.
+    /// Logs a failure the request gives up on, and says how to answer it. Every dialect's error
+    /// (`From<StoreError>`) and every page that swallows a failure report it here, so each failure
+    /// is logged once, in the request's span, with the error's own text (the database's message;
+    /// queries bind their values, so no credential is spliced into it).
     pub fn report(self) -> Reported {
         self.log();
         if self.is_outage() {
