@@ -21,6 +21,7 @@
 
 use url::Url;
 
+use super::problem_code::ProblemCode;
 use super::signature::encode;
 
 /// Why a callback is refused. The Display text is the `oauth_problem_advice`; every variant is a 400
@@ -61,8 +62,8 @@ pub enum CallbackError {
 
 impl CallbackError {
     /// The OAuth Problem Reporting code for `oauth_problem`.
-    pub fn problem(&self) -> &'static str {
-        "callback_rejected"
+    pub fn problem(&self) -> ProblemCode {
+        ProblemCode::CallbackRejected
     }
 }
 
@@ -453,7 +454,7 @@ mod tests {
             CallbackError::NotGiven,
         ];
         for err in errors {
-            assert_eq!(err.problem(), "callback_rejected");
+            assert_eq!(err.problem().as_str(), "callback_rejected");
             assert!(
                 err.to_string().starts_with("the callback")
                     || matches!(err, CallbackError::Mismatch | CallbackError::NotGiven)

@@ -153,7 +153,7 @@ mod tests {
                     signature_location: Location::Header,
                 }
             );
-            assert_eq!(err.problem(), "parameter_rejected");
+            assert_eq!(err.problem().as_str(), "parameter_rejected");
             assert!(err.to_string().contains("one place"), "{err}");
         }
     }
@@ -212,7 +212,7 @@ mod tests {
             query.push((name.into(), value.into()));
             let err = Gathered::gather(&[], &[], &query).unwrap_err();
             assert!(matches!(err, ParamError::ControlCharacter(_)), "{name}");
-            assert_eq!(err.problem(), "parameter_rejected");
+            assert_eq!(err.problem().as_str(), "parameter_rejected");
             assert!(!err.to_string().contains('\0'), "{err}");
         }
         // Other parameters (a post's content) may hold line breaks; they are not protocol parameters.

@@ -60,6 +60,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use url::Url;
 
+use super::problem_code::ProblemCode;
 use super::protocol::Gathered;
 
 /// The five parameters every signed request carries (RFC 5849 §3.1), in the order they are reported.
@@ -124,17 +125,17 @@ pub enum ParamError {
 
 impl ParamError {
     /// The OAuth Problem Reporting code for `oauth_problem`.
-    pub fn problem(&self) -> &'static str {
+    pub fn problem(&self) -> ProblemCode {
         match self {
-            Self::NotOAuth | Self::Absent(_) => "parameter_absent",
+            Self::NotOAuth | Self::Absent(_) => ProblemCode::ParameterAbsent,
             Self::MalformedHeader(_)
             | Self::BadEncoding(_)
             | Self::Duplicated(_)
             | Self::Scattered { .. }
-            | Self::ControlCharacter(_) => "parameter_rejected",
-            Self::UnsupportedSignatureMethod(_) => "signature_method_rejected",
-            Self::BadTimestamp(_) => "timestamp_refused",
-            Self::BadVersion(_) => "version_rejected",
+            | Self::ControlCharacter(_) => ProblemCode::ParameterRejected,
+            Self::UnsupportedSignatureMethod(_) => ProblemCode::SignatureMethodRejected,
+            Self::BadTimestamp(_) => ProblemCode::TimestampRefused,
+            Self::BadVersion(_) => ProblemCode::VersionRejected,
         }
     }
 }
@@ -1078,7 +1079,7 @@ mod tests {
             };
             let err = collect(&parts).unwrap_err();
             assert!(matches!(err, ParamError::Duplicated(_)), "{what}: {err:?}");
-            assert_eq!(err.problem(), "parameter_rejected", "{what}");
+            assert_eq!(err.problem().as_str(), "parameter_rejected", "{what}");
         }
         let twice_in_header = format!("{V5_HEADER}, oauth_nonce=\"again\"");
         let err = collect(&v5_parts(&twice_in_header)).unwrap_err();
@@ -1175,7 +1176,7 @@ mod tests {
             let query = without(name);
             let err = collect(&query_only(&query)).unwrap_err();
             assert_eq!(err, ParamError::Absent(name));
-            assert_eq!(err.problem(), "parameter_absent");
+            assert_eq!(err.problem().as_str(), "parameter_absent");
             assert!(err.to_string().contains(name));
         }
         assert!(collect(&query_only(FULL)).is_ok());
@@ -1205,7 +1206,7 @@ mod tests {
                 matches!(err, ParamError::BadTimestamp(_)),
                 "{what}: {err:?}"
             );
-            assert_eq!(err.problem(), "timestamp_refused", "{what}");
+            assert_eq!(err.problem().as_str(), "timestamp_refused", "{what}");
         }
     }
 
@@ -1240,7 +1241,11 @@ mod tests {
             "",
         ] {
             let err = method.parse::<SignatureMethod>().unwrap_err();
-            assert_eq!(err.problem(), "signature_method_rejected", "{method}");
+            assert_eq!(
+                err.problem().as_str(),
+                "signature_method_rejected",
+                "{method}"
+            );
             let query = format!(
                 "{}&oauth_signature_method={method}",
                 without("oauth_signature_method")
@@ -1270,7 +1275,7 @@ mod tests {
             let query = format!("{FULL}&oauth_version={v}");
             let err = collect(&query_only(&query)).unwrap_err();
             assert_eq!(err, ParamError::BadVersion(v.into()));
-            assert_eq!(err.problem(), "version_rejected");
+            assert_eq!(err.problem().as_str(), "version_rejected");
         }
     }
 
@@ -1352,7 +1357,7 @@ mod tests {
                 ParamError::BadEncoding(location),
                 "{query:?} {form_body:?} {header}"
             );
-            assert_eq!(err.problem(), "parameter_rejected");
+            assert_eq!(err.problem().as_str(), "parameter_rejected");
         }
     }
 
@@ -1402,7 +1407,7 @@ mod tests {
                 matches!(err, ParamError::MalformedHeader(_)),
                 "{what}: {err:?}"
             );
-            assert_eq!(err.problem(), "parameter_rejected");
+            assert_eq!(err.problem().as_str(), "parameter_rejected");
         }
         for header in [
             r#"OAuth a="1", a="2""#,
@@ -1557,7 +1562,7 @@ mod tests {
             ),
         ];
         for (err, problem) in errors {
-            assert_eq!(err.problem(), problem, "{err:?}");
+            assert_eq!(err.problem().as_str(), problem, "{err:?}");
             assert!(err.to_string().len() > 20, "{err:?}");
         }
     }
