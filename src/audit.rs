@@ -27,37 +27,6 @@ pub async fn redirect_refused(state: &AppState, app_id: i64) -> Result<(), Store
     state.store.audit(&event, state.now()).await
 }
 
-/// After a failed login: when that failure spent the account's budget, the account is locked out
-/// for the rest of the window, which is an event of its own.
-pub async fn lockout_if_spent(
-    state: &AppState,
-    user_id: Option<i64>,
-    peer: Peer,
-    account_key: &str,
-) -> Result<(), StoreError> {
-    let limits = &state.settings.limits;
-    let now = state.now();
-    let spent = state.throttle.check(
-        account_key,
-        limits.login_failures_per_account,
-        limits.window_secs,
-        now,
-    );
-    let Some(retry_after) = spent else {
-        return Ok(());
-    };
-    // Never the typed login: people type passwords into the wrong field.
-    let detail = format!("the account is locked for {retry_after} s");
-    let event = AuditEvent {
-        kind: "lockout",
-        user_id,
-        peer: Some(peer.to_string()),
-        detail: &detail,
-        ..Default::default()
-    };
-    state.store.audit(&event, now).await
-}
-
 /// Reads `--since`: Unix seconds, a date `YYYY-MM-DD` (midnight UTC), or an age before `now`
 /// (`30s`, `30m`, `24h`, `7d`).
 pub fn parse_since(raw: &str, now: i64) -> Result<i64, String> {

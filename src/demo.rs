@@ -2,9 +2,9 @@
 //! is this server's own playground, and says how to try them.
 //!
 //! The demo app's client secret is reset on every start and kept in memory for the playground
-//! ([`PlaygroundClient`]); it is never printed or logged. Whoever wants a secret of their own logs
-//! in as the demo user and resets it on the app's page (the playground then resets it again when
-//! it needs it).
+//! ([`state::PlaygroundClient`](crate::state::PlaygroundClient)); it is never printed or logged.
+//! Whoever wants a secret of their own logs in as the demo user and resets it on the app's page
+//! (the playground then resets it again when it needs it).
 
 use crate::admin::{self, AdminError, AppInput, UserInput};
 use crate::domain::app::AppType;
@@ -14,42 +14,6 @@ pub const DEMO_USERNAME: &str = "demo";
 pub const DEMO_PASSWORD: &str = "latchkey-demo";
 const DEMO_SITE_URL: &str = "https://demo-blog.example";
 pub const DEMO_APP_NAME: &str = "Latchkey Playground";
-
-/// The demo client's secret, held in memory for the playground. Never printed: `Debug` hides it.
-#[derive(Default)]
-pub struct PlaygroundClient {
-    slot: std::sync::Mutex<Option<(i64, String)>>,
-}
-
-impl std::fmt::Debug for PlaygroundClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PlaygroundClient(..)")
-    }
-}
-
-impl PlaygroundClient {
-    pub fn remember(&self, app_id: i64, secret: String) {
-        if let Ok(mut slot) = self.slot.lock() {
-            *slot = Some((app_id, secret));
-        }
-    }
-
-    pub fn secret_for(&self, app_id: i64) -> Option<String> {
-        let slot = self.slot.lock().ok()?;
-        slot.as_ref()
-            .filter(|(id, _)| *id == app_id)
-            .map(|(_, s)| s.clone())
-    }
-
-    /// Drops the kept secret when it belongs to `app_id` (its secret was reset or it was deleted).
-    pub fn forget(&self, app_id: i64) {
-        if let Ok(mut slot) = self.slot.lock()
-            && slot.as_ref().is_some_and(|(id, _)| *id == app_id)
-        {
-            *slot = None;
-        }
-    }
-}
 
 /// The demo app, if this database was seeded with `serve --demo`.
 pub async fn demo_app(state: &AppState) -> Result<Option<crate::store::App>, AdminError> {

@@ -1,13 +1,14 @@
 //! Latchkey: a standalone authorization server speaking the WordPress.com OAuth2 dialect and the
 //! WP REST API OAuth 1.0a dialect.
 //!
-//! Data flows one way: HTTP (`oauth2`, `oauth1`, `api`, `web`) → pure rules (`domain`) → storage
-//! (`store`), and back. [`router`] builds every route; `http::serve::app` adds the layers; `main`,
+//! Data flows one way: HTTP (`oauth2`, `oauth1`, `api`, `web`) → credential services (`auth`) →
+//! pure rules (`domain`) → storage (`store`), and back. [`router`] builds every route; `http::serve::app` adds the layers; `main`,
 //! the tests and the benchmark all serve the same thing.
 
 pub mod admin;
 pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod blocking;
 pub mod cli;
 pub mod config;
@@ -23,7 +24,6 @@ pub mod ops;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod throttle;
 pub mod web;
 
 use axum::Router;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::auth::{Auth, Throttle};
 use crate::config::{SecretKey, Settings};
 use crate::domain::clock::Clock;
 use crate::domain::random::Random;
 use crate::store::Store;
-use crate::throttle::Throttle;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -25,8 +25,9 @@ pub struct Shared {
     pub throttle: Arc<Throttle>,
     /// Set once the schema is known to be current; `/health/ready` answers 200 only after that.
     pub migrated: Arc<AtomicBool>,
-    /// The playground's demo client secret, in memory only (`demo`).
-    pub playground: Arc<crate::demo::PlaygroundClient>,
+    /// The playground's demo client secret, in memory only (`demo` keeps it, `web::playground`
+    /// uses it).
+    pub playground: Arc<PlaygroundClient>,
     /// The OAuth1 discovery `Link` every page and REST response carries, built once.
     pub discovery_link: Option<HeaderValue>,
 }
@@ -71,5 +72,56 @@ impl AppState {
     /// The injected clock's time, in Unix seconds.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// What the credential services (`auth`) use, lent for one call.
+    pub fn auth(&self) -> Auth<'_> {
+        Auth {
+            store: &self.store,
+            limits: &self.settings.limits,
+            clock: &*self.clock,
+            random: &*self.random,
+            key: &self.key,
+            throttle: &self.throttle,
+        }
+    }
+}
+
+/// The demo client's secret, held in memory for the playground. Never printed: `Debug` hides it.
+///
+/// It lives with the state that holds it: `demo` fills it and the playground and the app pages read
+/// or drop it, all through [`AppState`], so none of them imports another for it.
+#[derive(Default)]
+pub struct PlaygroundClient {
+    slot: std::sync::Mutex<Option<(i64, String)>>,
+}
+
+impl std::fmt::Debug for PlaygroundClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlaygroundClient(..)")
+    }
+}
+
+impl PlaygroundClient {
+    pub fn remember(&self, app_id: i64, secret: String) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some((app_id, secret));
+        }
+    }
+
+    pub fn secret_for(&self, app_id: i64) -> Option<String> {
+        let slot = self.slot.lock().ok()?;
+        slot.as_ref()
+            .filter(|(id, _)| *id == app_id)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Drops the kept secret when it belongs to `app_id` (its secret was reset or it was deleted).
+    pub fn forget(&self, app_id: i64) {
+        if let Ok(mut slot) = self.slot.lock()
+            && slot.as_ref().is_some_and(|(id, _)| *id == app_id)
+        {
+            *slot = None;
+        }
     }
 }

@@ -91,18 +91,11 @@ fn presented(params: &Params, headers: &HeaderMap) -> Result<Presented, OAuthErr
     }
 }
 
-fn failure_keys(client_id: &str, peer: Peer) -> (String, String) {
-    (format!("client:{client_id}"), format!("client-ip:{peer}"))
-}
-
 /// Counts a failure against the client's and the address's budgets: bad client credentials, and
 /// guessed codes (catalogue CL07, AC06).
 pub fn record_failure(state: &AppState, client_id: &str, peer: Peer) {
-    let (client_key, peer_key) = failure_keys(client_id, peer);
-    let window = state.settings.limits.window_secs;
-    let now = state.now();
-    state.throttle.fail(&client_key, window, now);
-    state.throttle.fail(&peer_key, window, now);
+    let budgets = state.auth().budgets();
+    budgets.client_spend(client_id, peer.0, state.now());
 }
 
 /// Authenticates the client of a token-endpoint request.
@@ -113,25 +106,8 @@ pub async fn authenticate(
     peer: Peer,
 ) -> Result<Client, OAuthError> {
     let presented = presented(params, headers)?;
-    let limits = &state.settings.limits;
-    let now = state.now();
-    let (client_key, peer_key) = failure_keys(&presented.client_id, peer);
-    let throttled = state
-        .throttle
-        .check(
-            &client_key,
-            limits.client_failures_per_client,
-            limits.window_secs,
-            now,
-        )
-        .or_else(|| {
-            state.throttle.check(
-                &peer_key,
-                limits.client_failures_per_ip,
-                limits.window_secs,
-                now,
-            )
-        });
+    let budgets = state.auth().budgets();
+    let throttled = budgets.client_over(&presented.client_id, peer.0, state.now());
     if let Some(retry_after) = throttled {
         return Err(OAuthError::throttled(retry_after));
     }

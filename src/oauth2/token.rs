@@ -16,13 +16,13 @@ use super::client_auth::{self, Client, Method};
 use super::error::OAuthError;
 use super::params::{Params, Repeated};
 use super::tokens;
+use crate::auth::app_passwords::{self, GrantVerdict};
 use crate::domain::scope::{self, Scope};
 use crate::domain::{pkce, secret};
 use crate::http::headers::no_store;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::store::{CodeToken, NewToken, RedeemRefusal, RedeemedCode, Site};
-use crate::web::app_passwords::{self, GrantRefusal};
 
 /// Parameters that may appear at most once (RFC 6749 §3.2).
 const SINGLE: &[&str] = &[
@@ -253,29 +253,27 @@ async fn password(
     };
     let scope = scope::parse(param(params, "scope"))
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-    let (user, app_password_id) =
-        match app_passwords::authenticate_grant(state, username, password, peer).await {
-            Ok(found) => found,
-            Err(GrantRefusal::Throttled(retry_after)) => {
-                return Err(OAuthError::throttled(retry_after));
-            }
-            // PW05: only a first-party client that says it handles 2-step learns that the
-            // password was right; everyone else gets the generic answer.
-            Err(GrantRefusal::NeedsTwoStep)
-                if param(params, "wpcom_supports_2fa") == Some("true") =>
-            {
-                return Err(OAuthError::needs_2fa(
-                    "This account has 2-step authentication: create an application password at \
-                     /me/security/application-passwords and use it as the password.",
-                ));
-            }
-            Err(GrantRefusal::Incorrect | GrantRefusal::NeedsTwoStep) => {
-                return Err(OAuthError::invalid_request(
-                    "Incorrect username or password.",
-                ));
-            }
-            Err(GrantRefusal::Store(e)) => return Err(e.into()),
-        };
+    let auth = state.auth();
+    let verdict = app_passwords::authenticate_grant(&auth, username, password, peer.0).await?;
+    let (user, app_password_id) = match verdict {
+        GrantVerdict::Accepted { user, app_password } => (user, app_password),
+        GrantVerdict::Throttled { retry_after } => {
+            return Err(OAuthError::throttled(retry_after));
+        }
+        // PW05: only a first-party client that says it handles 2-step learns that the
+        // password was right; everyone else gets the generic answer.
+        GrantVerdict::NeedsSecondFactor if param(params, "wpcom_supports_2fa") == Some("true") => {
+            return Err(OAuthError::needs_2fa(
+                "This account has 2-step authentication: create an application password at \
+                 /me/security/application-passwords and use it as the password.",
+            ));
+        }
+        GrantVerdict::Refused | GrantVerdict::NeedsSecondFactor => {
+            return Err(OAuthError::invalid_request(
+                "Incorrect username or password.",
+            ));
+        }
+    };
     if user.id != client.app.owner_id {
         return Err(OAuthError::unsupported_grant_type(
             "This client does not allow the password grant for this user.",

@@ -78,15 +78,9 @@ pub async fn token_info(
             "Send both the client_id and the token parameters.",
         ));
     };
-    let limits = &state.settings.limits;
     let now = state.now();
-    let key = format!("token-info:{peer}");
-    if let Some(retry_after) = state.throttle.check(
-        &key,
-        limits.token_info_failures_per_ip,
-        limits.window_secs,
-        now,
-    ) {
+    let budgets = state.auth().budgets();
+    if let Some(retry_after) = budgets.token_info_over(peer.0, now) {
         return Err(OAuthError::throttled(retry_after));
     }
     let grant = tokens::lookup(&state, &token, now).await?;
@@ -108,7 +102,7 @@ pub async fn token_info(
             Ok(response)
         }
         None => {
-            state.throttle.fail(&key, limits.window_secs, now);
+            budgets.token_info_spend(peer.0, now);
             Err(OAuthError::invalid_request(INVALID_TOKEN))
         }
     }

@@ -1,10 +1,7 @@
-//! Application passwords (oauth2.md §4 and §7, security.md PW05): the page
-//! `/me/security/application-passwords` (create with a name, shown once in groups of four, listed
-//! with creation and last-used dates, revoked one by one) and the credential check of the password
-//! grant, the only place they are accepted.
-//!
-//! At rest each is an argon2id PHC string (PW08) plus its first four characters, so a check
-//! verifies one hash rather than all of a user's.
+//! The application passwords page `/me/security/application-passwords` (oauth2.md §4 and §7,
+//! security.md PW05): create with a name, shown once in groups of four, listed with creation and
+//! last-used dates, revoked one by one. Checking one (the password grant) is
+//! `auth::app_passwords`.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,105 +10,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::PageError;
-use super::login;
 use super::page::Nav;
+use super::redirect::login_first;
 use super::session::{self, SessionUser};
-use super::two_step::login_first;
 use crate::domain::password;
 use crate::domain::two_step as rules;
 use crate::http::headers::no_store;
-use crate::http::peer::Peer;
 use crate::oauth2::params::Params;
 use crate::state::AppState;
-use crate::store::{AuditEvent, StoreError, User};
+use crate::store::AuditEvent;
 
 const PAGE: &str = "/me/security/application-passwords";
 /// Enough for every device and script a person runs, and a bound on the list.
 const MAX_PER_USER: usize = 50;
 const MAX_NAME_CHARS: usize = 100;
-
-/// Why the password grant refused a username and password.
-#[derive(Debug)]
-pub enum GrantRefusal {
-    Throttled(i64),
-    Incorrect,
-    /// The account password was right but the account has 2-step authentication on.
-    NeedsTwoStep,
-    Store(StoreError),
-}
-
-impl From<StoreError> for GrantRefusal {
-    fn from(e: StoreError) -> Self {
-        GrantRefusal::Store(e)
-    }
-}
-
-/// The id of the user's application password that `typed` is, if any.
-async fn match_app_password(
-    state: &AppState,
-    user: &User,
-    typed: &str,
-) -> Result<Option<i64>, StoreError> {
-    let Some(normalised) = rules::normalise_app_password(typed) else {
-        return Ok(None);
-    };
-    let candidates = state
-        .store
-        .app_password_candidates(user.id, rules::app_password_lookup(&normalised))
-        .await?;
-    if candidates.is_empty() {
-        return Ok(None);
-    }
-    Ok(crate::blocking::run(move || {
-        candidates
-            .into_iter()
-            .find(|(_, hash)| password::verify(&normalised, hash))
-            .map(|(id, _)| id)
-    })
-    .await
-    .unwrap_or(None))
-}
-
-/// The password grant's credential check: an application password always, the account password
-/// only while 2-step authentication is off. Returns the user and the application password used.
-/// Every refusal but `Throttled` spends the shared login budget (`needs_2fa` included: it tells
-/// that the password was right).
-pub async fn authenticate_grant(
-    state: &AppState,
-    login: &str,
-    pw: &str,
-    peer: Peer,
-) -> Result<(User, Option<i64>), GrantRefusal> {
-    if let Some(retry_after) = login::over_budget(state, login, peer) {
-        return Err(GrantRefusal::Throttled(retry_after));
-    }
-    if login.len() <= 200
-        && rules::normalise_app_password(pw).is_some()
-        && let Some(user) = state.store.user_by_login(login).await?
-        && let Some(id) = match_app_password(state, &user, pw).await?
-    {
-        // The budget is not cleared: an API client's success must not buy an attacker fresh
-        // guesses at this account's 2-step codes.
-        state.store.touch_app_password(id, state.now()).await?;
-        return Ok((user, Some(id)));
-    }
-    match login::verify_account_password(state, login, pw).await? {
-        (Some(user), true) if state.store.two_step(user.id).await?.enabled() => {
-            login::count_failure(state, login, peer, Some(user.id), "needs_2fa").await?;
-            Err(GrantRefusal::NeedsTwoStep)
-        }
-        (Some(user), true) => {
-            login::clear_failures(state, login);
-            Ok((user, None))
-        }
-        (user, _) => {
-            login::count_failure(state, login, peer, user.map(|u| u.id), "login_failed").await?;
-            Err(GrantRefusal::Incorrect)
-        }
-    }
-}
-
-// ---- the page ----
 
 struct Row {
     id: i64,

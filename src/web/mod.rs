@@ -14,6 +14,8 @@ pub mod icons;
 pub mod login;
 pub mod page;
 pub mod playground;
+pub mod redirect;
+pub mod second_step;
 pub mod security;
 pub mod session;
 pub mod signup;
@@ -41,7 +43,7 @@ fn security_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/login/two-step",
-            get(two_step::second_step_get).post(two_step::second_step),
+            get(second_step::form).post(second_step::submit),
         )
         .route("/me/security", get(security::show))
         .route("/me/security/password", post(security::change_password))
@@ -99,15 +101,5 @@ fn self_service() -> Router<AppState> {
             post(sites::remove_member),
         )
         .route("/signup", get(signup::form).post(signup::submit))
-        .route("/playground", get(playground::index))
-        .route("/playground/start", post(playground::start))
-        .route("/playground/callback", get(playground::callback))
-        .route("/playground/implicit", post(playground::implicit))
-        .route("/playground/password", post(playground::password))
-        .route("/playground/token", post(playground::inspect_token))
-        .route("/playground/oauth1/start", post(playground::oauth1::start))
-        .route(
-            "/playground/oauth1/callback",
-            get(playground::oauth1::callback),
-        )
+        .merge(playground::routes())
 }

@@ -11,10 +11,10 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::error::PageError;
-use super::login;
 use super::page::Nav;
+use super::redirect::login_first;
 use super::session::{self, SessionUser};
-use super::two_step::login_first;
+use crate::auth::password as credentials;
 use crate::domain::password;
 use crate::http::headers::no_store;
 use crate::http::peer::Peer;
@@ -115,7 +115,8 @@ pub async fn change_password(
     let field = |name| params.get(name).ok().flatten().unwrap_or("");
     session::verify_csrf(&state, &s, "password", Some(field("csrf")))?;
     let username = s.user.username.clone();
-    if let Some(retry_after) = login::over_budget(&state, &username, peer) {
+    let auth = state.auth();
+    if let Some(retry_after) = credentials::over_budget(&auth, &username, peer.0) {
         return Err(PageError::TooManyRequests { retry_after });
     }
     let (current, new, confirm) = (
@@ -128,9 +129,7 @@ pub async fn change_password(
         confirm: (new != confirm).then_some("The two new passwords differ."),
         ..Default::default()
     };
-    let (_, current_ok) = login::verify_account_password(&state, &username, current).await?;
-    if !current_ok {
-        login::count_failure(&state, &username, peer, Some(s.user.id), "login_failed").await?;
+    if !credentials::confirm(&auth, &s.user, current, peer.0).await? {
         errors.current = Some("This is not your current password.");
     }
     if errors.current.is_some() || errors.new.is_some() || errors.confirm.is_some() {

@@ -15,10 +15,13 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use axum::response::{IntoResponse, Redirect, Response};
+
 use super::error::PageError;
 use crate::domain::secret::{self, Kind};
+use crate::http::peer::Peer;
 use crate::state::AppState;
-use crate::store::User;
+use crate::store::{AuditEvent, User};
 
 /// The logged-in user of a request, with the digest of their session id.
 #[derive(Debug, Clone)]
@@ -163,6 +166,36 @@ pub fn verify_csrf(
 /// The login form's CSRF token, bound to the pre-login cookie value.
 pub fn login_csrf_token(state: &AppState, cookie_value: &str) -> String {
     mac(state, &[b"login", cookie_value.as_bytes()])
+}
+
+/// The second-step form's CSRF token, bound to the pending-login cookie value.
+pub fn second_step_csrf_token(state: &AppState, cookie_value: &str) -> String {
+    mac(state, &[b"second-step", cookie_value.as_bytes()])
+}
+
+/// Completes a login (the password, or the password and then the code): a session with a new id,
+/// the `login` audit event, the cookie `spent` that carried the login so far cleared, and on to
+/// `redirect_to`.
+pub async fn complete_login(
+    state: &AppState,
+    jar: CookieJar,
+    user_id: i64,
+    peer: Peer,
+    detail: &str,
+    spent: &'static str,
+    redirect_to: &str,
+) -> Result<Response, PageError> {
+    let c = start(state, user_id).await?;
+    let event = AuditEvent {
+        kind: "login",
+        user_id: Some(user_id),
+        peer: Some(peer.to_string()),
+        detail,
+        ..Default::default()
+    };
+    state.store.audit(&event, state.now()).await?;
+    let jar = jar.add(c).add(cookie(state, spent, String::new(), Some(0)));
+    Ok((jar, Redirect::to(redirect_to)).into_response())
 }
 
 /// Refuses requests that a browser marks as cross-site, or whose `Origin` is not ours.

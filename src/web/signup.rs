@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 
 use super::error::PageError;
-use super::login::{redirect_query, safe_redirect};
 use super::page::{FieldError, FieldErrors, Form};
+use super::redirect::{redirect_query, safe_redirect};
 use super::session::{self, SessionUser};
 use crate::admin::{self, UserInput};
 use crate::domain::random::alphanumeric;
@@ -129,15 +129,9 @@ pub async fn submit(
             "The sign-up form has expired or did not come from this site. Reload the page and try again.".into(),
         ));
     }
-    let limits = &state.settings.limits;
     let now = state.now();
-    let budget_key = format!("signup:peer:{peer}");
-    if let Some(retry_after) = state.throttle.check(
-        &budget_key,
-        limits.login_failures_per_ip,
-        limits.window_secs,
-        now,
-    ) {
+    let budgets = state.auth().budgets();
+    if let Some(retry_after) = budgets.signup_over(peer.0, now) {
         return Err(PageError::TooManyRequests { retry_after });
     }
     let redirect_to = safe_redirect(Some(form.get("redirect_to")));
@@ -156,7 +150,7 @@ pub async fn submit(
     if error.is_empty() {
         match admin::create_user(&state.store, &*state.random, &input, now).await {
             Ok(user) => {
-                state.throttle.fail(&budget_key, limits.window_secs, now);
+                budgets.signup_spend(peer.0, now);
                 let event = AuditEvent {
                     kind: "signup",
                     user_id: Some(user.id),

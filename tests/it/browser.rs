@@ -94,7 +94,11 @@ impl Driver {
                 break;
             }
         }
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}
+            }
+        });
         let created: Value = http
             .post(format!("{root}/session"))
             .json(&caps)
@@ -459,7 +463,8 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     );
     b.screenshot("applications-manager").await;
 
-    // Consent before Bea has a blog: the icon is Latchkey's copy, and a link leads to creating a site.
+    // Consent before Bea has a blog: the icon is Latchkey's copy, and a link leads to creating a
+    // site.
     let consent = format!(
         "{base}/oauth2/authorize?client_id={client_id}&response_type=code&redirect_uri={}",
         form_urlencoded::byte_serialize(format!("{base}/playground/callback").as_bytes())
@@ -569,8 +574,9 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.screenshot("playground-code-flow").await;
     app.token_info(client_id.parse().unwrap(), &token)
         .await
-        .assert_status(200)
-        .await;
+        .read()
+        .await
+        .assert_status(200);
 
     // Connected applications, then disconnect.
     b.goto(&format!("{base}/me/security/connected-applications"))
@@ -585,8 +591,9 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.screenshot("disconnected").await;
     app.token_info(client_id.parse().unwrap(), &token)
         .await
-        .assert_status(400)
-        .await;
+        .read()
+        .await
+        .assert_status(400);
 
     // BR06: the consent page, framed by another origin, stays blank.
     let framer = framing_site(consent.clone()).await;
@@ -594,14 +601,15 @@ async fn a_person_signs_up_registers_an_app_authorizes_it_from_the_playground_an
     b.goto(&consent).await;
     assert_eq!(b.find_all("button[value=approve]").await.len(), 1);
     b.goto(&framer).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    b.screenshot("framing-blocked").await;
+    // Navigation returns once the page has loaded, frames included; the control frame showing its
+    // text (waited for, up to `find`'s 15 s, rather than a fixed 1.5 s) says frames work there.
     b.frame(Some("#control")).await;
     assert!(
-        b.source().await.contains("INNER-OK"),
+        b.page_with("#inner").await.contains("INNER-OK"),
         "frames work on the framing site"
     );
     b.frame(None).await;
+    b.screenshot("framing-blocked").await;
     b.frame(Some("#victim")).await;
     let framed = b.source().await;
     assert!(

@@ -170,8 +170,9 @@ impl TestApp {
             latchkey::demo::DEMO_PASSWORD,
         )
         .await
-        .assert_status(303)
-        .await;
+        .read()
+        .await
+        .assert_status(303);
         browser
     }
 
@@ -208,8 +209,9 @@ impl TestApp {
         let browser = new_browser();
         self.login_as(&browser, "alice", ALICE_PASSWORD)
             .await
-            .assert_status(303)
-            .await;
+            .read()
+            .await
+            .assert_status(303);
         browser
     }
 
@@ -292,13 +294,15 @@ impl TestApp {
         let page = self
             .authorize(browser, query)
             .await
-            .assert_status(200)
-            .await;
+            .read()
+            .await
+            .assert_status(200);
         let redirect = self
             .consent(browser, &page.body, "approve", blog_id)
             .await
-            .assert_status(303)
-            .await;
+            .read()
+            .await
+            .assert_status(303);
         let params = location_params(redirect.header("location"), false);
         param(&params, "code")
             .unwrap_or_else(|| panic!("no code in {}", redirect.header("location")))
@@ -366,8 +370,9 @@ impl TestApp {
         let issued = self
             .exchange_code(&w.c1, &w.s1, &code, C1_REDIRECT)
             .await
-            .assert_status(200)
-            .await;
+            .read()
+            .await
+            .assert_status(200);
         issued.json()["access_token"].as_str().unwrap().to_owned()
     }
 }

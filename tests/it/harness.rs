@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use latchkey::AppState;
 use latchkey::admin::{self, AppInput, UserInput};
@@ -19,33 +20,66 @@ pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
 /// A fixed start time for the manual clock (2026-01-01T00:00:00Z).
 pub const T0: i64 = 1_767_225_600;
 
+/// How long a test waits for something that takes milliseconds on an idle machine (a revocation
+/// reaching another instance, a server process becoming ready) before it fails. Generous, since
+/// several test runs may share two cores, yet far below what would mean that something else did
+/// it: the validation cache's 60 s TTL, the 5 s pool acquire timeout.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Polls `done` every few milliseconds until it holds and returns how long that took; fails,
+/// saying `what` never happened, once `limit` has passed. A wait bounded by the property it
+/// waits for, in place of a fixed sleep or a wall-clock bound a loaded machine can miss.
+pub async fn wait_until(
+    what: &str,
+    limit: Duration,
+    mut done: impl AsyncFnMut() -> bool,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        if done().await {
+            return start.elapsed();
+        }
+        let waited = start.elapsed();
+        assert!(waited < limit, "{what}: not after {waited:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
 }
 
-/// Runs each test body once on SQLite and once on PostgreSQL, as `name::sqlite` and
-/// `name::postgres`.
+/// Runs the test `async fn $name(app: TestApp)` of the enclosing module once on SQLite and once on
+/// PostgreSQL, as the tests `$name::sqlite` and `$name::postgres` (a module may share its
+/// function's name). Settings after the name change the server's `Config` first:
+/// `both!(name, signup = true)`. The test is an ordinary function, so rustfmt formats it.
 #[macro_export]
 macro_rules! both {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+    ($name:ident $(, $($setting:ident).+ = $value:expr)* $(,)?) => {
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn body($app: $crate::harness::TestApp) $body
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                body($crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await.unwrap()).await
+                let backend = $crate::harness::Backend::Sqlite;
+                let app = $crate::harness::TestApp::spawn_with(backend, |_config| {
+                    $(_config.$($setting).+ = $value;)*
+                });
+                super::$name(app.await.unwrap()).await
             }
+
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await {
-                    body(app).await
+                let backend = $crate::harness::Backend::Postgres;
+                let app = $crate::harness::TestApp::spawn_with(backend, |_config| {
+                    $(_config.$($setting).+ = $value;)*
+                });
+                if let Some(app) = app.await {
+                    super::$name(app).await
                 }
             }
         }
-    )*};
+    };
 }
 
 pub struct TestApp {
@@ -264,8 +298,8 @@ impl TestApp {
         (created.app, created.client_secret)
     }
 
-    /// A live `global` access token for `user_id` and `app_id` (under a new grant), written straight
-    /// through the store as the token endpoint would: its value and what it stands for.
+    /// A live `global` access token for `user_id` and `app_id` (under a new grant), written
+    /// straight through the store as the token endpoint would: its value and what it stands for.
     pub async fn issue_token(&self, user_id: i64, app_id: i64, expires_at: Option<i64>) -> Issued {
         let minted = latchkey::oauth2::tokens::mint(&self.state);
         let new = NewToken {
@@ -348,19 +382,9 @@ impl TestApp {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let client = new_browser();
-        for _ in 0..100 {
-            if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
-                && r.status().is_success()
-            {
-                return ServerProcess {
-                    base,
-                    _child: child,
-                };
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the second server process did not become ready");
+        let server = ServerProcess { base, child };
+        server.wait_ready().await;
+        server
     }
 
     /// One integer from a query, for side-effect assertions.
@@ -453,26 +477,77 @@ impl TestApp {
     }
 }
 
+/// Waits until the instance's revocation watcher is listening (the validation cache is bypassed
+/// before).
+pub async fn wait_live(store: &Store) {
+    let live = async || store.validation_cache().is_live();
+    wait_until("the revocation watcher connects", PATIENCE, live).await;
+}
+
 /// A `latchkey serve` child process, killed when dropped.
 pub struct ServerProcess {
     pub base: String,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
 }
 
 impl ServerProcess {
     pub fn new(base: String, child: tokio::process::Child) -> Self {
-        Self {
-            base,
-            _child: child,
+        Self { base, child }
+    }
+
+    /// Waits until the server answers `/health/ready` with a success.
+    pub async fn wait_ready(&self) {
+        let client = new_browser();
+        let url = format!("{}/health/ready", self.base);
+        let ready = async || {
+            let answer = client.get(&url).send().await;
+            answer.is_ok_and(|r| r.status().is_success())
+        };
+        wait_until("the server process is ready", 3 * PATIENCE, ready).await;
+    }
+
+    /// Stops the server as an operator would (SIGTERM) and waits until it has exited, so that
+    /// everything it logged is in its log, whole lines only (a kill may cut the last line off).
+    pub async fn stop(mut self) {
+        let pid = self.child.id().expect("the server is running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        // Past the server's own 10 s shutdown deadline.
+        let exited = tokio::time::timeout(3 * PATIENCE, self.child.wait())
+            .await
+            .expect("the server exits after SIGTERM")
+            .unwrap();
+        assert!(exited.success(), "graceful shutdown: {exited}");
+    }
+}
+
+/// Reads a response in full (its status, headers and body) without judging it, so that the checks
+/// on it can be synchronous and `#[track_caller]`: a failure points at the test's line, not here.
+///
+/// ```ignore
+/// let page = app.get("/login").await.read().await.assert_status(200);
+/// ```
+pub trait ResponseExt {
+    async fn read(self) -> Checked;
+}
+
+impl ResponseExt for reqwest::Response {
+    async fn read(self) -> Checked {
+        let status = self.status().as_u16();
+        let headers = self.headers().clone();
+        let body = self.text().await.unwrap_or_default();
+        Checked {
+            status,
+            headers,
+            body,
         }
     }
 }
 
-/// Response assertions that print the body when they fail.
-pub trait ResponseExt {
-    async fn assert_status(self, status: u16) -> Checked;
-}
-
+/// A response read in full by [`ResponseExt::read`].
 pub struct Checked {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
@@ -480,29 +555,32 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// Fails at the caller's line, printing the body, unless the status is `status`.
+    #[track_caller]
+    pub fn assert_status(self, status: u16) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+
+    /// The body as JSON; fails at the caller's line when it is not.
+    #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        match serde_json::from_str(&self.body) {
+            Ok(json) => json,
+            Err(e) => panic!("not JSON ({e}): {}", self.body),
+        }
     }
 
+    /// The header `name`; fails at the caller's line when it is absent.
+    #[track_caller]
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
-            .to_str()
-            .unwrap()
-    }
-}
-
-impl ResponseExt for reqwest::Response {
-    async fn assert_status(self, status: u16) -> Checked {
-        let got = self.status().as_u16();
-        let headers = self.headers().clone();
-        let body = self.text().await.unwrap_or_default();
-        assert_eq!(got, status, "unexpected status; body: {body}");
-        Checked {
-            status: got,
-            headers,
-            body,
+        match self.headers.get(name) {
+            Some(value) => value.to_str().unwrap(),
+            None => panic!("no {name} header in {:?}", self.headers),
         }
     }
 }

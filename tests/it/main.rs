@@ -22,6 +22,7 @@ mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
 mod otel;
+mod playground;
 mod playground_oauth1;
 mod reach;
 mod rest;

@@ -3,7 +3,6 @@
 //! (never the query); with it unset, nothing is sent, whatever `OTEL_*` variables say.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::both;
 use crate::harness::*;
@@ -60,19 +59,9 @@ async fn serve_one_request(app: &TestApp, endpoint: Option<&str>, collector: &st
         Some(url) => command.env("LATCHKEY_OTEL__ENDPOINT", url),
         None => command.env_remove("LATCHKEY_OTEL__ENDPOINT"),
     };
-    let mut child = command.spawn().unwrap();
+    let server = ServerProcess::new(base.clone(), command.spawn().unwrap());
+    server.wait_ready().await;
     let client = new_browser_without_cookies();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
-            && r.status().is_success()
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the server process did not become ready");
     client
         .get(format!(
             "{base}/oauth2/token-info?client_id=1&token=lkat_secret-looking"
@@ -81,17 +70,7 @@ async fn serve_one_request(app: &TestApp, endpoint: Option<&str>, collector: &st
         .send()
         .await
         .unwrap();
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("the server exits after SIGTERM")
-        .unwrap();
-    assert!(status.success(), "graceful shutdown: {status}");
+    server.stop().await;
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -100,25 +79,39 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-both! {
-    async fn each_request_span_is_exported_over_otlp_with_its_request_id_and_route(app) {
-        let (url, received) = collector().await;
-        serve_one_request(&app, Some(&url), &url).await;
-        let received = received.lock().unwrap().clone();
-        assert!(!received.is_empty(), "a traces export arrived before the process exited");
-        assert!(received.iter().all(|(path, _)| path == "/v1/traces"), "{:?}", received.iter().map(|r| &r.0).collect::<Vec<_>>());
-        let body: Vec<u8> = received.into_iter().flat_map(|(_, b)| b).collect();
-        assert!(contains(&body, "req-traced-by-the-test"), "the span carries the request id");
-        assert!(contains(&body, "/oauth2/token-info"), "the span carries the matched route");
-        assert!(contains(&body, "latchkey"), "the service name is sent");
-        assert!(!contains(&body, "lkat_secret-looking"), "never the query");
-    }
+async fn each_request_span_is_exported_over_otlp_with_its_request_id_and_route(app: TestApp) {
+    let (url, received) = collector().await;
+    serve_one_request(&app, Some(&url), &url).await;
+    let received = received.lock().unwrap().clone();
+    assert!(
+        !received.is_empty(),
+        "a traces export arrived before the process exited"
+    );
+    assert!(
+        received.iter().all(|(path, _)| path == "/v1/traces"),
+        "{:?}",
+        received.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    let body: Vec<u8> = received.into_iter().flat_map(|(_, b)| b).collect();
+    assert!(
+        contains(&body, "req-traced-by-the-test"),
+        "the span carries the request id"
+    );
+    assert!(
+        contains(&body, "/oauth2/token-info"),
+        "the span carries the matched route"
+    );
+    assert!(contains(&body, "latchkey"), "the service name is sent");
+    assert!(!contains(&body, "lkat_secret-looking"), "never the query");
 }
+both!(each_request_span_is_exported_over_otlp_with_its_request_id_and_route);
 
-both! {
-    async fn nothing_is_exported_when_otel_endpoint_is_unset(app) {
-        let (url, received) = collector().await;
-        serve_one_request(&app, None, &url).await;
-        assert!(received.lock().unwrap().is_empty(), "no OTLP request was sent");
-    }
+async fn nothing_is_exported_when_otel_endpoint_is_unset(app: TestApp) {
+    let (url, received) = collector().await;
+    serve_one_request(&app, None, &url).await;
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "no OTLP request was sent"
+    );
 }
+both!(nothing_is_exported_when_otel_endpoint_is_unset);

@@ -7,107 +7,52 @@
 //!    a signed `POST /oauth1/access`, and calls `GET /wp-json/wp/v2/users/me` signed with the
 //!    access token. The result page shows all three exchanges.
 //!
-//! Which consumers: the demo app and the viewer's own apps, when their registered OAuth1 callback
-//! matches the playground's (oauth1.md §7). An app registered with `oob` is not offered: its
-//! verifier is shown to the user instead of coming back, and the redirect leg is what the
-//! playground is here to show.
+//! Which consumers it offers is `clients::consumers`.
 //!
 //! Secrets: the consumer secret is opened server-side from its sealed column for each signature
 //! and never shown (the viewer owns the app and may regenerate it at any time, so signing with it
 //! on their behalf reveals nothing; unlike an OAuth2 client secret, which is stored as a digest,
 //! it can be opened, so the user is not asked to paste it). The request-token secret travels
-//! between the two steps only inside the sealed, HttpOnly flow cookie; every `oauth_token_secret`
-//! is masked in the transcript. Signatures use `oauth1::client`, i.e. the server's own base string
-//! and HMAC; nonces and timestamps come from the injected random source and clock.
+//! between the two steps only inside the encrypted, HttpOnly flow cookie (`flow`); every
+//! `oauth_token_secret` is masked in the transcript. Signatures use `oauth1::client`, i.e. the
+//! server's own base string and HMAC; nonces and timestamps come from the injected random source
+//! and clock.
 
 use axum::extract::{RawQuery, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 
 use super::call::{self, Call, Exchange};
-use super::{
-    CSRF, ClientChoice, admin_failure, clear, form_error, is_current, no_flow, open_cookie, result,
-    seal_cookie,
-};
+use super::clients::{consumers, oauth1_callback_url};
+use super::flow::{self, Jar};
+use super::page::{Outcome, form_error, no_flow, posted, result};
 use crate::admin::CONSUMER_SECRET_CONTEXT;
 use crate::domain::crypto;
 use crate::domain::random::alphanumeric;
 use crate::http::peer::Peer;
-use crate::oauth1::callback;
 use crate::oauth1::client::{self, Credentials, Freshness};
 use crate::oauth2::params::Params;
 use crate::state::AppState;
 use crate::store::App;
 use crate::web::error::PageError;
-use crate::web::page::{self, Form, Viewer};
-use crate::web::session;
+use crate::web::page::{self, Viewer};
 
-/// Sealing context of the OAuth1 flow cookie: an OAuth2 flow's cookie does not open as this.
-const FLOW_CONTEXT: &str = "playground-oauth1-flow";
 const NONCE_CHARS: usize = 32;
 
-/// An OAuth1 flow between the request token and the callback, sealed into the flow cookie.
+/// An OAuth1 flow between the request token and the callback, kept in the flow cookie.
 #[derive(Serialize, Deserialize)]
 struct Flow {
-    user_id: i64,
     app_id: i64,
     token: String,
     token_secret: String,
     authorize_url: String,
     /// Step 1's transcript (masked), shown on the result page.
     request: Exchange,
-    started: i64,
 }
 
-pub(super) fn callback_url(state: &AppState) -> String {
-    format!("{}/playground/oauth1/callback", state.settings.base_url())
-}
-
-/// The demo app and the viewer's apps whose OAuth1 callback comes back to the playground.
-pub(super) async fn consumers(
-    state: &AppState,
-    viewer: &Viewer,
-) -> Result<Vec<(ClientChoice, App)>, PageError> {
-    let ours = callback_url(state);
-    let fits = |app: &App| {
-        app.oauth1_key.is_some()
-            && app
-                .oauth1_callback
-                .as_deref()
-                .is_some_and(|registered| callback::matches(registered, &ours))
-    };
-    let mut out = Vec::new();
-    if let Some(app) = crate::demo::demo_app(state).await.map_err(admin_failure)?
-        && fits(&app)
-    {
-        out.push((choice(&app, true), app));
-    }
-    for app in state.store.list_apps(Some(viewer.0.user.id)).await? {
-        if fits(&app) && !out.iter().any(|(c, _)| c.id == app.id) {
-            out.push((choice(&app, false), app));
-        }
-    }
-    Ok(out)
-}
-
-fn choice(app: &App, demo: bool) -> ClientChoice {
-    let whose = if demo {
-        "built-in demo client"
-    } else {
-        "your app"
-    };
-    ClientChoice {
-        id: app.id,
-        label: format!(
-            "{} — {whose} (consumer key {})",
-            app.name,
-            app.oauth1_key.as_deref().unwrap_or("")
-        ),
-        demo,
-        native: app.is_native(),
-    }
+impl flow::Flow for Flow {
+    const KIND: &'static str = "oauth1";
 }
 
 /// The app's consumer key and secret, opened from storage; `None` when the server key changed.
@@ -161,15 +106,14 @@ fn signed(
 }
 
 /// `POST /playground/oauth1/start`: gets a request token, then sends the browser to authorize it.
-pub async fn start(
+pub(super) async fn start(
     State(state): State<AppState>,
     viewer: Viewer,
     peer: Peer,
-    jar: CookieJar,
+    jar: Jar,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body)?;
-    session::verify_csrf(&state, &viewer.0, CSRF, form.csrf())?;
+    let form = posted(&state, &viewer, &body, &[])?;
     let chosen = match form.get("client_id").parse::<i64>() {
         Ok(id) => consumers(&state, &viewer)
             .await?
@@ -190,7 +134,7 @@ pub async fn start(
     let Some((key, secret)) = consumer(&state, &app) else {
         return form_error(&state, &viewer, &form, "oauth1-client", UNREADABLE).await;
     };
-    let ours = callback_url(&state);
+    let ours = oauth1_callback_url(&state);
     let creds = Credentials {
         consumer_key: &key,
         consumer_secret: &secret,
@@ -209,17 +153,15 @@ pub async fn start(
         request.form_field("oauth_token").map(str::to_owned),
         request.form_field("oauth_token_secret").map(str::to_owned),
     ) else {
-        let page = result(
-            &state,
-            &viewer,
-            "OAuth 1.0a flow: refused",
-            "The request-token endpoint refused: see its answer below.".to_owned(),
-            Vec::new(),
-            None,
-            vec![request],
-            app.id,
-        );
-        return Ok(page::render(page));
+        let outcome = Outcome {
+            title: "OAuth 1.0a flow: refused",
+            summary: "The request-token endpoint refused: see its answer below.".to_owned(),
+            browser: Vec::new(),
+            token: None,
+            exchanges: vec![request],
+            client_id: app.id,
+        };
+        return Ok(page::render(result(&state, &viewer, outcome)));
     };
     let path = format!(
         "/oauth1/authorize?{}",
@@ -228,24 +170,22 @@ pub async fn start(
             .finish()
     );
     let flow = Flow {
-        user_id: viewer.0.user.id,
         app_id: app.id,
         token,
         token_secret,
         authorize_url: format!("{}{path}", state.settings.base_url()),
         request,
-        started: state.now(),
     };
-    let jar = seal_cookie(&state, jar, FLOW_CONTEXT, &flow);
+    let jar = flow::keep(&state, &viewer, jar, flow);
     Ok((jar, Redirect::to(&path)).into_response())
 }
 
 /// `GET /playground/oauth1/callback`: exchanges the verifier, then calls the REST API.
-pub async fn callback(
+pub(super) async fn callback(
     State(state): State<AppState>,
     viewer: Viewer,
     peer: Peer,
-    jar: CookieJar,
+    jar: Jar,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let raw = query.unwrap_or_default();
@@ -253,9 +193,7 @@ pub async fn callback(
     let get = |name| params.get(name).ok().flatten().filter(|v| !v.is_empty());
     // Every refusal below comes before any call and leaves the flow cookie alone, so a forged
     // address neither spends a request token nor ends the flow in progress.
-    let flow: Flow = open_cookie(&state, &jar, FLOW_CONTEXT)
-        .filter(|f: &Flow| is_current(&state, &viewer, f.user_id, f.started))
-        .ok_or_else(no_flow)?;
+    let flow: Flow = flow::current(&state, &viewer, &jar).ok_or_else(no_flow)?;
     if get("oauth_token") != Some(flow.token.as_str()) {
         return Err(PageError::invalid_request(
             "The oauth_token in this address is not the request token this browser's flow obtained: the answer was not for this request.",
@@ -278,12 +216,12 @@ pub async fn callback(
     let Some((key, secret)) = consumer(&state, &app) else {
         return Err(PageError::invalid_request(UNREADABLE));
     };
-    let jar = clear(&state, jar);
+    let spent = flow::end(&state);
     let mut browser = vec![
         ("Your browser was sent to", flow.authorize_url.clone()),
         (
             "and came back to",
-            format!("{}?{raw}", callback_url(&state)),
+            format!("{}?{raw}", oauth1_callback_url(&state)),
         ),
     ];
     let mut exchanges = vec![flow.request];
@@ -342,8 +280,13 @@ pub async fn callback(
             }
         }
     };
-    let page = result(
-        &state, &viewer, title, summary, browser, None, exchanges, app.id,
-    );
-    Ok((jar, page::render(page)).into_response())
+    let outcome = Outcome {
+        title,
+        summary,
+        browser,
+        token: None,
+        exchanges,
+        client_id: app.id,
+    };
+    Ok((spent, page::render(result(&state, &viewer, outcome))).into_response())
 }
