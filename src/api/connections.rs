@@ -12,7 +12,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::me::iso8601;
 use super::principal::{FormBody, presents_credentials};
 use crate::domain::scope;
@@ -133,7 +133,13 @@ pub async fn delete(
             "The CSRF token is missing or wrong; reload the connected applications and try again.",
         )
     })?;
-    let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_app", "Unknown application");
+    let unknown = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownApp,
+            "Unknown application",
+        )
+    };
     let app_id: i64 = app_id.parse().map_err(|_| unknown())?;
     let mut tx = state.store.begin();
     let revoked = tx.revoke_app_for_user(session.user.id, app_id).await?;

@@ -1,7 +1,7 @@
 //! The REST edge: a request whose path or query string breaks the input rule (`domain::input`: a
 //! parameter or path segment that is not UTF-8 or holds a control character) is refused with 400
 //! before credentials, handlers or the database see it, in the dialect of its API:
-//! `{"error":"invalid_input","message":…}` on `/rest/…`, WordPress's `rest_invalid_param` on
+//! `{"error":ErrorCode::InvalidInput,"message":…}` on `/rest/…`, WordPress's `rest_invalid_param` on
 //! `/wp-json/…`.
 
 use axum::extract::Request;
@@ -9,7 +9,7 @@ use axum::http::{StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::domain::input::{self, Field};
 
 /// What is wrong with the request line, as a message for the client.
@@ -26,7 +26,7 @@ pub async fn rest(request: Request, next: Next) -> Response {
     match check(request.uri()) {
         Ok(()) => next.run(request).await,
         Err(message) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message).into_response()
+            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, message).into_response()
         }
     }
 }

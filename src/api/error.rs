@@ -5,24 +5,42 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::store::{Reported, StoreError};
+
+crate::http::error_code::error_code! {
+    /// The `error` codes of the REST dialect (the WordPress.com API's slugs).
+    pub enum ErrorCode {
+        AuthorizationRequired = "authorization_required",
+        InvalidToken = "invalid_token",
+        Unauthorized = "unauthorized",
+        InvalidRequest = "invalid_request",
+        InvalidInput = "invalid_input",
+        InvalidMethod = "invalid_method",
+        UnknownEndpoint = "unknown_endpoint",
+        UnknownBlog = "unknown_blog",
+        UnknownPost = "unknown_post",
+        UnknownApp = "unknown_app",
+        TooLarge = "too_large",
+        ServerError = "server_error",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{error}: {message}")]
 pub struct ApiError {
     pub status: StatusCode,
-    pub error: &'static str,
+    pub error: ErrorCode,
     pub message: String,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
-    error: &'a str,
+    error: ErrorCode,
     message: &'a str,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             error,
@@ -32,31 +50,39 @@ impl ApiError {
 
     /// No token on an endpoint that needs one (403, as WordPress.com).
     pub fn authorization_required(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "authorization_required", message)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::AuthorizationRequired,
+            message,
+        )
     }
 
     /// A bad, expired or revoked token: 401 with `WWW-Authenticate: Bearer`.
     pub fn invalid_token() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "The OAuth2 token is invalid.",
         )
     }
 
     /// A valid token used beyond its reach.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "unauthorized", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Unauthorized, message)
     }
 
     pub fn unknown_blog() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "unknown_blog", "Unknown blog")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownBlog,
+            "Unknown blog",
+        )
     }
 
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
+            ErrorCode::ServerError,
             "The server is temporarily unavailable. Try again shortly.",
         )
     }
@@ -64,15 +90,14 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "storage failure");
-        if !err.is_outage() {
-            return Self::new(
+        match err.report() {
+            Reported::Unavailable => ApiError::unavailable(),
+            Reported::Internal => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
+                ErrorCode::ServerError,
                 "The server could not complete the request.",
-            );
+            ),
         }
-        ApiError::unavailable()
     }
 }
 
@@ -85,7 +110,7 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         crate::http::headers::no_store(headers);
-        if self.error == "invalid_token" {
+        if self.error == ErrorCode::InvalidToken {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer error=\"invalid_token\""),
@@ -95,5 +120,25 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(5));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_code_round_trips_through_its_wire_string() {
+        crate::http::error_code::assert_round_trips(ErrorCode::ALL);
+    }
+
+    #[test]
+    fn only_invalid_token_challenges_for_a_bearer_token() {
+        let challenge = |e: ApiError| e.into_response().headers().get("www-authenticate").cloned();
+        assert_eq!(
+            challenge(ApiError::invalid_token()).unwrap(),
+            "Bearer error=\"invalid_token\""
+        );
+        assert!(challenge(ApiError::unauthorized("no")).is_none());
     }
 }

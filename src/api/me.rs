@@ -10,6 +10,7 @@ use super::error::ApiError;
 use super::principal::Principal;
 use crate::domain::scope::Scope;
 use crate::state::AppState;
+use crate::store::Role;
 
 pub const NO_TOKEN_FOR_ME: &str =
     "An active access token must be used to query information about the current user.";
@@ -78,7 +79,7 @@ pub async fn me(
     let primary = profile
         .memberships
         .iter()
-        .find(|m| m.role == "administrator")
+        .find(|m| m.role == Role::Administrator)
         .map(|m| &m.site);
     let base = state.settings.base_url();
     let token_site_id = match principal.scope {

@@ -39,13 +39,13 @@ use axum::routing::{get, post};
 
 use crate::http::body::POST_BODY_LIMIT;
 use crate::state::AppState;
-use error::ApiError;
+use error::{ApiError, ErrorCode};
 
 /// A request body over its route's limit.
 pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
+        ErrorCode::TooLarge,
         "The request body is too large.",
     )
 }

@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::http::headers::no_store;
 
 /// The collection keys whose items `fields` filters (WordPress.com's list).
@@ -39,7 +39,7 @@ const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 pub async fn unknown_endpoint() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "unknown_endpoint",
+        ErrorCode::UnknownEndpoint,
         "No REST endpoint matches this path.",
     )
 }
@@ -47,7 +47,7 @@ pub async fn unknown_endpoint() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "invalid_method",
+        ErrorCode::InvalidMethod,
         "This endpoint does not take this HTTP method.",
     )
 }
@@ -131,11 +131,11 @@ fn title_case(name: &str) -> String {
 /// The error a non-JSON framework response stands for.
 fn as_api_error(status: StatusCode, text: &str) -> ApiError {
     let error = match status {
-        StatusCode::NOT_FOUND => "unknown_endpoint",
-        StatusCode::METHOD_NOT_ALLOWED => "invalid_method",
-        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-        s if s.is_server_error() => "server_error",
-        _ => "invalid_input",
+        StatusCode::NOT_FOUND => ErrorCode::UnknownEndpoint,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::InvalidMethod,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+        s if s.is_server_error() => ErrorCode::ServerError,
+        _ => ErrorCode::InvalidInput,
     };
     let message = match text.trim() {
         "" => status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -272,7 +272,7 @@ mod tests {
         let e = as_api_error(StatusCode::BAD_REQUEST, "Invalid URL: bad");
         assert_eq!(
             (e.error, e.message.as_str()),
-            ("invalid_input", "Invalid URL: bad")
+            (ErrorCode::InvalidInput, "Invalid URL: bad")
         );
         assert_eq!(as_api_error(StatusCode::NOT_FOUND, "").message, "Not Found");
     }

@@ -13,7 +13,7 @@ use axum::extract::{FromRequest, Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::me::iso8601;
 use super::principal::Principal;
 use super::sites::{check, find, require};
@@ -22,16 +22,15 @@ use crate::domain::reach::Target;
 use crate::domain::scope::Area;
 use crate::http::params::Params;
 use crate::state::AppState;
-use crate::store::{NewPost, Post, PostPage, Site};
+use crate::store::{NewPost, Post, PostPage, PostStatus, Site};
 
-pub const STATUSES: [&str; 4] = ["publish", "draft", "pending", "private"];
 const DEFAULT_NUMBER: i64 = 20;
 const MAX_NUMBER: i64 = 100;
 /// Titles longer than this are refused (the body limit bounds the content).
 const MAX_TITLE_CHARS: usize = 1000;
 
 pub fn invalid_input(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+    ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, message)
 }
 
 /// The post object of WordPress.com's REST API (the fields Latchkey has).
@@ -68,30 +67,35 @@ fn number(params: &Params, name: &str, min: i64, max: i64) -> Result<Option<i64>
 }
 
 /// `status=…`: the statuses to list.
-fn statuses(params: &Params) -> Result<Vec<&'static str>, ApiError> {
+fn statuses(params: &Params) -> Result<Vec<PostStatus>, ApiError> {
     let raw = params
         .get("status")
         .map_err(|e| invalid_input(e.to_string()))?
         .unwrap_or("publish");
     if raw == "any" {
-        return Ok(STATUSES.to_vec());
+        return Ok(PostStatus::ALL.to_vec());
     }
     let mut out = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let status = STATUSES.iter().find(|s| **s == name).ok_or_else(|| {
+        let status = name.parse::<PostStatus>().map_err(|_| {
             invalid_input(format!(
                 "Unknown status; use any, or a comma list of: {}.",
-                STATUSES.join(", ")
+                status_list()
             ))
         })?;
-        if !out.contains(status) {
-            out.push(*status);
+        if !out.contains(&status) {
+            out.push(status);
         }
     }
     if out.is_empty() {
-        out.push("publish");
+        out.push(PostStatus::Publish);
     }
     Ok(out)
+}
+
+/// `publish, draft, pending, private`, for the error messages.
+fn status_list() -> String {
+    PostStatus::ALL.map(PostStatus::as_str).join(", ")
 }
 
 /// `GET sites/{site}/posts`.
@@ -263,12 +267,12 @@ pub async fn store_new(
     let title = input.title.unwrap_or_default();
     let content = input.content.unwrap_or_default();
     let status = input.status.unwrap_or_else(|| "publish".to_owned());
-    if !STATUSES.contains(&status.as_str()) {
+    let Ok(parsed_status) = status.parse::<PostStatus>() else {
         return Err(invalid_input(format!(
             "The status must be one of: {}.",
-            STATUSES.join(", ")
+            status_list()
         )));
-    }
+    };
     if title.chars().count() > MAX_TITLE_CHARS {
         return Err(invalid_input(format!(
             "The title is longer than {MAX_TITLE_CHARS} characters."
@@ -292,7 +296,7 @@ pub async fn store_new(
                 author_id: principal.user_id,
                 title: &title,
                 content: &content,
-                status: &status,
+                status: parsed_status,
             },
             state.now(),
         )

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::domain::scope::{self, Scope};
 use crate::http::body::POST_BODY_LIMIT;
 use crate::oauth1::signature::{self, RequestParts};
@@ -60,7 +60,7 @@ struct Resolved(Result<Option<Principal>, ApiError>);
 fn two_kinds() -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "invalid_request",
+        ErrorCode::InvalidRequest,
         "The request carries more than one kind of credentials; send exactly one: an \
          Authorization: Bearer header or an OAuth 1.0a signature.",
     )
@@ -69,7 +69,7 @@ fn two_kinds() -> ApiError {
 fn token_in_params() -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "invalid_request",
+        ErrorCode::InvalidRequest,
         "Send the access token in an Authorization: Bearer header; tokens in the URL or the body \
          are not accepted.",
     )
@@ -255,7 +255,7 @@ mod tests {
             Ok(Presented::None) => Ok("none"),
             Ok(Presented::Bearer(_)) => Ok("bearer"),
             Ok(Presented::OAuth1(_)) => Ok("oauth1"),
-            Err(e) => Err(e.error.to_owned()),
+            Err(e) => Err(e.error.as_str().to_owned()),
         }
     }
 

@@ -6,17 +6,22 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::principal::Principal;
 use super::sites::{check, find, require};
 use crate::domain::reach::Target;
 use crate::domain::scope::Area;
 use crate::state::AppState;
+use crate::store::PostStatus;
 
 const TARGET: Target = Target::AnyBlog { area: Area::Follow };
 
 fn unknown_post() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "unknown_post", "Unknown post")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::UnknownPost,
+        "Unknown post",
+    )
 }
 
 /// `POST sites/{site}/posts/{post_id}/likes/new`: the token's user likes a published post.
@@ -33,7 +38,7 @@ pub async fn like(
         .store
         .post(site.id, post_id, principal.user_id)
         .await?
-        .filter(|p| p.status == "publish")
+        .filter(|p| p.status == PostStatus::Publish)
         .ok_or_else(unknown_post)?;
     let mut tx = state.store.begin();
     let like_count = tx

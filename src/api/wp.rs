@@ -117,7 +117,7 @@ pub async fn users_me(State(state): State<AppState>, principal: Option<Principal
 
 /// A REST error rendered in the WordPress shape, code and message kept.
 fn wp_from(err: ApiError) -> Response {
-    wp_error(err.status, err.error, &err.message)
+    wp_error(err.status, err.error.as_str(), &err.message)
 }
 
 /// The blog of the token: `/wp-json/` speaks for one site, so only single-blog grants (every

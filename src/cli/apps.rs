@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::database::{self, now};
 use super::{AppCommand, AppUpdate, ListArgs, output};
-use crate::admin::{self, AdminError, AppInput, Result};
+use crate::admin::{self, AppInput, Result};
 use crate::config::Settings;
 use crate::domain::app::AppType;
 use crate::domain::random::OsRandom;
@@ -163,15 +163,7 @@ pub async fn update(
     let app = admin::find_app(store, &args.client_id).await?;
     let app_type: AppType = match args.app_type {
         Some(t) => t.into(),
-        None => app
-            .app_type
-            .parse()
-            .map_err(
-                |e: crate::domain::app::UnknownAppType| AdminError::Invalid {
-                    field: "type",
-                    message: e.to_string(),
-                },
-            )?,
+        None => app.app_type,
     };
     let redirect_uris = if args.redirect_uris.is_empty() {
         app.redirect_uri_list()

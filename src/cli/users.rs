@@ -118,7 +118,7 @@ async fn show(store: &Store, user: &User) -> Result<Value> {
         .memberships(user.id)
         .await?
         .iter()
-        .map(|m| json!({"id": m.site.id, "url": m.site.url, "role": m.role, "owner": m.site.owner_id == user.id}))
+        .map(|m| json!({"id": m.site.id, "url": m.site.url, "role": m.role.as_str(), "owner": m.site.owner_id == user.id}))
         .collect();
     let apps: Vec<Value> = store
         .list_apps(Some(user.id))

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::http::headers::no_store;
-use crate::web::error::PageError;
+use crate::web::error::{ErrorCode, PageError};
 
 /// The fallback for unknown paths.
 pub async fn not_found(request: Request) -> Response {
@@ -131,7 +131,7 @@ fn answer(status: StatusCode, method: &Method, path: &str) -> Response {
                 PageError::NotFound.into_response()
             } else {
                 let mut response = PageError::BadRequest {
-                    code: "invalid_request",
+                    code: ErrorCode::InvalidRequest,
                     message: format!("This page does not take {method} requests."),
                 }
                 .into_response();

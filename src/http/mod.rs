@@ -3,6 +3,7 @@
 //! shutdown.
 
 pub mod body;
+pub mod error_code;
 pub mod fallback;
 pub mod headers;
 pub mod observe;

@@ -23,7 +23,7 @@ use crate::http::headers::no_store;
 use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::{App, Approval, AuditEvent, RequestToken, Site};
-use crate::web::error::PageError;
+use crate::web::error::{ErrorCode, PageError};
 use crate::web::session::{self, SessionUser};
 
 #[derive(Template, WebTemplate)]
@@ -67,7 +67,7 @@ impl Pending {
     }
 }
 
-fn bad(code: &'static str, message: &str) -> PageError {
+fn bad(code: ErrorCode, message: &str) -> PageError {
     PageError::BadRequest {
         code,
         message: message.to_owned(),
@@ -85,7 +85,7 @@ async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError
         .ok_or_else(|| PageError::invalid_request("Missing parameter oauth_token."))?;
     let invalid = || {
         bad(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "Invalid token: start again from the application.",
         )
     };
@@ -102,7 +102,7 @@ async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError
         tx.delete_request_token(token.id).await?;
         tx.commit().await?;
         return Err(bad(
-            "expired_token",
+            ErrorCode::ExpiredToken,
             "This request has expired: start again from the application.",
         ));
     }
@@ -116,7 +116,7 @@ async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError
             let registered = app.oauth1_callback.as_deref().unwrap_or("");
             callback::check(registered, supplied).map_err(|e| {
                 bad(
-                    "callback_rejected",
+                    ErrorCode::CallbackRejected,
                     &format!("Callback URL is invalid: {e}."),
                 )
             })?;
@@ -126,7 +126,7 @@ async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError
             let registered = app.oauth1_callback.as_deref().unwrap_or("");
             callback::settle(registered, &token.callback).map_err(|e| {
                 bad(
-                    "callback_rejected",
+                    ErrorCode::CallbackRejected,
                     &format!("Callback URL is missing: {e}."),
                 )
             })?
@@ -195,7 +195,7 @@ async fn consent_page(
 
 fn already_approved() -> PageError {
     bad(
-        "invalid_token",
+        ErrorCode::InvalidToken,
         "This request was already approved: start again from the application.",
     )
 }
@@ -320,7 +320,7 @@ async fn answer(
         .await?
     {
         return Err(bad(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "This request was already approved or has expired: start again from the application.",
         ));
     }

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod callback;
 pub mod client;
 pub mod problem;
+pub mod problem_code;
 mod protocol;
 pub mod request;
 pub mod signature;

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::callback::CallbackError;
+use super::problem_code::ProblemCode;
 use super::signature::ParamError;
 use crate::http::headers::no_store;
-use crate::store::StoreError;
+use crate::store::{Reported, StoreError};
 
 /// The `Content-Type` of every `/oauth1/request` and `/oauth1/access` answer, errors included.
 pub const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -56,11 +57,10 @@ pub enum Problem {
 
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "storage failure");
-        if !err.is_outage() {
-            return Problem::Internal;
+        match err.report() {
+            Reported::Unavailable => Problem::Unavailable,
+            Reported::Internal => Problem::Internal,
         }
-        Problem::Unavailable
     }
 }
 
@@ -79,22 +79,22 @@ impl Problem {
     }
 
     /// The `oauth_problem` code (OAuth Problem Reporting extension).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
             Self::Param(e) => e.problem(),
-            Self::Absent(_) => "parameter_absent",
+            Self::Absent(_) => ProblemCode::ParameterAbsent,
             Self::Callback(e) => e.problem(),
-            Self::NonceRejected | Self::BodyUnreadable => "parameter_rejected",
-            Self::ConsumerUnknown => "consumer_key_unknown",
-            Self::TokenRejected | Self::ConsumerMismatch => "token_rejected",
-            Self::TokenExpired => "token_expired",
-            Self::NotApproved => "permission_unknown",
-            Self::VerifierInvalid => "verifier_invalid",
-            Self::SignatureInvalid { .. } => "signature_invalid",
-            Self::TimestampRefused(_) => "timestamp_refused",
-            Self::NonceUsed => "nonce_used",
-            Self::Unavailable => "temporarily_unavailable",
-            Self::Internal => "server_error",
+            Self::NonceRejected | Self::BodyUnreadable => ProblemCode::ParameterRejected,
+            Self::ConsumerUnknown => ProblemCode::ConsumerKeyUnknown,
+            Self::TokenRejected | Self::ConsumerMismatch => ProblemCode::TokenRejected,
+            Self::TokenExpired => ProblemCode::TokenExpired,
+            Self::NotApproved => ProblemCode::PermissionUnknown,
+            Self::VerifierInvalid => ProblemCode::VerifierInvalid,
+            Self::SignatureInvalid { .. } => ProblemCode::SignatureInvalid,
+            Self::TimestampRefused(_) => ProblemCode::TimestampRefused,
+            Self::NonceUsed => ProblemCode::NonceUsed,
+            Self::Unavailable => ProblemCode::TemporarilyUnavailable,
+            Self::Internal => ProblemCode::ServerError,
         }
     }
 
@@ -154,7 +154,7 @@ impl IntoResponse for Problem {
         let status = self.status();
         let advice = sentence(&self.to_string());
         let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("oauth_problem", self.code());
+        form.append_pair("oauth_problem", self.code().as_str());
         form.append_pair("oauth_problem_advice", &advice);
         if let Self::SignatureInvalid { base_string } = &self {
             form.append_pair("oauth_signature_base_string", base_string);
@@ -169,7 +169,7 @@ impl IntoResponse for Problem {
 /// Reports the refusal to the observing layer (`http::observe`), which counts and logs it.
 fn observe(response: &mut Response, problem: &Problem) {
     if *problem != Problem::Unavailable {
-        let event = crate::http::observe::SecurityEvent::OAuth1Refused(problem.code());
+        let event = crate::http::observe::SecurityEvent::OAuth1Refused(problem.code().as_str());
         response.extensions_mut().insert(event);
     }
 }

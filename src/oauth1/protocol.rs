@@ -20,6 +20,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use super::problem_code::ProblemCode;
+
 /// Echoed client input is cut to this many characters in error messages.
 const ECHO_LIMIT: usize = 64;
 
@@ -73,17 +75,17 @@ pub enum ParamError {
 
 impl ParamError {
     /// The OAuth Problem Reporting code for `oauth_problem`.
-    pub fn problem(&self) -> &'static str {
+    pub fn problem(&self) -> ProblemCode {
         match self {
-            Self::NotOAuth | Self::Absent(_) => "parameter_absent",
+            Self::NotOAuth | Self::Absent(_) => ProblemCode::ParameterAbsent,
             Self::MalformedHeader(_)
             | Self::BadEncoding(_)
             | Self::Duplicated(_)
             | Self::Scattered { .. }
-            | Self::ControlCharacter(_) => "parameter_rejected",
-            Self::UnsupportedSignatureMethod(_) => "signature_method_rejected",
-            Self::BadTimestamp(_) => "timestamp_refused",
-            Self::BadVersion(_) => "version_rejected",
+            | Self::ControlCharacter(_) => ProblemCode::ParameterRejected,
+            Self::UnsupportedSignatureMethod(_) => ProblemCode::SignatureMethodRejected,
+            Self::BadTimestamp(_) => ProblemCode::TimestampRefused,
+            Self::BadVersion(_) => ProblemCode::VersionRejected,
         }
     }
 }
@@ -248,7 +250,7 @@ mod tests {
                     signature_location: Location::Header,
                 }
             );
-            assert_eq!(err.problem(), "parameter_rejected");
+            assert_eq!(err.problem().as_str(), "parameter_rejected");
             assert!(err.to_string().contains("one place"), "{err}");
         }
     }
@@ -307,7 +309,7 @@ mod tests {
             query.push((name.into(), value.into()));
             let err = Gathered::gather(&[], &[], &query).unwrap_err();
             assert!(matches!(err, ParamError::ControlCharacter(_)), "{name}");
-            assert_eq!(err.problem(), "parameter_rejected");
+            assert_eq!(err.problem().as_str(), "parameter_rejected");
             assert!(!err.to_string().contains('\0'), "{err}");
         }
         // Other parameters (a post's content) may hold line breaks; they are not protocol parameters.

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::authorize_request::{
     AuthzRequest, Bounce, Endpoint, Refused, ResponseType, refused, respond_to, validate,
 };
+use super::error::ErrorCode;
 use super::tokens;
 use crate::domain::secret;
 use crate::http::headers::no_store;
@@ -189,7 +190,7 @@ async fn decide(
             redirect_uri: request.redirect_uri,
             response_type: request.response_type,
             state: request.state,
-            error: "access_denied",
+            error: ErrorCode::AccessDenied,
             description: "The user denied access to this application.".into(),
         })));
     }

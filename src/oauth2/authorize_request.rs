@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::authorize_pages::{
     MISSING_CLIENT_ID, UNKNOWN_CLIENT_ID, mismatch_message, scope_message,
 };
-use crate::domain::app::AppType;
+use super::error::ErrorCode;
 use crate::domain::scope::{self, Scope};
 use crate::domain::site_url::{self, BlogRef};
 use crate::domain::{pkce, redirect_uri};
@@ -50,7 +50,7 @@ pub struct Bounce {
     pub(super) redirect_uri: String,
     pub(super) response_type: ResponseType,
     pub(super) state: Option<String>,
-    pub(super) error: &'static str,
+    pub(super) error: ErrorCode,
     pub(super) description: String,
 }
 
@@ -101,18 +101,14 @@ pub async fn validate(
         return Err(page(UNKNOWN_CLIENT_ID));
     };
     let presented = params.get("redirect_uri").map_err(repeated)?;
-    let app_type = if app.is_native() {
-        AppType::Native
-    } else {
-        AppType::Web
-    };
-    let redirect_uri = match redirect_uri::resolve(&app.redirect_uri_list(), presented, app_type) {
-        Ok(uri) => uri,
-        Err(e) => {
-            crate::audit::redirect_refused(state, app.id).await?;
-            return Err(page(&mismatch_message(e, presented)));
-        }
-    };
+    let redirect_uri =
+        match redirect_uri::resolve(&app.redirect_uri_list(), presented, app.app_type) {
+            Ok(uri) => uri,
+            Err(e) => {
+                crate::audit::redirect_refused(state, app.id).await?;
+                return Err(page(&mismatch_message(e, presented)));
+            }
+        };
 
     // From here on, errors go back to the client (a malformed or repeated `state` is not echoed).
     let client_state = params.get("state").ok().flatten().map(str::to_owned);
@@ -122,7 +118,7 @@ pub async fn validate(
         Ok(Some("token")) => Some(ResponseType::Token),
         _ => None,
     };
-    let bounce = |error: &'static str, description: &str| {
+    let bounce = |error: ErrorCode, description: &str| {
         Refused::Bounce(Box::new(Bounce {
             redirect_uri: redirect_uri.clone(),
             response_type: response_type.unwrap_or(ResponseType::Code),
@@ -132,7 +128,7 @@ pub async fn validate(
         }))
     };
     if let Some(m) = malformed.first() {
-        return Err(bounce("invalid_request", &m.to_string()));
+        return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));
     }
     if let Some(e) = params.first_repeated(&[
         "scope",
@@ -142,7 +138,7 @@ pub async fn validate(
         "code_challenge",
         "code_challenge_method",
     ]) {
-        return Err(bounce("invalid_request", &e.to_string()));
+        return Err(bounce(ErrorCode::InvalidRequest, &e.to_string()));
     }
     let raw_scope = params.get("scope").ok().flatten();
     let raw_scope = match (raw_scope, endpoint) {
@@ -154,20 +150,20 @@ pub async fn validate(
         (_, Some(rt)) => rt,
         (Ok(None), _) => {
             return Err(bounce(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "The response_type parameter is required.",
             ));
         }
         _ => {
             return Err(bounce(
-                "unsupported_response_type",
+                ErrorCode::UnsupportedResponseType,
                 "The response_type must be code or token.",
             ));
         }
     };
     if response_type == ResponseType::Token && !app.allow_implicit {
         return Err(bounce(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "This client may not use the implicit flow (response_type=token).",
         ));
     }
@@ -176,23 +172,23 @@ pub async fn validate(
     match (challenge, response_type) {
         (Some(_), ResponseType::Token) => {
             return Err(bounce(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "PKCE applies to the code flow only.",
             ));
         }
         (Some(c), ResponseType::Code) => {
             pkce::validate_challenge(c, method)
-                .map_err(|e| bounce("invalid_request", &e.to_string()))?;
+                .map_err(|e| bounce(ErrorCode::InvalidRequest, &e.to_string()))?;
         }
         (None, _) if method.is_some() => {
             return Err(bounce(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "A code_challenge_method was sent without a code_challenge.",
             ));
         }
         (None, ResponseType::Code) if app.is_native() => {
             return Err(bounce(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "Native apps must use PKCE: send a code_challenge with code_challenge_method=S256.",
             ));
         }
@@ -251,7 +247,7 @@ pub(super) fn respond_to(
 impl Bounce {
     pub(super) fn into_response(self, issuer: &str) -> Response {
         let mut params = vec![
-            ("error", self.error),
+            ("error", self.error.as_str()),
             ("error_description", self.description.as_str()),
         ];
         if let Some(s) = self.state.as_deref() {

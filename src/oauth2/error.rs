@@ -1,7 +1,8 @@
-//! The OAuth2 error of the token, token-info, revocation and introspection endpoints (RFC 6749
-//! §5.2, oauth2.md §4): `{"error":…,"error_description":…}` with the no-store headers, 400 by
-//! default, 401 with `WWW-Authenticate: Basic` when HTTP Basic client authentication failed, 429
-//! with `Retry-After` when throttled, 503 `server_error` when storage is unavailable.
+//! The OAuth2 error of the token and token-info endpoints (RFC 6749 §5.2, oauth2.md §4):
+//! `{"error":…,"error_description":…}` with the no-store headers, 400 by default, 401 with
+//! `WWW-Authenticate: Basic` when HTTP Basic client authentication failed, 429 with `Retry-After`
+//! when throttled, 503 `server_error` when storage is unavailable. The error codes of the
+//! authorization endpoint's redirect (RFC 6749 §4.1.2.1) are the same [`ErrorCode`].
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -9,12 +10,30 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::http::headers::no_store;
-use crate::store::StoreError;
+use crate::store::{Reported, StoreError};
+
+crate::http::error_code::error_code! {
+    /// The `error` codes Latchkey answers (RFC 6749 §4.1.2.1 and §5.2, plus the WordPress.com
+    /// dialect's `needs_2fa` and `rate_limited`).
+    pub enum ErrorCode {
+        InvalidRequest = "invalid_request",
+        InvalidClient = "invalid_client",
+        InvalidGrant = "invalid_grant",
+        UnauthorizedClient = "unauthorized_client",
+        UnsupportedGrantType = "unsupported_grant_type",
+        UnsupportedResponseType = "unsupported_response_type",
+        InvalidScope = "invalid_scope",
+        AccessDenied = "access_denied",
+        Needs2fa = "needs_2fa",
+        RateLimited = "rate_limited",
+        ServerError = "server_error",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
 pub struct OAuthError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub description: String,
     pub kind: Kind,
 }
@@ -35,12 +54,12 @@ pub enum Kind {
 
 #[derive(Serialize)]
 struct Body<'a> {
-    error: &'a str,
+    error: ErrorCode,
     error_description: &'a str,
 }
 
 impl OAuthError {
-    fn new(code: &'static str, description: impl Into<String>) -> Self {
+    fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
@@ -49,36 +68,36 @@ impl OAuthError {
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new("invalid_request", description)
+        Self::new(ErrorCode::InvalidRequest, description)
     }
 
     pub fn invalid_client(description: impl Into<String>) -> Self {
-        Self::new("invalid_client", description)
+        Self::new(ErrorCode::InvalidClient, description)
     }
 
     pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self::new("invalid_grant", description)
+        Self::new(ErrorCode::InvalidGrant, description)
     }
 
     pub fn unauthorized_client(description: impl Into<String>) -> Self {
-        Self::new("unauthorized_client", description)
+        Self::new(ErrorCode::UnauthorizedClient, description)
     }
 
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
-        Self::new("unsupported_grant_type", description)
+        Self::new(ErrorCode::UnsupportedGrantType, description)
     }
 
     pub fn invalid_scope(description: impl Into<String>) -> Self {
-        Self::new("invalid_scope", description)
+        Self::new(ErrorCode::InvalidScope, description)
     }
 
     pub fn needs_2fa(description: impl Into<String>) -> Self {
-        Self::new("needs_2fa", description)
+        Self::new(ErrorCode::Needs2fa, description)
     }
 
     pub fn throttled(retry_after: i64) -> Self {
         Self {
-            code: "rate_limited",
+            code: ErrorCode::RateLimited,
             description: "Too many failed attempts. Try again later.".into(),
             kind: Kind::Throttled { retry_after },
         }
@@ -86,7 +105,7 @@ impl OAuthError {
 
     pub fn unavailable() -> Self {
         Self {
-            code: "server_error",
+            code: ErrorCode::ServerError,
             description: "The server is temporarily unavailable. Try again shortly.".into(),
             kind: Kind::Unavailable,
         }
@@ -101,15 +120,14 @@ impl OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "storage failure");
-        if !err.is_outage() {
-            return Self {
-                code: "server_error",
+        match err.report() {
+            Reported::Unavailable => OAuthError::unavailable(),
+            Reported::Internal => Self {
+                code: ErrorCode::ServerError,
                 description: "The server could not complete the request.".into(),
                 kind: Kind::Internal,
-            };
+            },
         }
-        OAuthError::unavailable()
     }
 }
 
@@ -145,5 +163,49 @@ impl IntoResponse for OAuthError {
             Kind::BadRequest | Kind::Internal => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_code_round_trips_through_its_wire_string() {
+        crate::http::error_code::assert_round_trips(ErrorCode::ALL);
+    }
+
+    /// Counts the events logged while it is the default subscriber.
+    struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_storage_failure_is_logged_once_and_answered_503_or_500() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let cases = [
+            (
+                StoreError::Unavailable(sqlx::Error::PoolTimedOut),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                StoreError::Internal(sqlx::Error::ColumnNotFound("x".into())),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (err, status) in cases {
+            let logged = std::sync::Arc::default();
+            let subscriber =
+                tracing_subscriber::registry().with(Count(std::sync::Arc::clone(&logged)));
+            let response = tracing::subscriber::with_default(subscriber, || {
+                OAuthError::from(err).into_response()
+            });
+            assert_eq!(response.status(), status);
+            assert_eq!(logged.load(std::sync::atomic::Ordering::SeqCst), 1);
+        }
     }
 }

@@ -2,7 +2,10 @@
 //! optional OAuth 1.0a consumer of the same app.
 
 use super::notify::{Revocation, Stale};
-use super::{Result, Store, Tx, with_pool, with_tx};
+use super::{Result, Store, Tx, text_column, with_pool, with_tx};
+use crate::domain::app::AppType;
+
+text_column!(AppType);
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct App {
@@ -12,7 +15,7 @@ pub struct App {
     pub description: String,
     pub website: String,
     pub icon_url: String,
-    pub app_type: String,
+    pub app_type: AppType,
     /// Registered redirect URIs, one per line.
     pub redirect_uris: String,
     /// Registered JavaScript origins, one per line.
@@ -35,7 +38,7 @@ impl App {
     }
 
     pub fn is_native(&self) -> bool {
-        self.app_type == "native"
+        self.app_type == AppType::Native
     }
 }
 
@@ -53,7 +56,7 @@ pub struct NewApp<'a> {
     pub description: &'a str,
     pub website: &'a str,
     pub icon_url: &'a str,
-    pub app_type: &'a str,
+    pub app_type: AppType,
     pub redirect_uris: &'a [String],
     pub js_origins: &'a [String],
     pub secret_digest: &'a [u8],
@@ -70,7 +73,7 @@ pub struct AppChanges<'a> {
     pub description: &'a str,
     pub website: &'a str,
     pub icon_url: &'a str,
-    pub app_type: &'a str,
+    pub app_type: AppType,
     pub redirect_uris: &'a [String],
     pub js_origins: &'a [String],
     pub allow_implicit: bool,

@@ -2,7 +2,7 @@
 //! applications" (with their app and site), the members of a site, and the JavaScript origins apps
 //! registered for browser calls to the REST API.
 
-use super::{Result, Store, with_pool};
+use super::{Result, Role, Store, with_pool};
 
 /// One approval a user gave an app, with what the connected-applications page shows about it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -28,7 +28,7 @@ pub struct SiteMember {
     pub user_id: i64,
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 impl Store {
@@ -63,7 +63,7 @@ impl Store {
     }
 
     /// The role the user holds at the site, if they are a member.
-    pub async fn role_at(&self, site_id: i64, user_id: i64) -> Result<Option<String>> {
+    pub async fn role_at(&self, site_id: i64, user_id: i64) -> Result<Option<Role>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_scalar("SELECT role FROM site_members WHERE site_id = $1 AND user_id = $2")
                 .bind(site_id)

@@ -32,7 +32,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditRecord};
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
 pub use connections::{Connection, SiteMember};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
-pub use posts::{NewPost, Post, PostPage};
+pub use posts::{NewPost, Post, PostPage, PostStatus};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
@@ -61,6 +61,52 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
+
+/// Makes a closed set of values (an enum with `as_str` and `FromStr`) a TEXT column on both
+/// databases: bound and decoded directly, spelt once. sqlx's `#[derive(sqlx::Type)]` would do for
+/// a store type, but on PostgreSQL it names the type (`type_name = "text"`), which costs a
+/// `regtype` lookup on each new connection, and it cannot be put on a `domain` type without
+/// bringing sqlx into `domain`.
+macro_rules! text_column {
+    ($ty:ty) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                self.as_str().encode_by_ref(buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+                Ok(<&str as sqlx::Decode<'r, DB>>::decode(value)?.parse()?)
+            }
+        }
+    };
+}
+pub(crate) use text_column;
 
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -139,21 +185,48 @@ impl From<sqlx::Error> for StoreError {
             return StoreError::NotFound;
         }
         let err = StoreError::classify(err);
-        if let StoreError::Internal(e) = &err {
-            // A bug, not an outage: loud in tests and debug builds, a logged 500 in production.
-            tracing::error!(error = %e, "storage bug");
-            if cfg!(debug_assertions) {
-                panic!("storage bug: {e}");
-            }
+        if cfg!(debug_assertions)
+            && let StoreError::Internal(e) = &err
+        {
+            // A bug, not an outage: loud in tests and debug builds (logged, then a panic the
+            // request's panic layer answers), a reported 500 in production.
+            err.log();
+            panic!("storage bug: {e}");
         }
         err
     }
+}
+
+/// How a request answers a storage failure it cannot handle, once [`StoreError::report`] logged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// An outage: 503 with `Retry-After`.
+    Unavailable,
+    /// A bug (or a conflict or absence nothing handled): 500 `server_error`.
+    Internal,
 }
 
 impl StoreError {
     /// True for an outage (503 with `Retry-After`), false for everything else.
     pub fn is_outage(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// Logs a failure the request gives up on, and says how to answer it. Every dialect's error
+    /// (`From<StoreError>`) and every page that swallows a failure report it here, so each failure
+    /// is logged once, in the request's span, with the error's own text (the database's message;
+    /// queries bind their values, so no credential is spliced into it).
+    pub fn report(self) -> Reported {
+        self.log();
+        if self.is_outage() {
+            Reported::Unavailable
+        } else {
+            Reported::Internal
+        }
+    }
+
+    fn log(&self) {
+        tracing::error!(error = %self, "storage failure");
     }
 
     /// `Unavailable` when `err` is an outage, `Internal` otherwise; no log, no panic (the nonce

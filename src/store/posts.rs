@@ -1,7 +1,55 @@
 //! Posts of a site and their likes (migration 0003). A post belongs to a site and an author; a
 //! like is one user's, once per post.
 
-use super::{Result, Store, Tx, with_pool, with_tx};
+use std::str::FromStr;
+
+use super::{Result, Store, Tx, text_column, with_pool, with_tx};
+
+/// A post's status, as WordPress names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    Publish,
+    Draft,
+    Pending,
+    Private,
+}
+
+text_column!(PostStatus);
+
+impl PostStatus {
+    pub const ALL: [PostStatus; 4] = [
+        PostStatus::Publish,
+        PostStatus::Draft,
+        PostStatus::Pending,
+        PostStatus::Private,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Publish => "publish",
+            PostStatus::Draft => "draft",
+            PostStatus::Pending => "pending",
+            PostStatus::Private => "private",
+        }
+    }
+}
+
+/// A status name other than the four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown post status {0:?}: use publish, draft, pending or private")]
+pub struct UnknownPostStatus(pub String);
+
+impl FromStr for PostStatus {
+    type Err = UnknownPostStatus;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        PostStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownPostStatus(s.to_owned()))
+    }
+}
 
 /// A post as the REST API shows it, with its author and like count, and whether the viewer likes it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -13,7 +61,7 @@ pub struct Post {
     pub author_name: String,
     pub title: String,
     pub content: String,
-    pub status: String,
+    pub status: PostStatus,
     pub created_at: i64,
     pub like_count: i64,
     pub i_like: bool,
@@ -25,8 +73,7 @@ pub struct NewPost<'a> {
     pub author_id: i64,
     pub title: &'a str,
     pub content: &'a str,
-    /// One of `publish`, `draft`, `pending`, `private` (checked by the caller and the schema).
-    pub status: &'a str,
+    pub status: PostStatus,
 }
 
 /// A page of a site's posts, newest first, and how many match in all.
@@ -72,7 +119,7 @@ impl Store {
     pub async fn list_posts(
         &self,
         site_id: i64,
-        statuses: &[&str],
+        statuses: &[PostStatus],
         limit: i64,
         offset: i64,
         viewer: i64,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::notify::Stale;
-use super::{Result, Store, Tx, with_pool, with_tx};
+use super::{Result, Store, Tx, text_column, with_pool, with_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Site {
@@ -21,7 +21,7 @@ pub struct Site {
 pub struct Membership {
     #[sqlx(flatten)]
     pub site: Site,
-    pub role: String,
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,17 @@ pub enum Role {
     Subscriber,
 }
 
+text_column!(Role);
+
 impl Role {
+    /// Every role, most rights first.
+    pub const ALL: [Role; 4] = [
+        Role::Administrator,
+        Role::Editor,
+        Role::Author,
+        Role::Subscriber,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Administrator => "administrator",
@@ -176,7 +186,7 @@ impl Tx<'_> {
             )
             .bind(site_id)
             .bind(user_id)
-            .bind(role.as_str())
+            .bind(role)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -196,5 +206,35 @@ impl Tx<'_> {
         });
         self.announce(Stale::Profile(user_id)).await?;
         Ok(done > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_as_str_and_from_str() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            assert_eq!(role.to_string(), role.as_str());
+        }
+        let refused = "Administrator".parse::<Role>().unwrap_err();
+        assert!(refused.contains("administrator, editor, author or subscriber"));
+    }
+
+    #[tokio::test]
+    async fn a_role_decodes_from_text_and_an_unknown_name_is_a_decoding_error() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let role: Role = sqlx::query_scalar("SELECT 'editor'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(role, Role::Editor);
+        let unknown = sqlx::query_scalar::<_, Role>("SELECT 'owner'")
+            .fetch_one(&pool)
+            .await
+            .unwrap_err();
+        assert!(unknown.to_string().contains("unknown role"), "{unknown}");
     }
 }

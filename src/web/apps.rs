@@ -76,7 +76,7 @@ impl AppFields {
             description: app.description.clone(),
             website: app.website.clone(),
             icon_url: app.icon_url.clone(),
-            app_type: app.app_type.clone(),
+            app_type: app.app_type.to_string(),
             redirect_uris: app.redirect_uris.clone(),
             js_origins: app.js_origins.clone(),
             allow_implicit: app.allow_implicit,

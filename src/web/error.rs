@@ -8,13 +8,27 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::http::headers::no_store;
-use crate::store::StoreError;
+use crate::store::{Reported, StoreError};
+
+crate::http::error_code::error_code! {
+    /// The `Error Code:` the page shows.
+    pub enum ErrorCode {
+        InvalidRequest = "invalid_request",
+        /// An OAuth1 request token that is unknown or already used.
+        InvalidToken = "invalid_token",
+        ExpiredToken = "expired_token",
+        CallbackRejected = "callback_rejected",
+        AccessDenied = "access_denied",
+        RateLimited = "rate_limited",
+        ServerError = "server_error",
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
     /// A malformed or unacceptable request: 400 with an error code and message.
     #[error("{code}: {message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     /// A forged or stale form (CSRF) or a forbidden action: 403.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -34,7 +48,7 @@ pub enum PageError {
 impl PageError {
     pub fn invalid_request(message: impl Into<String>) -> Self {
         PageError::BadRequest {
-            code: "invalid_request",
+            code: ErrorCode::InvalidRequest,
             message: message.into(),
         }
     }
@@ -49,11 +63,10 @@ impl From<crate::domain::input::Malformed> for PageError {
 
 impl From<StoreError> for PageError {
     fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "storage failure");
-        if !err.is_outage() {
-            return PageError::Internal;
+        match err.report() {
+            Reported::Unavailable => PageError::Unavailable,
+            Reported::Internal => PageError::Internal,
         }
-        PageError::Unavailable
     }
 }
 
@@ -77,7 +90,7 @@ impl IntoResponse for PageError {
             PageError::Forbidden(message) => (
                 StatusCode::FORBIDDEN,
                 "This request was refused.",
-                Some("access_denied"),
+                Some(ErrorCode::AccessDenied),
                 message.as_str(),
             ),
             PageError::NotFound => (
@@ -89,25 +102,25 @@ impl IntoResponse for PageError {
             PageError::TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many attempts.",
-                Some("rate_limited"),
+                Some(ErrorCode::RateLimited),
                 "Please wait a little and try again.",
             ),
             PageError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable.",
-                Some("server_error"),
+                Some(ErrorCode::ServerError),
                 "Please try again in a moment.",
             ),
             PageError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong.",
-                Some("server_error"),
+                Some(ErrorCode::ServerError),
                 "The server could not complete the request.",
             ),
         };
         let page = ErrorPage {
             title,
-            code,
+            code: code.map(ErrorCode::as_str),
             message,
         };
         let mut response = (status, page).into_response();
@@ -123,5 +136,15 @@ impl IntoResponse for PageError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_code_round_trips_through_its_wire_string() {
+        crate::http::error_code::assert_round_trips(ErrorCode::ALL);
     }
 }

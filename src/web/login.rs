@@ -17,6 +17,7 @@ use crate::domain::random::alphanumeric;
 use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
@@ -52,11 +53,22 @@ pub async fn asking_app(state: &AppState, redirect_to: &str) -> Option<String> {
                 .flatten()
                 .filter(|k| k.len() <= 64)?;
             let digest = crate::domain::secret::digest(key);
-            state.store.request_token(&digest).await.ok()??.app_id
+            state
+                .store
+                .request_token(&digest)
+                .await
+                .map_err(StoreError::report)
+                .ok()??
+                .app_id
         }
         _ => return None,
     };
-    let app = state.store.app_by_id(app_id).await.ok()??;
+    let app = state
+        .store
+        .app_by_id(app_id)
+        .await
+        .map_err(StoreError::report)
+        .ok()??;
     Some(app.name)
 }
 

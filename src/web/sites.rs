@@ -15,8 +15,6 @@ use crate::admin;
 use crate::state::AppState;
 use crate::store::{Membership, Role, Site, SiteMember};
 
-pub const ROLES: [&str; 4] = ["administrator", "editor", "author", "subscriber"];
-
 #[derive(Template, WebTemplate)]
 #[template(path = "sites.html")]
 struct SitesPage {
@@ -33,11 +31,11 @@ struct SitesPage {
 struct SitePage {
     nav: Nav,
     site: Site,
-    role: String,
+    role: Role,
     is_admin: bool,
     viewer_id: i64,
     members: Vec<SiteMember>,
-    roles: [&'static str; 4],
+    roles: [Role; 4],
     member: String,
     member_role: String,
     error: FieldError,
@@ -113,7 +111,7 @@ async fn membership(
     state: &AppState,
     viewer: &Viewer,
     id: &str,
-) -> Result<(Site, String), PageError> {
+) -> Result<(Site, Role), PageError> {
     let Some(id) = id.parse::<i64>().ok() else {
         return Err(PageError::NotFound);
     };
@@ -133,7 +131,7 @@ async fn site_page(
     state: &AppState,
     viewer: &Viewer,
     site: Site,
-    role: String,
+    role: Role,
     member: String,
     member_role: String,
     error: FieldError,
@@ -143,9 +141,9 @@ async fn site_page(
         nav: Nav::new(state, viewer, "sites"),
         members: state.store.site_members(site.id).await?,
         csrf: session::csrf_token(state, &viewer.0, &purpose(site.id)),
-        is_admin: role == "administrator",
+        is_admin: role == Role::Administrator,
         viewer_id: viewer.0.user.id,
-        roles: ROLES,
+        roles: Role::ALL,
         site,
         role,
         member,
@@ -182,8 +180,8 @@ pub async fn show(
 }
 
 /// Refuses changes by members who are not administrators.
-fn must_administer(role: &str) -> Result<(), PageError> {
-    if role == "administrator" {
+fn must_administer(role: Role) -> Result<(), PageError> {
+    if role == Role::Administrator {
         Ok(())
     } else {
         Err(PageError::Forbidden(
@@ -201,7 +199,7 @@ pub async fn add_member(
     let (site, role) = membership(&state, &viewer, &id).await?;
     let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, &purpose(site.id), form.csrf())?;
-    must_administer(&role)?;
+    must_administer(role)?;
     let (member, member_role) = (form.get("member").trim(), form.get("role"));
     let outcome = match member_role.parse::<Role>() {
         Err(_) => Err(FieldError::new(
@@ -258,7 +256,7 @@ pub async fn remove_member(
     let (site, role) = membership(&state, &viewer, &id).await?;
     let form = Form::parse(&body)?;
     session::verify_csrf(&state, &viewer.0, &purpose(site.id), form.csrf())?;
-    must_administer(&role)?;
+    must_administer(role)?;
     let Ok(user_id) = user_id.parse::<i64>() else {
         return Err(PageError::NotFound);
     };

@@ -152,3 +152,100 @@ async fn demo_seeding_is_idempotent_and_keeps_the_secret_server_side(app: TestAp
     r.read().await.assert_status(200);
 }
 both!(demo_seeding_is_idempotent_and_keeps_the_secret_server_side);
+
+async fn closed_set_columns_are_stored_as_their_names_and_read_back_as_enums(app: TestApp) {
+    use latchkey::domain::app::AppType;
+    use latchkey::store::{Db, NewPost, PostStatus, Role};
+    let store = &app.store;
+    let text = |sql: String| async move {
+        match store.db() {
+            Db::Sqlite(p) => sqlx::query_scalar::<_, String>(&sql)
+                .fetch_one(p)
+                .await
+                .unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar::<_, String>(&sql)
+                .fetch_one(p)
+                .await
+                .unwrap(),
+        }
+    };
+    let alice = app.user("alice", "alice's long password").await;
+    let bob = app.user("bob", "bob's long password").await;
+    let site = app.site(&alice, "https://alice.example").await;
+    for (app_type, redirect) in [
+        (AppType::Web, "https://client.example/cb"),
+        (AppType::Native, "http://127.0.0.1/cb"),
+    ] {
+        let (created, _) = app.app(&alice, &[redirect], app_type).await;
+        assert_eq!(
+            app.store
+                .app_by_id(created.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .app_type,
+            app_type
+        );
+        let stored = text(format!(
+            "SELECT app_type FROM apps WHERE id = {}",
+            created.id
+        ))
+        .await;
+        assert_eq!(stored, app_type.as_str());
+    }
+    for role in Role::ALL {
+        app.store
+            .set_membership(site.id, bob.id, role, 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            app.store.role_at(site.id, bob.id).await.unwrap(),
+            Some(role)
+        );
+        let members = app.store.site_members(site.id).await.unwrap();
+        assert_eq!(
+            members.iter().find(|m| m.user_id == bob.id).unwrap().role,
+            role
+        );
+        assert_eq!(app.store.memberships(bob.id).await.unwrap()[0].role, role);
+        let stored = text(format!(
+            "SELECT role FROM site_members WHERE user_id = {}",
+            bob.id
+        ))
+        .await;
+        assert_eq!(stored, role.as_str());
+    }
+    assert_eq!(
+        app.store.memberships(alice.id).await.unwrap()[0].role,
+        Role::Administrator
+    );
+    for status in PostStatus::ALL {
+        let new = NewPost {
+            site_id: site.id,
+            author_id: alice.id,
+            title: "T",
+            content: "C",
+            status,
+        };
+        let post = app.store.create_post(&new, 0).await.unwrap();
+        assert_eq!(post.status, status);
+        let stored = text(format!("SELECT status FROM posts WHERE id = {}", post.id)).await;
+        assert_eq!(stored, status.as_str());
+    }
+    let page = app
+        .store
+        .list_posts(
+            site.id,
+            &[PostStatus::Draft, PostStatus::Private],
+            10,
+            0,
+            alice.id,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.posts.iter().map(|p| p.status).collect::<Vec<_>>(),
+        [PostStatus::Private, PostStatus::Draft]
+    );
+}
+both!(closed_set_columns_are_stored_as_their_names_and_read_back_as_enums);

@@ -15,7 +15,7 @@ use latchkey::domain::clock::ManualClock;
 use latchkey::domain::random::OsRandom;
 use latchkey::store::{App, Tx};
 use latchkey::store::{
-    AuditEvent, NewCode, NewToken, Role, Site, Store, StoreError, TokenGrant, User,
+    AuditEvent, NewCode, NewPost, NewToken, Post, Role, Site, Store, StoreError, TokenGrant, User,
 };
 use sqlx::Connection;
 
@@ -51,6 +51,7 @@ committed! {
     audit(event: &AuditEvent<'_>, now: i64) -> ();
     enable_two_step(user_id: i64, secret_enc: &[u8], step_used: i64, recovery_digests: &[[u8; 32]], now: i64) -> bool;
     create_app_password(user_id: i64, name: &str, lookup: &str, password_hash: &str, now: i64) -> i64;
+    create_post(new: &NewPost<'_>, now: i64) -> Post;
 }
 
 /// Runs `work` (an administration call, a session start) on a transaction of its own and commits

@@ -21,6 +21,7 @@
 
 use url::Url;
 
+use super::problem_code::ProblemCode;
 use super::signature::encode;
 
 /// Why a callback is refused. The Display text is the `oauth_problem_advice`; every variant is a 400
@@ -61,8 +62,8 @@ pub enum CallbackError {
 
 impl CallbackError {
     /// The OAuth Problem Reporting code for `oauth_problem`.
-    pub fn problem(&self) -> &'static str {
-        "callback_rejected"
+    pub fn problem(&self) -> ProblemCode {
+        ProblemCode::CallbackRejected
     }
 }
 

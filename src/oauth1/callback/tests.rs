@@ -199,7 +199,7 @@ fn every_error_is_callback_rejected_with_advice() {
         CallbackError::NotGiven,
     ];
     for err in errors {
-        assert_eq!(err.problem(), "callback_rejected");
+        assert_eq!(err.problem().as_str(), "callback_rejected");
         assert!(
             err.to_string().starts_with("the callback")
                 || matches!(err, CallbackError::Mismatch | CallbackError::NotGiven)
