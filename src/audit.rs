@@ -6,7 +6,11 @@ use crate::state::AppState;
 use crate::store::{AuditEvent, StoreError};
 
 /// A used authorization code came back: the token issued from it has been revoked (oauth2.md §3).
-pub async fn code_replayed(state: &AppState, app_id: i64, peer: Peer) -> Result<(), StoreError> {
+pub(crate) async fn code_replayed(
+    state: &AppState,
+    app_id: i64,
+    peer: Peer,
+) -> Result<(), StoreError> {
     let event = AuditEvent {
         kind: "code_replayed",
         app_id: Some(app_id),
@@ -18,7 +22,7 @@ pub async fn code_replayed(state: &AppState, app_id: i64, peer: Peer) -> Result<
 }
 
 /// An authorization request named a redirect URI the app did not register (security.md RU01).
-pub async fn redirect_refused(state: &AppState, app_id: i64) -> Result<(), StoreError> {
+pub(crate) async fn redirect_refused(state: &AppState, app_id: i64) -> Result<(), StoreError> {
     let event = AuditEvent {
         kind: "redirect_refused",
         app_id: Some(app_id),
@@ -29,7 +33,7 @@ pub async fn redirect_refused(state: &AppState, app_id: i64) -> Result<(), Store
 
 /// Reads `--since`: Unix seconds, a date `YYYY-MM-DD` (midnight UTC), or an age before `now`
 /// (`30s`, `30m`, `24h`, `7d`).
-pub fn parse_since(raw: &str, now: i64) -> Result<i64, String> {
+pub(crate) fn parse_since(raw: &str, now: i64) -> Result<i64, String> {
     let raw = raw.trim();
     let bad = || {
         format!(
@@ -68,7 +72,7 @@ pub fn parse_since(raw: &str, now: i64) -> Result<i64, String> {
 }
 
 /// One event as a line of `latchkey audit`: time, kind, user, app, peer, detail.
-pub fn line(event: &crate::store::AuditRecord) -> String {
+pub(crate) fn line(event: &crate::store::AuditRecord) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(event.at)
         .ok()
         .and_then(|t| {
@@ -88,17 +92,20 @@ pub fn line(event: &crate::store::AuditRecord) -> String {
 }
 
 /// How many events the Security page lists.
-pub const RECENT: i64 = 20;
+pub(crate) const RECENT: i64 = 20;
 
 /// One line of "Recent activity" on the Security page.
-pub struct Activity {
+pub(crate) struct Activity {
     pub when: String,
     pub what: String,
     pub peer: String,
 }
 
 /// The user's newest events, in words.
-pub async fn recent_activity(state: &AppState, user_id: i64) -> Result<Vec<Activity>, StoreError> {
+pub(crate) async fn recent_activity(
+    state: &AppState,
+    user_id: i64,
+) -> Result<Vec<Activity>, StoreError> {
     let filter = crate::store::AuditFilter {
         user_id: Some(user_id),
         limit: RECENT,

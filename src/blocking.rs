@@ -39,10 +39,10 @@ static POOL: LazyLock<Mutex<Sender<Job>>> = LazyLock::new(|| {
 /// The job did not finish (it panicked, or no hashing thread could be started).
 #[derive(Debug, thiserror::Error)]
 #[error("the blocking job did not complete")]
-pub struct Canceled;
+pub(crate) struct Canceled;
 
 /// Runs `job` on the hashing threads and waits for its result without blocking the runtime.
-pub async fn run<T, F>(job: F) -> Result<T, Canceled>
+pub(crate) async fn run<T, F>(job: F) -> Result<T, Canceled>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,

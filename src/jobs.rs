@@ -11,12 +11,12 @@ use crate::state::AppState;
 use crate::store::gc;
 
 /// How often the collector runs.
-pub const GC_INTERVAL: Duration = Duration::from_secs(300);
+pub(crate) const GC_INTERVAL: Duration = Duration::from_secs(300);
 /// The pause between two batches of one collection.
-pub const GC_PAUSE: Duration = Duration::from_millis(20);
+pub(crate) const GC_PAUSE: Duration = Duration::from_millis(20);
 
 /// Starts every job; await the handles after sending `true` on the sender of `stop`.
-pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let watcher = {
         let store = state.store.clone();
         let stop = stop.clone();

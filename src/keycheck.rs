@@ -18,7 +18,7 @@ use crate::store::{Store, StoreError};
 const LABEL: &[u8] = b"latchkey key check v1";
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeyCheckError {
+pub(crate) enum KeyCheckError {
     #[error(
         "the secret key cannot open this database's sealed secrets (OAuth1 consumer secrets, \
          2-step seeds): it is not the key the server uses. Give this command the server's key \
@@ -30,14 +30,14 @@ pub enum KeyCheckError {
 }
 
 /// The value recorded for `key`: it identifies the key without revealing it.
-pub fn check_value(key: &[u8; 32]) -> String {
+pub(crate) fn check_value(key: &[u8; 32]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(LABEL);
     hex::encode(mac.finalize().into_bytes())
 }
 
 /// Checks `key` against the database, recording it when the database has no value yet.
-pub async fn verify(store: &Store, key: &[u8; 32], now: i64) -> Result<(), KeyCheckError> {
+pub(crate) async fn verify(store: &Store, key: &[u8; 32], now: i64) -> Result<(), KeyCheckError> {
     let mine = check_value(key);
     let recorded = match store.key_check().await? {
         Some(value) => value,

@@ -6,24 +6,24 @@
 //! the tests and the benchmark all serve the same thing.
 
 pub mod admin;
-pub mod api;
-pub mod audit;
-pub mod auth;
-pub mod blocking;
+mod api;
+mod audit;
+mod auth;
+mod blocking;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
-pub mod jobs;
-pub mod keycheck;
-pub mod metrics;
+mod jobs;
+mod keycheck;
+mod metrics;
 pub mod oauth1;
 pub mod oauth2;
-pub mod ops;
-pub mod state;
+mod ops;
+mod state;
 pub mod store;
-pub mod telemetry;
+mod telemetry;
 pub mod web;
 
 use axum::Router;

@@ -27,7 +27,7 @@ const BATCH: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.
 static METADATA: Metadata<'static> = Metadata::new("latchkey", Level::INFO, Some("latchkey"));
 
 /// Every metric Latchkey exports, with its help text; the README lists the same.
-pub const DESCRIPTIONS: &[(&str, &str)] = &[
+pub(crate) const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "latchkey_http_requests_total",
         "Requests answered, by matched route, method and status.",

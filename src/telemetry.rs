@@ -11,14 +11,14 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 /// The OTLP/HTTP traces path, appended to the configured base URL.
-pub const TRACES_PATH: &str = "/v1/traces";
+pub(crate) const TRACES_PATH: &str = "/v1/traces";
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the OTLP trace exporter: {0}")]
-pub struct TelemetryError(String);
+pub(crate) struct TelemetryError(String);
 
 /// Builds the tracer provider exporting to `{endpoint}/v1/traces` as `service_name`.
-pub fn tracer(
+pub(crate) fn tracer(
     endpoint: &url::Url,
     service_name: &str,
 ) -> Result<(SdkTracerProvider, SdkTracer), TelemetryError> {

@@ -21,7 +21,7 @@ use crate::store::AuditEvent;
 use crate::web::error::PageError;
 use crate::web::session::{self, SessionUser};
 
-pub const CSRF_PURPOSE: &str = "connected-applications";
+pub(crate) const CSRF_PURPOSE: &str = "connected-applications";
 
 type Session = Result<Option<SessionUser>, PageError>;
 
@@ -75,7 +75,7 @@ fn connection_json(c: &crate::store::Connection) -> Value {
 }
 
 /// `GET me/connected-applications`.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     uri: axum::http::Uri,
     headers: HeaderMap,
@@ -104,7 +104,7 @@ pub async fn list(
 }
 
 /// `POST me/connected-applications/{app_id}/delete`.
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     uri: axum::http::Uri,

@@ -52,7 +52,7 @@ async fn allowed(state: &AppState, app_id: Option<i64>, origin: &str) -> Result<
     }
 }
 
-pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(origin_value) = request.headers().get(header::ORIGIN).cloned() else {
         let mut response = next.run(request).await;
         vary(response.headers_mut(), "Origin");

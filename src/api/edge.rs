@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorCode};
 use crate::domain::input::{self, Field};
 
 /// What is wrong with the request line, as a message for the client.
-pub fn check(uri: &Uri) -> Result<(), String> {
+pub(crate) fn check(uri: &Uri) -> Result<(), String> {
     input::check_path(uri.path()).map_err(|problem| format!("The request path {problem}."))?;
     for (name, value) in input::raw_pairs(uri.query().unwrap_or("").as_bytes()) {
         input::decode_pair(name, value, |_| Field::Line).map_err(|m| m.to_string())?;
@@ -22,7 +22,7 @@ pub fn check(uri: &Uri) -> Result<(), String> {
 }
 
 /// Middleware for `/rest/v1(.1)/…`.
-pub async fn rest(request: Request, next: Next) -> Response {
+pub(crate) async fn rest(request: Request, next: Next) -> Response {
     match check(request.uri()) {
         Ok(()) => next.run(request).await,
         Err(message) => {
@@ -32,7 +32,7 @@ pub async fn rest(request: Request, next: Next) -> Response {
 }
 
 /// Middleware for `/wp-json/…`.
-pub async fn wp(request: Request, next: Next) -> Response {
+pub(crate) async fn wp(request: Request, next: Next) -> Response {
     match check(request.uri()) {
         Ok(()) => next.run(request).await,
         Err(message) => {

@@ -9,7 +9,7 @@ use crate::store::{Reported, StoreError};
 
 crate::http::error_code::error_code! {
     /// The `error` codes of the REST dialect (the WordPress.com API's slugs).
-    pub enum ErrorCode {
+    pub(crate) enum ErrorCode {
         AuthorizationRequired = "authorization_required",
         InvalidToken = "invalid_token",
         Unauthorized = "unauthorized",
@@ -27,7 +27,7 @@ crate::http::error_code::error_code! {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{error}: {message}")]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub error: ErrorCode,
     pub message: String,
@@ -40,7 +40,7 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, error: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             error,
@@ -49,7 +49,7 @@ impl ApiError {
     }
 
     /// No token on an endpoint that needs one (403, as WordPress.com).
-    pub fn authorization_required(message: impl Into<String>) -> Self {
+    pub(crate) fn authorization_required(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             ErrorCode::AuthorizationRequired,
@@ -58,7 +58,7 @@ impl ApiError {
     }
 
     /// A bad, expired or revoked token: 401 with `WWW-Authenticate: Bearer`.
-    pub fn invalid_token() -> Self {
+    pub(crate) fn invalid_token() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidToken,
@@ -67,11 +67,11 @@ impl ApiError {
     }
 
     /// A valid token used beyond its reach.
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, ErrorCode::Unauthorized, message)
     }
 
-    pub fn unknown_blog() -> Self {
+    pub(crate) fn unknown_blog() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             ErrorCode::UnknownBlog,
@@ -79,7 +79,7 @@ impl ApiError {
         )
     }
 
-    pub fn unavailable() -> Self {
+    pub(crate) fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::ServerError,

@@ -12,11 +12,11 @@ use crate::domain::scope::Scope;
 use crate::state::AppState;
 use crate::store::Role;
 
-pub const NO_TOKEN_FOR_ME: &str =
+pub(crate) const NO_TOKEN_FOR_ME: &str =
     "An active access token must be used to query information about the current user.";
 
 /// ISO 8601 with an explicit offset, as WordPress.com writes dates (`2019-06-03T15:57:15+00:00`).
-pub fn iso8601(unix: i64) -> String {
+pub(crate) fn iso8601(unix: i64) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
     time::OffsetDateTime::from_unix_timestamp(unix)
@@ -66,7 +66,7 @@ struct Links {
     site: Option<String>,
 }
 
-pub async fn me(
+pub(crate) async fn me(
     State(state): State<AppState>,
     principal: Option<Principal>,
 ) -> Result<Response, ApiError> {
@@ -121,7 +121,7 @@ pub async fn me(
 
 /// `GET /rest/v1(.1)/me/help`, where `/me`'s `meta.links.help` points: the endpoint's description
 /// in WordPress.com's help shape. Anyone may read it.
-pub async fn help(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn help(State(state): State<AppState>) -> Json<Value> {
     let base = state.settings.base_url();
     Json(serde_json::json!({
         "description": "Meta data about the current user: the user the access token was issued \

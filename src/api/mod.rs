@@ -18,18 +18,18 @@
 //! `edge` (the input rule on the path and query), `oauth1::authenticate` (an OAuth1 signature,
 //! verified), `principal::resolve_layer` (credentials, once) and `cors` (browser origins).
 
-pub mod connections;
-pub mod cors;
-pub mod edge;
-pub mod error;
-pub mod me;
-pub mod oauth1;
-pub mod options;
-pub mod posts;
-pub mod principal;
-pub mod sites;
-pub mod social;
-pub mod wp;
+pub(crate) mod connections;
+pub(crate) mod cors;
+pub(crate) mod edge;
+pub(crate) mod error;
+pub(crate) mod me;
+pub(crate) mod oauth1;
+pub(crate) mod options;
+pub(crate) mod posts;
+pub(crate) mod principal;
+pub(crate) mod sites;
+pub(crate) mod social;
+pub(crate) mod wp;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -42,7 +42,7 @@ use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
 /// A request body over its route's limit.
-pub fn too_large() -> ApiError {
+pub(crate) fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::TooLarge,
@@ -82,7 +82,7 @@ fn endpoints() -> Router<AppState> {
 /// `fields`), the OAuth1 layer (a valid signature becomes a `Principal`; a bad one is refused in the
 /// WordPress JSON shape), the credential resolution (bearer, or the OAuth1 principal), CORS, and the
 /// handler.
-pub fn routes(state: AppState) -> Router<AppState> {
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let oauth1 = from_fn_with_state(state.clone(), oauth1::authenticate);
     let resolve = from_fn_with_state(state.clone(), principal::resolve_layer);
     let rest = Router::new()

@@ -14,7 +14,11 @@ use crate::oauth1::problem::Problem;
 use crate::oauth1::verify::{self, Expect, Incoming, Token};
 use crate::state::AppState;
 
-pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn authenticate(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (incoming, mut request) = match Incoming::read(request).await {
         Ok(read) => read,
         Err(problem) => return problem.into_rest_response(),
@@ -55,6 +59,5 @@ async fn principal(state: &AppState, incoming: &Incoming) -> Result<Principal, P
         app_id: token.app_id,
         site_id: token.site_id,
         scope: Scope::full_blog(),
-        grant_id: token.grant_id,
     })
 }

@@ -36,7 +36,7 @@ const COLLECTIONS: &[&str] = &[
 /// Our own responses are bounded by what handlers build; this only guards the buffer.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
-pub async fn unknown_endpoint() -> ApiError {
+pub(crate) async fn unknown_endpoint() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         ErrorCode::UnknownEndpoint,
@@ -44,7 +44,7 @@ pub async fn unknown_endpoint() -> ApiError {
     )
 }
 
-pub async fn method_not_allowed() -> ApiError {
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::InvalidMethod,
@@ -144,7 +144,7 @@ fn as_api_error(status: StatusCode, text: &str) -> ApiError {
     ApiError::new(status, error, message)
 }
 
-pub async fn layer(request: Request, next: Next) -> Response {
+pub(crate) async fn layer(request: Request, next: Next) -> Response {
     let options = options(request.uri().query());
     let preflight = request.method() == Method::OPTIONS;
     let mut response = next.run(request).await;

@@ -29,12 +29,12 @@ const MAX_NUMBER: i64 = 100;
 /// Titles longer than this are refused (the body limit bounds the content).
 const MAX_TITLE_CHARS: usize = 1000;
 
-pub fn invalid_input(message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid_input(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, message)
 }
 
 /// The post object of WordPress.com's REST API (the fields Latchkey has).
-pub fn post_json(site: &Site, post: &Post) -> Value {
+pub(crate) fn post_json(site: &Site, post: &Post) -> Value {
     let date = iso8601(post.created_at);
     json!({
         "ID": post.id,
@@ -99,7 +99,7 @@ fn status_list() -> String {
 }
 
 /// `GET sites/{site}/posts`.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
@@ -116,7 +116,7 @@ pub async fn list(
 
 /// A page of `site`'s posts for `principal`, after the reach check. `number`/`page`/`offset` as
 /// documented above; `per_page` is accepted as WordPress's own name for `number`.
-pub async fn page_of(
+pub(crate) async fn page_of(
     state: &AppState,
     principal: &Principal,
     site: &Site,
@@ -236,7 +236,7 @@ async fn read_input(headers: &HeaderMap, body: Bytes) -> Result<PostInput, ApiEr
 }
 
 /// `POST sites/{site}/posts/new`: stores the post and returns it.
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     principal: Option<Principal>,
@@ -250,7 +250,7 @@ pub async fn create(
 }
 
 /// Checks reach, reads a new post from a form, multipart or JSON body, and stores it.
-pub async fn store_new(
+pub(crate) async fn store_new(
     state: &AppState,
     principal: &Principal,
     site: &Site,

@@ -30,28 +30,27 @@ use crate::oauth2::tokens;
 use crate::state::AppState;
 
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub(crate) struct Principal {
     pub user_id: i64,
     pub app_id: i64,
     /// The blog of a single-blog grant; `None` for `global` and `auth`.
     pub site_id: Option<i64>,
     pub scope: Scope,
-    pub grant_id: i64,
 }
 
 /// The credentials a request presents, before any of them is checked.
 #[derive(Debug)]
-pub enum Presented<'a> {
+pub(crate) enum Presented<'a> {
     None,
     Bearer(&'a str),
     /// OAuth 1.0a protocol parameters somewhere in the request (verified by the `api::oauth1` layer).
-    OAuth1(RequestParts<'a>),
+    OAuth1,
 }
 
 /// The raw `application/x-www-form-urlencoded` body of a REST request, kept by [`resolve_layer`]:
 /// OAuth1 signs its parameters, and a bearer request must not smuggle `oauth_*` ones in it.
 #[derive(Debug, Clone)]
-pub struct FormBody(pub Bytes);
+pub(crate) struct FormBody(pub Bytes);
 
 /// The outcome of resolving a request's credentials, shared by the CORS check and the extractor.
 #[derive(Debug, Clone)]
@@ -80,7 +79,7 @@ fn names(raw: &[u8], wanted: &str) -> bool {
 }
 
 /// Sorts out which credentials a request presents (pure: no lookup).
-pub fn presented<'a>(
+pub(crate) fn presented<'a>(
     parts: &'a Parts,
     form_body: Option<&'a [u8]>,
 ) -> Result<Presented<'a>, ApiError> {
@@ -113,7 +112,7 @@ pub fn presented<'a>(
     match (bearer, signature::has_oauth(&request)) {
         (Some(_), true) => Err(two_kinds()),
         (Some(token), false) => Ok(Presented::Bearer(token)),
-        (None, true) => Ok(Presented::OAuth1(request)),
+        (None, true) => Ok(Presented::OAuth1),
         // Another scheme (Basic, …) is a credential this API does not take.
         (None, false) if authorization.is_some() => Err(ApiError::invalid_token()),
         (None, false) => Ok(Presented::None),
@@ -122,7 +121,7 @@ pub fn presented<'a>(
 
 /// Whether the request presents any credential at all, even a malformed one: an `Authorization`
 /// header, or a token or OAuth1 parameter in the query.
-pub fn presents_credentials(headers: &HeaderMap, uri: &Uri) -> bool {
+pub(crate) fn presents_credentials(headers: &HeaderMap, uri: &Uri) -> bool {
     headers.contains_key(header::AUTHORIZATION)
         || uri.query().is_some_and(|q| {
             form_urlencoded::parse(q.as_bytes())
@@ -140,12 +139,11 @@ async fn bearer(state: &AppState, token: &str) -> Result<Principal, ApiError> {
         app_id: grant.app_id,
         site_id: grant.site_id,
         scope,
-        grant_id: grant.grant_id,
     })
 }
 
 /// The principal behind a request's credentials: `None` when it presents none.
-pub async fn resolve(
+pub(crate) async fn resolve(
     state: &AppState,
     parts: &Parts,
     form_body: Option<&[u8]>,
@@ -154,7 +152,7 @@ pub async fn resolve(
         Presented::None => Ok(None),
         Presented::Bearer(token) => bearer(state, token).await.map(Some),
         // Verified by the `api::oauth1` layer, which runs first and leaves the principal here.
-        Presented::OAuth1(_) => parts
+        Presented::OAuth1 => parts
             .extensions
             .get::<Principal>()
             .cloned()
@@ -164,7 +162,7 @@ pub async fn resolve(
 }
 
 /// How [`resolve_layer`] resolved this request's credentials, if it ran.
-pub fn resolved(
+pub(crate) fn resolved(
     extensions: &axum::http::Extensions,
 ) -> Option<&Result<Option<Principal>, ApiError>> {
     extensions.get::<Resolved>().map(|r| &r.0)
@@ -184,7 +182,7 @@ fn is_form(parts: &Parts) -> bool {
 
 /// Middleware for the REST routes: keeps a form body (up to [`POST_BODY_LIMIT`]) and
 /// resolves the credentials once, for the CORS check and the handler.
-pub async fn resolve_layer(
+pub(crate) async fn resolve_layer(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -254,7 +252,7 @@ mod tests {
         match presented(p, body) {
             Ok(Presented::None) => Ok("none"),
             Ok(Presented::Bearer(_)) => Ok("bearer"),
-            Ok(Presented::OAuth1(_)) => Ok("oauth1"),
+            Ok(Presented::OAuth1) => Ok("oauth1"),
             Err(e) => Err(e.error.as_str().to_owned()),
         }
     }

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::store::Site;
 
 /// The principal, or 403 `authorization_required` worded for blog endpoints.
-pub fn require(principal: Option<Principal>) -> Result<Principal, ApiError> {
+pub(crate) fn require(principal: Option<Principal>) -> Result<Principal, ApiError> {
     principal.ok_or_else(|| {
         ApiError::authorization_required("An active access token must be used to access this blog.")
     })
@@ -22,7 +22,7 @@ pub fn require(principal: Option<Principal>) -> Result<Principal, ApiError> {
 
 /// The blog `{site}` names: a numeric ID, or a domain (with an optional path, written with `::`
 /// for `/` as WordPress.com does: `example.com::blog`). Anything else is an unknown blog.
-pub async fn find(state: &AppState, raw: &str) -> Result<Site, ApiError> {
+pub(crate) async fn find(state: &AppState, raw: &str) -> Result<Site, ApiError> {
     let raw = raw.replace("::", "/");
     let found = match site_url::parse_blog_param(&raw) {
         Ok(BlogRef::Id(id)) => state.store.site_by_id(id).await?,
@@ -34,7 +34,7 @@ pub async fn find(state: &AppState, raw: &str) -> Result<Site, ApiError> {
 
 /// Refuses with 403 `unauthorized` (saying why) unless the token reaches `target`. Admin rights are
 /// looked up now, on every request.
-pub async fn check(
+pub(crate) async fn check(
     state: &AppState,
     principal: &Principal,
     target: Target,
@@ -50,7 +50,7 @@ pub async fn check(
 }
 
 /// The site object of WordPress.com's REST API (the fields Latchkey has).
-pub fn site_json(state: &AppState, site: &Site) -> Value {
+pub(crate) fn site_json(state: &AppState, site: &Site) -> Value {
     let base = state.settings.base_url();
     json!({
         "ID": site.id,
@@ -68,7 +68,7 @@ pub fn site_json(state: &AppState, site: &Site) -> Value {
 }
 
 /// `GET me/sites`: every blog the user administers for `global`, the token's blog otherwise.
-pub async fn my_sites(
+pub(crate) async fn my_sites(
     State(state): State<AppState>,
     principal: Option<Principal>,
 ) -> Result<Json<Value>, ApiError> {
@@ -93,7 +93,7 @@ pub async fn my_sites(
 }
 
 /// `GET sites/{site}`.
-pub async fn site(
+pub(crate) async fn site(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     principal: Option<Principal>,
@@ -109,7 +109,7 @@ pub async fn site(
 }
 
 /// `GET sites/{site}/settings`: the few settings Latchkey keeps for a blog.
-pub async fn settings(
+pub(crate) async fn settings(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     principal: Option<Principal>,

@@ -25,7 +25,7 @@ fn unknown_post() -> ApiError {
 }
 
 /// `POST sites/{site}/posts/{post_id}/likes/new`: the token's user likes a published post.
-pub async fn like(
+pub(crate) async fn like(
     State(state): State<AppState>,
     Path((raw, post_id)): Path<(String, String)>,
     principal: Option<Principal>,
@@ -53,7 +53,7 @@ pub async fn like(
 }
 
 /// `POST sites/{site}/follows/new`: the token's user follows the blog.
-pub async fn follow(
+pub(crate) async fn follow(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     principal: Option<Principal>,

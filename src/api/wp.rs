@@ -18,11 +18,11 @@ use crate::state::AppState;
 use crate::store::{Post, Site};
 
 /// `GET /wp-json/` and `/?rest_route=/`: the REST index.
-pub async fn index(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn index(State(state): State<AppState>) -> Json<Value> {
     Json(index_body(&state))
 }
 
-pub fn index_body(state: &AppState) -> Value {
+pub(crate) fn index_body(state: &AppState) -> Value {
     let base = state.settings.base_url();
     let get_route = |namespace: &str| {
         json!({
@@ -58,13 +58,16 @@ pub fn index_body(state: &AppState) -> Value {
 }
 
 /// The WordPress error shape, `{"code","message","data":{"status"}}`.
-pub fn wp_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn wp_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({"code": code, "message": message, "data": {"status": status.as_u16()}});
     (status, Json(body)).into_response()
 }
 
 /// `GET /wp-json/wp/v2/users/me`: the user the credentials stand for, in the `view` context.
-pub async fn users_me(State(state): State<AppState>, principal: Option<Principal>) -> Response {
+pub(crate) async fn users_me(
+    State(state): State<AppState>,
+    principal: Option<Principal>,
+) -> Response {
     let Some(principal) = principal else {
         return wp_error(
             StatusCode::UNAUTHORIZED,
@@ -172,7 +175,7 @@ fn wp_post(site: &Site, post: &Post) -> Value {
 
 /// `GET /wp-json/wp/v2/posts`: the token's blog's posts, newest first (`per_page`, `page`,
 /// `offset`, `status`); `X-WP-Total` carries the count.
-pub async fn posts(
+pub(crate) async fn posts(
     State(state): State<AppState>,
     principal: Option<Principal>,
     RawQuery(query): RawQuery,
@@ -199,7 +202,7 @@ pub async fn posts(
 }
 
 /// `POST /wp-json/wp/v2/posts`: creates a post on the token's blog (JSON, form or multipart).
-pub async fn create_post(
+pub(crate) async fn create_post(
     State(state): State<AppState>,
     principal: Option<Principal>,
     headers: HeaderMap,

@@ -13,7 +13,7 @@ use crate::store::{StoreError, User};
 
 /// The outcome of the password grant's credential check.
 #[derive(Debug)]
-pub enum GrantVerdict {
+pub(crate) enum GrantVerdict {
     /// The user, and the application password used (`None`: the account password).
     Accepted {
         user: User,
@@ -53,7 +53,7 @@ async fn find(auth: &Auth<'_>, user: &User, typed: &str) -> Result<Option<i64>, 
 /// The password grant's credential check: an application password always, the account password
 /// only while 2-step authentication is off. Every refusal but `Throttled` spends the shared login
 /// budget.
-pub async fn authenticate_grant(
+pub(crate) async fn authenticate_grant(
     auth: &Auth<'_>,
     login: &str,
     pw: &str,

@@ -12,18 +12,18 @@
 //! appears here. `AppState::auth` lends it what it needs as an [`Auth`]; the client address comes
 //! as a plain `IpAddr`.
 
-pub mod app_passwords;
-pub mod budget;
-pub mod password;
-pub mod throttle;
-pub mod two_step;
+pub(crate) mod app_passwords;
+pub(crate) mod budget;
+pub(crate) mod password;
+pub(crate) mod throttle;
+pub(crate) mod two_step;
 
 use crate::config::{LimitsConfig, SecretKey};
 use crate::domain::clock::Clock;
 use crate::domain::random::Random;
 use crate::store::Store;
 
-pub use throttle::Throttle;
+pub(crate) use throttle::Throttle;
 
 /// What the credential services use, borrowed from the application state for one call.
 #[derive(Clone, Copy)]

@@ -11,7 +11,7 @@ use crate::store::{AuditEvent, StoreError, User};
 
 /// The outcome of a login with the account password.
 #[derive(Debug)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Right, and the account has 2-step authentication off: the login is complete.
     Accepted(User),
     /// Right, but the account has 2-step authentication on: the budget is kept until the code is
@@ -25,7 +25,7 @@ pub enum Verdict {
 
 /// What a counted failure was, as its audit event kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// A wrong login or password.
     Password,
     /// A wrong or replayed 2-step code.
@@ -35,7 +35,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn kind(self) -> &'static str {
+    pub(crate) fn kind(self) -> &'static str {
         match self {
             Failure::Password => "login_failed",
             Failure::SecondFactor => "two_step_failed",
@@ -45,7 +45,7 @@ impl Failure {
 }
 
 /// `Some(retry_after)` when the account's or the address's failure budget is spent.
-pub fn over_budget(auth: &Auth<'_>, login: &str, peer: IpAddr) -> Option<i64> {
+pub(crate) fn over_budget(auth: &Auth<'_>, login: &str, peer: IpAddr) -> Option<i64> {
     auth.budgets().login_over(login, peer, auth.now())
 }
 
@@ -126,7 +126,7 @@ pub(super) async fn verify(
 }
 
 /// Checks a username-or-email and password against the account and the failure budgets.
-pub async fn login(
+pub(crate) async fn login(
     auth: &Auth<'_>,
     login: &str,
     pw: &str,
@@ -153,7 +153,7 @@ pub async fn login(
 
 /// Confirms the signed-in user's current password (the password change form): a wrong one spends
 /// the login budgets like a failed login. The caller checks [`over_budget`] first.
-pub async fn confirm(
+pub(crate) async fn confirm(
     auth: &Auth<'_>,
     user: &User,
     pw: &str,

@@ -20,11 +20,11 @@ use crate::domain::{crypto, random, secret};
 use crate::store::{AuditEvent, StoreError, User};
 
 /// How long the second step may take after the password.
-pub const PENDING_TTL: i64 = 300;
+pub(crate) const PENDING_TTL: i64 = 300;
 
 /// The outcome of a code typed at the login's second step.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     /// A current, unused TOTP code or an unused recovery code: now spent, and the account's
     /// failures forgotten.
     Accepted,
@@ -38,7 +38,7 @@ pub enum Check {
 
 /// The outcome of enabling 2-step authentication with a seed and a code it produced.
 #[derive(Debug)]
-pub enum Enabled {
+pub(crate) enum Enabled {
     /// On, with these recovery codes, to be shown once.
     Now { recovery_codes: Vec<String> },
     /// The code does not match the seed; nothing changed.
@@ -49,7 +49,7 @@ pub enum Enabled {
 
 /// The outcome of disabling 2-step authentication with a fresh code.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Disabled {
+pub(crate) enum Disabled {
     Now,
     /// It was off already.
     Already,
@@ -134,7 +134,7 @@ async fn spend_code(
 }
 
 /// The login's second step: `typed` is a TOTP code or a recovery code of the pending login's user.
-pub async fn second_step(
+pub(crate) async fn second_step(
     auth: &Auth<'_>,
     user: &User,
     typed: &str,
@@ -181,7 +181,7 @@ async fn pending_tag(
 }
 
 /// A pending login for `user`, valid for [`PENDING_TTL`] seconds: `id.expires.nonce.tag`.
-pub async fn pending_login(auth: &Auth<'_>, user: &User) -> Result<String, StoreError> {
+pub(crate) async fn pending_login(auth: &Auth<'_>, user: &User) -> Result<String, StoreError> {
     let expires = auth.now() + PENDING_TTL;
     let nonce = random::alphanumeric(auth.random, 32);
     let tag = pending_tag(auth, user, expires, &nonce).await?;
@@ -189,7 +189,7 @@ pub async fn pending_login(auth: &Auth<'_>, user: &User) -> Result<String, Store
 }
 
 /// The user of a valid, unexpired pending login.
-pub async fn pending_user(auth: &Auth<'_>, value: &str) -> Result<Option<User>, StoreError> {
+pub(crate) async fn pending_user(auth: &Auth<'_>, value: &str) -> Result<Option<User>, StoreError> {
     let mut parts = value.split('.');
     let (Some(id), Some(expires), Some(nonce), Some(tag), None) = (
         parts.next(),
@@ -216,18 +216,18 @@ pub async fn pending_user(auth: &Auth<'_>, value: &str) -> Result<Option<User>, 
 // ---- enabling and disabling ----
 
 /// A fresh seed to scan.
-pub fn new_seed(auth: &Auth<'_>) -> Vec<u8> {
+pub(crate) fn new_seed(auth: &Auth<'_>) -> Vec<u8> {
     random::bytes::<{ rules::SECRET_BYTES }>(auth.random).to_vec()
 }
 
 /// A seed being set up, sealed to the user so the settings form can carry it back.
-pub fn seal_setup(auth: &Auth<'_>, user_id: i64, seed: &[u8]) -> String {
+pub(crate) fn seal_setup(auth: &Auth<'_>, user_id: i64, seed: &[u8]) -> String {
     let context = crypto::totp_seed_context(user_id, "setup");
     URL_SAFE_NO_PAD.encode(crypto::seal(&auth.key.0, &context, seed, auth.random))
 }
 
 /// The seed a settings form carried back, if it is intact and the user's.
-pub fn open_setup(auth: &Auth<'_>, user_id: i64, sealed: &str) -> Option<Vec<u8>> {
+pub(crate) fn open_setup(auth: &Auth<'_>, user_id: i64, sealed: &str) -> Option<Vec<u8>> {
     let sealed = URL_SAFE_NO_PAD.decode(sealed).ok()?;
     crypto::open(
         &auth.key.0,
@@ -238,7 +238,7 @@ pub fn open_setup(auth: &Auth<'_>, user_id: i64, sealed: &str) -> Option<Vec<u8>
 }
 
 /// Turns 2-step authentication on with `seed`, if `code` is one it produces now.
-pub async fn enable(
+pub(crate) async fn enable(
     auth: &Auth<'_>,
     user_id: i64,
     seed: &[u8],
@@ -282,7 +282,7 @@ pub async fn enable(
 }
 
 /// Turns 2-step authentication off, if `code` is a fresh code; throttled like a login.
-pub async fn disable(
+pub(crate) async fn disable(
     auth: &Auth<'_>,
     user: &User,
     code: &str,

@@ -3,8 +3,8 @@
 //! of the two, so both live here, below `api` and `oauth1`.
 
 /// Bodies on the OAuth endpoints are capped at 64 KiB (security.md, Limits).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The largest body `sites/{site}/posts/new` and `wp/v2/posts` take (other REST routes keep the
 /// server's [`MAX_BODY_BYTES`]).
-pub const POST_BODY_LIMIT: usize = 1024 * 1024;
+pub(crate) const POST_BODY_LIMIT: usize = 1024 * 1024;

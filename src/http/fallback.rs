@@ -15,7 +15,7 @@ use crate::http::headers::no_store;
 use crate::web::error::{ErrorCode, PageError};
 
 /// The fallback for unknown paths.
-pub async fn not_found(request: Request) -> Response {
+pub(crate) async fn not_found(request: Request) -> Response {
     answer(
         StatusCode::NOT_FOUND,
         request.method(),
@@ -24,7 +24,7 @@ pub async fn not_found(request: Request) -> Response {
 }
 
 /// The fallback for known paths asked with a method they do not take.
-pub async fn method_not_allowed(request: Request) -> Response {
+pub(crate) async fn method_not_allowed(request: Request) -> Response {
     answer(
         StatusCode::METHOD_NOT_ALLOWED,
         request.method(),

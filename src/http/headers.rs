@@ -9,20 +9,24 @@ use axum::response::{IntoResponse, Response};
 use crate::state::AppState;
 
 /// Request line and header limits (security.md: 8 KiB and 32 KiB), checked before routing.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
-pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_URI_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
 /// Adds `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
-pub fn no_store(headers: &mut HeaderMap) {
+pub(crate) fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// Refuses oversized request lines and header blocks, then adds the security headers to every
 /// response and the discovery `Link` to every page and REST response.
-pub async fn harden(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn harden(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     // The length `uri().to_string()` would have, without building the string on every request.
     let uri = request.uri();
     let uri_len = uri.scheme_str().map_or(0, |s| s.len() + 3)

@@ -2,11 +2,11 @@
 //! headers, tracing without query strings, the peer address, and the server loop with graceful
 //! shutdown.
 
-pub mod body;
-pub mod error_code;
-pub mod fallback;
-pub mod headers;
-pub mod observe;
-pub mod params;
-pub mod peer;
+pub(crate) mod body;
+pub(crate) mod error_code;
+pub(crate) mod fallback;
+pub(crate) mod headers;
+pub(crate) mod observe;
+pub(crate) mod params;
+pub(crate) mod peer;
 pub mod serve;

@@ -18,7 +18,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// A security event a handler reports by putting it in its response's extensions, for the layer
 /// to count and log (handlers that answer errors without the application state use this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecurityEvent {
+pub(crate) enum SecurityEvent {
     /// An OAuth1-signed request was refused; the value is its `oauth_problem`.
     OAuth1Refused(&'static str),
 }
@@ -37,7 +37,11 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// The layer: times the request, then logs and counts its answer.
-pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn observe(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
     let metrics = state.store.metrics();
@@ -91,7 +95,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
 }
 
 /// `/metrics` on the main listener, unless `metrics.listen` moves it to its own address.
-pub fn routes(state: &AppState) -> axum::Router<AppState> {
+pub(crate) fn routes(state: &AppState) -> axum::Router<AppState> {
     let router = axum::Router::new();
     if state.settings.metrics_listen.is_some() {
         return router;
@@ -100,7 +104,7 @@ pub fn routes(state: &AppState) -> axum::Router<AppState> {
 }
 
 /// The router served on `metrics.listen`: `/metrics` and nothing else.
-pub fn metrics_app(state: AppState) -> axum::Router {
+pub(crate) fn metrics_app(state: AppState) -> axum::Router {
     axum::Router::new()
         .route("/metrics", axum::routing::get(scrape))
         .with_state(state)
@@ -108,7 +112,7 @@ pub fn metrics_app(state: AppState) -> axum::Router {
 
 /// `GET /metrics`: the Prometheus text format (version 0.0.4). Sampled state (the pool, the
 /// validation cache, build info) is read now; a probe times one connection acquisition.
-pub async fn scrape(State(state): State<AppState>) -> Response {
+pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
     use axum::response::IntoResponse;
     let store = &state.store;
     let metrics = store.metrics();

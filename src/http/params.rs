@@ -3,27 +3,27 @@
 //! Decoding follows `domain::input`: strict UTF-8 (never a U+FFFD in place of what was sent) and no
 //! control character, except TAB, LF and CR in the free-text fields a caller names.
 
-pub use crate::domain::input::Malformed;
+pub(crate) use crate::domain::input::Malformed;
 use crate::domain::input::{Field, decode_form};
 
 /// The decoded parameters of a query string or form body, in order.
 #[derive(Debug, Clone, Default)]
-pub struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 /// A parameter that was sent more than once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("The \"{0}\" parameter was sent more than once.")]
-pub struct Repeated(pub String);
+pub(crate) struct Repeated(pub String);
 
 impl Params {
     /// Every value an identifier or a protocol parameter; the first malformed parameter is the
     /// error.
-    pub fn decode(raw: &[u8]) -> Result<Self, Malformed> {
+    pub(crate) fn decode(raw: &[u8]) -> Result<Self, Malformed> {
         Self::decode_with_text(raw, &[])
     }
 
     /// As [`Params::decode`], with `text` naming the free-text fields (TAB, LF and CR allowed).
-    pub fn decode_with_text(raw: &[u8], text: &[&str]) -> Result<Self, Malformed> {
+    pub(crate) fn decode_with_text(raw: &[u8], text: &[&str]) -> Result<Self, Malformed> {
         let (params, malformed) = Self::decode_partial(raw, text);
         Self::first(params, malformed)
     }
@@ -37,7 +37,7 @@ impl Params {
 
     /// The well-formed parameters, and the malformed ones (left out), for an endpoint whose answer
     /// depends on which parameter was malformed (authorize: a page or a redirect).
-    pub fn decode_partial(raw: &[u8], text: &[&str]) -> (Self, Vec<Malformed>) {
+    pub(crate) fn decode_partial(raw: &[u8], text: &[&str]) -> (Self, Vec<Malformed>) {
         let field_of = |name: &str| match text.contains(&name) {
             true => Field::Text,
             false => Field::Line,
@@ -48,16 +48,16 @@ impl Params {
 
     /// The well-formed parameters only: a malformed one reads as absent. For callers not yet moved
     /// to [`Params::decode`], which says what was malformed; never the U+FFFD of lossy decoding.
-    pub fn parse(raw: &[u8]) -> Self {
+    pub(crate) fn parse(raw: &[u8]) -> Self {
         Self::decode_partial(raw, &[]).0
     }
 
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         Self(pairs)
     }
 
     /// The value of `name` when sent once with a non-empty value; `None` when absent or empty.
-    pub fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
+    pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
         let mut found = None;
         for (k, v) in &self.0 {
             if k == name {
@@ -71,19 +71,11 @@ impl Params {
     }
 
     /// The first parameter, among `names`, that was sent more than once.
-    pub fn first_repeated(&self, names: &[&str]) -> Option<Repeated> {
+    pub(crate) fn first_repeated(&self, names: &[&str]) -> Option<Repeated> {
         names.iter().find_map(|n| self.get(n).err())
     }
 
-    pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn pairs(&self) -> &[(String, String)] {
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
 }

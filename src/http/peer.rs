@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer(pub IpAddr);
+pub(crate) struct Peer(pub IpAddr);
 
 impl FromRequestParts<AppState> for Peer {
     type Rejection = Infallible;

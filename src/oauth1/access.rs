@@ -15,7 +15,7 @@ use crate::domain::secret;
 use crate::state::AppState;
 use crate::store::{AuditEvent, NewAccessToken};
 
-pub async fn access(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn access(State(state): State<AppState>, request: Request) -> Response {
     match exchange(&state, request).await {
         Ok(body) => super::form_response(body),
         Err(problem) => super::with_cors(problem.into_response()),

@@ -141,7 +141,7 @@ async fn pending(state: &AppState, params: &Params) -> Result<Pending, PageError
 }
 
 /// GET: the login detour, then the consent page.
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     session: Option<SessionUser>,
     uri: Uri,
@@ -228,7 +228,7 @@ fn redeliver(
 }
 
 /// POST: the consent form's answer.
-pub async fn decide(
+pub(crate) async fn decide(
     State(state): State<AppState>,
     headers: HeaderMap,
     session: Option<SessionUser>,

@@ -4,16 +4,16 @@
 //! file per endpoint and the problem-reporting errors.
 //! `client` is the consumer's side (signing an outgoing request), for the playground.
 
-pub mod access;
-pub mod authorize;
-pub mod callback;
+pub(crate) mod access;
+pub(crate) mod authorize;
+pub(crate) mod callback;
 pub mod client;
-pub mod problem;
-pub mod problem_code;
+pub(crate) mod problem;
+pub(crate) mod problem_code;
 mod protocol;
-pub mod request;
+pub(crate) mod request;
 pub mod signature;
-pub mod verify;
+pub(crate) mod verify;
 
 use axum::Router;
 use axum::extract::Request;

@@ -14,10 +14,10 @@ use crate::http::headers::no_store;
 use crate::store::{Reported, StoreError};
 
 /// The `Content-Type` of every `/oauth1/request` and `/oauth1/access` answer, errors included.
-pub const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Problem {
+pub(crate) enum Problem {
     #[error(transparent)]
     Param(#[from] ParamError),
     #[error("the required parameter {0} is missing")]
@@ -65,7 +65,7 @@ impl From<StoreError> for Problem {
 }
 
 impl Problem {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::Param(_)
             | Self::Absent(_)
@@ -79,7 +79,7 @@ impl Problem {
     }
 
     /// The `oauth_problem` code (OAuth Problem Reporting extension).
-    pub fn code(&self) -> ProblemCode {
+    pub(crate) fn code(&self) -> ProblemCode {
         match self {
             Self::Param(e) => e.problem(),
             Self::Absent(_) => ProblemCode::ParameterAbsent,
@@ -126,7 +126,7 @@ impl Problem {
     }
 
     /// The WordPress JSON shape for REST routes: 401 (503 when storage failed).
-    pub fn into_rest_response(self) -> Response {
+    pub(crate) fn into_rest_response(self) -> Response {
         let status = match self {
             Self::Unavailable | Self::Internal => self.status(),
             _ => StatusCode::UNAUTHORIZED,

@@ -3,7 +3,7 @@
 
 crate::http::error_code::error_code! {
     /// An `oauth_problem` value (OAuth Problem Reporting extension, `spec/oauth1.md` §5).
-    pub enum ProblemCode {
+    pub(crate) enum ProblemCode {
         ParameterAbsent = "parameter_absent",
         ParameterRejected = "parameter_rejected",
         SignatureMethodRejected = "signature_method_rejected",

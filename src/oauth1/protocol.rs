@@ -75,7 +75,7 @@ pub enum ParamError {
 
 impl ParamError {
     /// The OAuth Problem Reporting code for `oauth_problem`.
-    pub fn problem(&self) -> ProblemCode {
+    pub(crate) fn problem(&self) -> ProblemCode {
         match self {
             Self::NotOAuth | Self::Absent(_) => ProblemCode::ParameterAbsent,
             Self::MalformedHeader(_)

@@ -16,7 +16,7 @@ use crate::domain::secret;
 use crate::state::AppState;
 use crate::store::NewRequestToken;
 
-pub async fn request(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn request(State(state): State<AppState>, request: Request) -> Response {
     match issue(&state, request).await {
         Ok(body) => super::form_response(body),
         Err(problem) => super::with_cors(problem.into_response()),

@@ -23,7 +23,7 @@ const MAX_NONCE_LEN: usize = 255;
 
 /// What a request needs to carry, as told by the endpoint it reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// `/oauth1/request`: signed by the consumer alone.
     Consumer,
     /// `/oauth1/access`: a request token and its verifier.
@@ -33,7 +33,7 @@ pub enum Expect {
 }
 
 #[derive(Debug)]
-pub enum Token {
+pub(crate) enum Token {
     None,
     Request(RequestToken),
     Access(std::sync::Arc<AccessToken>),
@@ -41,7 +41,7 @@ pub enum Token {
 
 /// A request whose signature verified and whose nonce is now spent.
 #[derive(Debug)]
-pub struct Verified {
+pub(crate) struct Verified {
     pub app: std::sync::Arc<App>,
     pub collected: Collected,
     pub token: Token,
@@ -49,7 +49,7 @@ pub struct Verified {
 
 /// The parts of an HTTP request that a signature covers, owned.
 #[derive(Debug, Clone, Default)]
-pub struct Incoming {
+pub(crate) struct Incoming {
     pub method: String,
     pub path: String,
     pub query: Option<String>,
@@ -58,7 +58,7 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    pub fn parts(&self) -> RequestParts<'_> {
+    pub(crate) fn parts(&self) -> RequestParts<'_> {
         RequestParts {
             method: &self.method,
             path: &self.path,
@@ -68,13 +68,13 @@ impl Incoming {
         }
     }
 
-    pub fn has_oauth(&self) -> bool {
+    pub(crate) fn has_oauth(&self) -> bool {
         signature::has_oauth(&self.parts())
     }
 
     /// Reads the request, buffering a form body (the only kind that is signed, RFC 5849
     /// §3.4.1.3.1); returns the request rebuilt around the same body so it can still be served.
-    pub async fn read(request: Request) -> Result<(Incoming, Request), Problem> {
+    pub(crate) async fn read(request: Request) -> Result<(Incoming, Request), Problem> {
         let (parts, body) = request.into_parts();
         let mut incoming = Incoming {
             method: parts.method.as_str().to_owned(),
@@ -111,7 +111,7 @@ impl Incoming {
 }
 
 /// Whether the body is `application/x-www-form-urlencoded` (parameters such as `charset` allowed).
-pub fn is_form(headers: &HeaderMap) -> bool {
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -123,7 +123,7 @@ pub fn is_form(headers: &HeaderMap) -> bool {
 }
 
 /// Verifies `incoming` as `expect` says, and spends its nonce.
-pub async fn verify(
+pub(crate) async fn verify(
     state: &AppState,
     incoming: &Incoming,
     expect: Expect,

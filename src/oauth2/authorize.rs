@@ -44,7 +44,7 @@ struct ConsentPage<'a> {
     csrf: String,
 }
 
-pub async fn get_authorize(
+pub(crate) async fn get_authorize(
     state: State<AppState>,
     session: Option<SessionUser>,
     query: RawQuery,
@@ -52,7 +52,7 @@ pub async fn get_authorize(
     show(state, session, query, Endpoint::Authorize).await
 }
 
-pub async fn get_authenticate(
+pub(crate) async fn get_authenticate(
     state: State<AppState>,
     session: Option<SessionUser>,
     query: RawQuery,
@@ -140,7 +140,7 @@ async fn consent_page(
 }
 
 /// The consent form's POST: re-validates everything, checks the CSRF token, then issues or denies.
-pub async fn post_authorize(
+pub(crate) async fn post_authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
     session: Option<SessionUser>,

@@ -20,21 +20,21 @@ use crate::store::App;
 use crate::web::error::PageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseType {
+pub(super) enum ResponseType {
     Code,
     Token,
 }
 
 /// Which endpoint the request came through: `authenticate` defaults the scope to `auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(super) enum Endpoint {
     Authorize,
     Authenticate,
 }
 
 /// A validated authorization request.
 #[derive(Debug, Clone)]
-pub struct AuthzRequest {
+pub(super) struct AuthzRequest {
     pub app: App,
     pub redirect_uri: String,
     pub response_type: ResponseType,
@@ -46,7 +46,7 @@ pub struct AuthzRequest {
 
 /// An error once the redirect URI is known: sent back to the client.
 #[derive(Debug)]
-pub struct Bounce {
+pub(super) struct Bounce {
     pub(super) redirect_uri: String,
     pub(super) response_type: ResponseType,
     pub(super) state: Option<String>,
@@ -54,7 +54,7 @@ pub struct Bounce {
     pub(super) description: String,
 }
 
-pub enum Refused {
+pub(super) enum Refused {
     Page(PageError),
     Bounce(Box<Bounce>),
 }
@@ -74,7 +74,7 @@ impl From<crate::store::StoreError> for Refused {
 /// Validates the parameters in the order of oauth2.md §2. `malformed` are the parameters that broke
 /// the input rule (`domain::input`): a page when one is `client_id` or `redirect_uri`, otherwise
 /// `invalid_request` at the redirect URI, like a repeated parameter (catalogue BR04, IN01).
-pub async fn validate(
+pub(super) async fn validate(
     state: &AppState,
     params: &Params,
     malformed: &[Malformed],

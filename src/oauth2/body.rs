@@ -11,7 +11,7 @@ use crate::domain::input::{self, Field, Problem};
 use crate::http::body::MAX_BODY_BYTES;
 use crate::http::params::{Malformed, Params};
 
-pub async fn read_form(request: Request) -> Result<(HeaderMap, Params), OAuthError> {
+pub(crate) async fn read_form(request: Request) -> Result<(HeaderMap, Params), OAuthError> {
     if request.uri().query().is_some_and(|q| !q.is_empty()) {
         return Err(OAuthError::invalid_request(
             "Send the parameters in the request body, not in the URL.",

@@ -15,14 +15,14 @@ use crate::store::App;
 
 /// How the client authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Basic,
     Body,
     /// A native app without a secret; PKCE must then prove possession.
     None,
 }
 
-pub struct Client {
+pub(crate) struct Client {
     pub app: App,
     pub method: Method,
 }
@@ -93,13 +93,13 @@ fn presented(params: &Params, headers: &HeaderMap) -> Result<Presented, OAuthErr
 
 /// Counts a failure against the client's and the address's budgets: bad client credentials, and
 /// guessed codes (catalogue CL07, AC06).
-pub fn record_failure(state: &AppState, client_id: &str, peer: Peer) {
+pub(crate) fn record_failure(state: &AppState, client_id: &str, peer: Peer) {
     let budgets = state.auth().budgets();
     budgets.client_spend(client_id, peer.0, state.now());
 }
 
 /// Authenticates the client of a token-endpoint request.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     params: &Params,
     headers: &HeaderMap,

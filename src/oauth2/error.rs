@@ -15,7 +15,7 @@ use crate::store::{Reported, StoreError};
 crate::http::error_code::error_code! {
     /// The `error` codes Latchkey answers (RFC 6749 §4.1.2.1 and §5.2, plus the WordPress.com
     /// dialect's `needs_2fa` and `rate_limited`).
-    pub enum ErrorCode {
+    pub(crate) enum ErrorCode {
         InvalidRequest = "invalid_request",
         InvalidClient = "invalid_client",
         InvalidGrant = "invalid_grant",
@@ -32,14 +32,14 @@ crate::http::error_code::error_code! {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
-pub struct OAuthError {
+pub(crate) struct OAuthError {
     pub code: ErrorCode,
     pub description: String,
     pub kind: Kind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// 400.
     BadRequest,
     /// 401 with `WWW-Authenticate: Basic` (the client tried HTTP Basic and failed).
@@ -67,35 +67,35 @@ impl OAuthError {
         }
     }
 
-    pub fn invalid_request(description: impl Into<String>) -> Self {
+    pub(crate) fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, description)
     }
 
-    pub fn invalid_client(description: impl Into<String>) -> Self {
+    pub(crate) fn invalid_client(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidClient, description)
     }
 
-    pub fn invalid_grant(description: impl Into<String>) -> Self {
+    pub(crate) fn invalid_grant(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidGrant, description)
     }
 
-    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized_client(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::UnauthorizedClient, description)
     }
 
-    pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
+    pub(crate) fn unsupported_grant_type(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::UnsupportedGrantType, description)
     }
 
-    pub fn invalid_scope(description: impl Into<String>) -> Self {
+    pub(crate) fn invalid_scope(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidScope, description)
     }
 
-    pub fn needs_2fa(description: impl Into<String>) -> Self {
+    pub(crate) fn needs_2fa(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::Needs2fa, description)
     }
 
-    pub fn throttled(retry_after: i64) -> Self {
+    pub(crate) fn throttled(retry_after: i64) -> Self {
         Self {
             code: ErrorCode::RateLimited,
             description: "Too many failed attempts. Try again later.".into(),
@@ -103,7 +103,7 @@ impl OAuthError {
         }
     }
 
-    pub fn unavailable() -> Self {
+    pub(crate) fn unavailable() -> Self {
         Self {
             code: ErrorCode::ServerError,
             description: "The server is temporarily unavailable. Try again shortly.".into(),
@@ -112,7 +112,7 @@ impl OAuthError {
     }
 
     /// The same error, answered 401 with a Basic challenge.
-    pub fn with_basic_challenge(mut self) -> Self {
+    pub(crate) fn with_basic_challenge(mut self) -> Self {
         self.kind = Kind::BasicChallenge;
         self
     }

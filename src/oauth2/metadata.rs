@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::domain::scope::Area;
 use crate::state::AppState;
 
-pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn metadata(State(state): State<AppState>) -> Json<Value> {
     let base = state.settings.base_url();
     let mut scopes: Vec<&str> = vec!["global", "auth"];
     scopes.extend(Area::ALL.iter().map(|a| a.as_str()));

@@ -1,16 +1,16 @@
 //! The OAuth2 endpoints in the WordPress.com dialect (oauth2.md): authorize and authenticate (with
 //! login and consent), the token endpoint, and token-info.
 
-pub mod authorize;
+pub(crate) mod authorize;
 mod authorize_pages;
 mod authorize_request;
-pub mod blog;
-pub mod body;
-pub mod client_auth;
-pub mod error;
-pub mod metadata;
-pub mod token;
-pub mod token_info;
+pub(crate) mod blog;
+pub(crate) mod body;
+pub(crate) mod client_auth;
+pub(crate) mod error;
+pub(crate) mod metadata;
+pub(crate) mod token;
+pub(crate) mod token_info;
 pub mod tokens;
 
 use axum::Router;

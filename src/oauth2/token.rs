@@ -54,7 +54,7 @@ struct Issued {
     expires_in: Option<i64>,
 }
 
-pub async fn token(
+pub(crate) async fn token(
     State(state): State<AppState>,
     peer: Peer,
     request: Request,

@@ -19,7 +19,7 @@ use crate::http::params::Repeated;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 
-pub const INVALID_TOKEN: &str = "The specified token is invalid.";
+pub(crate) const INVALID_TOKEN: &str = "The specified token is invalid.";
 
 /// The answer, borrowed from the cached grant: serialising it writes straight into the response
 /// buffer, with no intermediate strings (the ids are JSON strings on the wire, oauth2.md §5).
@@ -66,7 +66,7 @@ fn client_and_token(query: &[u8]) -> Result<(Param<'_>, Param<'_>), String> {
     ))
 }
 
-pub async fn token_info(
+pub(crate) async fn token_info(
     State(state): State<AppState>,
     peer: Peer,
     RawQuery(query): RawQuery,

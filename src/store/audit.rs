@@ -42,10 +42,10 @@ pub struct AuditFilter {
 }
 
 /// Kinds that are failed logins, counted by `latchkey_login_failures_total{reason}`.
-pub const LOGIN_FAILURES: &[&str] = &["login_failed", "two_step_failed", "needs_2fa"];
+pub(super) const LOGIN_FAILURES: &[&str] = &["login_failed", "two_step_failed", "needs_2fa"];
 
 /// Kinds that are security events: each also gets a WARN line.
-pub const SECURITY_EVENTS: &[&str] = &[
+pub(super) const SECURITY_EVENTS: &[&str] = &[
     "login_failed",
     "two_step_failed",
     "needs_2fa",

@@ -21,7 +21,7 @@ use super::{Db, Result, StoreError, with_pool};
 
 /// The most nonces one statement inserts (five bound values each, far below both databases'
 /// limits).
-pub const MAX_BATCH: usize = 512;
+pub(super) const MAX_BATCH: usize = 512;
 /// Requests that may wait for the writer before senders wait too.
 const QUEUE: usize = 8_192;
 

@@ -78,7 +78,7 @@ pub struct Nonce<'a> {
 }
 
 /// How many wrong verifiers destroy a request token (security O110).
-pub const MAX_FAILED_VERIFIERS: i64 = 5;
+pub(super) const MAX_FAILED_VERIFIERS: i64 = 5;
 
 const REQUEST_COLUMNS: &str = "id, secret_enc, app_id, callback, verifier_digest, verifier_enc, user_id, site_id, \
      approved_at, failed_verifiers, expires_at";

@@ -46,7 +46,7 @@ struct AppPasswordsPage<'a> {
 }
 
 /// A Unix time as a UTC date and time for people.
-pub fn when(t: i64) -> String {
+pub(crate) fn when(t: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
@@ -88,7 +88,7 @@ async fn render(
     Ok(response)
 }
 
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     s: Option<SessionUser>,
 ) -> Result<Response, PageError> {
@@ -99,7 +99,7 @@ pub async fn show(
 }
 
 /// `POST /me/security/application-passwords`: creates one named `name` and shows it once.
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     s: Option<SessionUser>,
     headers: HeaderMap,
@@ -168,7 +168,7 @@ pub async fn create(
 }
 
 /// `POST /me/security/application-passwords/{id}/revoke`: revokes it and the tokens issued with it.
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     s: Option<SessionUser>,
     Path(id): Path<String>,

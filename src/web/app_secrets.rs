@@ -20,7 +20,7 @@ use crate::store::App;
 
 /// Which secret a confirmation page resets.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Which {
+pub(crate) enum Which {
     Client,
     Consumer,
 }
@@ -68,7 +68,7 @@ fn no_consumer() -> PageError {
 }
 
 /// `GET /apps/{id}/reset-secret`: "are you sure?".
-pub async fn confirm_reset_secret(
+pub(crate) async fn confirm_reset_secret(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
@@ -77,7 +77,7 @@ pub async fn confirm_reset_secret(
 }
 
 /// `GET /apps/{id}/regenerate-consumer-secret`: "are you sure?".
-pub async fn confirm_regenerate_consumer_secret(
+pub(crate) async fn confirm_regenerate_consumer_secret(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
@@ -85,7 +85,7 @@ pub async fn confirm_regenerate_consumer_secret(
     confirm(state, viewer, id, Which::Consumer).await
 }
 
-pub async fn reset_secret(
+pub(crate) async fn reset_secret(
     State(state): State<AppState>,
     viewer: Viewer,
     jar: CookieJar,
@@ -110,7 +110,7 @@ pub async fn reset_secret(
     Ok(redirect_to_app(&state, &viewer, jar, app.id, issued))
 }
 
-pub async fn regenerate_consumer_secret(
+pub(crate) async fn regenerate_consumer_secret(
     State(state): State<AppState>,
     viewer: Viewer,
     jar: CookieJar,

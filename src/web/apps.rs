@@ -27,7 +27,7 @@ use crate::store::{App, AuditEvent, Tx};
 
 /// What the app form shows: the user's input, kept as typed.
 #[derive(Debug, Clone)]
-pub struct AppFields {
+pub(crate) struct AppFields {
     pub name: String,
     pub description: String,
     pub website: String,
@@ -189,7 +189,10 @@ pub(super) async fn owned(state: &AppState, viewer: &Viewer, id: &str) -> Result
     }
 }
 
-pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
     let apps = state
         .store
         .list_apps(Some(viewer.0.user.id))
@@ -210,7 +213,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
 /// hold one redirect URI or origin a line (each line is then checked as a URL).
 const APP_TEXT_FIELDS: &[&str] = &["description", "redirect_uris", "js_origins"];
 
-pub async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response {
+pub(crate) async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response {
     page::render(AppFormPage {
         nav: Nav::new(&state, &viewer, "apps"),
         app_id: None,
@@ -220,7 +223,7 @@ pub async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response
     })
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     viewer: Viewer,
     jar: CookieJar,
@@ -334,7 +337,7 @@ fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Flash) -> AppPa
     }
 }
 
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
     jar: CookieJar,
@@ -346,7 +349,7 @@ pub async fn show(
     Ok(page::render((jar, app_page(&state, &viewer, app, issued))))
 }
 
-pub async fn edit_form(
+pub(crate) async fn edit_form(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
@@ -361,7 +364,7 @@ pub async fn edit_form(
     }))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     viewer: Viewer,
     jar: CookieJar,
@@ -417,7 +420,7 @@ pub async fn update(
     }
 }
 
-pub async fn confirm_delete(
+pub(crate) async fn confirm_delete(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
@@ -432,7 +435,7 @@ pub async fn confirm_delete(
     }))
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::store::{AuditEvent, Connection};
 
 /// One approval, as the page words it.
-pub struct GrantView {
+pub(crate) struct GrantView {
     /// The site name and URL, or what a `global`/`auth` grant reaches.
     pub target: String,
     pub scope: String,
@@ -26,7 +26,7 @@ pub struct GrantView {
 }
 
 /// An app with every approval the user gave it.
-pub struct AppConnection {
+pub(crate) struct AppConnection {
     pub app_id: i64,
     pub name: String,
     pub description: String,
@@ -64,7 +64,7 @@ fn view(c: &Connection) -> GrantView {
 }
 
 /// Groups the user's grants by app, keeping the store's order.
-pub fn group(connections: &[Connection]) -> Vec<AppConnection> {
+pub(crate) fn group(connections: &[Connection]) -> Vec<AppConnection> {
     let mut apps: Vec<AppConnection> = Vec::new();
     for c in connections {
         match apps.last_mut() {
@@ -81,7 +81,7 @@ pub fn group(connections: &[Connection]) -> Vec<AppConnection> {
     apps
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
     RawQuery(query): RawQuery,
@@ -95,7 +95,7 @@ pub async fn list(
     }))
 }
 
-pub async fn disconnect(
+pub(crate) async fn disconnect(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(app_id): Path<String>,

@@ -16,11 +16,11 @@ use crate::domain::crypto::{self, FLASH_CONTEXT};
 use crate::state::AppState;
 
 /// How long a flash waits for its GET.
-pub const FLASH_TTL_SECS: i64 = 300;
+pub(crate) const FLASH_TTL_SECS: i64 = 300;
 
 /// What the next GET of `path` shows once.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct Flash {
+pub(crate) struct Flash {
     pub notice: Option<String>,
     pub client_secret: Option<String>,
     pub consumer_secret: Option<String>,
@@ -43,7 +43,7 @@ fn name(state: &AppState) -> &'static str {
 }
 
 /// The cookie that carries `flash` to the next GET of `path` by `user_id`.
-pub fn cookie(state: &AppState, user_id: i64, path: &str, flash: Flash) -> Cookie<'static> {
+pub(crate) fn cookie(state: &AppState, user_id: i64, path: &str, flash: Flash) -> Cookie<'static> {
     let sealed = Sealed {
         user_id,
         path: path.to_owned(),
@@ -58,7 +58,12 @@ pub fn cookie(state: &AppState, user_id: i64, path: &str, flash: Flash) -> Cooki
 
 /// The flash for this GET of `path` by `user_id`, if one is waiting; the returned jar clears the
 /// cookie whenever one was sent (used, expired, forged or for another page alike).
-pub fn take(state: &AppState, jar: CookieJar, user_id: i64, path: &str) -> (CookieJar, Flash) {
+pub(crate) fn take(
+    state: &AppState,
+    jar: CookieJar,
+    user_id: i64,
+    path: &str,
+) -> (CookieJar, Flash) {
     let Some(value) = jar.get(name(state)).map(|c| c.value().to_owned()) else {
         return (jar, Flash::default());
     };

@@ -15,7 +15,7 @@ use crate::state::AppState;
 /// a visitor, the way to log in (and to sign up, when it is on).
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
-pub struct HomePage {
+pub(crate) struct HomePage {
     nav: Option<Nav>,
     display_name: String,
     signup_enabled: bool,
@@ -38,7 +38,7 @@ fn home_page(state: &AppState, session: Option<SessionUser>) -> HomePage {
 
 /// `/`: the home page, or, as WordPress does for sites without pretty links, the REST index
 /// (`?rest_route=/`) and the OAuth1 endpoints (`?rest_oauth1=request|authorize|access`).
-pub async fn root(
+pub(crate) async fn root(
     State(state): State<AppState>,
     session: Option<SessionUser>,
     request: Request,
@@ -68,7 +68,7 @@ pub async fn root(
     }
 }
 
-pub async fn stylesheet() -> impl IntoResponse {
+pub(crate) async fn stylesheet() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),

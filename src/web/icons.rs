@@ -25,13 +25,13 @@ use crate::state::AppState;
 use crate::store::AppIcon;
 
 /// The largest icon Latchkey keeps.
-pub const MAX_ICON_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_ICON_BYTES: usize = 256 * 1024;
 /// The whole fetch, from the DNS lookup to the last byte.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why an icon could not be fetched; the message is shown next to the icon URL field.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum IconError {
+pub(crate) enum IconError {
     #[error("the icon URL must be an https:// URL")]
     NotHttps,
     #[error("the icon URL points to a private or local address, which Latchkey does not fetch")]
@@ -52,7 +52,7 @@ pub enum IconError {
 
 /// Whether an address may be fetched from: globally routable unicast only (loopback too when
 /// `allow_loopback`).
-pub fn address_allowed(ip: IpAddr, allow_loopback: bool) -> bool {
+pub(crate) fn address_allowed(ip: IpAddr, allow_loopback: bool) -> bool {
     match ip {
         IpAddr::V4(v4) => v4_allowed(v4, allow_loopback),
         IpAddr::V6(v6) => {
@@ -107,7 +107,7 @@ fn declared_type(content_type: &str) -> Option<&'static str> {
 }
 
 /// The image type the bytes' signature shows.
-pub fn sniffed_type(bytes: &[u8]) -> Option<&'static str> {
+pub(crate) fn sniffed_type(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")
     } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
@@ -122,7 +122,7 @@ pub fn sniffed_type(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Fetches the icon at `raw_url` under the rules above.
-pub async fn fetch(raw_url: &str, allow_loopback: bool) -> Result<AppIcon, IconError> {
+pub(crate) async fn fetch(raw_url: &str, allow_loopback: bool) -> Result<AppIcon, IconError> {
     match tokio::time::timeout(FETCH_TIMEOUT, fetch_within(raw_url, allow_loopback)).await {
         Ok(result) => result,
         Err(_) => Err(IconError::Timeout),
@@ -228,7 +228,7 @@ async fn fetch_within(raw_url: &str, allow_loopback: bool) -> Result<AppIcon, Ic
 }
 
 /// Up to two initials of the app's name, for the icon of an app without one.
-pub fn initials(name: &str) -> String {
+pub(crate) fn initials(name: &str) -> String {
     let mut out: String = name
         .split_whitespace()
         .filter_map(|word| word.chars().find(|c| c.is_alphanumeric()))
@@ -265,7 +265,7 @@ fn initials_svg(app_id: i64, name: &str) -> String {
 
 /// `GET /apps/{client_id}/icon`: the fetched icon with its own strict type, or the initials. Any
 /// visitor may load it (the consent page shows it to whoever is asked to approve the app).
-pub async fn serve(
+pub(crate) async fn serve(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
@@ -311,14 +311,14 @@ pub async fn serve(
 
 /// What the app form does about the icon URL: fetch it when it is new or changed (and keep the
 /// result to store once the app is saved), or forget the stored icon when the URL was emptied.
-pub enum IconChange {
+pub(crate) enum IconChange {
     Keep,
     Store(AppIcon),
     Remove,
 }
 
 /// Fetches the icon at `new_url` when it differs from `old_url`; the error is the icon field's.
-pub async fn prepare(
+pub(crate) async fn prepare(
     state: &AppState,
     old_url: Option<&str>,
     new_url: &str,
@@ -335,7 +335,7 @@ pub async fn prepare(
 }
 
 /// Applies the change to the saved app, in the transaction that saves it.
-pub async fn apply(
+pub(crate) async fn apply(
     tx: &mut crate::store::Tx<'_>,
     app_id: i64,
     change: IconChange,

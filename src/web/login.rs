@@ -36,7 +36,7 @@ struct LoginPage<'a> {
 
 /// The name of the app whose authorization (`/oauth2/authorize`, `/oauth2/authenticate` or
 /// `/oauth1/authorize`) the login interrupts, read from the page it returns to.
-pub async fn asking_app(state: &AppState, redirect_to: &str) -> Option<String> {
+pub(crate) async fn asking_app(state: &AppState, redirect_to: &str) -> Option<String> {
     let (path, query) = redirect_to.split_once('?')?;
     let params = Params::parse(query.as_bytes());
     let app_id = match path {
@@ -105,7 +105,7 @@ async fn login_form(
     response
 }
 
-pub async fn form(
+pub(crate) async fn form(
     State(state): State<AppState>,
     jar: CookieJar,
     RawQuery(query): RawQuery,
@@ -122,7 +122,7 @@ pub async fn form(
     .await)
 }
 
-pub async fn submit(
+pub(crate) async fn submit(
     State(state): State<AppState>,
     peer: Peer,
     jar: CookieJar,
@@ -194,7 +194,7 @@ pub async fn submit(
     }
 }
 
-pub async fn logout(
+pub(crate) async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
     headers: HeaderMap,

@@ -3,24 +3,24 @@
 //! (applications manager, connected applications, sites, sign-up, playground, sharing `page`'s
 //! frame), and the shared error page. Sessions and CSRF tokens live in `session`.
 
-pub mod app_passwords;
-pub mod app_secrets;
-pub mod apps;
-pub mod connections;
-pub mod error;
-pub mod flash;
-pub mod home;
-pub mod icons;
-pub mod login;
-pub mod page;
-pub mod playground;
-pub mod redirect;
-pub mod second_step;
-pub mod security;
+pub(crate) mod app_passwords;
+pub(crate) mod app_secrets;
+pub(crate) mod apps;
+pub(crate) mod connections;
+pub(crate) mod error;
+pub(crate) mod flash;
+pub(crate) mod home;
+pub(crate) mod icons;
+pub(crate) mod login;
+pub(crate) mod page;
+pub(crate) mod playground;
+pub(crate) mod redirect;
+pub(crate) mod second_step;
+pub(crate) mod security;
 pub mod session;
-pub mod signup;
-pub mod sites;
-pub mod two_step;
+pub(crate) mod signup;
+pub(crate) mod sites;
+pub(crate) mod two_step;
 
 use axum::Router;
 use axum::routing::get;

@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// The logged-in user of a page. Without a session, GET requests are sent to the login page with a
 /// `redirect_to` back here; other methods are refused (their form would be lost anyway).
-pub struct Viewer(pub SessionUser);
+pub(crate) struct Viewer(pub SessionUser);
 
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for Viewer {
 }
 
 /// The navigation bar of a signed-in page (templates/layout.html).
-pub struct Nav {
+pub(crate) struct Nav {
     pub username: String,
     pub logout_csrf: String,
     /// Which entry is the current page: `apps`, `connections`, `sites`, `security`, `playground`.
@@ -53,13 +53,13 @@ pub struct Nav {
 }
 
 impl Nav {
-    pub fn new(state: &AppState, viewer: &Viewer, current: &'static str) -> Self {
+    pub(crate) fn new(state: &AppState, viewer: &Viewer, current: &'static str) -> Self {
         Nav::of(state, &viewer.0, current)
     }
 
     /// For pages that take the session themselves (the security pages send visitors to the login
     /// page their own way).
-    pub fn of(state: &AppState, s: &SessionUser, current: &'static str) -> Self {
+    pub(crate) fn of(state: &AppState, s: &SessionUser, current: &'static str) -> Self {
         Nav {
             username: s.user.username.clone(),
             logout_csrf: session::csrf_token(state, s, "logout"),
@@ -70,13 +70,13 @@ impl Nav {
 
 /// A message shown next to the form field that caused it.
 #[derive(Debug, Default, Clone)]
-pub struct FieldError {
+pub(crate) struct FieldError {
     pub field: &'static str,
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
         FieldError {
             field,
             message: message.into(),
@@ -84,20 +84,20 @@ impl FieldError {
     }
 
     /// The message when it belongs to `field`.
-    pub fn on(&self, field: &str) -> Option<&str> {
+    pub(crate) fn on(&self, field: &str) -> Option<&str> {
         (self.field == field && !self.message.is_empty()).then_some(self.message.as_str())
     }
 
     /// The error beside the field of a malformed form: the first of `fields` it names, else the
     /// form as a whole.
-    pub fn malformed(m: &Malformed, fields: &[&'static str]) -> Self {
+    pub(crate) fn malformed(m: &Malformed, fields: &[&'static str]) -> Self {
         let field = fields.iter().find(|f| m.is(f)).copied().unwrap_or("form");
         FieldError::new(field, m.to_string())
     }
 
     /// Turns an administration error into a field error, or passes on what no field explains.
     /// Field names are those of `admin`; forms use the same names.
-    pub fn from_admin(err: AdminError) -> Result<FieldError, PageError> {
+    pub(crate) fn from_admin(err: AdminError) -> Result<FieldError, PageError> {
         match err {
             AdminError::Invalid { field, message } => {
                 Ok(FieldError::new(field, capitalise(&message)))
@@ -122,29 +122,29 @@ impl FieldError {
 
 /// Every field's message at once, for forms that check all their fields before answering.
 #[derive(Debug, Default, Clone)]
-pub struct FieldErrors(pub Vec<FieldError>);
+pub(crate) struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
     /// The first message that belongs to `field`.
-    pub fn on(&self, field: &str) -> Option<&str> {
+    pub(crate) fn on(&self, field: &str) -> Option<&str> {
         self.0.iter().find_map(|e| e.on(field))
     }
 
     /// Adds `error` unless its field already has a message.
-    pub fn push(&mut self, error: FieldError) {
+    pub(crate) fn push(&mut self, error: FieldError) {
         if self.on(error.field).is_none() {
             self.0.push(error);
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
 
 /// Starts a message with a capital and ends it with a full stop, unless it starts with a value the
 /// user typed (a URL, say), which stays as typed.
-pub fn capitalise(s: &str) -> String {
+pub(crate) fn capitalise(s: &str) -> String {
     let first_word = s.split_whitespace().next().unwrap_or("");
     if !first_word.chars().all(|c| c.is_alphabetic() || c == '\'') {
         return s.to_owned();
@@ -167,35 +167,35 @@ pub fn capitalise(s: &str) -> String {
 /// doctored form fails validation instead of picking one of the values. A field that is not UTF-8
 /// or holds a control character (`domain::input`) refuses the whole form: a 400 page through `?`,
 /// or an error beside the field (see [`FieldError::malformed`]).
-pub struct Form(Params);
+pub(crate) struct Form(Params);
 
 impl Form {
     /// Every field an identifier or a one-line value.
-    pub fn parse(body: &[u8]) -> Result<Self, Malformed> {
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, Malformed> {
         Params::decode(body).map(Form)
     }
 
     /// As [`Form::parse`], with `text` naming the free-text fields (textareas: TAB, LF, CR).
-    pub fn parse_with_text(body: &[u8], text: &[&str]) -> Result<Self, Malformed> {
+    pub(crate) fn parse_with_text(body: &[u8], text: &[&str]) -> Result<Self, Malformed> {
         Params::decode_with_text(body, text).map(Form)
     }
 
-    pub fn get(&self, name: &str) -> &str {
+    pub(crate) fn get(&self, name: &str) -> &str {
         self.0.get(name).ok().flatten().unwrap_or("")
     }
 
-    pub fn checked(&self, name: &str) -> bool {
+    pub(crate) fn checked(&self, name: &str) -> bool {
         !self.get(name).is_empty()
     }
 
     /// The CSRF token field, when present once.
-    pub fn csrf(&self) -> Option<&str> {
+    pub(crate) fn csrf(&self) -> Option<&str> {
         self.0.get("csrf").ok().flatten()
     }
 }
 
 /// Non-empty, trimmed lines of a textarea.
-pub fn lines(text: &str) -> Vec<String> {
+pub(crate) fn lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -204,7 +204,7 @@ pub fn lines(text: &str) -> Vec<String> {
 }
 
 /// A date as people read it: `2026-01-01 00:00 UTC`.
-pub fn date(unix: i64) -> String {
+pub(crate) fn date(unix: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
@@ -213,14 +213,14 @@ pub fn date(unix: i64) -> String {
 }
 
 /// Renders a page that must not be cached (it holds CSRF tokens, and sometimes secrets).
-pub fn render(page: impl IntoResponse) -> Response {
+pub(crate) fn render(page: impl IntoResponse) -> Response {
     let mut response = page.into_response();
     crate::http::headers::no_store(response.headers_mut());
     response
 }
 
 /// Renders a page with a status other than 200 (a form sent back with its errors).
-pub fn render_with(status: axum::http::StatusCode, page: impl IntoResponse) -> Response {
+pub(crate) fn render_with(status: axum::http::StatusCode, page: impl IntoResponse) -> Response {
     let mut response = (status, page).into_response();
     crate::http::headers::no_store(response.headers_mut());
     response

@@ -4,7 +4,7 @@
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// A `redirect_to` is honoured only as a relative path starting with a single `/`.
-pub fn safe_redirect(target: Option<&str>) -> &str {
+pub(crate) fn safe_redirect(target: Option<&str>) -> &str {
     match target {
         Some(t)
             if t.starts_with('/')
@@ -19,7 +19,7 @@ pub fn safe_redirect(target: Option<&str>) -> &str {
 }
 
 /// `?redirect_to=…` for a link to the login or sign-up page (empty when it returns home).
-pub fn redirect_query(redirect_to: &str) -> String {
+pub(crate) fn redirect_query(redirect_to: &str) -> String {
     if redirect_to == "/" {
         return String::new();
     }
@@ -30,7 +30,7 @@ pub fn redirect_query(redirect_to: &str) -> String {
 }
 
 /// Redirects to the login form, coming back to `path` afterwards.
-pub fn login_first(path: &str) -> Response {
+pub(crate) fn login_first(path: &str) -> Response {
     let q = form_urlencoded::Serializer::new(String::new())
         .append_pair("redirect_to", path)
         .finish();

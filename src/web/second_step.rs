@@ -56,7 +56,7 @@ fn second_step_form(
 
 /// Called by `/login` after a right password for a 2-step account: the response that asks for
 /// the code instead of starting a session.
-pub async fn begin(
+pub(crate) async fn begin(
     state: &AppState,
     jar: CookieJar,
     user: &User,
@@ -81,12 +81,12 @@ pub async fn begin(
 }
 
 #[derive(serde::Deserialize)]
-pub struct SecondStepQuery {
+pub(crate) struct SecondStepQuery {
     redirect_to: Option<String>,
 }
 
 /// `GET /login/two-step`: the code form again (after a reload), while the pending login lasts.
-pub async fn form(
+pub(crate) async fn form(
     State(state): State<AppState>,
     jar: CookieJar,
     Query(q): Query<SecondStepQuery>,
@@ -105,7 +105,7 @@ pub async fn form(
 
 /// `POST /login/two-step`: checks the code (`otp`: a TOTP code or a recovery code) and only then
 /// starts a session, with a new id.
-pub async fn submit(
+pub(crate) async fn submit(
     State(state): State<AppState>,
     peer: Peer,
     jar: CookieJar,

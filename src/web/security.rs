@@ -47,7 +47,7 @@ struct SecurityPage {
 }
 
 #[derive(Deserialize)]
-pub struct SecurityQuery {
+pub(crate) struct SecurityQuery {
     done: Option<String>,
 }
 
@@ -73,7 +73,7 @@ async fn render(
     Ok(response)
 }
 
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     s: Option<SessionUser>,
     Query(q): Query<SecurityQuery>,
@@ -99,7 +99,7 @@ fn new_password_problem(new: &str, username: &str) -> Option<&'static str> {
 }
 
 /// `POST /me/security/password`: current password, new password twice.
-pub async fn change_password(
+pub(crate) async fn change_password(
     State(state): State<AppState>,
     s: Option<SessionUser>,
     peer: Peer,

@@ -21,7 +21,7 @@ use super::error::PageError;
 use crate::domain::secret::{self, Kind};
 use crate::http::peer::Peer;
 use crate::state::AppState;
-use crate::store::{AuditEvent, Tx, User};
+use crate::store::{AuditEvent, StoreError, Tx, User};
 
 /// The logged-in user of a request, with the digest of their session id.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub struct SessionUser {
     pub digest: [u8; 32],
 }
 
-pub fn session_cookie_name(state: &AppState) -> &'static str {
+pub(crate) fn session_cookie_name(state: &AppState) -> &'static str {
     if state.settings.is_https() {
         "__Host-latchkey_session"
     } else {
@@ -38,7 +38,7 @@ pub fn session_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-pub fn login_cookie_name(state: &AppState) -> &'static str {
+pub(crate) fn login_cookie_name(state: &AppState) -> &'static str {
     if state.settings.is_https() {
         "__Host-latchkey_login"
     } else {
@@ -47,7 +47,7 @@ pub fn login_cookie_name(state: &AppState) -> &'static str {
 }
 
 /// A cookie with the attributes every Latchkey cookie has.
-pub fn cookie(
+pub(crate) fn cookie(
     state: &AppState,
     name: &'static str,
     value: String,
@@ -71,7 +71,7 @@ pub async fn start(
     state: &AppState,
     tx: &mut Tx<'_>,
     user_id: i64,
-) -> Result<Cookie<'static>, PageError> {
+) -> Result<Cookie<'static>, StoreError> {
     let id = secret::mint(Kind::Session, &*state.random);
     let now = state.now();
     let ttl = state.settings.session_ttl;
@@ -81,7 +81,7 @@ pub async fn start(
 }
 
 /// Ends the session of this request, if any, and returns the cookie that clears it.
-pub async fn end(state: &AppState, jar: &CookieJar) -> Result<Cookie<'static>, PageError> {
+pub(crate) async fn end(state: &AppState, jar: &CookieJar) -> Result<Cookie<'static>, PageError> {
     if let Some(c) = jar.get(session_cookie_name(state)) {
         let mut tx = state.store.begin();
         tx.delete_session(&secret::digest(c.value())).await?;
@@ -150,7 +150,7 @@ pub fn csrf_token(state: &AppState, session: &SessionUser, purpose: &str) -> Str
 }
 
 /// Checks a posted CSRF token in constant time.
-pub fn verify_csrf(
+pub(crate) fn verify_csrf(
     state: &AppState,
     session: &SessionUser,
     purpose: &str,
@@ -166,19 +166,19 @@ pub fn verify_csrf(
 }
 
 /// The login form's CSRF token, bound to the pre-login cookie value.
-pub fn login_csrf_token(state: &AppState, cookie_value: &str) -> String {
+pub(crate) fn login_csrf_token(state: &AppState, cookie_value: &str) -> String {
     mac(state, &[b"login", cookie_value.as_bytes()])
 }
 
 /// The second-step form's CSRF token, bound to the pending-login cookie value.
-pub fn second_step_csrf_token(state: &AppState, cookie_value: &str) -> String {
+pub(crate) fn second_step_csrf_token(state: &AppState, cookie_value: &str) -> String {
     mac(state, &[b"second-step", cookie_value.as_bytes()])
 }
 
 /// Completes a login (the password, or the password and then the code): a session with a new id,
 /// the `login` audit event, the cookie `spent` that carried the login so far cleared, and on to
 /// `redirect_to`.
-pub async fn complete_login(
+pub(crate) async fn complete_login(
     state: &AppState,
     jar: CookieJar,
     user_id: i64,
@@ -203,7 +203,7 @@ pub async fn complete_login(
 }
 
 /// Refuses requests that a browser marks as cross-site, or whose `Origin` is not ours.
-pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
+pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
     let refused = || PageError::Forbidden("Cross-site form submissions are refused.".into());
     if headers
         .get("sec-fetch-site")

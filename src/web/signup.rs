@@ -65,7 +65,7 @@ fn form_page(
     response
 }
 
-pub async fn form(
+pub(crate) async fn form(
     State(state): State<AppState>,
     jar: CookieJar,
     session: Option<SessionUser>,
@@ -91,7 +91,7 @@ pub async fn form(
     Ok(form_page(&state, jar, page, StatusCode::OK))
 }
 
-pub async fn submit(
+pub(crate) async fn submit(
     State(state): State<AppState>,
     peer: Peer,
     jar: CookieJar,

@@ -64,7 +64,10 @@ async fn sites_page(
     })
 }
 
-pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
     let page = sites_page(
         &state,
         &viewer,
@@ -76,7 +79,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
     Ok(page::render(page))
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     viewer: Viewer,
     body: axum::body::Bytes,
@@ -126,7 +129,10 @@ async fn membership(
     Ok((site, role))
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the page echoes the form as posted: each field is a template value"
+)]
 async fn site_page(
     state: &AppState,
     viewer: &Viewer,
@@ -153,7 +159,7 @@ async fn site_page(
     })
 }
 
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
@@ -190,7 +196,7 @@ fn must_administer(role: Role) -> Result<(), PageError> {
     }
 }
 
-pub async fn add_member(
+pub(crate) async fn add_member(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
@@ -247,7 +253,7 @@ pub async fn add_member(
     }
 }
 
-pub async fn remove_member(
+pub(crate) async fn remove_member(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, user_id)): Path<(String, String)>,

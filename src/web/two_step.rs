@@ -90,7 +90,7 @@ async fn settings(
     ))
 }
 
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     s: Option<SessionUser>,
 ) -> Result<Response, PageError> {
@@ -101,7 +101,7 @@ pub async fn show(
 }
 
 /// `POST /me/security/two-step/enable`: the sealed seed from the page and a code it produced.
-pub async fn enable(
+pub(crate) async fn enable(
     State(state): State<AppState>,
     s: Option<SessionUser>,
     headers: HeaderMap,
@@ -143,7 +143,7 @@ pub async fn enable(
 }
 
 /// `POST /me/security/two-step/disable`: needs a fresh code, throttled like a login.
-pub async fn disable(
+pub(crate) async fn disable(
     State(state): State<AppState>,
     s: Option<SessionUser>,
     peer: Peer,

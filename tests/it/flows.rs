@@ -1,18 +1,17 @@
 //! Protocol helpers that read like the flows: log in, authorize, approve, exchange a code.
 
-#![allow(dead_code)]
 
 use latchkey::domain::app::AppType;
 use latchkey::store::{App, Site, User};
 
 use crate::harness::*;
 
-pub const ALICE_PASSWORD: &str = "correct horse battery";
-pub const C1_REDIRECT: &str = "https://client.example/cb";
+pub(crate) const ALICE_PASSWORD: &str = "correct horse battery";
+pub(crate) const C1_REDIRECT: &str = "https://client.example/cb";
 
 /// The catalogue's fixtures (security.md §0): alice administers two blogs, not a third; c1 is a
 /// confidential web client with one redirect URI; c2 has two; c3 is another client.
-pub struct World {
+pub(crate) struct World {
     pub alice: User,
     pub bob: User,
     pub blog1: Site,
@@ -26,7 +25,7 @@ pub struct World {
     pub s3: String,
 }
 
-pub async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let alice = app.user("alice", ALICE_PASSWORD).await;
     let bob = app.user("bob", "bob's long password").await;
     let blog1 = app.site(&alice, "https://alice.example").await;
@@ -62,7 +61,7 @@ pub async fn world(app: &TestApp) -> World {
 }
 
 /// Undoes askama's HTML escaping of attribute values (named and numeric entities).
-pub fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('&') {
@@ -99,7 +98,7 @@ pub fn unescape(s: &str) -> String {
 }
 
 /// The `value` of the input named `name` in a page.
-pub fn input(html: &str, name: &str) -> Option<String> {
+pub(crate) fn input(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')? + start;
@@ -107,7 +106,7 @@ pub fn input(html: &str, name: &str) -> Option<String> {
 }
 
 /// Every hidden input of a form, in order.
-pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+pub(crate) fn hidden_inputs(html: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = html;
     while let Some(i) = rest.find("<input type=\"hidden\" name=\"") {
@@ -122,7 +121,7 @@ pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
 }
 
 /// Query (or fragment) parameters of a redirect `Location`.
-pub fn location_params(location: &str, fragment: bool) -> Vec<(String, String)> {
+pub(crate) fn location_params(location: &str, fragment: bool) -> Vec<(String, String)> {
     let part = if fragment {
         location.split_once('#').map(|(_, f)| f).unwrap_or("")
     } else {
@@ -139,14 +138,14 @@ pub fn location_params(location: &str, fragment: bool) -> Vec<(String, String)> 
         .collect()
 }
 
-pub fn param(params: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn param(params: &[(String, String)], name: &str) -> Option<String> {
     params
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
 }
 
-pub fn authz_query(client_id: i64, redirect_uri: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authz_query(client_id: i64, redirect_uri: &str, extra: &[(&str, &str)]) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     s.append_pair("client_id", &client_id.to_string());
     s.append_pair("response_type", "code");
@@ -161,7 +160,7 @@ pub fn authz_query(client_id: i64, redirect_uri: &str, extra: &[(&str, &str)]) -
 impl TestApp {
     /// Logs `browser` in through the real login form.
     /// A browser logged in as the seeded demo user (`serve --demo`'s account).
-    pub async fn demo_browser(&self) -> reqwest::Client {
+    pub(crate) async fn demo_browser(&self) -> reqwest::Client {
         latchkey::demo::seed(&self.state).await.unwrap();
         let browser = new_browser();
         self.login_as(
@@ -176,7 +175,7 @@ impl TestApp {
         browser
     }
 
-    pub async fn login_as(
+    pub(crate) async fn login_as(
         &self,
         browser: &reqwest::Client,
         username: &str,
@@ -205,7 +204,7 @@ impl TestApp {
     }
 
     /// A new browser, logged in as alice.
-    pub async fn alice_browser(&self) -> reqwest::Client {
+    pub(crate) async fn alice_browser(&self) -> reqwest::Client {
         let browser = new_browser();
         self.login_as(&browser, "alice", ALICE_PASSWORD)
             .await
@@ -216,7 +215,7 @@ impl TestApp {
     }
 
     /// Logs alice in with cookies handled by hand and returns the session cookie (`name=value`).
-    pub async fn login_by_hand(&self) -> String {
+    pub(crate) async fn login_by_hand(&self) -> String {
         let raw = new_browser_without_cookies();
         let form = raw.get(self.url("/login")).send().await.unwrap();
         let login_cookie = form
@@ -254,7 +253,11 @@ impl TestApp {
     }
 
     /// GET /oauth2/authorize with a raw query, in `browser`.
-    pub async fn authorize(&self, browser: &reqwest::Client, query: &str) -> reqwest::Response {
+    pub(crate) async fn authorize(
+        &self,
+        browser: &reqwest::Client,
+        query: &str,
+    ) -> reqwest::Response {
         browser
             .get(self.url(&format!("/oauth2/authorize?{query}")))
             .send()
@@ -263,7 +266,7 @@ impl TestApp {
     }
 
     /// Submits the consent page's form with `action` (and `blog_id` when given).
-    pub async fn consent(
+    pub(crate) async fn consent(
         &self,
         browser: &reqwest::Client,
         page: &str,
@@ -285,7 +288,7 @@ impl TestApp {
     }
 
     /// Runs the browser part of the code flow and returns the code from the redirect.
-    pub async fn obtain_code(
+    pub(crate) async fn obtain_code(
         &self,
         browser: &reqwest::Client,
         query: &str,
@@ -309,7 +312,7 @@ impl TestApp {
     }
 
     /// POST /oauth2/token with a form body.
-    pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
         self.http
             .post(self.url("/oauth2/token"))
             .form(form)
@@ -318,7 +321,7 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         client: &App,
         secret: &str,
@@ -336,7 +339,7 @@ impl TestApp {
         .await
     }
 
-    pub async fn token_info(&self, client_id: i64, token: &str) -> reqwest::Response {
+    pub(crate) async fn token_info(&self, client_id: i64, token: &str) -> reqwest::Response {
         let q = form_urlencoded::Serializer::new(String::new())
             .append_pair("client_id", &client_id.to_string())
             .append_pair("token", token)
@@ -348,7 +351,7 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn me(&self, token: &str) -> reqwest::Response {
+    pub(crate) async fn me(&self, token: &str) -> reqwest::Response {
         self.http
             .get(self.url("/rest/v1.1/me"))
             .header("authorization", format!("Bearer {token}"))
@@ -358,7 +361,7 @@ impl TestApp {
     }
 
     /// A token for alice on blog1 through the whole code flow.
-    pub async fn code_flow_token(&self, w: &World) -> String {
+    pub(crate) async fn code_flow_token(&self, w: &World) -> String {
         let browser = self.alice_browser().await;
         let code = self
             .obtain_code(

@@ -1,7 +1,6 @@
 //! The test harness: `TestApp` spawns the real router on `127.0.0.1:0` over a fresh database, with
 //! a manual clock; helpers read like the protocol. `both!` runs a test on SQLite and PostgreSQL.
 
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +23,7 @@ use sqlx::Connection;
 macro_rules! committed {
     ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
         /// Set-up writes on the store, each committed at once.
-        pub trait Committed {
+        pub(crate) trait Committed {
             $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError>;)*
         }
 
@@ -56,7 +55,7 @@ committed! {
 
 /// Runs `work` (an administration call, a session start) on a transaction of its own and commits
 /// it when `work` succeeds.
-pub async fn commit_with<T, E: From<StoreError>>(
+pub(crate) async fn commit_with<T, E: From<StoreError>>(
     store: &Store,
     work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
@@ -66,20 +65,20 @@ pub async fn commit_with<T, E: From<StoreError>>(
     Ok(done)
 }
 
-pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
+pub(crate) const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
 /// A fixed start time for the manual clock (2026-01-01T00:00:00Z).
-pub const T0: i64 = 1_767_225_600;
+pub(crate) const T0: i64 = 1_767_225_600;
 
 /// How long a test waits for something that takes milliseconds on an idle machine (a revocation
 /// reaching another instance, a server process becoming ready) before it fails. Generous, since
 /// several test runs may share two cores, yet far below what would mean that something else did
 /// it: the validation cache's 60 s TTL, the 5 s pool acquire timeout.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Polls `done` every few milliseconds until it holds and returns how long that took; fails,
 /// saying `what` never happened, once `limit` has passed. A wait bounded by the property it
 /// waits for, in place of a fixed sleep or a wall-clock bound a loaded machine can miss.
-pub async fn wait_until(
+pub(crate) async fn wait_until(
     what: &str,
     limit: Duration,
     mut done: impl AsyncFnMut() -> bool,
@@ -96,7 +95,7 @@ pub async fn wait_until(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -132,7 +131,7 @@ macro_rules! both {
     };
 }
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub base: String,
     pub state: AppState,
     pub store: Store,
@@ -144,8 +143,14 @@ pub struct TestApp {
 }
 
 enum DbGuard {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Sqlite(
+        #[allow(dead_code, reason = "held only so the folder is deleted with the app")]
+        tempfile::TempDir,
+    ),
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl Drop for DbGuard {
@@ -184,7 +189,7 @@ fn skip_notice() {
     }
 }
 
-pub fn new_browser() -> reqwest::Client {
+pub(crate) fn new_browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -193,7 +198,7 @@ pub fn new_browser() -> reqwest::Client {
 }
 
 /// A client without a cookie jar, for tests that handle cookies by hand.
-pub fn new_browser_without_cookies() -> reqwest::Client {
+pub(crate) fn new_browser_without_cookies() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -202,11 +207,11 @@ pub fn new_browser_without_cookies() -> reqwest::Client {
 
 impl TestApp {
     /// A server on a fresh database, or `None` when PostgreSQL is asked for but not configured.
-    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    pub(crate) async fn spawn(backend: Backend) -> Option<TestApp> {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(
+    pub(crate) async fn spawn_with(
         backend: Backend,
         configure: impl FnOnce(&mut Config),
     ) -> Option<TestApp> {
@@ -278,17 +283,17 @@ impl TestApp {
         })
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
     // ---- fixtures (security.md §0) ----
 
-    pub async fn user(&self, username: &str, password: &str) -> User {
+    pub(crate) async fn user(&self, username: &str, password: &str) -> User {
         let input = UserInput {
             username,
             email: &format!("{username}@example.com"),
@@ -303,7 +308,7 @@ impl TestApp {
         user
     }
 
-    pub async fn site(&self, owner: &User, url: &str) -> Site {
+    pub(crate) async fn site(&self, owner: &User, url: &str) -> Site {
         let mut tx = self.store.begin();
         let site = admin::create_site(
             &mut tx,
@@ -319,7 +324,7 @@ impl TestApp {
         site
     }
 
-    pub async fn member(&self, site: &Site, user: &User, role: Role) {
+    pub(crate) async fn member(&self, site: &Site, user: &User, role: Role) {
         self.store
             .set_membership(site.id, user.id, role, self.clock_now())
             .await
@@ -327,7 +332,12 @@ impl TestApp {
     }
 
     /// Registers an app and returns it with its client secret.
-    pub async fn app(&self, owner: &User, redirects: &[&str], app_type: AppType) -> (App, String) {
+    pub(crate) async fn app(
+        &self,
+        owner: &User,
+        redirects: &[&str],
+        app_type: AppType,
+    ) -> (App, String) {
         let redirects: Vec<String> = redirects.iter().map(|s| s.to_string()).collect();
         let input = AppInput {
             name: "Test App",
@@ -358,7 +368,12 @@ impl TestApp {
 
     /// A live `global` access token for `user_id` and `app_id` (under a new grant), written
     /// straight through the store as the token endpoint would: its value and what it stands for.
-    pub async fn issue_token(&self, user_id: i64, app_id: i64, expires_at: Option<i64>) -> Issued {
+    pub(crate) async fn issue_token(
+        &self,
+        user_id: i64,
+        app_id: i64,
+        expires_at: Option<i64>,
+    ) -> Issued {
         let minted = latchkey::oauth2::tokens::mint(&self.state);
         let new = NewToken {
             digest: &minted.digest,
@@ -380,41 +395,22 @@ impl TestApp {
         }
     }
 
-    pub fn clock_now(&self) -> i64 {
+    pub(crate) fn clock_now(&self) -> i64 {
         use latchkey::domain::clock::Clock;
         self.clock.now()
     }
 
-    /// Starts another server on the same database (another instance behind a load balancer) and
-    /// returns its base URL. It has its own pool and its own in-memory state.
-    pub async fn second_instance(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let settings = (*self.state.settings).clone();
-        let store = Store::connect(&settings.database).await.unwrap();
-        let state = AppState::new(
-            store,
-            settings,
-            Arc::new(self.clock.clone()),
-            Arc::new(OsRandom),
-            (*self.state.key).clone(),
-        );
-        tokio::spawn(async move {
-            latchkey::http::serve::run(listener, state, std::future::pending())
-                .await
-                .unwrap();
-        });
-        base
-    }
-
     /// Starts `latchkey serve` as a separate process on the same database and waits until it is
     /// ready. It runs on the system clock, so set `self.clock` to real time before using both.
-    pub async fn second_process(&self) -> ServerProcess {
+    pub(crate) async fn second_process(&self) -> ServerProcess {
         self.second_process_logging(None).await
     }
 
     /// Like `second_process`, with debug logs written to `log`.
-    pub async fn second_process_logging(&self, log: Option<&std::path::Path>) -> ServerProcess {
+    pub(crate) async fn second_process_logging(
+        &self,
+        log: Option<&std::path::Path>,
+    ) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -446,21 +442,21 @@ impl TestApp {
     }
 
     /// One integer from a query, for side-effect assertions.
-    pub async fn scalar(&self, sql: &str) -> i64 {
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
         match self.store.db() {
             latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
             latchkey::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         }
     }
 
-    pub async fn text(&self, sql: &str) -> String {
+    pub(crate) async fn text(&self, sql: &str) -> String {
         match self.store.db() {
             latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
             latchkey::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         }
     }
 
-    pub async fn scalar_bytes(&self, sql: &str) -> Vec<u8> {
+    pub(crate) async fn scalar_bytes(&self, sql: &str) -> Vec<u8> {
         match self.store.db() {
             latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
             latchkey::store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
@@ -468,7 +464,7 @@ impl TestApp {
     }
 
     /// True when `needle` appears anywhere in the database's text or binary columns (TK03, CL08).
-    pub async fn database_contains(&self, needle: &str) -> bool {
+    pub(crate) async fn database_contains(&self, needle: &str) -> bool {
         let tables = [
             "users",
             "sites",
@@ -524,7 +520,7 @@ impl TestApp {
     }
 
     /// Counts rows of a table, for side-effect assertions.
-    pub async fn count(&self, table: &str) -> i64 {
+    pub(crate) async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         match self.store.db() {
             latchkey::store::Db::Sqlite(p) => sqlx::query_scalar(&sql).fetch_one(p).await.unwrap(),
@@ -537,24 +533,24 @@ impl TestApp {
 
 /// Waits until the instance's revocation watcher is listening (the validation cache is bypassed
 /// before).
-pub async fn wait_live(store: &Store) {
+pub(crate) async fn wait_live(store: &Store) {
     let live = async || store.validation_cache().is_live();
     wait_until("the revocation watcher connects", PATIENCE, live).await;
 }
 
 /// A `latchkey serve` child process, killed when dropped.
-pub struct ServerProcess {
+pub(crate) struct ServerProcess {
     pub base: String,
     child: tokio::process::Child,
 }
 
 impl ServerProcess {
-    pub fn new(base: String, child: tokio::process::Child) -> Self {
+    pub(crate) fn new(base: String, child: tokio::process::Child) -> Self {
         Self { base, child }
     }
 
     /// Waits until the server answers `/health/ready` with a success.
-    pub async fn wait_ready(&self) {
+    pub(crate) async fn wait_ready(&self) {
         let client = new_browser();
         let url = format!("{}/health/ready", self.base);
         let ready = async || {
@@ -566,7 +562,7 @@ impl ServerProcess {
 
     /// Stops the server as an operator would (SIGTERM) and waits until it has exited, so that
     /// everything it logged is in its log, whole lines only (a kill may cut the last line off).
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let pid = self.child.id().expect("the server is running").to_string();
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -588,7 +584,7 @@ impl ServerProcess {
 /// ```ignore
 /// let page = app.get("/login").await.read().await.assert_status(200);
 /// ```
-pub trait ResponseExt {
+pub(crate) trait ResponseExt {
     async fn read(self) -> Checked;
 }
 
@@ -606,7 +602,7 @@ impl ResponseExt for reqwest::Response {
 }
 
 /// A response read in full by [`ResponseExt::read`].
-pub struct Checked {
+pub(crate) struct Checked {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: String,
@@ -615,7 +611,7 @@ pub struct Checked {
 impl Checked {
     /// Fails at the caller's line, printing the body, unless the status is `status`.
     #[track_caller]
-    pub fn assert_status(self, status: u16) -> Self {
+    pub(crate) fn assert_status(self, status: u16) -> Self {
         assert_eq!(
             self.status, status,
             "unexpected status; body: {}",
@@ -626,7 +622,7 @@ impl Checked {
 
     /// The body as JSON; fails at the caller's line when it is not.
     #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         match serde_json::from_str(&self.body) {
             Ok(json) => json,
             Err(e) => panic!("not JSON ({e}): {}", self.body),
@@ -635,7 +631,7 @@ impl Checked {
 
     /// The header `name`; fails at the caller's line when it is absent.
     #[track_caller]
-    pub fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         match self.headers.get(name) {
             Some(value) => value.to_str().unwrap(),
             None => panic!("no {name} header in {:?}", self.headers),
@@ -644,7 +640,7 @@ impl Checked {
 }
 
 /// A token [`TestApp::issue_token`] stored.
-pub struct Issued {
+pub(crate) struct Issued {
     pub token: String,
     pub grant: TokenGrant,
 }

@@ -8,14 +8,14 @@ use crate::harness::*;
 
 /// A scrape, parsed: each sample by its name with its labels in the order they were written
 /// (`name{a="1",b="2"}`), with the `# TYPE` of every family.
-pub struct Scrape {
+pub(crate) struct Scrape {
     pub samples: HashMap<String, f64>,
     pub types: HashMap<String, String>,
 }
 
 impl Scrape {
     /// Parses the text format strictly: every line is a comment, blank, or `series value`.
-    pub fn parse(text: &str) -> Scrape {
+    pub(crate) fn parse(text: &str) -> Scrape {
         let mut samples = HashMap::new();
         let mut types = HashMap::new();
         for line in text.lines() {
@@ -59,7 +59,7 @@ impl Scrape {
     }
 
     #[track_caller]
-    pub fn value(&self, series: &str) -> f64 {
+    pub(crate) fn value(&self, series: &str) -> f64 {
         *self
             .samples
             .get(series)
@@ -67,7 +67,7 @@ impl Scrape {
     }
 }
 
-pub async fn scrape(base: &str) -> Scrape {
+pub(crate) async fn scrape(base: &str) -> Scrape {
     let response = new_browser()
         .get(format!("{base}/metrics"))
         .send()

@@ -8,7 +8,7 @@ use crate::flows::*;
 use crate::harness::*;
 
 /// The CSRF token of the form posting to `action` (pages also carry the logout form's token).
-pub fn form_csrf(html: &str, action: &str) -> String {
+pub(crate) fn form_csrf(html: &str, action: &str) -> String {
     let at = html
         .find(&format!("action=\"{action}\""))
         .unwrap_or_else(|| panic!("no form posting to {action} in: {html}"));
@@ -16,7 +16,7 @@ pub fn form_csrf(html: &str, action: &str) -> String {
 }
 
 /// GETs `path` and returns the CSRF token of the form posting to `action`.
-pub async fn csrf_for(
+pub(crate) async fn csrf_for(
     app: &TestApp,
     browser: &reqwest::Client,
     path: &str,
@@ -33,7 +33,7 @@ pub async fn csrf_for(
     form_csrf(&page.body, action)
 }
 
-pub async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     browser: &reqwest::Client,
     path: &str,
@@ -69,7 +69,7 @@ fn app_form<'a>(csrf: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, 
 }
 
 /// Text of the element with this id (`<code id="…">…</code>`).
-pub fn by_id(html: &str, id: &str) -> Option<String> {
+pub(crate) fn by_id(html: &str, id: &str) -> Option<String> {
     let marker = format!(" id=\"{id}\"");
     let at = html.find(&marker)? + marker.len();
     let start = html[at..].find('>')? + at + 1;
@@ -78,7 +78,7 @@ pub fn by_id(html: &str, id: &str) -> Option<String> {
 }
 
 /// Creates an app through the web form as `browser` and returns (client_id, the page).
-pub async fn create_app_via_web(
+pub(crate) async fn create_app_via_web(
     app: &TestApp,
     browser: &reqwest::Client,
     changes: &[(&str, &str)],
@@ -91,7 +91,7 @@ pub async fn create_app_via_web(
 }
 
 /// A POST's answer must be a redirect (post/redirect/get): GETs where it points.
-pub async fn follow(
+pub(crate) async fn follow(
     app: &TestApp,
     browser: &reqwest::Client,
     answer: reqwest::Response,
@@ -109,7 +109,7 @@ pub async fn follow(
 
 /// The CSRF token of the confirmation page that resets a secret (`reset-secret` or
 /// `regenerate-consumer-secret`).
-pub async fn confirm_csrf(
+pub(crate) async fn confirm_csrf(
     app: &TestApp,
     browser: &reqwest::Client,
     id: impl std::fmt::Display,
@@ -1141,7 +1141,10 @@ async fn signup_is_off_unless_configured(app: TestApp) {
 both!(signup_is_off_unless_configured);
 
 /// The session of a logged-in test browser, to mint a CSRF token the page would not offer.
-pub async fn session_of(app: &TestApp, username: &str) -> latchkey::web::session::SessionUser {
+pub(crate) async fn session_of(
+    app: &TestApp,
+    username: &str,
+) -> latchkey::web::session::SessionUser {
     let user_id = app.store.user_by_login(username).await.unwrap().unwrap().id;
     let digest = app
         .scalar_bytes(&format!(

@@ -9,7 +9,7 @@ use crate::flows::*;
 use crate::harness::*;
 use crate::selfservice::form_csrf;
 
-pub const BOB_PASSWORD: &str = "bob's long password";
+pub(crate) const BOB_PASSWORD: &str = "bob's long password";
 
 /// The text between `start` and the next `end` in `html`.
 fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {

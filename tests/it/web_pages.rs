@@ -14,16 +14,16 @@ use crate::flows::*;
 use crate::harness::*;
 use crate::selfservice::*;
 
-pub const ICON_PNG: &[u8] = include_bytes!("icon.png");
+pub(crate) const ICON_PNG: &[u8] = include_bytes!("icon.png");
 
 /// A loopback web server with icons good and bad; counts the requests it answers.
-pub struct IconServer {
+pub(crate) struct IconServer {
     pub origin: String,
     pub hits: Arc<AtomicUsize>,
 }
 
 impl IconServer {
-    pub async fn start() -> IconServer {
+    pub(crate) async fn start() -> IconServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let hits = Arc::new(AtomicUsize::new(0));
@@ -81,7 +81,7 @@ impl IconServer {
         IconServer { origin, hits }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }
 }

@@ -27,7 +27,7 @@ use super::signature::encode;
 /// Why a callback is refused. The Display text is the `oauth_problem_advice`; every variant is a 400
 /// with `oauth_problem=callback_rejected` (`spec/oauth1.md` §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CallbackError {
+pub(crate) enum CallbackError {
     #[error("the callback must be oob or an absolute URL such as https://client.example/callback")]
     NotAbsolute,
     #[error("the callback must be oob or use the http or https scheme")]
@@ -62,7 +62,7 @@ pub enum CallbackError {
 
 impl CallbackError {
     /// The OAuth Problem Reporting code for `oauth_problem`.
-    pub fn problem(&self) -> ProblemCode {
+    pub(crate) fn problem(&self) -> ProblemCode {
         ProblemCode::CallbackRejected
     }
 }
@@ -123,7 +123,7 @@ impl<'a> RawUrl<'a> {
 /// Checks a callback a consumer registers: `oob`, or an absolute http(s) URL without userinfo, with a
 /// non-empty host free of `:#?[]` (so no IPv6 literals, as in the plugin), an optional port from 1 to
 /// 65535, and only printable ASCII. Query and fragment are allowed.
-pub fn validate_registered(cb: &str) -> Result<(), CallbackError> {
+pub(crate) fn validate_registered(cb: &str) -> Result<(), CallbackError> {
     if cb == "oob" {
         return Ok(());
     }
@@ -163,7 +163,7 @@ pub fn validate_registered(cb: &str) -> Result<(), CallbackError> {
 /// (RFC 5849 §2.1; `spec/oauth1.md` §7): `oob` matches only `oob`; otherwise scheme, userinfo, host,
 /// port and path must be byte-equal, presence included, while query and fragment may differ. A
 /// registered callback that does not pass [`validate_registered`] matches nothing.
-pub fn matches(registered: &str, supplied: &str) -> bool {
+pub(crate) fn matches(registered: &str, supplied: &str) -> bool {
     if registered == "oob" || supplied == "oob" {
         return registered == supplied;
     }
@@ -178,11 +178,11 @@ pub fn matches(registered: &str, supplied: &str) -> bool {
 
 /// What a request token records when `/oauth1/request` had no `oauth_callback`: the callback is
 /// "given later", at `/oauth1/authorize` (`spec/oauth1.md` §3).
-pub const GIVEN_LATER: &str = "";
+pub(crate) const GIVEN_LATER: &str = "";
 
 /// The callback a request token ends at when the authorize step names none: the one given at
 /// request time, or, when none was given anywhere, `oob`, which the consumer must have registered.
-pub fn settle(registered: &str, at_request: &str) -> Result<String, CallbackError> {
+pub(crate) fn settle(registered: &str, at_request: &str) -> Result<String, CallbackError> {
     match at_request {
         GIVEN_LATER if registered == "oob" => Ok("oob".to_owned()),
         GIVEN_LATER => Err(CallbackError::NotGiven),
@@ -192,7 +192,7 @@ pub fn settle(registered: &str, at_request: &str) -> Result<String, CallbackErro
 
 /// [`matches`] as a `Result`, with the most useful advice: what is wrong with the supplied callback
 /// itself if anything, [`CallbackError::Mismatch`] otherwise.
-pub fn check(registered: &str, supplied: &str) -> Result<(), CallbackError> {
+pub(crate) fn check(registered: &str, supplied: &str) -> Result<(), CallbackError> {
     if matches(registered, supplied) {
         Ok(())
     } else {
@@ -206,7 +206,7 @@ pub fn check(registered: &str, supplied: &str) -> Result<(), CallbackError> {
 /// query is kept (less any parameter of the same name, and empty pieces), the fragment stays last.
 /// Bytes outside printable ASCII are percent-encoded, so the result is always a valid `Location`
 /// header. Not for `oob`, which has no URL to go to.
-pub fn append_params(callback: &str, params: &[(&str, &str)]) -> String {
+pub(crate) fn append_params(callback: &str, params: &[(&str, &str)]) -> String {
     let (before_fragment, fragment) = match callback.split_once('#') {
         Some((before, fragment)) => (before, Some(fragment)),
         None => (callback, None),

@@ -26,7 +26,7 @@ use crate::state::AppState;
 
 /// One recorded request and its response.
 #[derive(Serialize, Deserialize)]
-pub struct Exchange {
+pub(super) struct Exchange {
     pub title: String,
     pub method: String,
     pub url: String,
@@ -47,17 +47,17 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn ok(&self) -> bool {
+    pub(super) fn ok(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
     /// A string field of the JSON response.
-    pub fn field(&self, name: &str) -> Option<&str> {
+    pub(super) fn field(&self, name: &str) -> Option<&str> {
         self.json.as_ref()?.get(name)?.as_str()
     }
 
     /// A field of a form-encoded response (OAuth1 answers).
-    pub fn form_field(&self, name: &str) -> Option<&str> {
+    pub(super) fn form_field(&self, name: &str) -> Option<&str> {
         self.form
             .iter()
             .find(|(k, _)| k == name)
@@ -81,7 +81,7 @@ const SHOWN: [&str; 6] = [
     "location",
 ];
 
-pub struct Call {
+pub(super) struct Call {
     pub title: String,
     pub method: Method,
     /// Path and query, as sent to the router.
@@ -116,7 +116,7 @@ fn mask_answer(body: &str) -> String {
 }
 
 /// Sends `call` through the router as if it came from `peer`, and records it.
-pub async fn send(state: &AppState, peer: Peer, call: Call) -> Exchange {
+pub(super) async fn send(state: &AppState, peer: Peer, call: Call) -> Exchange {
     let base = state.settings.base_url();
     let mut request_headers = Vec::new();
     let mut builder = Request::builder()

@@ -37,7 +37,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 /// Every playground route; each needs a login (the `Viewer` extractor).
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/playground", get(page::index))
         .route("/playground/start", post(oauth2_start::start))
