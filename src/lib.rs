@@ -2,7 +2,7 @@
 //! WP REST API OAuth 1.0a dialect.
 //!
 //! Data flows one way: HTTP (`oauth2`, `oauth1`, `api`, `web`) → credential services (`auth`) →
-//! pure rules (`domain`) → storage (`store`), and back. [`router`] builds every route; `http::serve::app` adds the layers; `main`,
+//! pure rules (`domain`) → storage (`store`), and back. [`router`] builds every route; `server::app` adds the layers; `main`,
 //! the tests and the benchmark all serve the same thing.
 
 pub mod admin;
@@ -14,13 +14,14 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
-pub mod http;
+mod http;
 mod jobs;
 mod keycheck;
 mod metrics;
 pub mod oauth1;
 pub mod oauth2;
 mod ops;
+pub mod server;
 mod state;
 pub mod store;
 mod telemetry;
@@ -30,7 +31,7 @@ use axum::Router;
 
 pub use state::AppState;
 
-/// Every route of the server, without the outer layers (see `http::serve::app`).
+/// Every route of the server, without the outer layers (see `server::app`).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
@@ -38,8 +39,8 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth2::routes())
         .merge(oauth1::routes())
         .merge(api::routes(state.clone()))
-        .fallback(http::fallback::not_found)
-        .method_not_allowed_fallback(http::fallback::method_not_allowed)
+        .fallback(server::fallback::not_found)
+        .method_not_allowed_fallback(server::fallback::method_not_allowed)
         .merge(http::observe::routes(&state))
         .with_state(state)
 }

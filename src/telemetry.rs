@@ -1,7 +1,7 @@
 //! OpenTelemetry traces over OTLP/HTTP (protobuf), off unless `otel.endpoint` is set.
 //!
 //! Every request already runs in a `tracing` span (`request`, with `method`, `route` and
-//! `request_id`; see `http::serve`); `cli::serve` adds a `tracing-opentelemetry` layer over the
+//! `request_id`; see `server`); `cli::serve` adds a `tracing-opentelemetry` layer over the
 //! tracer made here, so those spans, their fields as attributes and the events inside them are
 //! exported in batches from the SDK's own thread. Shut the provider down on exit to flush the last batch.
 

@@ -76,11 +76,7 @@ pub async fn run(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
             retry_migrations(&state).await;
         }
     };
-    let served = crate::http::serve::run(
-        listener,
-        state.clone(),
-        crate::http::serve::shutdown_signal(),
-    );
+    let served = crate::server::run(listener, state.clone(), crate::server::shutdown_signal());
     let (served, ()) = tokio::join!(served, retry);
     if let Some(provider) = telemetry {
         // Flushes the last batch of spans; the exporter's HTTP client blocks.

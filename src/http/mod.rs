@@ -1,12 +1,11 @@
-//! HTTP plumbing shared by every surface: request limits, query and form parameters, security
-//! headers, tracing without query strings, the peer address, and the server loop with graceful
-//! shutdown.
+//! HTTP plumbing shared by every surface, below all of them: request limits, query and form
+//! parameters, error-code declarations, security headers, the observing layer (metrics, the
+//! request log line, security events), and the peer address. The server loop and the per-dialect
+//! fallbacks, which know every surface, are `crate::server`.
 
 pub(crate) mod body;
 pub(crate) mod error_code;
-pub(crate) mod fallback;
 pub(crate) mod headers;
 pub(crate) mod observe;
 pub(crate) mod params;
 pub(crate) mod peer;
-pub mod serve;

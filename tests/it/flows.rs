@@ -1,6 +1,5 @@
 //! Protocol helpers that read like the flows: log in, authorize, approve, exchange a code.
 
-
 use latchkey::domain::app::AppType;
 use latchkey::store::{App, Site, User};
 

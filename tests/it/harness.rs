@@ -1,7 +1,6 @@
 //! The test harness: `TestApp` spawns the real router on `127.0.0.1:0` over a fresh database, with
 //! a manual clock; helpers read like the protocol. `both!` runs a test on SQLite and PostgreSQL.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -268,7 +267,7 @@ impl TestApp {
         );
         let served = state.clone();
         tokio::spawn(async move {
-            latchkey::http::serve::run(listener, served, std::future::pending())
+            latchkey::server::run(listener, served, std::future::pending())
                 .await
                 .unwrap();
         });

@@ -40,7 +40,7 @@ pub(crate) async fn peer(app: &TestApp) -> (String, AppState) {
     );
     let served = state.clone();
     tokio::spawn(async move {
-        latchkey::http::serve::run(listener, served, std::future::pending())
+        latchkey::server::run(listener, served, std::future::pending())
             .await
             .unwrap();
     });

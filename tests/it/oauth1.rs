@@ -1883,7 +1883,7 @@ async fn second_instance(app: &TestApp) -> String {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = app.state.clone();
     tokio::spawn(async move {
-        latchkey::http::serve::run(listener, state, std::future::pending())
+        latchkey::server::run(listener, state, std::future::pending())
             .await
             .unwrap();
     });

@@ -1,5 +1,5 @@
 //! The playground's HTTP calls: each request is sent through this server's own router in-process
-//! (`http::serve::app`, every layer included) and recorded, request and response, for the page.
+//! (`server::app`, every layer included) and recorded, request and response, for the page.
 //!
 //! Why in-process rather than an HTTP client to the public URL: it needs no new dependency (no TLS
 //! stack), cannot be pointed anywhere else (no server-side request forgery), and works when the
@@ -152,9 +152,7 @@ pub(super) async fn send(state: &AppState, peer: Peer, call: Call) -> Exchange {
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::new(peer.0, 0)));
-    let Ok(response) = crate::http::serve::app(state.clone())
-        .oneshot(request)
-        .await;
+    let Ok(response) = crate::server::app(state.clone()).oneshot(request).await;
     let status = response.status();
     let response_headers: Vec<(String, String)> = SHOWN
         .iter()

@@ -1,5 +1,8 @@
-//! The server loop: the router wrapped in the layers every request passes through, served with
-//! graceful shutdown under a deadline (AX `graceful-shutdown`).
+//! The server: the router wrapped in the layers every request passes through, served with
+//! graceful shutdown under a deadline (AX `graceful-shutdown`), and the 404/405 answers in the
+//! dialect of the path (`fallback`). It stands above every surface, which it assembles.
+
+pub(crate) mod fallback;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,7 +19,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use super::body::MAX_BODY_BYTES;
+use crate::http::body::MAX_BODY_BYTES;
 use crate::state::AppState;
 
 /// How long a request may take, body included, before it is answered 408 (slow-loris bodies).
