@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ErrorCode};
-use super::me::iso8601;
 use super::principal::{FormBody, presents_credentials};
+use crate::domain::clock::iso8601;
 use crate::domain::scope;
 use crate::state::AppState;
 use crate::store::AuditEvent;

@@ -4,6 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+use crate::domain::clock::iso8601;
 use serde_json::Value;
 
 use super::error::ApiError;
@@ -14,16 +16,6 @@ use crate::store::Role;
 
 pub(crate) const NO_TOKEN_FOR_ME: &str =
     "An active access token must be used to query information about the current user.";
-
-/// ISO 8601 with an explicit offset, as WordPress.com writes dates (`2019-06-03T15:57:15+00:00`).
-pub(crate) fn iso8601(unix: i64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
 
 /// The body of `/me`, borrowed from the cached profile; fields in WordPress.com's order.
 #[derive(Serialize)]

@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ErrorCode};
-use super::me::iso8601;
 use super::principal::Principal;
 use super::sites::{check, find, require};
+use crate::domain::clock::iso8601;
 use crate::domain::input::{self, Field};
 use crate::domain::reach::Target;
 use crate::domain::scope::Area;

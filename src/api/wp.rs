@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::me::iso8601;
 use super::principal::Principal;
+use crate::domain::clock::iso8601;
 use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::{Post, Site};

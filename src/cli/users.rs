@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::UserCommand;
 use super::output;
 use crate::admin::{self, AdminError, Result};
-use crate::api::me::iso8601;
+use crate::domain::clock::iso8601;
 use crate::domain::random::Random;
 use crate::store::{AuditEvent, Store, Tx, User};
 
