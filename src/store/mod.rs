@@ -12,6 +12,7 @@ mod audit;
 pub mod cache;
 mod codes;
 mod connections;
+mod error;
 mod follows;
 pub mod gc;
 mod key_check;
@@ -31,6 +32,8 @@ pub use apps::{App, AppChanges, AppIcon, NewApp};
 pub use audit::{AuditEvent, AuditFilter, AuditRecord};
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
 pub use connections::{Connection, SiteMember};
+use error::is_outage;
+pub use error::{Reported, StoreError};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
 pub use posts::{NewPost, Post, PostPage, PostStatus};
 pub use sessions::Session;
@@ -126,154 +129,6 @@ pub struct Store {
     probe: Option<SqlitePool>,
     /// This instance's metrics (`crate::metrics`), shared with the application state.
     metrics: Arc<crate::metrics::Metrics>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A unique constraint refused the write; the value names the constraint.
-    #[error("{0} is already taken")]
-    Conflict(&'static str),
-    #[error("not found")]
-    NotFound,
-    /// An outage: the database cannot be reached or cannot write now (pool timeout, I/O, a full
-    /// disk, a lock held too long). Answered 503 with `Retry-After`; retrying later helps.
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    /// A bug: a query the database refused for a reason retrying cannot fix (an SQL mistake, a
-    /// value that does not decode, data a constraint refuses). Answered 500 `server_error`.
-    #[error("storage bug: {0}")]
-    Internal(#[source] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-}
-
-/// Constraint names shared by both migration folders, mapped to what a user can fix.
-const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
-    ("users_username_key", "users.username", "username"),
-    ("users_email_key", "users.email", "email"),
-    ("sites_url_key_key", "sites.url_key", "site URL"),
-    ("apps_oauth1_key_key", "apps.oauth1_key", "consumer key"),
-    ("access_tokens_digest_key", "access_tokens.digest", "token"),
-    (
-        "oauth1_request_tokens_digest_key",
-        "oauth1_request_tokens.digest",
-        "token",
-    ),
-    (
-        "oauth1_access_tokens_digest_key",
-        "oauth1_access_tokens.digest",
-        "token",
-    ),
-];
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        if let Some(db) = err.as_database_error()
-            && db.is_unique_violation()
-        {
-            // PostgreSQL names the constraint; SQLite names the column in its message.
-            let message = db.message();
-            let constraint = db.constraint();
-            for (name, column, what) in UNIQUE_CONSTRAINTS {
-                if constraint == Some(name) || message.contains(column) {
-                    return StoreError::Conflict(what);
-                }
-            }
-            return StoreError::Conflict("value");
-        }
-        if matches!(err, sqlx::Error::RowNotFound) {
-            return StoreError::NotFound;
-        }
-        let err = StoreError::classify(err);
-        if cfg!(debug_assertions)
-            && let StoreError::Internal(e) = &err
-        {
-            // A bug, not an outage: loud in tests and debug builds (logged, then a panic the
-            // request's panic layer answers), a reported 500 in production.
-            err.log();
-            panic!("storage bug: {e}");
-        }
-        err
-    }
-}
-
-/// How a request answers a storage failure it cannot handle, once [`StoreError::report`] logged it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reported {
-    /// An outage: 503 with `Retry-After`.
-    Unavailable,
-    /// A bug (or a conflict or absence nothing handled): 500 `server_error`.
-    Internal,
-}
-
-impl StoreError {
-    /// True for an outage (503 with `Retry-After`), false for everything else.
-    pub fn is_outage(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
-    }
-
-    /// Logs a failure the request gives up on, and says how to answer it. Every dialect's error
-    /// (`From<StoreError>`) and every page that swallows a failure report it here, so each failure
-    /// is logged once, in the request's span, with the error's own text (the database's message;
-    /// queries bind their values, so no credential is spliced into it).
-    pub fn report(self) -> Reported {
-        self.log();
-        if self.is_outage() {
-            Reported::Unavailable
-        } else {
-            Reported::Internal
-        }
-    }
-
-    fn log(&self) {
-        tracing::error!(error = %self, "storage failure");
-    }
-
-    /// `Unavailable` when `err` is an outage, `Internal` otherwise; no log, no panic (the nonce
-    /// writer decides for itself what a failed batch means).
-    fn classify(err: sqlx::Error) -> StoreError {
-        if is_outage(&err) {
-            StoreError::Unavailable(err)
-        } else {
-            StoreError::Internal(err)
-        }
-    }
-}
-
-/// Whether `err` says the database is unreachable, overloaded or cannot write for now, rather than
-/// that the query or its data is wrong.
-fn is_outage(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::BeginFailed => true,
-        sqlx::Error::Database(db) => {
-            let Some(code) = db.code() else {
-                return false;
-            };
-            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // Primary result codes (the low byte of the extended one): BUSY, LOCKED, NOMEM,
-                // READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
-                code.parse::<i32>()
-                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26))
-            } else {
-                // PostgreSQL SQLSTATEs: connection exception, insufficient resources, operator
-                // intervention (shutdown, statement_timeout), system error, a refused login or a
-                // database that does not exist (operations, not code), serialization failure and
-                // deadlock, lock_timeout, a read-only standby, idle-in-transaction timeout.
-                let code = code.as_ref();
-                ["08", "28", "3D", "53", "57", "58"]
-                    .iter()
-                    .any(|class| code.starts_with(class))
-                    || matches!(code, "40001" | "40P01" | "55P03" | "25006" | "25P03")
-            }
-        }
-        _ => false,
-    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
