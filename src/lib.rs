@@ -20,6 +20,7 @@ mod keycheck;
 mod metrics;
 pub mod oauth1;
 pub mod oauth2;
+mod oauth21;
 mod ops;
 pub mod server;
 mod state;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(web::routes())
         .merge(oauth2::routes())
+        .merge(oauth21::routes())
         .merge(oauth1::routes())
         .merge(api::routes(state.clone()))
         .fallback(server::fallback::not_found)

@@ -3,6 +3,7 @@
 //! Every key, with its default, is documented in `config/latchkey.toml`. The secret key's source
 //! and its file are in `secret_key`.
 
+mod oauth21;
 mod secret_key;
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::store::DbOptions;
+pub use oauth21::{OAuth21Config, Registration};
 pub use secret_key::{SecretKey, SecretKeySource};
 use secret_key::{default_key_file, load_or_create_key};
 
@@ -37,6 +39,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub oauth2: OAuth2Config,
     pub oauth1: OAuth1Config,
+    pub oauth21: OAuth21Config,
     pub session: SessionConfig,
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
@@ -140,6 +143,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             oauth2: OAuth2Config::default(),
             oauth1: OAuth1Config::default(),
+            oauth21: OAuth21Config::default(),
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
             metrics: MetricsConfig::default(),
@@ -258,6 +262,8 @@ pub struct Settings {
     pub access_token_ttl: Option<i64>,
     pub oauth1_timestamp_window: i64,
     pub oauth1_request_token_ttl: i64,
+    /// The OAuth 2.1 / OIDC server's section, validated.
+    pub oauth21: OAuth21Config,
     pub session_ttl: i64,
     pub limits: LimitsConfig,
     /// One INFO line per request (`log.requests`).
@@ -458,6 +464,7 @@ impl Config {
                 .then_some(self.oauth2.access_token_ttl_secs),
             oauth1_timestamp_window: self.oauth1.timestamp_window_secs,
             oauth1_request_token_ttl: self.oauth1.request_token_ttl_secs,
+            oauth21: self.oauth21.validate()?,
             session_ttl: self.session.ttl_secs,
             limits: self.limits.clone(),
             log_requests: self.log.requests,
