@@ -21,6 +21,7 @@ mod metrics;
 pub mod oauth1;
 pub mod oauth2;
 mod oauth21;
+pub mod oidc;
 mod ops;
 pub mod server;
 mod state;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(oauth2::routes())
         .merge(oauth21::routes())
+        .merge(oidc::routes())
         .merge(oauth1::routes())
         .merge(api::routes(state.clone()))
         .fallback(server::fallback::not_found)
