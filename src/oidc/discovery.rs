@@ -30,10 +30,9 @@ use crate::state::AppState;
 pub(crate) const REST_RESOURCE_PATH: &str = "/rest/v1";
 /// The MCP endpoint's resource path (oauth21.md §8).
 pub(crate) const MCP_RESOURCE_PATH: &str = "/wpcom/v2/mcp/v1";
-/// Every protected resource Latchkey serves, by path.
-pub(crate) const RESOURCE_PATHS: [&str; 2] = [REST_RESOURCE_PATH, MCP_RESOURCE_PATH];
 
-/// The resource identifier (RFC 8707) of the resource at `path` (one of [`RESOURCE_PATHS`]).
+/// The resource identifier (RFC 8707) of the resource at `path` ([`REST_RESOURCE_PATH`] or
+/// [`MCP_RESOURCE_PATH`]).
 pub(crate) fn resource_identifier(settings: &Settings, path: &str) -> String {
     format!("{}{path}", settings.base_url())
 }
@@ -45,6 +44,19 @@ pub(crate) fn resource_metadata_url(settings: &Settings, path: &str) -> String {
         "{}/.well-known/oauth-protected-resource{path}",
         settings.base_url()
     )
+}
+
+/// The `WWW-Authenticate` challenge of a 401 from the resource at `path` (oauth21.md §4, RFC 9728
+/// §5.1): it names the resource's metadata, and `error="invalid_token"` when a token was sent.
+pub(crate) fn bearer_challenge(settings: &Settings, path: &str, token_sent: bool) -> HeaderValue {
+    let url = resource_metadata_url(settings, path);
+    let value = if token_sent {
+        format!("Bearer resource_metadata=\"{url}\", error=\"invalid_token\"")
+    } else {
+        format!("Bearer resource_metadata=\"{url}\"")
+    };
+    // The public URL is a validated URL: no quote, no control character.
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
 }
 
 /// The scope values a client may ask for: WordPress.com's forms and areas, and OpenID Connect's.

@@ -8,6 +8,7 @@ mod error;
 pub mod id_token;
 pub(crate) mod jwks;
 pub mod keys;
+mod userinfo;
 
 use axum::Router;
 use axum::routing::get;
@@ -19,6 +20,10 @@ pub(crate) fn routes() -> Router<AppState> {
     use discovery as d;
     Router::new()
         .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route(
+            "/oauth2-1/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route(
             "/.well-known/oauth-authorization-server",
             get(d::authorization_server_metadata),

@@ -511,3 +511,160 @@ both!(
     the_id_token_lifetime_follows_the_setting,
     oauth21.id_token_ttl_secs = 90
 );
+
+// ---- the REST API's challenge (oauth21.md §4) ----
+
+async fn a_rest_401_names_the_apis_resource_metadata(app: TestApp) {
+    let metadata = format!("{}/.well-known/oauth-protected-resource/rest/v1", app.base);
+    let expected = format!("Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\"");
+    for path in ["/rest/v1/me", "/rest/v1.1/me", "/wp-json/wp/v2/users/me"] {
+        let refused = app
+            .http
+            .get(app.url(path))
+            .bearer_auth("lkat_not_a_token")
+            .send()
+            .await
+            .unwrap()
+            .read()
+            .await
+            .assert_status(401);
+        assert_eq!(refused.header("www-authenticate"), expected, "{path}");
+    }
+    // The URL it names is served and describes the API.
+    let doc = app
+        .http
+        .get(&metadata)
+        .send()
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(200)
+        .json();
+    assert_eq!(doc["resource"], format!("{}/rest/v1", app.base));
+    // Without a token the API still answers WordPress.com's 403, with no challenge.
+    let anonymous = app
+        .get("/rest/v1.1/me")
+        .await
+        .read()
+        .await
+        .assert_status(403);
+    assert!(anonymous.headers.get("www-authenticate").is_none());
+}
+both!(a_rest_401_names_the_apis_resource_metadata);
+
+// ---- UserInfo ----
+
+/// A live access token for `user_id` whose stored scope is `scope`, written as the token endpoint
+/// writes one. (The `/oauth2-1/` token endpoint of another branch grants `openid`; here the scope
+/// words are stored directly.)
+async fn token_with_scope(app: &TestApp, user_id: i64, scope: &str) -> String {
+    let owners = app.scalar("SELECT COUNT(*) FROM users").await;
+    let owner = app.user(&format!("owner{owners}"), "correct horse").await;
+    let (client, _) = app
+        .app(
+            &owner,
+            &["https://client.example/cb"],
+            latchkey::domain::app::AppType::Web,
+        )
+        .await;
+    let minted = latchkey::oauth2::tokens::mint(&app.state);
+    let new = NewToken {
+        digest: &minted.digest,
+        app_id: client.id,
+        user_id,
+        site_id: None,
+        scope,
+        origin: "implicit",
+        expires_at: None,
+    };
+    app.store.grant_token(&new, app.clock_now()).await.unwrap();
+    minted.token
+}
+
+async fn userinfo(app: &TestApp, token: Option<&str>, post: bool) -> Checked {
+    let url = app.url("/oauth2-1/userinfo");
+    let request = if post {
+        app.http.post(url)
+    } else {
+        app.http.get(url)
+    };
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    request.send().await.unwrap().read().await
+}
+
+async fn userinfo_answers_the_claims_of_the_granted_scopes(app: TestApp) {
+    let user = app.user("alice", "correct horse").await;
+    let token = token_with_scope(&app, user.id, "global openid profile email").await;
+    for post in [false, true] {
+        let answer = userinfo(&app, Some(&token), post).await.assert_status(200);
+        assert_eq!(answer.header("cache-control"), "no-store");
+        let claims = answer.json();
+        assert_eq!(claims["sub"], user.id.to_string());
+        assert_eq!(claims["preferred_username"], "alice");
+        assert_eq!(claims["name"], user.display_name.as_str());
+        assert_eq!(claims["email"], "alice@example.com");
+        assert_eq!(claims["email_verified"], false);
+        assert_eq!(claims["updated_at"], user.created_at);
+        assert!(claims["picture"].as_str().unwrap().starts_with("https://"));
+    }
+    // `openid` alone: the subject only.
+    let bare = token_with_scope(&app, user.id, "openid").await;
+    let claims = userinfo(&app, Some(&bare), false)
+        .await
+        .assert_status(200)
+        .json();
+    assert_eq!(claims, json!({"sub": user.id.to_string()}));
+}
+both!(userinfo_answers_the_claims_of_the_granted_scopes);
+
+async fn userinfo_refuses_as_rfc_6750_says(app: TestApp) {
+    let user = app.user("alice", "correct horse").await;
+    let without_openid = token_with_scope(&app, user.id, "global").await;
+    let missing = userinfo(&app, None, false).await.assert_status(401);
+    assert_eq!(missing.header("www-authenticate"), "Bearer");
+    for bad in ["lkat_not_a_token", "garbage"] {
+        let refused = userinfo(&app, Some(bad), false).await.assert_status(401);
+        assert_eq!(
+            refused.header("www-authenticate"),
+            "Bearer error=\"invalid_token\"",
+            "{bad}"
+        );
+        assert_eq!(refused.json()["error"], "invalid_token");
+        assert_eq!(refused.header("cache-control"), "no-store");
+    }
+    let narrow = userinfo(&app, Some(&without_openid), true)
+        .await
+        .assert_status(403);
+    assert_eq!(
+        narrow.header("www-authenticate"),
+        "Bearer error=\"insufficient_scope\", scope=\"openid\""
+    );
+    assert_eq!(narrow.json()["error"], "insufficient_scope");
+    let in_query = app
+        .get(&format!("/oauth2-1/userinfo?access_token={without_openid}"))
+        .await
+        .read()
+        .await
+        .assert_status(400);
+    assert_eq!(in_query.json()["error"], "invalid_request");
+}
+both!(userinfo_refuses_as_rfc_6750_says);
+
+async fn userinfo_stops_answering_once_the_token_is_revoked(app: TestApp) {
+    let user = app.user("alice", "correct horse").await;
+    let token = token_with_scope(&app, user.id, "openid profile").await;
+    userinfo(&app, Some(&token), false).await.assert_status(200);
+    let token_id = app
+        .scalar(&format!(
+            "SELECT id FROM access_tokens WHERE user_id = {}",
+            user.id
+        ))
+        .await;
+    app.store.revoke_token(token_id).await.unwrap();
+    userinfo(&app, Some(&token), false).await.assert_status(401);
+}
+both!(userinfo_stops_answering_once_the_token_is_revoked);
