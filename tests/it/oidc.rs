@@ -37,10 +37,8 @@ fn ok_json(out: &Output) -> Value {
 /// The current Unix time: the CLI stamps rotations with the system clock, and `jsonwebtoken`
 /// checks `exp` against it, so tests that mix them run the app's clock on real time.
 fn real_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    use latchkey::domain::clock::Clock;
+    latchkey::domain::clock::SystemClock.now()
 }
 
 async fn jwks(app: &TestApp) -> Value {
