@@ -76,6 +76,14 @@ pub(crate) async fn ensure(
     if let Some(current) = store.current_signing_key().await? {
         return Ok(current);
     }
+    // One generation at a time in this process: requests that arrive together while there is no
+    // key wait for the first one's instead of each spending a second of CPU on a key that loses
+    // the insert. (Other instances are settled by the unique column.)
+    static MAKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _making = MAKING.lock().await;
+    if let Some(current) = store.current_signing_key().await? {
+        return Ok(current);
+    }
     let made = generate(Arc::clone(random)).await?;
     let enc = sealed(key, &made, &**random);
     let mut tx = store.begin();
@@ -133,6 +141,10 @@ pub(crate) async fn published(
     overlap: i64,
     now: i64,
 ) -> Result<Vec<SigningKey>, KeysError> {
+    let keys = store.published_signing_keys(now - overlap).await?;
+    if keys.iter().any(|k| k.is_current) {
+        return Ok(keys);
+    }
     ensure(store, key, random, now).await?;
     Ok(store.published_signing_keys(now - overlap).await?)
 }
