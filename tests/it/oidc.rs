@@ -166,6 +166,30 @@ async fn instances_racing_for_the_first_key_all_publish_the_same_one(app: TestAp
 }
 both!(instances_racing_for_the_first_key_all_publish_the_same_one);
 
+async fn a_second_instance_makes_the_key_at_start_and_both_sign_with_it(app: TestApp) {
+    app.clock.set(real_now());
+    let user = app.user("alice", "correct horse").await;
+    let other = app.second_process().await;
+    // `serve` made the key at start, before any request asked for it.
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM signing_keys").await, 1);
+    let theirs: Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", other.base))
+        .send()
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(200)
+        .json();
+    let ours = jwks(&app).await;
+    assert_eq!(kids(&theirs), kids(&ours));
+    // A token this instance signs verifies against the other instance's JWKS.
+    let token = sign_for(&app, user.id, "openid", None).await;
+    verify(&theirs, &token, &app.base, "4242");
+}
+both!(a_second_instance_makes_the_key_at_start_and_both_sign_with_it);
+
 async fn keys_rotate_keeps_the_previous_key_published_for_the_overlap(app: TestApp) {
     app.clock.set(real_now());
     let user = app.user("alice", "correct horse").await;
