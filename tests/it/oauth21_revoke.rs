@@ -5,7 +5,7 @@
 use latchkey::domain::app::AppType;
 use latchkey::domain::random::OsRandom;
 use latchkey::domain::secret::{self, Kind};
-use latchkey::store::{App, NewToken, User};
+use latchkey::store::{App, NewToken, Role, User};
 
 use crate::both;
 use crate::harness::*;
@@ -279,6 +279,23 @@ async fn every_token_not_active_for_the_caller_answers_exactly_active_false(app:
         .issue_token(w.alice.id, w.c1.id, Some(app.clock_now() + 60))
         .await;
     let foreign = app.issue_token(w.alice.id, w.c2.id, None).await;
+    // A single-blog token whose user is then demoted on its blog (domain::reach::holds).
+    let site = app.site(&w.alice, "https://alice.example").await;
+    let minted = latchkey::oauth2::tokens::mint(&app.state);
+    let single = NewToken {
+        digest: &minted.digest,
+        app_id: w.c1.id,
+        user_id: w.alice.id,
+        site_id: Some(site.id),
+        scope: "",
+        origin: "code",
+        expires_at: None,
+    };
+    app.store
+        .grant_token(&single, app.clock_now())
+        .await
+        .unwrap();
+    let lapsed = minted.token;
     let unknown = secret::mint(Kind::AccessToken, &OsRandom);
     let code = secret::mint(Kind::AuthCode, &OsRandom);
     let mut typo = foreign.token.clone();
@@ -288,12 +305,15 @@ async fn every_token_not_active_for_the_caller_answers_exactly_active_false(app:
     } else {
         'A'
     });
-    // The expiring token is active, and cached, before its time runs out.
-    for _ in 0..2 {
-        let live = introspect(&app, Caller::Body(&w.c1, &w.s1), &expiring.token).await;
-        assert_eq!(live.json()["active"], true);
+    // The expiring and the single-blog tokens are active, and cached, before they end.
+    for token in [&expiring.token, &lapsed] {
+        for _ in 0..2 {
+            let live = introspect(&app, Caller::Body(&w.c1, &w.s1), token).await;
+            assert_eq!(live.json()["active"], true);
+        }
     }
     app.clock.advance(61);
+    app.member(&site, &w.alice, Role::Editor).await;
     let cases = [
         ("unknown", unknown.as_str()),
         ("malformed", "lkat_short"),
@@ -302,6 +322,7 @@ async fn every_token_not_active_for_the_caller_answers_exactly_active_false(app:
         ("revoked", revoked.token.as_str()),
         ("expired", expiring.token.as_str()),
         ("another client's", foreign.token.as_str()),
+        ("lapsed: its user lost its blog", lapsed.as_str()),
     ];
     for (case, token) in cases {
         for caller in [Caller::Body(&w.c1, &w.s1), Caller::Basic(&w.c1, &w.s1)] {
