@@ -133,8 +133,7 @@ pub(crate) async fn change_password(
         .await
         .map_err(|_| PageError::Unavailable)?;
     let mut tx = state.store.begin();
-    tx.update_password_hash(s.user.id, &hash).await?;
-    tx.delete_sessions_of(s.user.id).await?;
+    tx.set_password_ending_sessions(s.user.id, &hash).await?;
     let cookie = session::start(&state, &mut tx, s.user.id).await?;
     let event = AuditEvent {
         kind: "password_changed",
