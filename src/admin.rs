@@ -221,6 +221,30 @@ pub struct AppInput<'a> {
     pub oauth1_callback: Option<&'a str>,
 }
 
+impl<'a> AppInput<'a> {
+    /// The fields stored for this input (name and description trimmed), with the OAuth1 consumer
+    /// the caller decided on.
+    fn stored(
+        &self,
+        oauth1_key: Option<&'a str>,
+        oauth1_secret_enc: Option<&'a [u8]>,
+    ) -> AppChanges<'a> {
+        AppChanges {
+            name: self.name.trim(),
+            description: self.description.trim(),
+            website: self.website,
+            icon_url: self.icon_url,
+            app_type: self.app_type,
+            redirect_uris: self.redirect_uris,
+            js_origins: self.js_origins,
+            allow_implicit: self.allow_implicit,
+            oauth1_key,
+            oauth1_secret_enc,
+            oauth1_callback: self.oauth1_callback,
+        }
+    }
+}
+
 /// A newly created app with the secrets that are shown once.
 pub struct CreatedApp {
     pub app: App,
@@ -312,13 +336,7 @@ pub async fn create_app(
     let digest = secret::digest(&client_secret);
     let (consumer_key, consumer_secret, sealed) = match input.oauth1_callback {
         Some(_) => {
-            let consumer_secret = alphanumeric(random, 48);
-            let sealed = crypto::seal(
-                key,
-                CONSUMER_SECRET_CONTEXT,
-                consumer_secret.as_bytes(),
-                random,
-            );
+            let (consumer_secret, sealed) = new_consumer_secret(random, key);
             (
                 Some(alphanumeric(random, 12)),
                 Some(consumer_secret),
@@ -327,26 +345,12 @@ pub async fn create_app(
         }
         None => (None, None, None),
     };
-    let app = tx
-        .create_app(
-            &NewApp {
-                owner_id: owner.id,
-                name: input.name.trim(),
-                description: input.description.trim(),
-                website: input.website,
-                icon_url: input.icon_url,
-                app_type: input.app_type,
-                redirect_uris: input.redirect_uris,
-                js_origins: input.js_origins,
-                secret_digest: &digest,
-                allow_implicit: input.allow_implicit,
-                oauth1_key: consumer_key.as_deref(),
-                oauth1_secret_enc: sealed.as_deref(),
-                oauth1_callback: input.oauth1_callback,
-            },
-            now,
-        )
-        .await?;
+    let new = NewApp {
+        owner_id: owner.id,
+        secret_digest: &digest,
+        fields: input.stored(consumer_key.as_deref(), sealed.as_deref()),
+    };
+    let app = tx.create_app(&new, now).await?;
     Ok(CreatedApp {
         app,
         client_secret,
@@ -409,19 +413,7 @@ pub async fn update_app(
             (Some(alphanumeric(random, 12)), Some(sealed), Some(secret))
         }
     };
-    let changes = AppChanges {
-        name: input.name.trim(),
-        description: input.description.trim(),
-        website: input.website,
-        icon_url: input.icon_url,
-        app_type: input.app_type,
-        redirect_uris: input.redirect_uris,
-        js_origins: input.js_origins,
-        allow_implicit: input.allow_implicit,
-        oauth1_key: oauth1_key.as_deref(),
-        oauth1_secret_enc: sealed.as_deref(),
-        oauth1_callback: input.oauth1_callback,
-    };
+    let changes = input.stored(oauth1_key.as_deref(), sealed.as_deref());
     let app = tx
         .update_app(app.id, &changes)
         .await?

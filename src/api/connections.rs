@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ErrorCode};
@@ -29,10 +29,10 @@ type Session = Result<Option<SessionUser>, PageError>;
 fn session_only(
     state: &AppState,
     headers: &HeaderMap,
-    has_credentials: bool,
+    uri: &Uri,
     session: Session,
 ) -> Result<SessionUser, ApiError> {
-    if has_credentials {
+    if presents_credentials(headers, uri) {
         return Err(ApiError::unauthorized(
             "Connected applications are managed from a logged-in browser session only; tokens \
              are never accepted here.",
@@ -77,16 +77,11 @@ fn connection_json(c: &crate::store::Connection) -> Value {
 /// `GET me/connected-applications`.
 pub(crate) async fn list(
     State(state): State<AppState>,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     session: Session,
 ) -> Result<Json<Value>, ApiError> {
-    let session = session_only(
-        &state,
-        &headers,
-        presents_credentials(&headers, &uri),
-        session,
-    )?;
+    let session = session_only(&state, &headers, &uri, session)?;
     // One entry per app: its latest approval (grants come oldest first within each app).
     let mut latest: Vec<crate::store::Connection> = Vec::new();
     for grant in state.store.connections(session.user.id).await? {
@@ -107,17 +102,12 @@ pub(crate) async fn list(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     form: Option<Extension<FormBody>>,
     session: Session,
 ) -> Result<Json<Value>, ApiError> {
-    let session = session_only(
-        &state,
-        &headers,
-        presents_credentials(&headers, &uri),
-        session,
-    )?;
+    let session = session_only(&state, &headers, &uri, session)?;
     let from_form = form.and_then(|Extension(FormBody(body))| {
         form_urlencoded::parse(&body)
             .find(|(name, _)| name == "csrf_token")

@@ -49,6 +49,28 @@ pub(crate) async fn check(
     Ok(administered)
 }
 
+/// The principal and the blog `{site}` names, once the token reaches the `target` of that blog:
+/// 403 without a token, 404 `unknown_blog`, 403 `unauthorized`, in that order.
+pub(crate) async fn reached(
+    state: &AppState,
+    principal: Option<Principal>,
+    raw: &str,
+    target: impl FnOnce(&Site) -> Target,
+) -> Result<(Principal, Site), ApiError> {
+    let principal = require(principal)?;
+    let site = find(state, raw).await?;
+    check(state, &principal, target(&site)).await?;
+    Ok((principal, site))
+}
+
+/// The blog's own site endpoints.
+fn sites_of(site: &Site) -> Target {
+    Target::Blog {
+        site_id: site.id,
+        area: Area::Sites,
+    }
+}
+
 /// The site object of WordPress.com's REST API (the fields Latchkey has).
 pub(crate) fn site_json(state: &AppState, site: &Site) -> Value {
     let base = state.settings.base_url();
@@ -98,13 +120,7 @@ pub(crate) async fn site(
     Path(raw): Path<String>,
     principal: Option<Principal>,
 ) -> Result<Json<Value>, ApiError> {
-    let principal = require(principal)?;
-    let site = find(&state, &raw).await?;
-    let target = Target::Blog {
-        site_id: site.id,
-        area: Area::Sites,
-    };
-    check(&state, &principal, target).await?;
+    let (_, site) = reached(&state, principal, &raw, sites_of).await?;
     Ok(Json(site_json(&state, &site)))
 }
 
@@ -114,13 +130,7 @@ pub(crate) async fn settings(
     Path(raw): Path<String>,
     principal: Option<Principal>,
 ) -> Result<Json<Value>, ApiError> {
-    let principal = require(principal)?;
-    let site = find(&state, &raw).await?;
-    let target = Target::Blog {
-        site_id: site.id,
-        area: Area::Sites,
-    };
-    check(&state, &principal, target).await?;
+    let (_, site) = reached(&state, principal, &raw, sites_of).await?;
     Ok(Json(json!({
         "ID": site.id,
         "name": site.name,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ErrorCode};
 use super::principal::Principal;
-use super::sites::{check, find, require};
+use super::sites::reached;
 use crate::domain::reach::Target;
 use crate::domain::scope::Area;
 use crate::state::AppState;
@@ -30,9 +30,7 @@ pub(crate) async fn like(
     Path((raw, post_id)): Path<(String, String)>,
     principal: Option<Principal>,
 ) -> Result<Json<Value>, ApiError> {
-    let principal = require(principal)?;
-    let site = find(&state, &raw).await?;
-    check(&state, &principal, TARGET).await?;
+    let (principal, site) = reached(&state, principal, &raw, |_| TARGET).await?;
     let post_id: i64 = post_id.parse().map_err(|_| unknown_post())?;
     let post = state
         .store
@@ -58,9 +56,7 @@ pub(crate) async fn follow(
     Path(raw): Path<String>,
     principal: Option<Principal>,
 ) -> Result<Json<Value>, ApiError> {
-    let principal = require(principal)?;
-    let site = find(&state, &raw).await?;
-    check(&state, &principal, TARGET).await?;
+    let (principal, site) = reached(&state, principal, &raw, |_| TARGET).await?;
     let mut tx = state.store.begin();
     tx.follow_site(principal.user_id, site.id, state.now())
         .await?;

@@ -2,7 +2,8 @@
 //! wire string, so no code is ever written or compared as a bare string.
 
 /// Declares an enum of error codes with `ALL`, `as_str` (the wire string), `Display`, `FromStr`
-/// and a `Serialize` that writes the same string.
+/// and a `Serialize` that writes the same string, and a test that every code round-trips (one
+/// enum a module).
 macro_rules! error_code {
     (
         $(#[$meta:meta])*
@@ -49,6 +50,12 @@ macro_rules! error_code {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
             }
+        }
+
+        #[cfg(test)]
+        #[test]
+        fn each_code_round_trips_through_its_wire_string() {
+            $crate::http::error_code::assert_round_trips($name::ALL);
         }
     };
 }

@@ -11,7 +11,7 @@ use super::callback::CallbackError;
 use super::problem_code::ProblemCode;
 use super::signature::ParamError;
 use crate::http::headers::no_store;
-use crate::store::{Reported, StoreError};
+use crate::store::StoreError;
 
 /// The `Content-Type` of every `/oauth1/request` and `/oauth1/access` answer, errors included.
 pub(crate) const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -57,10 +57,8 @@ pub(crate) enum Problem {
 
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
-        match err.report() {
-            Reported::Unavailable => Problem::Unavailable,
-            Reported::Internal => Problem::Internal,
-        }
+        err.report()
+            .answer(|| Problem::Unavailable, || Problem::Internal)
     }
 }
 

@@ -21,13 +21,3 @@ crate::http::error_code::error_code! {
         ServerError = "server_error",
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_problem_code_round_trips_through_its_wire_string() {
-        crate::http::error_code::assert_round_trips(ProblemCode::ALL);
-    }
-}

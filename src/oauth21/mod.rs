@@ -2,11 +2,22 @@
 //! the legacy WordPress.com pair of `oauth2`. It shares that dialect's users, apps, grants, consent
 //! page and validation cache: disconnecting an app ends its tokens of both dialects at once.
 
+mod introspect;
+mod presented;
+mod revoke;
+
 use axum::Router;
+use axum::routing::post;
 
 use crate::state::AppState;
 
 /// The routes of the 2.1 server and its discovery documents.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        // RFC 7009 and RFC 7662, with their legacy-path aliases (oauth2.md §1). POST only: the
+        // legacy `GET /oauth2/token-info` is `oauth2::token_info`, untouched.
+        .route("/oauth2-1/revoke", post(revoke::revoke))
+        .route("/oauth2/revoke", post(revoke::revoke))
+        .route("/oauth2-1/token-info", post(introspect::introspect))
+        .route("/oauth2/introspect", post(introspect::introspect))
 }

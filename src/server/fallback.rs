@@ -1,6 +1,6 @@
 //! What answers a path no route serves (404) or a method a route does not take (405, with the
 //! `Allow` header axum adds): a body in the dialect of the path, never an empty answer. JSON
-//! `{"error","error_description"}` under `/oauth2` and `/.well-known`, the REST shape under `/rest`
+//! `{"error","error_description"}` under `/oauth2`, `/oauth2-1` and `/.well-known`, the REST shape under `/rest`
 //! (its own routers answer for `/rest/v1` and `/rest/v1.1`), WordPress's `rest_no_route` under
 //! `/wp-json`, the OAuth Problem Reporting form under `/oauth1`, and the HTML error page (whose
 //! header links home) elsewhere.
@@ -48,7 +48,7 @@ fn dialect(path: &str) -> Dialect {
                 .strip_prefix(prefix)
                 .is_some_and(|rest| rest.starts_with('/'))
     };
-    if under("/oauth2") || under("/.well-known") {
+    if under("/oauth2") || under("/oauth2-1") || under("/.well-known") {
         Dialect::OAuth2
     } else if under("/rest") {
         Dialect::Rest
@@ -156,6 +156,7 @@ mod tests {
         assert_eq!(dialect("/rest/v2/me"), Dialect::Rest);
         assert_eq!(dialect("/wp-json/wp/v2/nothing"), Dialect::WpJson);
         assert_eq!(dialect("/oauth1/nothing"), Dialect::OAuth1);
+        assert_eq!(dialect("/oauth2-1/token-info"), Dialect::OAuth2);
         assert_eq!(dialect("/oauth2x"), Dialect::Html);
         assert_eq!(dialect("/nothing"), Dialect::Html);
     }

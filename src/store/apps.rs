@@ -49,24 +49,15 @@ fn lines(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// A new app: its owner and client secret digest, and the fields an owner edits.
 #[derive(Debug, Clone)]
 pub struct NewApp<'a> {
     pub owner_id: i64,
-    pub name: &'a str,
-    pub description: &'a str,
-    pub website: &'a str,
-    pub icon_url: &'a str,
-    pub app_type: AppType,
-    pub redirect_uris: &'a [String],
-    pub js_origins: &'a [String],
     pub secret_digest: &'a [u8],
-    pub allow_implicit: bool,
-    pub oauth1_key: Option<&'a str>,
-    pub oauth1_secret_enc: Option<&'a [u8]>,
-    pub oauth1_callback: Option<&'a str>,
+    pub fields: AppChanges<'a>,
 }
 
-/// The editable fields of an app, for [`Store::update_app`].
+/// The editable fields of an app, for [`Tx::create_app`] and [`Tx::update_app`].
 #[derive(Debug, Clone)]
 pub struct AppChanges<'a> {
     pub name: &'a str,
@@ -82,32 +73,43 @@ pub struct AppChanges<'a> {
     pub oauth1_callback: Option<&'a str>,
 }
 
+/// Binds the fields of an [`AppChanges`] to the next eleven placeholders, in the order of the
+/// struct (the order the `INSERT` and the `UPDATE` below name their columns).
+macro_rules! bind_changes {
+    ($query:expr, $changes:expr) => {{
+        let c: &AppChanges<'_> = $changes;
+        $query
+            .bind(c.name)
+            .bind(c.description)
+            .bind(c.website)
+            .bind(c.icon_url)
+            .bind(c.app_type)
+            .bind(c.redirect_uris.join("\n"))
+            .bind(c.js_origins.join("\n"))
+            .bind(c.allow_implicit)
+            .bind(c.oauth1_key)
+            .bind(c.oauth1_secret_enc)
+            .bind(c.oauth1_callback)
+    }};
+}
+
 const COLUMNS: &str = "id, owner_id, name, description, website, icon_url, app_type, redirect_uris, \
      js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, created_at";
 
 impl Tx<'_> {
     pub async fn create_app(&mut self, new: &NewApp<'_>, now: i64) -> Result<App> {
         let sql = format!(
-            "INSERT INTO apps (owner_id, name, description, website, icon_url, app_type, redirect_uris, \
-             js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+            "INSERT INTO apps (owner_id, secret_digest, name, description, website, icon_url, \
+             app_type, redirect_uris, js_origins, allow_implicit, oauth1_key, oauth1_secret_enc, \
+             oauth1_callback, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              RETURNING {COLUMNS}"
         );
         Ok(with_tx!(self, |tx| {
-            sqlx::query_as(&sql)
+            let query = sqlx::query_as(&sql)
                 .bind(new.owner_id)
-                .bind(new.name)
-                .bind(new.description)
-                .bind(new.website)
-                .bind(new.icon_url)
-                .bind(new.app_type)
-                .bind(new.redirect_uris.join("\n"))
-                .bind(new.js_origins.join("\n"))
-                .bind(new.secret_digest)
-                .bind(new.allow_implicit)
-                .bind(new.oauth1_key)
-                .bind(new.oauth1_secret_enc)
-                .bind(new.oauth1_callback)
+                .bind(new.secret_digest);
+            bind_changes!(query, &new.fields)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?
@@ -167,18 +169,7 @@ impl Tx<'_> {
              oauth1_secret_enc = $10, oauth1_callback = $11 WHERE id = $12 RETURNING {COLUMNS}"
         );
         let updated = with_tx!(self, |tx| {
-            sqlx::query_as(&sql)
-                .bind(changes.name)
-                .bind(changes.description)
-                .bind(changes.website)
-                .bind(changes.icon_url)
-                .bind(changes.app_type)
-                .bind(changes.redirect_uris.join("\n"))
-                .bind(changes.js_origins.join("\n"))
-                .bind(changes.allow_implicit)
-                .bind(changes.oauth1_key)
-                .bind(changes.oauth1_secret_enc)
-                .bind(changes.oauth1_callback)
+            bind_changes!(sqlx::query_as(&sql), changes)
                 .bind(app_id)
                 .fetch_optional(&mut *tx)
                 .await?

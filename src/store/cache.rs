@@ -381,6 +381,7 @@ mod tests {
             site_id: None,
             scope: "global".into(),
             expires_at: None,
+            issued_at: 0,
             site_admin: false,
         })
     }

@@ -85,6 +85,17 @@ pub enum Reported {
     Internal,
 }
 
+impl Reported {
+    /// A dialect's answer: `unavailable` for an outage, `internal` for the rest. Each dialect's
+    /// `From<StoreError>` is `err.report().answer(…)`.
+    pub fn answer<T>(self, unavailable: impl FnOnce() -> T, internal: impl FnOnce() -> T) -> T {
+        match self {
+            Reported::Unavailable => unavailable(),
+            Reported::Internal => internal(),
+        }
+    }
+}
+
 impl StoreError {
     /// True for an outage (503 with `Retry-After`), false for everything else.
     pub fn is_outage(&self) -> bool {

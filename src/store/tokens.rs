@@ -14,6 +14,8 @@ pub struct TokenGrant {
     pub site_id: Option<i64>,
     pub scope: String,
     pub expires_at: Option<i64>,
+    /// When the token was issued (Unix seconds): introspection's `iat` (RFC 7662 §2.2).
+    pub issued_at: i64,
     /// Whether the user administered the token's blog when this was read (`false` without a blog).
     /// What the grant still holds is decided by `domain::reach::holds` from it; a cached copy is
     /// dropped on every instance when the user's memberships change (`Stale::Profile`).
@@ -54,7 +56,8 @@ impl Store {
     pub async fn token_by_digest(&self, digest: &[u8], now: i64) -> Result<Option<TokenGrant>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(concat!(
-                "SELECT id AS token_id, app_id, user_id, grant_id, site_id, scope, expires_at, ",
+                "SELECT id AS token_id, app_id, user_id, grant_id, site_id, scope, expires_at, \
+                 created_at AS issued_at, ",
                 site_admin!("access_tokens"),
                 " AS site_admin FROM access_tokens \
                  WHERE digest = $1 AND (expires_at IS NULL OR expires_at > $2)"
@@ -164,6 +167,7 @@ macro_rules! insert_token_grant {
             site_id: token.site_id,
             scope: token.scope.to_owned(),
             expires_at: token.expires_at,
+            issued_at: $now,
             site_admin,
         }
     }};

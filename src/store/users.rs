@@ -91,8 +91,9 @@ impl Tx<'_> {
         }))
     }
 
-    pub async fn update_password_hash(&mut self, user_id: i64, hash: &str) -> Result<()> {
-        with_tx!(self, |tx| {
+    /// Replaces the user's password hash; `false`: no such user.
+    pub async fn update_password_hash(&mut self, user_id: i64, hash: &str) -> Result<bool> {
+        let done = with_tx!(self, |tx| {
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(hash)
                 .bind(user_id)
@@ -100,25 +101,15 @@ impl Tx<'_> {
                 .await?
                 .rows_affected()
         });
-        Ok(())
+        Ok(done > 0)
     }
 
-    /// Sets a new password hash and ends every web session of the user, in one transaction (an
+    /// Sets a new password hash and ends every web session of the user, in this transaction (an
     /// operator resetting a password may be locking someone else out). `false`: no such user.
     pub async fn set_password_ending_sessions(&mut self, user_id: i64, hash: &str) -> Result<bool> {
-        with_tx!(self, |tx| {
-            let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(hash)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-            Ok(done > 0)
-        })
+        let done = self.update_password_hash(user_id, hash).await?;
+        self.delete_sessions_of(user_id).await?;
+        Ok(done)
     }
 
     /// Deletes the user with everything that hangs off the account (foreign keys cascade): grants,

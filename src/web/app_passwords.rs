@@ -10,13 +10,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::PageError;
-use super::page::Nav;
+use super::page::{Nav, checked_post, render_with};
 use super::redirect::login_first;
 use super::session::{self, SessionUser};
 use crate::domain::password;
 use crate::domain::two_step as rules;
-use crate::http::headers::no_store;
-use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::AuditEvent;
 
@@ -83,9 +81,7 @@ async fn render(
         name,
         error,
     };
-    let mut response = (status, page).into_response();
-    no_store(response.headers_mut());
-    Ok(response)
+    Ok(render_with(status, page))
 }
 
 pub(crate) async fn show(
@@ -105,14 +101,10 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    session::same_origin(&state, &headers)?;
-    let Some(s) = s else {
+    let Some((s, form)) = checked_post(&state, s, &headers, &body, "app-passwords")? else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::decode(&body)?;
-    let field = |name| params.get(name).ok().flatten();
-    session::verify_csrf(&state, &s, "app-passwords", field("csrf"))?;
-    let typed = field("name").unwrap_or("");
+    let typed = form.get("name");
     let name = typed.trim();
     let error = if name.is_empty() {
         Some("Give it a name, such as the app or device that will use it.")
@@ -175,17 +167,9 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    session::same_origin(&state, &headers)?;
-    let Some(s) = s else {
+    let Some((s, _)) = checked_post(&state, s, &headers, &body, "app-passwords")? else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::decode(&body)?;
-    session::verify_csrf(
-        &state,
-        &s,
-        "app-passwords",
-        params.get("csrf").ok().flatten(),
-    )?;
     let Ok(id) = id.parse::<i64>() else {
         return Err(PageError::NotFound);
     };

@@ -9,10 +9,10 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
-use super::apps::{admin_failure, audit, owned, purpose, redirect_to_app};
+use super::apps::{admin_failure, audit, owned, owned_and_posted, purpose, redirect_to_app};
 use super::error::PageError;
 use super::flash::Flash;
-use super::page::{self, Form, Nav, Viewer};
+use super::page::{self, Nav, Viewer};
 use super::session;
 use crate::admin;
 use crate::state::AppState;
@@ -92,9 +92,7 @@ pub(crate) async fn reset_secret(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse(&body)?;
-    session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
+    let (app, _) = owned_and_posted(&state, &viewer, &id, &body, &[]).await?;
     let mut tx = state.store.begin();
     let secret = admin::reset_secret(&mut tx, &*state.random, &app)
         .await
@@ -117,9 +115,7 @@ pub(crate) async fn regenerate_consumer_secret(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse(&body)?;
-    session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
+    let (app, _) = owned_and_posted(&state, &viewer, &id, &body, &[]).await?;
     if app.oauth1_key.is_none() {
         return Err(no_consumer());
     }

@@ -189,6 +189,21 @@ pub(super) async fn owned(state: &AppState, viewer: &Viewer, id: &str) -> Result
     }
 }
 
+/// The app when `viewer` owns it, and the form posted to it once its CSRF token is checked; `text`
+/// names the form's free-text fields (see `Form::parse_with_text`).
+pub(super) async fn owned_and_posted(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    body: &[u8],
+    text: &[&str],
+) -> Result<(App, Form), PageError> {
+    let app = owned(state, viewer, id).await?;
+    let form = Form::parse_with_text(body, text)?;
+    session::verify_csrf(state, &viewer.0, &purpose(app.id), form.csrf())?;
+    Ok((app, form))
+}
+
 pub(crate) async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -371,9 +386,7 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let app = owned(&state, &viewer, &id).await?;
-    let form = Form::parse_with_text(&body, APP_TEXT_FIELDS)?;
-    session::verify_csrf(&state, &viewer.0, &purpose(app.id), form.csrf())?;
+    let (app, form) = owned_and_posted(&state, &viewer, &id, &body, APP_TEXT_FIELDS).await?;
     let fields = AppFields::from_form(&form);
     let base = state.settings.base_url();
     let mut tx = state.store.begin();

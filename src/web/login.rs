@@ -100,9 +100,7 @@ async fn login_form(
         login_query: redirect_query(redirect_to),
         public_current: "login",
     };
-    let mut response = (status, jar, page).into_response();
-    crate::http::headers::no_store(response.headers_mut());
-    response
+    super::page::render_with(status, (jar, page))
 }
 
 pub(crate) async fn form(

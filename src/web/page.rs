@@ -2,6 +2,7 @@
 //! login page that comes back here), the navigation bar, form fields and field-level errors.
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -190,8 +191,33 @@ impl Form {
 
     /// The CSRF token field, when present once.
     pub(crate) fn csrf(&self) -> Option<&str> {
-        self.0.get("csrf").ok().flatten()
+        self.value("csrf")
     }
+
+    /// A field sent once with a value; `None` when missing, empty or sent twice.
+    pub(crate) fn value(&self, name: &str) -> Option<&str> {
+        self.0.get(name).ok().flatten()
+    }
+}
+
+/// A form posted by a signed-in user to a page that takes the session itself (the security pages),
+/// checked in the order each of them checks: a cross-site post is refused (403); without a session,
+/// `None`, and the caller sends the browser to the login page its own way; a malformed body is a
+/// 400 page; a CSRF token not minted for `purpose` in this session is a 403.
+pub(crate) fn checked_post(
+    state: &AppState,
+    s: Option<SessionUser>,
+    headers: &HeaderMap,
+    body: &[u8],
+    purpose: &str,
+) -> Result<Option<(SessionUser, Form)>, PageError> {
+    session::same_origin(state, headers)?;
+    let Some(s) = s else {
+        return Ok(None);
+    };
+    let form = Form::parse(body)?;
+    session::verify_csrf(state, &s, purpose, form.csrf())?;
+    Ok(Some((s, form)))
 }
 
 /// Non-empty, trimmed lines of a textarea.

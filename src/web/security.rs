@@ -11,13 +11,11 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::error::PageError;
-use super::page::Nav;
+use super::page::{Nav, checked_post, render_with};
 use super::redirect::login_first;
 use super::session::{self, SessionUser};
 use crate::auth::password as credentials;
 use crate::domain::password;
-use crate::http::headers::no_store;
-use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::store::AuditEvent;
@@ -68,9 +66,7 @@ async fn render(
         errors,
         activity: crate::audit::recent_activity(state, s.user.id).await?,
     };
-    let mut response = (status, page).into_response();
-    no_store(response.headers_mut());
-    Ok(response)
+    Ok(render_with(status, page))
 }
 
 pub(crate) async fn show(
@@ -107,22 +103,18 @@ pub(crate) async fn change_password(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    session::same_origin(&state, &headers)?;
-    let Some(s) = s else {
+    let Some((s, form)) = checked_post(&state, s, &headers, &body, "password")? else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::decode(&body)?;
-    let field = |name| params.get(name).ok().flatten().unwrap_or("");
-    session::verify_csrf(&state, &s, "password", Some(field("csrf")))?;
     let username = s.user.username.clone();
     let auth = state.auth();
     if let Some(retry_after) = credentials::over_budget(&auth, &username, peer.0) {
         return Err(PageError::TooManyRequests { retry_after });
     }
     let (current, new, confirm) = (
-        field("current_password"),
-        field("new_password"),
-        field("confirm_password"),
+        form.get("current_password"),
+        form.get("new_password"),
+        form.get("confirm_password"),
     );
     let mut errors = FieldErrors {
         new: new_password_problem(new, &username),
@@ -141,8 +133,7 @@ pub(crate) async fn change_password(
         .await
         .map_err(|_| PageError::Unavailable)?;
     let mut tx = state.store.begin();
-    tx.update_password_hash(s.user.id, &hash).await?;
-    tx.delete_sessions_of(s.user.id).await?;
+    tx.set_password_ending_sessions(s.user.id, &hash).await?;
     let cookie = session::start(&state, &mut tx, s.user.id).await?;
     let event = AuditEvent {
         kind: "password_changed",

@@ -60,9 +60,7 @@ fn form_page(
         value,
         None,
     ));
-    let mut response = (status, jar, page).into_response();
-    crate::http::headers::no_store(response.headers_mut());
-    response
+    super::page::render_with(status, (jar, page))
 }
 
 pub(crate) async fn form(

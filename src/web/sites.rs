@@ -129,19 +129,33 @@ async fn membership(
     Ok((site, role))
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the page echoes the form as posted: each field is a template value"
-)]
+/// What the member form shows again: the input as typed, the error beside its field, or the notice
+/// of the change just made.
+struct MemberForm<'a> {
+    member: &'a str,
+    role: &'a str,
+    error: FieldError,
+    notice: Option<&'static str>,
+}
+
+impl MemberForm<'_> {
+    /// The empty form, with the role most members get.
+    fn blank(error: FieldError, notice: Option<&'static str>) -> Self {
+        MemberForm {
+            member: "",
+            role: "editor",
+            error,
+            notice,
+        }
+    }
+}
+
 async fn site_page(
     state: &AppState,
     viewer: &Viewer,
     site: Site,
     role: Role,
-    member: String,
-    member_role: String,
-    error: FieldError,
-    notice: Option<&'static str>,
+    form: MemberForm<'_>,
 ) -> Result<SitePage, PageError> {
     Ok(SitePage {
         nav: Nav::new(state, viewer, "sites"),
@@ -152,10 +166,10 @@ async fn site_page(
         roles: Role::ALL,
         site,
         role,
-        member,
-        member_role,
-        error,
-        notice,
+        member: form.member.to_owned(),
+        member_role: form.role.to_owned(),
+        error: form.error,
+        notice: form.notice,
     })
 }
 
@@ -171,29 +185,28 @@ pub(crate) async fn show(
         Some("done=removed") => Some("The member was removed."),
         _ => None,
     };
-    let page = site_page(
-        &state,
-        &viewer,
-        site,
-        role,
-        String::new(),
-        "editor".into(),
-        FieldError::default(),
-        notice,
-    )
-    .await?;
+    let form = MemberForm::blank(FieldError::default(), notice);
+    let page = site_page(&state, &viewer, site, role, form).await?;
     Ok(page::render(page))
 }
 
-/// Refuses changes by members who are not administrators.
-fn must_administer(role: Role) -> Result<(), PageError> {
-    if role == Role::Administrator {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden(
+/// The site when the viewer administers it, and the form posted to it once its CSRF token is
+/// checked: 404 for non-members, 403 for members who are not administrators.
+async fn administered(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    body: &[u8],
+) -> Result<(Site, Role, Form), PageError> {
+    let (site, role) = membership(state, viewer, id).await?;
+    let form = Form::parse(body)?;
+    session::verify_csrf(state, &viewer.0, &purpose(site.id), form.csrf())?;
+    if role != Role::Administrator {
+        return Err(PageError::Forbidden(
             "Only administrators of this site can change its members.".into(),
-        ))
+        ));
     }
+    Ok((site, role, form))
 }
 
 pub(crate) async fn add_member(
@@ -202,10 +215,7 @@ pub(crate) async fn add_member(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let (site, role) = membership(&state, &viewer, &id).await?;
-    let form = Form::parse(&body)?;
-    session::verify_csrf(&state, &viewer.0, &purpose(site.id), form.csrf())?;
-    must_administer(role)?;
+    let (site, role, form) = administered(&state, &viewer, &id, &body).await?;
     let (member, member_role) = (form.get("member").trim(), form.get("role"));
     let outcome = match member_role.parse::<Role>() {
         Err(_) => Err(FieldError::new(
@@ -237,17 +247,13 @@ pub(crate) async fn add_member(
     match outcome {
         Ok(()) => Ok(Redirect::to(&format!("/sites/{}?done=added", site.id)).into_response()),
         Err(error) => {
-            let page = site_page(
-                &state,
-                &viewer,
-                site,
-                role,
-                member.to_owned(),
-                member_role.to_owned(),
+            let form = MemberForm {
+                member,
+                role: member_role,
                 error,
-                None,
-            )
-            .await?;
+                notice: None,
+            };
+            let page = site_page(&state, &viewer, site, role, form).await?;
             Ok(page::render_with(StatusCode::BAD_REQUEST, page))
         }
     }
@@ -259,10 +265,7 @@ pub(crate) async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    let (site, role) = membership(&state, &viewer, &id).await?;
-    let form = Form::parse(&body)?;
-    session::verify_csrf(&state, &viewer.0, &purpose(site.id), form.csrf())?;
-    must_administer(role)?;
+    let (site, role, _) = administered(&state, &viewer, &id, &body).await?;
     let Ok(user_id) = user_id.parse::<i64>() else {
         return Err(PageError::NotFound);
     };
@@ -276,17 +279,8 @@ pub(crate) async fn remove_member(
         Err(e) => {
             let mut error = FieldError::from_admin(e)?;
             error.field = "remove";
-            let page = site_page(
-                &state,
-                &viewer,
-                site,
-                role,
-                String::new(),
-                "editor".into(),
-                error,
-                None,
-            )
-            .await?;
+            let form = MemberForm::blank(error, None);
+            let page = site_page(&state, &viewer, site, role, form).await?;
             Ok(page::render_with(StatusCode::BAD_REQUEST, page))
         }
     }

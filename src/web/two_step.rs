@@ -10,12 +10,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::PageError;
-use super::page::{Nav, render_with};
+use super::page::{Nav, checked_post, render_with};
 use super::redirect::login_first;
 use super::session::{self, SessionUser};
 use crate::auth::two_step::{self, Disabled, Enabled};
 use crate::domain::two_step as rules;
-use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 
@@ -107,21 +106,19 @@ pub(crate) async fn enable(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    session::same_origin(&state, &headers)?;
-    let Some(s) = s else {
+    let Some((s, form)) = checked_post(&state, s, &headers, &body, "two-step-enable")? else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::decode(&body)?;
-    let field = |name| params.get(name).ok().flatten();
-    session::verify_csrf(&state, &s, "two-step-enable", field("csrf"))?;
     let auth = state.auth();
-    let seed = field("setup").and_then(|v| two_step::open_setup(&auth, s.user.id, v));
+    let seed = form
+        .value("setup")
+        .and_then(|v| two_step::open_setup(&auth, s.user.id, v));
     let Some(seed) = seed else {
         return Err(PageError::invalid_request(
             "The setup form is damaged. Reload the page and scan the new QR code.",
         ));
     };
-    let code = field("code").unwrap_or("");
+    let code = form.get("code");
     match two_step::enable(&auth, s.user.id, &seed, code).await? {
         Enabled::Now { recovery_codes } => Ok(render_with(
             StatusCode::OK,
@@ -150,14 +147,10 @@ pub(crate) async fn disable(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    session::same_origin(&state, &headers)?;
-    let Some(s) = s else {
+    let Some((s, form)) = checked_post(&state, s, &headers, &body, "two-step-disable")? else {
         return Ok(login_first(PAGE));
     };
-    let params = Params::decode(&body)?;
-    let field = |name| params.get(name).ok().flatten();
-    session::verify_csrf(&state, &s, "two-step-disable", field("csrf"))?;
-    let code = field("code").unwrap_or("");
+    let code = form.get("code");
     match two_step::disable(&state.auth(), &s.user, code, peer.0).await? {
         Disabled::Now | Disabled::Already => Ok(Redirect::to(PAGE).into_response()),
         Disabled::Throttled { retry_after } => Err(PageError::TooManyRequests { retry_after }),

@@ -1,6 +1,7 @@
 //! Tests of the OAuth 1.0a signature rules: the vectors of `vectors/oauth1.md`, the header parser,
 //! parameter collection and property tests.
 
+use super::encoding::percent_decode;
 use super::*;
 use proptest::prelude::*;
 

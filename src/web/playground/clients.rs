@@ -93,13 +93,16 @@ pub(super) async fn chosen(
     viewer: &Viewer,
     form: &Form,
 ) -> Result<Option<(ClientChoice, App)>, PageError> {
-    let Ok(id) = form.get("client_id").parse::<i64>() else {
-        return Ok(None);
-    };
-    Ok(clients(state, viewer)
-        .await?
-        .into_iter()
-        .find(|(c, _)| c.id == id))
+    Ok(picked(form, clients(state, viewer).await?))
+}
+
+/// The one of `choices` that the form's `client_id` names.
+pub(super) fn picked(
+    form: &Form,
+    choices: Vec<(ClientChoice, App)>,
+) -> Option<(ClientChoice, App)> {
+    let id = form.get("client_id").parse::<i64>().ok()?;
+    choices.into_iter().find(|(c, _)| c.id == id)
 }
 
 /// The OAuth1 consumers: the demo app and the viewer's apps whose OAuth1 callback comes back to

@@ -24,9 +24,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use super::call::{self, Call, Exchange};
-use super::clients::{consumers, oauth1_callback_url};
+use super::clients::{consumers, oauth1_callback_url, picked};
 use super::flow::{self, Jar};
-use super::page::{Outcome, form_error, no_flow, posted, result};
+use super::page::{Outcome, Posted, form_error, no_flow, result};
 use crate::admin::CONSUMER_SECRET_CONTEXT;
 use crate::domain::crypto;
 use crate::domain::random::alphanumeric;
@@ -108,20 +108,11 @@ fn signed(
 /// `POST /playground/oauth1/start`: gets a request token, then sends the browser to authorize it.
 pub(super) async fn start(
     State(state): State<AppState>,
-    viewer: Viewer,
     peer: Peer,
     jar: Jar,
-    body: axum::body::Bytes,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = posted(&state, &viewer, &body, &[])?;
-    let chosen = match form.get("client_id").parse::<i64>() {
-        Ok(id) => consumers(&state, &viewer)
-            .await?
-            .into_iter()
-            .find(|(c, _)| c.id == id),
-        Err(_) => None,
-    };
-    let Some((_, app)) = chosen else {
+    let Some((_, app)) = picked(&form, consumers(&state, &viewer).await?) else {
         return form_error(
             &state,
             &viewer,

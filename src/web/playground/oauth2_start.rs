@@ -10,11 +10,10 @@ use sha2::{Digest, Sha256};
 
 use super::clients::{callback_url, chosen};
 use super::flow::{self, Jar};
-use super::page::{form_error, posted};
+use super::page::{Posted, form_error};
 use crate::domain::random::alphanumeric;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::page::Viewer;
 
 /// An OAuth2 flow between the start and the way back.
 #[derive(Serialize, Deserialize)]
@@ -38,11 +37,9 @@ fn challenge(verifier: &str) -> String {
 
 pub(super) async fn start(
     State(state): State<AppState>,
-    viewer: Viewer,
     jar: Jar,
-    body: axum::body::Bytes,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = posted(&state, &viewer, &body, &[])?;
     let Some((client, app)) = chosen(&state, &viewer, &form).await? else {
         return form_error(
             &state,

@@ -3,9 +3,10 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::call::Exchange;
 use super::clients::{self, ClientChoice};
@@ -127,6 +128,27 @@ pub(super) fn posted(
     let form = Form::parse_with_text(body, text)?;
     session::verify_csrf(state, &viewer.0, CSRF, form.csrf())?;
     Ok(form)
+}
+
+/// A playground form posted by the viewer, once its CSRF token is checked: every form but the
+/// implicit flow's, whose pasted address is free text (`posted` with its field).
+pub(super) struct Posted {
+    pub(super) viewer: Viewer,
+    pub(super) form: Form,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = posted(state, &viewer, &body, &[]).map_err(IntoResponse::into_response)?;
+        Ok(Posted { viewer, form })
+    }
 }
 
 pub(super) fn no_flow() -> PageError {

@@ -6,19 +6,17 @@ use axum::response::Response;
 
 use super::clients::chosen;
 use super::oauth2::{token_request, with_checks};
-use super::page::{Outcome, form_error, posted, result};
+use super::page::{Outcome, Posted, form_error, result};
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::page::{self, Viewer};
+use crate::web::page;
 
 pub(super) async fn password(
     State(state): State<AppState>,
-    viewer: Viewer,
     peer: Peer,
-    body: axum::body::Bytes,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = posted(&state, &viewer, &body, &[])?;
     let Some((client, app)) = chosen(&state, &viewer, &form).await? else {
         return form_error(
             &state,

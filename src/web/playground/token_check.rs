@@ -5,19 +5,17 @@ use axum::response::Response;
 
 use super::call::Exchange;
 use super::oauth2::inspect;
-use super::page::{Outcome, form_error, posted, result};
+use super::page::{Outcome, Posted, form_error, result};
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::page::{self, Viewer};
+use crate::web::page;
 
 pub(super) async fn inspect_token(
     State(state): State<AppState>,
-    viewer: Viewer,
     peer: Peer,
-    body: axum::body::Bytes,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = posted(&state, &viewer, &body, &[])?;
     let token = form.get("token").trim();
     let Ok(client_id) = form.get("client_id").parse::<i64>() else {
         return form_error(
