@@ -84,6 +84,7 @@ impl Store {
         let super::Db::Sqlite(pool) = &self.db else {
             return Ok(0);
         };
+        let pool = self.writer.as_ref().unwrap_or(pool);
         let done = sqlx::query(
             "DELETE FROM revocation_log WHERE seq IN (SELECT seq FROM revocation_log \
              WHERE created_at < unixepoch() - $1 ORDER BY seq LIMIT $2)",
