@@ -207,7 +207,7 @@ pub(crate) async fn verify(
     };
 
     let base_string = collected.base_string(&parts, &state.settings.public_url);
-    if !collected.signature_matches(&base_string, &consumer_secret, &token_secret) {
+    if !collected.signature_matches(&base_string, consumer_secret, &token_secret) {
         return Err(Problem::SignatureInvalid { base_string });
     }
 

@@ -101,6 +101,11 @@ impl Split {
 type Answer = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// The future of [`Split`]: the full router's, or the lean stack's (one box per request).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "boxing the full router's future would cost every other request an allocation; \
+              it lives inline in the connection's future"
+)]
 pub(crate) enum SplitFuture {
     Full(RouteFuture<Infallible>),
     Lean(Answer),

@@ -8,7 +8,7 @@
 //! refused redirect URI, …) gets its WARN line, so no call site pairs the three by hand. An event
 //! that describes no write (a failed login, a lockout) is written alone ([`Store::audit_alone`]).
 
-use super::{Result, Store, Tx, with_pool, with_writer, with_tx};
+use super::{Result, Store, Tx, with_pool, with_tx, with_writer};
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditEvent<'a> {

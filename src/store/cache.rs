@@ -174,7 +174,8 @@ impl ValidationCache {
         match stale {
             Stale::Profile(user_id) => {
                 self.profiles.remove(&user_id);
-                self.entries.drop_if(move |_, grant| grant.user_id == user_id);
+                self.entries
+                    .drop_if(move |_, grant| grant.user_id == user_id);
             }
             Stale::Consumer(app_id) => self.forget_consumer(app_id),
             Stale::Tokens(Revocation::All) => {

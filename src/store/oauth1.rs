@@ -2,7 +2,7 @@
 //! credentials (access tokens, each under a grant like any OAuth2 token) and the nonce register.
 //! Keys are looked up by digest; secrets arrive and leave sealed, this module never sees them.
 
-use super::{Result, Store, Tx, with_pool, with_writer, with_tx};
+use super::{Result, Store, Tx, with_pool, with_tx, with_writer};
 
 /// A request token as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
