@@ -26,6 +26,10 @@ pub struct App {
     pub oauth1_secret_enc: Option<Vec<u8>>,
     pub oauth1_callback: Option<String>,
     pub created_at: i64,
+    /// The OAuth1 consumer secret once opened (`oauth1_secret_enc` sealed), kept with the cached
+    /// entry.
+    #[sqlx(skip)]
+    pub oauth1_secret: super::cache::Opened,
 }
 
 impl App {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Result, Store, with_pool};
+use super::{Result, Store, with_writer};
 
 /// Rows per statement: small enough that each delete is over in milliseconds.
 pub const BATCH: i64 = 1_000;
@@ -29,7 +29,7 @@ impl Store {
     /// Deletes access tokens past their expiry, at most `batch` at a time. Expired tokens already
     /// fail validation (the cache re-checks expiry), so no revocation is announced.
     pub async fn purge_tokens(&self, now: i64, batch: i64) -> Result<u64> {
-        let done = with_pool!(self, |pool| {
+        let done = with_writer!(self, |pool| {
             sqlx::query(
                 "DELETE FROM access_tokens WHERE id IN \
                  (SELECT id FROM access_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1 \
@@ -84,6 +84,7 @@ impl Store {
         let super::Db::Sqlite(pool) = &self.db else {
             return Ok(0);
         };
+        let pool = self.writer.as_ref().unwrap_or(pool);
         let done = sqlx::query(
             "DELETE FROM revocation_log WHERE seq IN (SELECT seq FROM revocation_log \
              WHERE created_at < unixepoch() - $1 ORDER BY seq LIMIT $2)",

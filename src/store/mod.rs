@@ -65,6 +65,19 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// [`with_pool!`] for a write outside a unit of work: on SQLite, the writer connection (see
+/// [`Store`]'s `writer`), so writes queue in the process instead of in SQLite's busy handler.
+macro_rules! with_writer {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match (&$store.db, &$store.writer) {
+            ($crate::store::Db::Postgres($pool), _) => $body,
+            (_, Some($pool)) => $body,
+            ($crate::store::Db::Sqlite($pool), None) => $body,
+        }
+    };
+}
+pub(crate) use with_writer;
+
 /// Makes a closed set of values (an enum with `as_str` and `FromStr`) a TEXT column on both
 /// databases: bound and decoded directly, spelt once. sqlx's `#[derive(sqlx::Type)]` would do for
 /// a store type, but on PostgreSQL it names the type (`type_name = "text"`), which costs a
@@ -127,6 +140,11 @@ pub struct Store {
     nonces: nonces::NonceLog,
     /// SQLite: readiness's own connection (see [`Store::ready`]).
     probe: Option<SqlitePool>,
+    /// SQLite: the one connection every write runs on (units of work, the nonce batches, the
+    /// purges). SQLite takes one writer at a time; with one connection the others wait in the
+    /// pool's fair queue, not in SQLite's busy handler, whose sleeps (up to 100 ms each) were the
+    /// tail of code exchange under load (issue 17). Reads use `db`'s other connections (WAL).
+    writer: Option<SqlitePool>,
     /// This instance's metrics (`crate::metrics`), shared with the application state.
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -232,6 +250,10 @@ impl Store {
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .after_release(|conn, _| Box::pin(discard_unsettled(conn)));
+            let writer = pool_options
+                .clone()
+                .max_connections(1)
+                .connect_lazy_with(connect.clone());
             // Readiness has its own connection, which waits at most a moment for the write lock.
             let probe = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -247,7 +269,7 @@ impl Store {
                 }
                 Err(e) => return Err(StoreError::Unavailable(e)),
             };
-            (Db::Sqlite(pool), Some(probe))
+            (Db::Sqlite(pool), Some((probe, writer)))
         } else {
             let connect = PgConnectOptions::from_str(&options.url)
                 .map_err(StoreError::Unavailable)?
@@ -261,11 +283,14 @@ impl Store {
             (Db::Postgres(pool), None)
         };
         let metrics = Arc::new(crate::metrics::Metrics::new());
+        let (probe, writer) = probe.unzip();
+        let write_db = writer.clone().map_or_else(|| db.clone(), Db::Sqlite);
         Ok(Self {
-            nonces: nonces::NonceLog::start(db.clone(), Arc::clone(&metrics)),
+            nonces: nonces::NonceLog::start(write_db, Arc::clone(&metrics)),
             metrics,
             db,
             probe,
+            writer,
             cache: Arc::default(),
         })
     }
@@ -387,6 +412,9 @@ impl Store {
     pub async fn close(&self) {
         if let Some(probe) = &self.probe {
             probe.close().await;
+        }
+        if let Some(writer) = &self.writer {
+            writer.close().await;
         }
         with_pool!(self, |pool| pool.close().await)
     }

@@ -13,6 +13,7 @@ mod first_hour;
 mod flows;
 mod foundation;
 mod hot_path;
+mod lean;
 mod logs;
 mod metrics;
 mod oauth1;
