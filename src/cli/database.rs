@@ -34,12 +34,20 @@ pub async fn gc(settings: &Settings) -> anyhow::Result<()> {
         }
         None => 0,
     };
+    let unclaimed = store
+        .purge_unclaimed_clients(
+            now() - settings.oauth21.unclaimed_client_ttl_secs,
+            crate::store::gc::BATCH,
+        )
+        .await
+        .context("deleting unclaimed clients")?;
     eprintln!(
         "purged {} codes, {} tokens and {audit} audit events",
         purged.codes, purged.tokens
     );
     let mut out = json!(purged);
     out["audit_events"] = json!(audit);
+    out["unclaimed_clients"] = json!(unclaimed);
     output::json(&out);
     Ok(())
 }
