@@ -3,10 +3,22 @@
 //! page and validation cache: disconnecting an app ends its tokens of both dialects at once.
 
 use axum::Router;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
+
+pub(crate) mod register;
+
+pub use register::{ResolveError, ResolvedClient, resolve_client};
 
 /// The routes of the 2.1 server and its discovery documents.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/oauth2-1/register", post(register::register))
+        .route(
+            "/oauth2-1/register/{client_id}",
+            get(register::read)
+                .put(register::update)
+                .delete(register::delete),
+        )
 }

@@ -21,6 +21,7 @@ mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
+mod oauth21_register;
 mod otel;
 mod playground;
 mod playground_oauth1;

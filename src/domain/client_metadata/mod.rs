@@ -383,6 +383,20 @@ fn web_url(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, Me
     Ok(Some(raw.to_owned()))
 }
 
+/// What the consent page shows of a redirect URI (oauth21.md §5, "showing the redirect host in
+/// full"): its host with the port when one is written (`app.example.com:8443`), or, for a
+/// private-use URI (`com.example.app:/cb`), its scheme. Never shortened.
+pub fn redirect_host(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(url) => match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) if !host.is_empty() => host.to_owned(),
+            _ => url.scheme().to_owned(),
+        },
+        Err(_) => uri.split(':').next().unwrap_or("").to_owned(),
+    }
+}
+
 /// Whether a `client_id` names a Client ID Metadata Document: an `https` URL with a path other than
 /// `/` (oauth21.md §5), without fragment or user information. `allow_http_loopback` (the test
 /// switch) also accepts `http` URLs on the loopback IP literals.

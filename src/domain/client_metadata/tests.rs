@@ -147,6 +147,17 @@ fn metadata_document_urls_are_https_with_a_path() {
 }
 
 #[test]
+fn the_shown_redirect_host_is_whole() {
+    assert_eq!(redirect_host("https://app.example.com/cb"), "app.example.com");
+    assert_eq!(
+        redirect_host("https://login.bank.example.attacker.net:8443/cb"),
+        "login.bank.example.attacker.net:8443"
+    );
+    assert_eq!(redirect_host("http://127.0.0.1:5000/cb"), "127.0.0.1:5000");
+    assert_eq!(redirect_host("com.example.app:/cb"), "com.example.app");
+}
+
+#[test]
 fn closed_sets_round_trip() {
     for g in GrantType::ALL {
         assert_eq!(g.as_str().parse::<GrantType>(), Ok(*g));
