@@ -52,14 +52,12 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHa
                 }
                 // Self-registered clients nobody connected (oauth21.md §5).
                 let cutoff = state.now() - state.settings.oauth21.unclaimed_client_ttl_secs;
-                match state
-                    .store
-                    .purge_unclaimed_clients(cutoff, gc::BATCH)
-                    .await
-                {
+                match state.store.purge_unclaimed_clients(cutoff, gc::BATCH).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(clients = n, "unclaimed registered clients deleted"),
-                    Err(e) => tracing::warn!(error = %e, "deleting unclaimed clients failed; will retry"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "deleting unclaimed clients failed; will retry")
+                    }
                 }
                 match result {
                     Ok(purged) => tracing::info!(

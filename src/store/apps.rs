@@ -67,13 +67,14 @@ impl App {
     /// False for a client that registered itself or is known by its metadata document: the
     /// consent page says "Latchkey has not verified this app" (oauth21.md §5).
     pub fn is_verified(&self) -> bool {
-        self.registration == RegistrationKind::Manual
+        self.registration.is_verified()
     }
 
     /// Whether an earlier approval for `approved_redirect_uri` may stand for a request to
     /// `redirect_uri` (oauth21.md §5): never across redirect URIs for an unverified client.
     pub fn earlier_approval_covers(&self, approved_redirect_uri: &str, redirect_uri: &str) -> bool {
-        self.is_verified() || approved_redirect_uri == redirect_uri
+        self.registration
+            .earlier_approval_covers(approved_redirect_uri, redirect_uri)
     }
 }
 

@@ -211,9 +211,13 @@ impl Tx<'_> {
 impl Store {
     /// The registration of a self-registered client.
     pub async fn client_registration(&self, app_id: i64) -> Result<Option<ClientRegistration>> {
-        let sql = format!("SELECT {REGISTRATION_COLUMNS} FROM client_registrations WHERE app_id = $1");
+        let sql =
+            format!("SELECT {REGISTRATION_COLUMNS} FROM client_registrations WHERE app_id = $1");
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as(&sql).bind(app_id).fetch_optional(pool).await?
+            sqlx::query_as(&sql)
+                .bind(app_id)
+                .fetch_optional(pool)
+                .await?
         }))
     }
 

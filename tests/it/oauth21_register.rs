@@ -74,14 +74,34 @@ fn assert_error(r: &Checked, status: u16, code: &str) {
 
 async fn each_malformed_registration_gets_its_rfc7591_error_in_json_with_no_store(app: TestApp) {
     let cases: &[(&str, &str, &str)] = &[
-        ("not JSON", "redirect_uris=https://a.example/cb", "invalid_client_metadata"),
+        (
+            "not JSON",
+            "redirect_uris=https://a.example/cb",
+            "invalid_client_metadata",
+        ),
         ("a JSON array", "[]", "invalid_client_metadata"),
         ("empty", "", "invalid_client_metadata"),
         ("no redirect URIs", "{}", "invalid_redirect_uri"),
-        ("an empty list", r#"{"redirect_uris":[]}"#, "invalid_redirect_uri"),
-        ("a fragment", r#"{"redirect_uris":["https://a.example/cb#f"]}"#, "invalid_redirect_uri"),
-        ("javascript:", r#"{"redirect_uris":["javascript:alert(1)"]}"#, "invalid_redirect_uri"),
-        ("plain http", r#"{"redirect_uris":["http://a.example/cb"]}"#, "invalid_redirect_uri"),
+        (
+            "an empty list",
+            r#"{"redirect_uris":[]}"#,
+            "invalid_redirect_uri",
+        ),
+        (
+            "a fragment",
+            r#"{"redirect_uris":["https://a.example/cb#f"]}"#,
+            "invalid_redirect_uri",
+        ),
+        (
+            "javascript:",
+            r#"{"redirect_uris":["javascript:alert(1)"]}"#,
+            "invalid_redirect_uri",
+        ),
+        (
+            "plain http",
+            r#"{"redirect_uris":["http://a.example/cb"]}"#,
+            "invalid_redirect_uri",
+        ),
         (
             "a private-use scheme for a confidential client",
             r#"{"redirect_uris":["com.example.app:/cb"]}"#,
@@ -130,7 +150,11 @@ async fn each_malformed_registration_gets_its_rfc7591_error_in_json_with_no_stor
         assert_eq!(r.json()["error"], *code, "{what}: {}", r.body);
         assert_error(&r, 400, code);
     }
-    assert_eq!(app.app_count().await, before, "no bad request stored a client");
+    assert_eq!(
+        app.app_count().await,
+        before,
+        "no bad request stored a client"
+    );
 }
 both!(each_malformed_registration_gets_its_rfc7591_error_in_json_with_no_store);
 
@@ -180,7 +204,10 @@ async fn a_public_client_gets_no_secret_and_may_redirect_to_loopback_or_a_privat
     assert!(stored.is_public() && !stored.is_verified());
     assert_eq!(stored.registration, RegistrationKind::Dynamic);
     assert!(stored.allows_grant(latchkey::domain::client_metadata::GrantType::RefreshToken));
-    assert!(stored.is_native(), "public clients get the native redirect rules");
+    assert!(
+        stored.is_native(),
+        "public clients get the native redirect rules"
+    );
     // Only the token's digest is kept.
     assert!(!app.database_contains(token).await);
 }
@@ -199,11 +226,17 @@ async fn a_confidential_client_gets_its_secret_once_stored_as_a_digest(app: Test
     let body = r.json();
     let secret_value = body["client_secret"].as_str().unwrap();
     assert_eq!(body["client_secret_expires_at"], 0);
-    assert_eq!(body["client_name"], "app.example", "named after its redirect host");
+    assert_eq!(
+        body["client_name"], "app.example",
+        "named after its redirect host"
+    );
     assert_eq!(body["client_uri"], "https://app.example");
     let id: i64 = body["client_id"].as_str().unwrap().parse().unwrap();
     let stored = app.store.app_by_id(id).await.unwrap().unwrap();
-    assert_eq!(stored.token_endpoint_auth_method, AuthMethod::ClientSecretPost);
+    assert_eq!(
+        stored.token_endpoint_auth_method,
+        AuthMethod::ClientSecretPost
+    );
     assert!(!stored.is_public());
     assert_eq!(stored.secret_digest, secret::digest(secret_value).to_vec());
     assert!(!app.database_contains(secret_value).await);
@@ -242,7 +275,10 @@ async fn the_registration_access_token_reads_updates_and_deletes_its_client(app:
         .assert_status(200);
     assert_eq!(read.header("cache-control"), "no-store");
     assert_eq!(read.json()["client_name"], "First name");
-    assert_eq!(read.json()["redirect_uris"], json!(["https://app.example/cb"]));
+    assert_eq!(
+        read.json()["redirect_uris"],
+        json!(["https://app.example/cb"])
+    );
 
     let updated = app
         .manage(
@@ -266,7 +302,10 @@ async fn the_registration_access_token_reads_updates_and_deletes_its_client(app:
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.redirect_uri_list(), vec!["https://app.example/new-cb"]);
+    assert_eq!(
+        stored.redirect_uri_list(),
+        vec!["https://app.example/new-cb"]
+    );
 
     // An update that would make it public, or that names another client, changes nothing.
     for body in [
@@ -275,7 +314,9 @@ async fn the_registration_access_token_reads_updates_and_deletes_its_client(app:
         json!({"client_id": "999", "redirect_uris": ["https://app.example/cb"]}),
         json!({"redirect_uris": ["https://app.example/cb"]}),
     ] {
-        let r = app.manage(reqwest::Method::PUT, uri, token, Some(body)).await;
+        let r = app
+            .manage(reqwest::Method::PUT, uri, token, Some(body))
+            .await;
         assert_error(&r, 400, "invalid_client_metadata");
     }
     let bad_redirect = app
@@ -291,7 +332,10 @@ async fn the_registration_access_token_reads_updates_and_deletes_its_client(app:
         .manage(reqwest::Method::GET, uri, token, None)
         .await
         .assert_status(200);
-    assert_eq!(again.json()["redirect_uris"], json!(["https://app.example/new-cb"]));
+    assert_eq!(
+        again.json()["redirect_uris"],
+        json!(["https://app.example/new-cb"])
+    );
 
     let deleted = app.manage(reqwest::Method::DELETE, uri, token, None).await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
@@ -323,7 +367,10 @@ async fn a_missing_or_wrong_registration_access_token_is_refused_with_401_and_ch
         .json();
     let uri = one["registration_client_uri"].as_str().unwrap();
     let others = two["registration_access_token"].as_str();
-    let made_up = secret::mint(secret::Kind::RegistrationAccess, &latchkey::domain::random::OsRandom);
+    let made_up = secret::mint(
+        secret::Kind::RegistrationAccess,
+        &latchkey::domain::random::OsRandom,
+    );
     for (what, token) in [
         ("no token", None),
         ("another client's token", others),
@@ -335,7 +382,10 @@ async fn a_missing_or_wrong_registration_access_token_is_refused_with_401_and_ch
             let r = app.manage(method.clone(), uri, token, None).await;
             assert_eq!(r.status, 401, "{what} {method}: {}", r.body);
             assert_error(&r, 401, "invalid_token");
-            assert_eq!(r.header("www-authenticate"), "Bearer error=\"invalid_token\"");
+            assert_eq!(
+                r.header("www-authenticate"),
+                "Bearer error=\"invalid_token\""
+            );
         }
         let r = app
             .manage(
@@ -380,8 +430,13 @@ async fn token_mode_registers_only_with_a_single_use_initial_access_token_from_t
     let metadata = json!({"redirect_uris": ["https://app.example/cb"]});
     let without = app.register(metadata.clone()).await;
     assert_error(&without, 401, "invalid_token");
-    let made_up = secret::mint(secret::Kind::InitialAccess, &latchkey::domain::random::OsRandom);
-    let wrong = app.register_raw(&metadata.to_string(), Some(&made_up)).await;
+    let made_up = secret::mint(
+        secret::Kind::InitialAccess,
+        &latchkey::domain::random::OsRandom,
+    );
+    let wrong = app
+        .register_raw(&metadata.to_string(), Some(&made_up))
+        .await;
     assert_error(&wrong, 401, "invalid_token");
 
     let out = latchkey_cli(&app, &["app", "registration-token", "--ttl-secs", "3600"]);
@@ -449,7 +504,9 @@ async fn unclaimed_clients_are_deleted_after_their_ttl_while_connected_ones_stay
         let app = &app;
         async move {
             let body = app
-                .register(json!({"redirect_uris": ["https://agent.example/cb"], "client_name": name}))
+                .register(
+                    json!({"redirect_uris": ["https://agent.example/cb"], "client_name": name}),
+                )
                 .await
                 .assert_status(201)
                 .json();
@@ -463,8 +520,19 @@ async fn unclaimed_clients_are_deleted_after_their_ttl_while_connected_ones_stay
     // Nobody's applications manager lists them; alice's connected applications list the one
     // she connected.
     let browser = app.alice_browser().await;
-    let apps_page = browser.get(app.url("/apps")).send().await.unwrap().read().await.assert_status(200);
-    assert!(!apps_page.body.contains("Connected Agent"), "{}", apps_page.body);
+    let apps_page = browser
+        .get(app.url("/apps"))
+        .send()
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(200);
+    assert!(
+        !apps_page.body.contains("Connected Agent"),
+        "{}",
+        apps_page.body
+    );
     let connections = browser
         .get(app.url("/me/security/connected-applications"))
         .send()
@@ -524,7 +592,11 @@ async fn the_consent_page_marks_a_self_registered_client_unverified_with_its_red
         .read()
         .await
         .assert_status(200);
-    assert!(page.body.contains("Latchkey has not verified this app"), "{}", page.body);
+    assert!(
+        page.body.contains("Latchkey has not verified this app"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("login.alice.example.attacker.test:8443"));
 
     let verified = app
@@ -590,16 +662,16 @@ fn json_response(body: &str, extra_headers: &str) -> String {
 
 /// The port a server on `origin` will listen on is only known once it runs, and a document names
 /// its own URL: so the server is started on a listener first and the documents are built from it.
-async fn doc_server_with(
-    documents: impl FnOnce(&str) -> Vec<(&'static str, String)>,
-) -> DocServer {
+async fn doc_server_with(documents: impl FnOnce(&str) -> Vec<(&'static str, String)>) -> DocServer {
     // Reserve a port, then serve on it.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = probe.local_addr().unwrap().port();
     drop(probe);
     let origin = format!("http://127.0.0.1:{port}");
     let routes = documents(&origin);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     DocServer::serve(listener, routes)
 }
 
@@ -637,7 +709,10 @@ async fn a_metadata_document_client_is_fetched_cached_and_stored_as_a_public_unv
     assert_eq!(client.owner_id, None);
     assert!(client.is_public() && !client.is_verified());
     assert_eq!(client.registration, RegistrationKind::MetadataDocument);
-    assert_eq!(client.redirect_uri_list(), vec!["http://127.0.0.1/callback"]);
+    assert_eq!(
+        client.redirect_uri_list(),
+        vec!["http://127.0.0.1/callback"]
+    );
     assert_eq!(server.hits.load(Ordering::SeqCst), 1);
 
     // Within its max-age the stored app is used; after it, the document is fetched again and the
@@ -732,7 +807,11 @@ async fn a_metadata_document_that_redirects_is_refused(app: TestApp) {
         latchkey::resolve_client(&app.state, &server.url("/moved.json")).await,
         "redirect",
     );
-    assert_eq!(server.hits.load(Ordering::SeqCst), 1, "the redirect was not followed");
+    assert_eq!(
+        server.hits.load(Ordering::SeqCst),
+        1,
+        "the redirect was not followed"
+    );
 }
 both!(
     a_metadata_document_that_redirects_is_refused,
@@ -752,7 +831,10 @@ async fn a_metadata_document_on_a_loopback_or_private_address_is_refused_when_th
         "https://169.254.169.254/latest/meta-data".to_owned(),
         "https://[fd00::1]/client.json".to_owned(),
     ] {
-        assert_refused(latchkey::resolve_client(&app.state, &url).await, "private or local");
+        assert_refused(
+            latchkey::resolve_client(&app.state, &url).await,
+            "private or local",
+        );
     }
     // Plain http is not a metadata document URL at all without the switch.
     assert!(matches!(
@@ -762,3 +844,94 @@ async fn a_metadata_document_on_a_loopback_or_private_address_is_refused_when_th
     assert_eq!(server.hits.load(Ordering::SeqCst), 0, "nothing was fetched");
 }
 both!(a_metadata_document_on_a_loopback_or_private_address_is_refused_when_the_switch_is_off);
+
+// ---- migration 0012 on SQLite ----
+
+/// SQLite rebuilds `apps` to let `owner_id` be NULL: the rows that reference apps (grants, and
+/// through them tokens) must survive it, and foreign keys must be enforced again afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_rebuild_of_apps_keeps_every_app_and_what_references_it_and_foreign_keys_stay_on()
+ {
+    use sqlx::Connection;
+    use sqlx::migrate::Migrator;
+    use std::borrow::Cow;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/latchkey.db", dir.path().display());
+    // The schema as it was before 0012, with data in it.
+    {
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        let mut conn = sqlx::SqliteConnection::connect_with(
+            &options.create_if_missing(true).foreign_keys(true),
+        )
+        .await
+        .unwrap();
+        let mut before = Migrator::new(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite"
+        )))
+        .await
+        .unwrap();
+        let earlier: Vec<_> = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 12)
+            .cloned()
+            .collect();
+        before.migrations = Cow::Owned(earlier);
+        before.run(&mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO users (id, username, email, display_name, password_hash, created_at) \
+             VALUES (1, 'alice', 'alice@example.com', 'Alice', 'x', 0); \
+             INSERT INTO apps (id, owner_id, name, app_type, redirect_uris, secret_digest, created_at) \
+             VALUES (7, 1, 'Old App', 'web', 'https://old.example/cb', x'00', 0); \
+             INSERT INTO grants (id, user_id, app_id, scope, created_at) VALUES (3, 1, 7, 'global', 0);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let options = latchkey::store::DbOptions {
+        url: url.clone(),
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        sqlite_full_sync: false,
+    };
+    let store = latchkey::store::Store::connect(&options).await.unwrap();
+    store.migrate().await.unwrap();
+
+    let old = store.app_by_id(7).await.unwrap().unwrap();
+    assert_eq!(old.owner_id, Some(1));
+    assert_eq!(old.name, "Old App");
+    assert!(old.is_verified());
+    assert_eq!(old.grant_types, "authorization_code");
+    let latchkey::store::Db::Sqlite(pool) = store.db() else {
+        unreachable!()
+    };
+    let grants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE app_id = 7")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(grants, 1, "the grant survived the rebuild");
+    // The one pooled connection (the one that migrated) enforces foreign keys again.
+    let dangling = sqlx::query(
+        "INSERT INTO grants (user_id, app_id, scope, created_at) VALUES (1, 999, 'global', 0)",
+    )
+    .execute(pool)
+    .await;
+    assert!(
+        dangling.is_err(),
+        "a grant of a missing app must be refused"
+    );
+    // And deleting the app still cascades to its grants.
+    sqlx::query("DELETE FROM apps WHERE id = 7")
+        .execute(pool)
+        .await
+        .unwrap();
+    let grants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grants")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(grants, 0);
+    store.close().await;
+}

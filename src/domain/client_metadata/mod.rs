@@ -94,6 +94,20 @@ closed_set! {
     }
 }
 
+impl RegistrationKind {
+    /// Registered by an owner: the consent page need not warn about it.
+    pub fn is_verified(self) -> bool {
+        self == RegistrationKind::Manual
+    }
+
+    /// Whether a user's earlier approval of an app for `approved_redirect_uri` may stand for a
+    /// request to `redirect_uri` (oauth21.md §5): for an unverified client only the very same
+    /// redirect URI, byte for byte.
+    pub fn earlier_approval_covers(self, approved_redirect_uri: &str, redirect_uri: &str) -> bool {
+        self.is_verified() || approved_redirect_uri == redirect_uri
+    }
+}
+
 /// Space-separated grant types, as stored, with the unknown ones skipped.
 pub fn parse_grant_types(stored: &str) -> Vec<GrantType> {
     stored
@@ -290,9 +304,11 @@ pub fn check(
         None => None,
         Some(s) => {
             // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-separated.
-            let token_char = |c: char| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c);
+            let token_char =
+                |c: char| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c);
             let ok = s.len() <= MAX_SCOPE_LEN
-                && s.split(' ').all(|t| !t.is_empty() && t.chars().all(token_char));
+                && s.split(' ')
+                    .all(|t| !t.is_empty() && t.chars().all(token_char));
             if !ok {
                 return Err(MetadataError::metadata(
                     "scope must be scope names separated by single spaces (RFC 6749 §3.3)",
@@ -301,8 +317,12 @@ pub fn check(
             Some(s.to_owned())
         }
     };
-    let contacts = string_list(fields, "contacts", MAX_CONTACTS, MAX_CONTACT_LEN)?.unwrap_or_default();
-    if contacts.iter().any(|c| c.is_empty() || c.chars().any(char::is_control)) {
+    let contacts =
+        string_list(fields, "contacts", MAX_CONTACTS, MAX_CONTACT_LEN)?.unwrap_or_default();
+    if contacts
+        .iter()
+        .any(|c| c.is_empty() || c.chars().any(char::is_control))
+    {
         return Err(MetadataError::metadata(
             "each contact must be a non-empty line of text",
         ));
@@ -373,7 +393,9 @@ fn web_url(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, Me
     let ok = raw.len() <= MAX_URL_LEN
         && !raw.chars().any(|c| c.is_control() || c.is_whitespace())
         && url::Url::parse(raw).is_ok_and(|u| {
-            matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.username().is_empty()
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.username().is_empty()
         });
     if !ok {
         return Err(MetadataError::metadata(format!(

@@ -43,10 +43,26 @@ fn each_bad_field_is_refused_with_its_code() {
         ("not an object", json!(["x"]), M),
         ("redirect_uris missing", json!({}), R),
         ("redirect_uris empty", json!({"redirect_uris": []}), R),
-        ("redirect_uris a string", json!({"redirect_uris": "https://a.example/cb"}), M),
-        ("fragment", json!({"redirect_uris": ["https://a.example/cb#x"]}), R),
-        ("javascript", json!({"redirect_uris": ["javascript:alert(1)"]}), R),
-        ("plain http", json!({"redirect_uris": ["http://a.example/cb"]}), R),
+        (
+            "redirect_uris a string",
+            json!({"redirect_uris": "https://a.example/cb"}),
+            M,
+        ),
+        (
+            "fragment",
+            json!({"redirect_uris": ["https://a.example/cb#x"]}),
+            R,
+        ),
+        (
+            "javascript",
+            json!({"redirect_uris": ["javascript:alert(1)"]}),
+            R,
+        ),
+        (
+            "plain http",
+            json!({"redirect_uris": ["http://a.example/cb"]}),
+            R,
+        ),
         (
             "implicit",
             json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}),
@@ -73,8 +89,16 @@ fn each_bad_field_is_refused_with_its_code() {
             json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["refresh_token"]}),
             M,
         ),
-        ("name a number", json!({"redirect_uris": ["https://a.example/cb"], "client_name": 7}), M),
-        ("name empty", json!({"redirect_uris": ["https://a.example/cb"], "client_name": " "}), M),
+        (
+            "name a number",
+            json!({"redirect_uris": ["https://a.example/cb"], "client_name": 7}),
+            M,
+        ),
+        (
+            "name empty",
+            json!({"redirect_uris": ["https://a.example/cb"], "client_name": " "}),
+            M,
+        ),
         (
             "client_uri not a URL",
             json!({"redirect_uris": ["https://a.example/cb"], "client_uri": "not a url"}),
@@ -85,8 +109,16 @@ fn each_bad_field_is_refused_with_its_code() {
             json!({"redirect_uris": ["https://a.example/cb"], "logo_uri": "javascript:x"}),
             M,
         ),
-        ("bad scope", json!({"redirect_uris": ["https://a.example/cb"], "scope": "a  b"}), M),
-        ("contacts a string", json!({"redirect_uris": ["https://a.example/cb"], "contacts": "x"}), M),
+        (
+            "bad scope",
+            json!({"redirect_uris": ["https://a.example/cb"], "scope": "a  b"}),
+            M,
+        ),
+        (
+            "contacts a string",
+            json!({"redirect_uris": ["https://a.example/cb"], "contacts": "x"}),
+            M,
+        ),
     ];
     for (what, body, expected) in cases {
         let got = check_registration(body).expect_err(what);
@@ -128,7 +160,10 @@ fn a_metadata_document_is_always_a_public_client() {
 
 #[test]
 fn metadata_document_urls_are_https_with_a_path() {
-    for yes in ["https://app.example/client.json", "https://app.example/a/b?x=1"] {
+    for yes in [
+        "https://app.example/client.json",
+        "https://app.example/a/b?x=1",
+    ] {
         assert!(is_metadata_document_url(yes, false), "{yes}");
     }
     for no in [
@@ -142,19 +177,44 @@ fn metadata_document_urls_are_https_with_a_path() {
     ] {
         assert!(!is_metadata_document_url(no, false), "{no}");
     }
-    assert!(is_metadata_document_url("http://127.0.0.1:9/client.json", true));
-    assert!(!is_metadata_document_url("http://localhost:9/client.json", true));
+    assert!(is_metadata_document_url(
+        "http://127.0.0.1:9/client.json",
+        true
+    ));
+    assert!(!is_metadata_document_url(
+        "http://localhost:9/client.json",
+        true
+    ));
 }
 
 #[test]
 fn the_shown_redirect_host_is_whole() {
-    assert_eq!(redirect_host("https://app.example.com/cb"), "app.example.com");
+    assert_eq!(
+        redirect_host("https://app.example.com/cb"),
+        "app.example.com"
+    );
     assert_eq!(
         redirect_host("https://login.bank.example.attacker.net:8443/cb"),
         "login.bank.example.attacker.net:8443"
     );
     assert_eq!(redirect_host("http://127.0.0.1:5000/cb"), "127.0.0.1:5000");
     assert_eq!(redirect_host("com.example.app:/cb"), "com.example.app");
+}
+
+#[test]
+fn an_earlier_approval_of_an_unverified_client_never_covers_another_redirect_uri() {
+    let a = "https://app.example/cb";
+    let b = "https://app.example/other";
+    assert!(RegistrationKind::Manual.earlier_approval_covers(a, b));
+    for unverified in [
+        RegistrationKind::Dynamic,
+        RegistrationKind::MetadataDocument,
+    ] {
+        assert!(unverified.earlier_approval_covers(a, a));
+        assert!(!unverified.earlier_approval_covers(a, b));
+        assert!(!unverified.earlier_approval_covers(a, "https://app.example/cb/"));
+        assert!(!unverified.is_verified());
+    }
 }
 
 #[test]

@@ -101,12 +101,9 @@ pub async fn resolve_client(
             "does not name itself: its client_id must equal its URL".into(),
         ));
     }
-    let metadata = client_metadata::check(
-        &body,
-        Source::MetadataDocument,
-        &state.settings.base_url(),
-    )
-    .map_err(|e| ResolveError::Document(format!("is not valid: {}", e.description())))?;
+    let metadata =
+        client_metadata::check(&body, Source::MetadataDocument, &state.settings.base_url())
+            .map_err(|e| ResolveError::Document(format!("is not valid: {}", e.description())))?;
     let name = match &metadata.client_name {
         Some(n) => n.clone(),
         None => client_metadata::redirect_host(client_id),
@@ -138,10 +135,8 @@ pub async fn resolve_client(
             .ok_or(ResolveError::Unknown)?,
         None => {
             // A public client: the digest is of a secret nobody was ever told.
-            let unusable = secret::digest(&secret::mint(
-                secret::Kind::ClientSecret,
-                &*state.random,
-            ));
+            let unusable =
+                secret::digest(&secret::mint(secret::Kind::ClientSecret, &*state.random));
             match tx
                 .create_client(&app_columns, &unusable, &registration, now)
                 .await?

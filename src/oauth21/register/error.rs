@@ -52,7 +52,11 @@ impl RegisterError {
     }
 
     pub(crate) fn invalid_token(description: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidToken, StatusCode::UNAUTHORIZED, description)
+        Self::new(
+            ErrorCode::InvalidToken,
+            StatusCode::UNAUTHORIZED,
+            description,
+        )
     }
 
     pub(crate) fn off() -> Self {
@@ -79,11 +83,9 @@ impl RegisterError {
 impl From<MetadataError> for RegisterError {
     fn from(e: MetadataError) -> Self {
         match e {
-            MetadataError::InvalidRedirectUri(d) => Self::new(
-                ErrorCode::InvalidRedirectUri,
-                StatusCode::BAD_REQUEST,
-                d,
-            ),
+            MetadataError::InvalidRedirectUri(d) => {
+                Self::new(ErrorCode::InvalidRedirectUri, StatusCode::BAD_REQUEST, d)
+            }
             MetadataError::InvalidClientMetadata(d) => Self::metadata(d),
         }
     }

@@ -84,7 +84,11 @@ fn information<'a>(
         client_secret,
         client_secret_expires_at: client_secret.map(|_| 0),
         registration_access_token: access_token,
-        registration_client_uri: format!("{}/oauth2-1/register/{}", state.settings.issuer(), app.id),
+        registration_client_uri: format!(
+            "{}/oauth2-1/register/{}",
+            state.settings.issuer(),
+            app.id
+        ),
         redirect_uris: app.redirect_uri_list(),
         client_name: &app.name,
         client_uri: &app.website,
@@ -181,8 +185,7 @@ async fn register_client(
     let now = state.now();
     let auth = state.auth();
     let budgets = auth.budgets();
-    if let Some(retry_after) = budgets.registration_over(peer, settings.registrations_per_ip, now)
-    {
+    if let Some(retry_after) = budgets.registration_over(peer, settings.registrations_per_ip, now) {
         return Err(RegisterError::throttled(retry_after));
     }
     let initial_token = match settings.registration {
@@ -204,8 +207,8 @@ async fn register_client(
         Source::Registration,
         &state.settings.base_url(),
     )?;
-    let client_secret = (!metadata.is_public())
-        .then(|| secret::mint(secret::Kind::ClientSecret, &*state.random));
+    let client_secret =
+        (!metadata.is_public()).then(|| secret::mint(secret::Kind::ClientSecret, &*state.random));
     // A public client has no secret: its stored digest is of one nobody was ever told.
     let secret_digest = match &client_secret {
         Some(s) => secret::digest(s),
@@ -364,8 +367,7 @@ async fn update_client(
             ));
         }
     }
-    let metadata =
-        client_metadata::check(&body, Source::Registration, &state.settings.base_url())?;
+    let metadata = client_metadata::check(&body, Source::Registration, &state.settings.base_url())?;
     if metadata.is_public() != app.is_public() {
         return Err(RegisterError::metadata(
             "a client cannot switch between public (\"none\") and confidential: register a new \
