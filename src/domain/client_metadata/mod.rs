@@ -268,7 +268,8 @@ pub fn check(
     };
     // RFC 7591 §2.1: `code` goes with `authorization_code`.
     let has_code = grant_types.contains(&GrantType::AuthorizationCode);
-    if has_code != !response_types.is_empty() {
+    let wants_code = !response_types.is_empty();
+    if has_code != wants_code {
         return Err(MetadataError::metadata(
             "grant_types and response_types disagree: the response type \"code\" goes with the \
              grant type \"authorization_code\" (RFC 7591 §2.1)",

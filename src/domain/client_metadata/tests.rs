@@ -39,7 +39,8 @@ fn a_confidential_client_may_not_use_private_use_schemes() {
 #[test]
 fn each_bad_field_is_refused_with_its_code() {
     use MetadataError::{InvalidClientMetadata as M, InvalidRedirectUri as R};
-    let cases: Vec<(&str, Value, fn(String) -> MetadataError)> = vec![
+    type Case = (&'static str, Value, fn(String) -> MetadataError);
+    let cases: Vec<Case> = vec![
         ("not an object", json!(["x"]), M),
         ("redirect_uris missing", json!({}), R),
         ("redirect_uris empty", json!({"redirect_uris": []}), R),
