@@ -574,6 +574,32 @@ both!(
     unclaimed_clients_are_deleted_after_their_ttl_while_connected_ones_stay_and_show_under_connections
 );
 
+async fn latchkey_gc_deletes_the_clients_nobody_connected(app: TestApp) {
+    let w = world(&app).await;
+    let metadata = json!({"redirect_uris": ["https://agent.example/cb"]});
+    let unclaimed = app
+        .register(metadata.clone())
+        .await
+        .assert_status(201)
+        .json();
+    let connected = app.register(metadata).await.assert_status(201).json();
+    let connected: i64 = connected["client_id"].as_str().unwrap().parse().unwrap();
+    app.issue_token(w.alice.id, connected, None).await;
+    // The test clock registered them at T0, long before the wall clock `latchkey gc` reads.
+    let out = latchkey_cli(&app, &["gc"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["unclaimed_clients"], 1, "{printed}");
+    let unclaimed: i64 = unclaimed["client_id"].as_str().unwrap().parse().unwrap();
+    assert!(app.store.app_by_id(unclaimed).await.unwrap().is_none());
+    assert!(app.store.app_by_id(connected).await.unwrap().is_some());
+}
+both!(latchkey_gc_deletes_the_clients_nobody_connected);
+
 async fn the_consent_page_marks_a_self_registered_client_unverified_with_its_redirect_host_in_full(
     app: TestApp,
 ) {
