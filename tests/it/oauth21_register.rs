@@ -762,6 +762,43 @@ both!(
     oauth21.metadata_document_allow_loopback = true
 );
 
+/// The loopback switch is for tests only: a server started with it says so, loudly, in its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_warns_at_start_up_when_metadata_documents_may_come_from_loopback() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("serve")
+        .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
+        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_PUBLIC_URL", &app.base)
+        .env("LATCHKEY_SECRET_KEY", hex::encode(app.state.key.0))
+        .env("LATCHKEY_LOG__LEVEL", "warn")
+        .env("LATCHKEY_OAUTH21__METADATA_DOCUMENT_ALLOW_LOOPBACK", "true")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(std::fs::File::create(&log).unwrap()))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_until("the loopback warning", PATIENCE, async || {
+        std::fs::read_to_string(&log).is_ok_and(|text| {
+            text.lines().any(|l| {
+                l.contains("metadata_document_allow_loopback is ON")
+                    && l.contains("tests only")
+                    && l.contains("WARN")
+            })
+        })
+    })
+    .await;
+}
+
 #[track_caller]
 fn assert_refused(result: Result<latchkey::ResolvedClient, latchkey::ResolveError>, says: &str) {
     match result {
