@@ -7,7 +7,7 @@ use super::apps::COLUMNS;
 use super::notify::Stale;
 use super::{App, Result, Store, Tx, text_column, with_pool, with_tx};
 use crate::domain::app::AppType;
-use crate::domain::client_metadata::{AuthMethod, RegistrationKind};
+use crate::domain::client_metadata::{AuthMethod, GrantType, RegistrationKind};
 
 text_column!(AuthMethod);
 text_column!(RegistrationKind);
@@ -169,6 +169,26 @@ impl Tx<'_> {
         // Redirect URIs or the client type may have changed: drop what this instance cached.
         self.announce(Stale::Consumer(app_id)).await?;
         Ok(updated)
+    }
+
+    /// Sets the 2.1 grant types of any app (for `latchkey app create --grant-type` and the
+    /// applications page; a self-registered client sets them by registering).
+    pub async fn set_app_grant_types(&mut self, app_id: i64, grants: &[GrantType]) -> Result<bool> {
+        let stored = grants
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let done = with_tx!(self, |tx| {
+            sqlx::query("UPDATE apps SET grant_types = $1 WHERE id = $2")
+                .bind(stored)
+                .bind(app_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        });
+        self.announce(Stale::Consumer(app_id)).await?;
+        Ok(done > 0)
     }
 
     /// Keeps an initial access token (its digest) until `expires_at`.

@@ -574,6 +574,31 @@ both!(
     unclaimed_clients_are_deleted_after_their_ttl_while_connected_ones_stay_and_show_under_connections
 );
 
+async fn an_owners_app_is_verified_and_its_grant_types_can_be_set(app: TestApp) {
+    use latchkey::domain::client_metadata::GrantType;
+    let w = world(&app).await;
+    assert!(w.c1.is_verified() && !w.c1.is_public());
+    assert_eq!(w.c1.grant_type_list(), vec![GrantType::AuthorizationCode]);
+    let mut tx = app.store.begin();
+    assert!(
+        tx.set_app_grant_types(
+            w.c1.id,
+            &[
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::ClientCredentials
+            ],
+        )
+        .await
+        .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let c1 = app.store.app_by_id(w.c1.id).await.unwrap().unwrap();
+    assert!(c1.allows_grant(GrantType::RefreshToken));
+    assert!(c1.allows_grant(GrantType::ClientCredentials));
+}
+both!(an_owners_app_is_verified_and_its_grant_types_can_be_set);
+
 async fn latchkey_gc_deletes_the_clients_nobody_connected(app: TestApp) {
     let w = world(&app).await;
     let metadata = json!({"redirect_uris": ["https://agent.example/cb"]});
@@ -783,7 +808,9 @@ async fn the_server_warns_at_start_up_when_metadata_documents_may_come_from_loop
         .env("LATCHKEY_OAUTH21__METADATA_DOCUMENT_ALLOW_LOOPBACK", "true")
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::from(std::fs::File::create(&log).unwrap()))
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(&log).unwrap(),
+        ))
         .kill_on_drop(true)
         .spawn()
         .unwrap();
