@@ -8,6 +8,8 @@ use super::{Result, Store, with_writer};
 
 /// Rows per statement: small enough that each delete is over in milliseconds.
 pub const BATCH: i64 = 1_000;
+/// The pause between two batches of a purge that has no pause of its own to follow.
+pub const BATCH_PAUSE: Duration = Duration::from_millis(20);
 /// How long a used code stays as a tombstone after its use, so a late replay still revokes the
 /// token it issued (RFC 6749 §4.1.2; oauth2.md §3).
 pub const CODE_TOMBSTONE_SECS: i64 = 30 * 60;

@@ -20,6 +20,7 @@ mod nonces;
 pub mod notify;
 mod oauth1;
 mod posts;
+mod registrations;
 mod seed;
 mod sessions;
 mod sites;
@@ -36,6 +37,7 @@ use error::is_outage;
 pub use error::{Reported, StoreError};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
 pub use posts::{NewPost, Post, PostPage, PostStatus};
+pub use registrations::{ClientApp, ClientRegistration, NewRegistration};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
@@ -301,10 +303,34 @@ impl Store {
             Db::Sqlite(pool) => {
                 // Connect first: a database locked by another process is an outage (fault F01).
                 let mut conn = pool.acquire().await?;
-                SQLITE_MIGRATIONS
-                    .run(&mut *conn)
-                    .await
-                    .map_err(outage_or_migration)?
+                // SQLite changes a table's constraints only by rebuilding it (0012 drops a NOT
+                // NULL of `apps`), and dropping the old table would cascade into every table that
+                // references it: foreign keys are off while migrating, as
+                // https://sqlite.org/lang_altertable.html §7 prescribes (the pragma is a no-op
+                // inside the transaction each migration runs in, so it is set around them), then
+                // checked before they are on again.
+                sqlx::query("PRAGMA foreign_keys = OFF")
+                    .execute(&mut *conn)
+                    .await?;
+                let migrated = SQLITE_MIGRATIONS.run(&mut *conn).await;
+                let dangling: std::result::Result<Vec<(String,)>, sqlx::Error> =
+                    sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+                        .fetch_all(&mut *conn)
+                        .await;
+                let restored = sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await;
+                if restored.is_err() {
+                    // Never hand the pool a connection without foreign keys.
+                    let _ = conn.detach();
+                }
+                migrated.map_err(outage_or_migration)?;
+                restored?;
+                if let Some((table,)) = dangling?.into_iter().next() {
+                    return Err(StoreError::Internal(sqlx::Error::Protocol(format!(
+                        "after migrating, rows of {table} reference missing rows"
+                    ))));
+                }
             }
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;

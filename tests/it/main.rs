@@ -18,6 +18,7 @@ mod logs;
 mod metrics;
 mod oauth1;
 mod oauth1_clients;
+mod oauth21_register;
 mod oauth21_revoke;
 mod oauth2_browser;
 mod oauth2_codes;
