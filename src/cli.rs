@@ -274,6 +274,14 @@ pub enum AppCommand {
         /// The app's client_id.
         client_id: String,
     },
+    /// Make an initial access token for `/oauth2-1/register` when `oauth21.registration` is
+    /// "token" (RFC 7591 §3): good for one registration; prints {"registration_token":…,
+    /// "expires_at":…}. Only its digest is stored.
+    RegistrationToken {
+        /// How long the token stays usable.
+        #[arg(long, default_value_t = 7 * 24 * 3600)]
+        ttl_secs: i64,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
 //! Background jobs of a serving instance (STYLE.md, "background jobs … stop cleanly"): the
 //! revocation watcher that keeps the validation cache honest (`store::notify`) and the periodic
-//! garbage collection (`store::gc`). Both stop when `stop` turns true.
+//! garbage collection (`store::gc`, and self-registered clients nobody connected). Both stop when `stop` turns true.
 
 use std::time::Duration;
 
@@ -48,6 +48,15 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHa
                             tracing::info!(audit_events = n, "audit events past retention purged")
                         }
                         Err(e) => tracing::warn!(error = %e, "audit retention failed; will retry"),
+                    }
+                }
+                // Self-registered clients nobody connected (oauth21.md §5).
+                let cutoff = state.now() - state.settings.oauth21.unclaimed_client_ttl_secs;
+                match state.store.purge_unclaimed_clients(cutoff, gc::BATCH).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(clients = n, "unclaimed registered clients deleted"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "deleting unclaimed clients failed; will retry")
                     }
                 }
                 match result {

@@ -21,6 +21,8 @@ mod metrics;
 pub mod oauth1;
 pub mod oauth2;
 mod oauth21;
+/// The one resolver of 2.1 `client_id`s (numeric, or a Client ID Metadata Document URL).
+pub use oauth21::{ResolveError, ResolvedClient, resolve_client};
 pub mod oidc;
 mod ops;
 pub mod server;

@@ -6,6 +6,7 @@
 //! - Client authentication and guessed codes (CL07, AC06): per client id and per address.
 //! - Token-info (TK02): per address, spent by unknown tokens.
 //! - Sign-up: per address, spent by each account created.
+//! - Client registration (oauth21.md §5): per address, spent by each client registered.
 
 use std::net::IpAddr;
 
@@ -137,6 +138,25 @@ impl<'a> Budgets<'a> {
     /// Counts one account created from the address.
     pub fn signup_spend(&self, peer: IpAddr, now: i64) {
         self.spend(&self.signup(peer), now);
+    }
+
+    /// One budget per address for self-registered clients (oauth21.md §5): `limit` is
+    /// `oauth21.registrations_per_ip`.
+    fn registration(peer: IpAddr, limit: u32) -> [Budget; 1] {
+        [Budget {
+            key: format!("registration:peer:{peer}"),
+            limit,
+        }]
+    }
+
+    /// `Some(retry_after)` when the address has registered `limit` clients in this window.
+    pub fn registration_over(&self, peer: IpAddr, limit: u32, now: i64) -> Option<i64> {
+        self.over(&Self::registration(peer, limit), now)
+    }
+
+    /// Counts one client registered from the address.
+    pub fn registration_spend(&self, peer: IpAddr, now: i64) {
+        self.spend(&Self::registration(peer, 0), now);
     }
 }
 

@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::domain::app::AppType;
 use crate::domain::random::OsRandom;
 use crate::domain::random::Random;
+use crate::domain::secret;
 use crate::store::{App, Store};
 
 /// The columns of `app list --table`.
@@ -117,10 +118,29 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
                 .map_err(output::explain)?;
             let mut tx = store.begin();
             tx.delete_app(app.id).await?;
-            database::audit(&mut tx, "app_deleted", Some(app.owner_id), Some(app.id)).await?;
+            database::audit(&mut tx, "app_deleted", app.owner_id, Some(app.id)).await?;
             tx.commit().await?;
             eprintln!("deleted app {} with its grants, codes and tokens", app.id);
             output::json(&json!({"client_id": app.id.to_string(), "deleted": true}));
+        }
+        AppCommand::RegistrationToken { ttl_secs } => {
+            if ttl_secs < 1 {
+                anyhow::bail!("--ttl-secs must be a positive number of seconds");
+            }
+            let token = secret::mint(secret::Kind::InitialAccess, &OsRandom);
+            let expires_at = now() + ttl_secs;
+            let mut tx = store.begin();
+            tx.create_registration_token(&secret::digest(&token), now(), expires_at)
+                .await?;
+            database::audit(&mut tx, "registration_token_created", None, None).await?;
+            tx.commit().await?;
+            if settings.oauth21.registration != crate::config::Registration::Token {
+                eprintln!(
+                    "note: oauth21.registration is not \"token\": the server does not ask for this token"
+                );
+            }
+            eprintln!("the token is shown only now; it allows one registration");
+            output::json(&json!({"registration_token": token, "expires_at": expires_at}));
         }
     }
     Ok(())

@@ -18,7 +18,8 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `latchkey gc`: expired codes and tokens, and audit events past `audit_retention`.
+/// `latchkey gc`: expired codes and tokens, audit events past `audit_retention`, and
+/// self-registered clients nobody connected within `oauth21.unclaimed_client_ttl_secs`.
 pub async fn gc(settings: &Settings) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let pause = crate::jobs::GC_PAUSE;
@@ -34,12 +35,20 @@ pub async fn gc(settings: &Settings) -> anyhow::Result<()> {
         }
         None => 0,
     };
+    let unclaimed = store
+        .purge_unclaimed_clients(
+            now() - settings.oauth21.unclaimed_client_ttl_secs,
+            crate::store::gc::BATCH,
+        )
+        .await
+        .context("deleting unclaimed clients")?;
     eprintln!(
-        "purged {} codes, {} tokens and {audit} audit events",
+        "purged {} codes, {} tokens, {audit} audit events and {unclaimed} unclaimed clients",
         purged.codes, purged.tokens
     );
     let mut out = json!(purged);
     out["audit_events"] = json!(audit);
+    out["unclaimed_clients"] = json!(unclaimed);
     output::json(&out);
     Ok(())
 }

@@ -23,6 +23,11 @@ pub async fn run(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
             "icon_fetch_allow_loopback is ON: app icons may be fetched from loopback addresses over plain http. This is for tests only; turn it off in production"
         );
     }
+    if settings.oauth21.metadata_document_allow_loopback {
+        tracing::warn!(
+            "oauth21.metadata_document_allow_loopback is ON: Client ID Metadata Documents may be fetched from loopback addresses, over plain http too. This is for tests only; turn it off in production"
+        );
+    }
     let key = settings.secret_key(&OsRandom)?;
     let store = Store::connect(&settings.database)
         .await

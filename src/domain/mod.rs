@@ -2,6 +2,7 @@
 //! is tested without a server or a database.
 
 pub mod app;
+pub mod client_metadata;
 pub mod clock;
 pub mod crypto;
 pub mod input;

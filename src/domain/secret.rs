@@ -36,14 +36,20 @@ pub enum Kind {
     AuthCode,
     Session,
     ClientSecret,
+    /// RFC 7592's registration access token of a self-registered client.
+    RegistrationAccess,
+    /// An initial access token for RFC 7591 registration (`latchkey app registration-token`).
+    InitialAccess,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 6] = [
         Kind::AccessToken,
         Kind::AuthCode,
         Kind::Session,
         Kind::ClientSecret,
+        Kind::RegistrationAccess,
+        Kind::InitialAccess,
     ];
 
     /// The prefix of this kind's secrets ("latchkey" + the kind's initials + `_`).
@@ -53,6 +59,8 @@ impl Kind {
             Kind::AuthCode => "lkac_",
             Kind::Session => "lkss_",
             Kind::ClientSecret => "lkcs_",
+            Kind::RegistrationAccess => "lkra_",
+            Kind::InitialAccess => "lkia_",
         }
     }
 }

@@ -20,20 +20,15 @@ pub(crate) fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// Refuses oversized request lines and header blocks, then adds the security headers to every
-/// response and the discovery `Link` to every page and REST response.
-pub(crate) async fn harden(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The answer to a request whose request line or header block is over the limits, if it is.
+pub(crate) fn over_limits<B>(request: &axum::http::Request<B>) -> Option<Response> {
     // The length `uri().to_string()` would have, without building the string on every request.
     let uri = request.uri();
     let uri_len = uri.scheme_str().map_or(0, |s| s.len() + 3)
         + uri.authority().map_or(0, |a| a.as_str().len())
         + uri.path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
-        return (StatusCode::URI_TOO_LONG, "Request line too long.\n").into_response();
+        return Some((StatusCode::URI_TOO_LONG, "Request line too long.\n").into_response());
     }
     let header_bytes: usize = request
         .headers()
@@ -41,14 +36,19 @@ pub(crate) async fn harden(
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
-        return (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "Request headers too large.\n",
-        )
-            .into_response();
+        return Some(
+            (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request headers too large.\n",
+            )
+                .into_response(),
+        );
     }
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    None
+}
+
+/// Adds the security headers every response carries, and the discovery `Link`.
+pub(crate) fn secure(state: &AppState, headers: &mut HeaderMap) {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -72,5 +72,19 @@ pub(crate) async fn harden(
     {
         headers.insert(header::LINK, link.clone());
     }
+}
+
+/// Refuses oversized request lines and header blocks, then adds the security headers to every
+/// response and the discovery `Link` to every page and REST response.
+pub(crate) async fn harden(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(refused) = over_limits(&request) {
+        return refused;
+    }
+    let mut response = next.run(request).await;
+    secure(&state, response.headers_mut());
     response
 }

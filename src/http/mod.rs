@@ -5,6 +5,7 @@
 
 pub(crate) mod body;
 pub(crate) mod error_code;
+pub(crate) mod fetch;
 pub(crate) mod headers;
 pub(crate) mod observe;
 pub(crate) mod params;

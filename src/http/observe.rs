@@ -23,7 +23,7 @@ pub(crate) enum SecurityEvent {
     OAuth1Refused(&'static str),
 }
 
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",
@@ -54,17 +54,36 @@ pub(crate) async fn observe(
     // A cheap clone (shared bytes), not a copy of the text.
     let request_id = request.headers().get(&REQUEST_ID).cloned();
     let response = next.run(request).await;
+    answered(
+        &state,
+        &route,
+        method,
+        request_id.as_ref(),
+        &response,
+        started,
+    );
+    response
+}
+
+/// Logs and counts an answered request (the layer's work after the handler; the lean stack of
+/// `server::lean` calls it too).
+pub(crate) fn answered(
+    state: &AppState,
+    route: &Arc<str>,
+    method: &'static str,
+    request_id: Option<&axum::http::HeaderValue>,
+    response: &Response,
+    started: Instant,
+) {
+    let metrics = state.store.metrics();
     let took = started.elapsed();
     let status = response.status();
-    metrics.request(&route, method, status.as_u16(), took);
-    let request_id = request_id
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+    metrics.request(route, method, status.as_u16(), took);
+    let request_id = request_id.and_then(|v| v.to_str().ok()).unwrap_or("-");
     if state.settings.log_requests {
         tracing::info!(
             method,
-            route = &*route,
+            route = &**route,
             status = status.as_u16(),
             latency_ms = took.as_secs_f64() * 1000.0,
             request_id,
@@ -72,11 +91,11 @@ pub(crate) async fn observe(
         );
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
-        metrics.count("latchkey_throttled_total", "route", &route);
+        metrics.count("latchkey_throttled_total", "route", route);
         tracing::warn!(
             event = "throttled",
             method,
-            route = &*route,
+            route = &**route,
             request_id,
             "security event"
         );
@@ -86,12 +105,11 @@ pub(crate) async fn observe(
         tracing::warn!(
             event = "oauth1_refused",
             problem,
-            route = &*route,
+            route = &**route,
             request_id,
             "security event"
         );
     }
-    response
 }
 
 /// `/metrics` on the main listener, unless `metrics.listen` moves it to its own address.

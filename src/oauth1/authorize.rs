@@ -38,6 +38,8 @@ struct ConsentPage<'a> {
     needs_blog: bool,
     hidden: Vec<(&'static str, String)>,
     csrf: String,
+    /// Where approval sends the user, shown in full when the app is not verified (oauth21.md §5).
+    unverified_host: Option<String>,
 }
 
 /// The `oob` result page: the verifier to copy, or (`None`) the denial.
@@ -187,6 +189,8 @@ async fn consent_page(
         needs_blog: sites.is_empty(),
         hidden,
         csrf: session::csrf_token(state, session, &pending.purpose()),
+        unverified_host: (!pending.app.is_verified())
+            .then(|| crate::domain::client_metadata::redirect_host(&pending.callback)),
     };
     let mut response = page.into_response();
     no_store(response.headers_mut());

@@ -157,15 +157,18 @@ pub(crate) async fn verify(
     let Some(app) = app else {
         return Err(Problem::ConsumerUnknown);
     };
+    // Opened once per cache fill and kept with the cached app (`store::cache::Opened`).
     let consumer_secret = app
-        .oauth1_secret_enc
-        .as_deref()
-        .and_then(|sealed| open(state, CONSUMER_SECRET_CONTEXT, sealed))
+        .oauth1_secret
+        .get_or_open(|| {
+            let sealed = app.oauth1_secret_enc.as_deref()?;
+            open(state, CONSUMER_SECRET_CONTEXT, sealed)
+        })
         .ok_or(Problem::ConsumerUnknown)?;
 
     let token_digest = oauth.token.as_deref().map(secret::digest);
-    let (token, token_secret) = match (expect, &token_digest) {
-        (Expect::Consumer, _) | (_, None) => (Token::None, String::new()),
+    let (token, token_secret): (Token, std::borrow::Cow<'_, str>) = match (expect, &token_digest) {
+        (Expect::Consumer, _) | (_, None) => (Token::None, "".into()),
         (Expect::RequestToken, Some(digest)) => {
             let rt = state
                 .store
@@ -183,7 +186,7 @@ pub(crate) async fn verify(
             }
             let secret = open(state, REQUEST_SECRET_CONTEXT, &rt.secret_enc)
                 .ok_or(Problem::TokenRejected)?;
-            (Token::Request(rt), secret)
+            (Token::Request(rt), secret.into())
         }
         (Expect::AccessToken, Some(digest)) => {
             let at = state
@@ -194,14 +197,17 @@ pub(crate) async fn verify(
             if at.app_id != app.id {
                 return Err(Problem::ConsumerMismatch);
             }
-            let secret =
-                open(state, ACCESS_SECRET_CONTEXT, &at.secret_enc).ok_or(Problem::TokenRejected)?;
-            (Token::Access(at), secret)
+            let secret = at
+                .opened_secret
+                .get_or_open(|| open(state, ACCESS_SECRET_CONTEXT, &at.secret_enc))
+                .ok_or(Problem::TokenRejected)?
+                .to_owned();
+            (Token::Access(at), secret.into())
         }
     };
 
     let base_string = collected.base_string(&parts, &state.settings.public_url);
-    if !collected.signature_matches(&base_string, &consumer_secret, &token_secret) {
+    if !collected.signature_matches(&base_string, consumer_secret, &token_secret) {
         return Err(Problem::SignatureInvalid { base_string });
     }
 

@@ -42,6 +42,9 @@ struct ConsentPage<'a> {
     needs_blog: bool,
     hidden: Vec<(&'static str, String)>,
     csrf: String,
+    /// Where approval sends the user, shown in full when the app registered itself and Latchkey
+    /// has not verified it (oauth21.md §5).
+    unverified_host: Option<String>,
 }
 
 pub(crate) async fn get_authorize(
@@ -133,6 +136,8 @@ async fn consent_page(
         needs_blog: single && sites.is_empty(),
         hidden,
         csrf: session::csrf_token(state, session, &request.purpose()),
+        unverified_host: (!request.app.is_verified())
+            .then(|| crate::domain::client_metadata::redirect_host(&request.redirect_uri)),
     };
     let mut response = page.into_response();
     no_store(response.headers_mut());

@@ -274,7 +274,7 @@ async fn password(
             ));
         }
     };
-    if user.id != client.app.owner_id {
+    if client.app.owner_id != Some(user.id) {
         return Err(OAuthError::unsupported_grant_type(
             "This client does not allow the password grant for this user.",
         ));

@@ -6,8 +6,11 @@
 
 use std::borrow::Cow;
 
-use axum::Json;
+use std::net::IpAddr;
+
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Serialize, Serializer};
 
@@ -70,9 +73,25 @@ pub(crate) async fn token_info(
     State(state): State<AppState>,
     peer: Peer,
     RawQuery(query): RawQuery,
+) -> Response {
+    answer(&state, peer.0, query.as_deref()).await
+}
+
+/// The endpoint without extractors: what the lean stack (`server::lean`) calls directly.
+pub(crate) async fn answer(state: &AppState, peer: IpAddr, query: Option<&str>) -> Response {
+    match check(state, peer, query).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn check(
+    state: &AppState,
+    peer: IpAddr,
+    query: Option<&str>,
 ) -> Result<Response, OAuthError> {
-    let (client_id, token) = client_and_token(query.as_deref().unwrap_or("").as_bytes())
-        .map_err(OAuthError::invalid_request)?;
+    let (client_id, token) =
+        client_and_token(query.unwrap_or("").as_bytes()).map_err(OAuthError::invalid_request)?;
     let (Some(client_id), Some(token)) = (client_id, token) else {
         return Err(OAuthError::invalid_request(
             "Send both the client_id and the token parameters.",
@@ -80,32 +99,43 @@ pub(crate) async fn token_info(
     };
     let now = state.now();
     let budgets = state.auth().budgets();
-    if let Some(retry_after) = budgets.token_info_over(peer.0, now) {
+    if let Some(retry_after) = budgets.token_info_over(peer, now) {
         return Err(OAuthError::throttled(retry_after));
     }
-    let grant = tokens::lookup(&state, &token, now).await?;
+    let grant = tokens::lookup(state, &token, now).await?;
     // Another client's token, or one whose grant lapsed (AC11), is as invalid as an unknown one.
     let grant = grant.filter(|g| {
         client_id.parse::<i64>().ok() == Some(g.app_id)
             && tokens::holds(&g.scope, g.site_id, g.site_admin)
     });
     match grant {
-        Some(grant) => {
-            let body = TokenInfo {
-                client_id: grant.app_id,
-                user_id: grant.user_id,
-                blog_id: grant.site_id.unwrap_or(0),
-                scope: &grant.scope,
-            };
-            let mut response = Json(body).into_response();
-            no_store(response.headers_mut());
-            Ok(response)
-        }
+        Some(grant) => Ok(encoded(&TokenInfo {
+            client_id: grant.app_id,
+            user_id: grant.user_id,
+            blog_id: grant.site_id.unwrap_or(0),
+            scope: &grant.scope,
+        })),
         None => {
-            budgets.token_info_spend(peer.0, now);
+            budgets.token_info_spend(peer, now);
             Err(OAuthError::invalid_request(INVALID_TOKEN))
         }
     }
+}
+
+/// The answer with its fixed headers, serialised into one right-sized buffer.
+fn encoded(body: &TokenInfo<'_>) -> Response {
+    let mut buf = Vec::with_capacity(64 + body.scope.len());
+    if serde_json::to_writer(&mut buf, body).is_err() {
+        return axum::Json(body).into_response();
+    }
+    let mut response = Response::new(Body::from(buf));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    no_store(headers);
+    response
 }
 
 #[cfg(test)]

@@ -7,9 +7,13 @@ mod presented;
 mod revoke;
 
 use axum::Router;
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
+
+pub(crate) mod register;
+
+pub use register::{ResolveError, ResolvedClient, resolve_client};
 
 /// The routes of the 2.1 server and its discovery documents.
 pub(crate) fn routes() -> Router<AppState> {
@@ -20,4 +24,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/oauth2/revoke", post(revoke::revoke))
         .route("/oauth2-1/token-info", post(introspect::introspect))
         .route("/oauth2/introspect", post(introspect::introspect))
+        .route("/oauth2-1/register", post(register::register))
+        .route(
+            "/oauth2-1/register/{client_id}",
+            get(register::read)
+                .put(register::update)
+                .delete(register::delete),
+        )
 }

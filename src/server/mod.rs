@@ -3,6 +3,7 @@
 //! dialect of the path (`fallback`). It stands above every surface, which it assembles.
 
 pub(crate) mod fallback;
+mod lean;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -126,9 +127,11 @@ async fn serve(
         shutdown.await;
         let _ = tx.send(());
     };
+    // The validation routes under the lean stack, the rest under `app`'s (`lean`).
+    let service = lean::Split::new(state.clone(), app(state));
     let server = axum::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
     )
     .with_graceful_shutdown(signal);
     let deadline = async move {

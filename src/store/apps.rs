@@ -4,13 +4,16 @@
 use super::notify::{Revocation, Stale};
 use super::{Result, Store, Tx, text_column, with_pool, with_tx};
 use crate::domain::app::AppType;
+use crate::domain::client_metadata::{self, AuthMethod, GrantType, RegistrationKind};
 
 text_column!(AppType);
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct App {
     pub id: i64,
-    pub owner_id: i64,
+    /// `None` for a client that registered itself (migration 0012): nobody's applications page
+    /// lists it.
+    pub owner_id: Option<i64>,
     pub name: String,
     pub description: String,
     pub website: String,
@@ -26,6 +29,14 @@ pub struct App {
     pub oauth1_secret_enc: Option<Vec<u8>>,
     pub oauth1_callback: Option<String>,
     pub created_at: i64,
+    /// The OAuth1 consumer secret once opened (`oauth1_secret_enc` sealed), kept with the cached
+    /// entry.
+    #[sqlx(skip)]
+    pub oauth1_secret: super::cache::Opened,
+    /// The 2.1 grant types, space-separated (migration 0012; see [`App::allows_grant`]).
+    pub grant_types: String,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub registration: RegistrationKind,
 }
 
 impl App {
@@ -39,6 +50,35 @@ impl App {
 
     pub fn is_native(&self) -> bool {
         self.app_type == AppType::Native
+    }
+
+    /// The 2.1 grant types the app registered.
+    pub fn grant_type_list(&self) -> Vec<GrantType> {
+        client_metadata::parse_grant_types(&self.grant_types)
+    }
+
+    /// Whether the app registered `grant` (oauth21.md §2, §3: `refresh_token` yields refresh
+    /// tokens without `offline_access`; `client_credentials` is for confidential clients).
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_type_list().contains(&grant)
+    }
+
+    /// A public client (`token_endpoint_auth_method` `none`): no secret, PKCE only.
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == AuthMethod::None
+    }
+
+    /// False for a client that registered itself or is known by its metadata document: the
+    /// consent page says "Latchkey has not verified this app" (oauth21.md §5).
+    pub fn is_verified(&self) -> bool {
+        self.registration.is_verified()
+    }
+
+    /// Whether an earlier approval for `approved_redirect_uri` may stand for a request to
+    /// `redirect_uri` (oauth21.md §5): never across redirect URIs for an unverified client.
+    pub fn earlier_approval_covers(&self, approved_redirect_uri: &str, redirect_uri: &str) -> bool {
+        self.registration
+            .earlier_approval_covers(approved_redirect_uri, redirect_uri)
     }
 }
 
@@ -93,8 +133,9 @@ macro_rules! bind_changes {
     }};
 }
 
-const COLUMNS: &str = "id, owner_id, name, description, website, icon_url, app_type, redirect_uris, \
-     js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, created_at";
+pub(super) const COLUMNS: &str = "id, owner_id, name, description, website, icon_url, app_type, redirect_uris, \
+     js_origins, secret_digest, allow_implicit, oauth1_key, oauth1_secret_enc, oauth1_callback, created_at, \
+     grant_types, token_endpoint_auth_method, registration";
 
 impl Tx<'_> {
     pub async fn create_app(&mut self, new: &NewApp<'_>, now: i64) -> Result<App> {

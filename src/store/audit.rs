@@ -8,7 +8,7 @@
 //! refused redirect URI, …) gets its WARN line, so no call site pairs the three by hand. An event
 //! that describes no write (a failed login, a lockout) is written alone ([`Store::audit_alone`]).
 
-use super::{Result, Store, Tx, with_pool, with_tx};
+use super::{Result, Store, Tx, with_pool, with_tx, with_writer};
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditEvent<'a> {
@@ -146,7 +146,7 @@ impl Store {
 
     /// Deletes events older than `before`, at most `batch` at a time (the housekeeping job).
     pub async fn purge_audit(&self, before: i64, batch: i64) -> Result<u64> {
-        let done = with_pool!(self, |pool| {
+        let done = with_writer!(self, |pool| {
             sqlx::query(
                 "DELETE FROM audit_events WHERE id IN \
                  (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",

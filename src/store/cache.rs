@@ -40,7 +40,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use moka::sync::Cache;
+mod map;
+
+use map::ClockMap;
 use sha2::{Digest, Sha256};
 
 use super::notify::{Revocation, Stale};
@@ -70,12 +72,31 @@ pub struct Profile {
     pub memberships: Vec<Membership>,
 }
 
+/// A sealed secret of a cached row, once opened (issue 17): the OAuth1 layer opens it on first use
+/// and the cached entry keeps it, so a signed call costs one AEAD open per cache fill, not one per
+/// call. It goes with its entry (a revocation or an app change drops both). Never printed.
+#[derive(Clone, Default)]
+pub struct Opened(std::sync::OnceLock<Option<String>>);
+
+impl Opened {
+    /// The opened secret, running `open` on first use only (`None`: it could not be opened).
+    pub fn get_or_open(&self, open: impl FnOnce() -> Option<String>) -> Option<&str> {
+        self.0.get_or_init(open).as_deref()
+    }
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Opened(..)")
+    }
+}
+
 /// The cache itself; one per `Store`, so one per instance.
 pub struct ValidationCache {
-    entries: Cache<[u8; 32], Arc<TokenGrant>>,
-    oauth1: Cache<[u8; 32], Arc<AccessToken>>,
-    consumers: Cache<String, Arc<App>>,
-    profiles: Cache<i64, Arc<Profile>>,
+    entries: ClockMap<[u8; 32], TokenGrant>,
+    oauth1: ClockMap<[u8; 32], AccessToken>,
+    consumers: ClockMap<String, App>,
+    profiles: ClockMap<i64, Profile>,
     /// Bumped by every invalidation; a fill whose lookup began in an older epoch is dropped.
     epoch: AtomicU64,
     /// Orders fills against invalidations (fills share it, invalidations take it alone).
@@ -87,7 +108,7 @@ pub struct ValidationCache {
 impl std::fmt::Debug for ValidationCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ValidationCache")
-            .field("entries", &self.entries.entry_count())
+            .field("entries", &self.entries.len())
             .field("live", &self.live.load(Ordering::Relaxed))
             .finish()
     }
@@ -102,25 +123,10 @@ impl Default for ValidationCache {
 impl ValidationCache {
     pub fn new(capacity: u64, ttl: Duration) -> Self {
         Self {
-            entries: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .support_invalidation_closures()
-                .build(),
-            oauth1: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .support_invalidation_closures()
-                .build(),
-            consumers: Cache::builder()
-                .max_capacity(CONSUMER_CAPACITY)
-                .time_to_live(ttl)
-                .support_invalidation_closures()
-                .build(),
-            profiles: Cache::builder()
-                .max_capacity(PROFILE_CAPACITY)
-                .time_to_live(ttl)
-                .build(),
+            entries: ClockMap::new(capacity, ttl),
+            oauth1: ClockMap::new(capacity, ttl),
+            consumers: ClockMap::new(CONSUMER_CAPACITY, ttl),
+            profiles: ClockMap::new(PROFILE_CAPACITY, ttl),
             epoch: AtomicU64::new(0),
             fill: RwLock::new(()),
             live: AtomicBool::new(false),
@@ -131,15 +137,9 @@ impl ValidationCache {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Drops the consumers of app `id` (a predicate that cannot be registered drops them all).
+    /// Drops the consumers of app `id`.
     fn forget_consumer(&self, id: i64) {
-        if self
-            .consumers
-            .invalidate_entries_if(move |_, app| app.id == id)
-            .is_err()
-        {
-            self.consumers.invalidate_all();
-        }
+        self.consumers.drop_if(move |_, app| app.id == id);
     }
 
     /// Runs `insert` unless an invalidation happened since `epoch` was read.
@@ -151,11 +151,10 @@ impl ValidationCache {
     }
 
     /// The entry of `map` under `key`; `None` also while no watcher is listening (bypassed).
-    fn lookup<K, Q, V>(&self, map: &Cache<K, Arc<V>>, key: &Q) -> Option<Arc<V>>
+    fn lookup<K, Q, V>(&self, map: &ClockMap<K, V>, key: &Q) -> Option<Arc<V>>
     where
-        K: Borrow<Q> + Hash + Eq + Send + Sync + 'static,
+        K: Borrow<Q> + Hash + Eq + Clone,
         Q: Hash + Eq + ?Sized,
-        V: Send + Sync + 'static,
     {
         if !self.live.load(Ordering::Acquire) {
             return None;
@@ -174,42 +173,26 @@ impl ValidationCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match stale {
             Stale::Profile(user_id) => {
-                self.profiles.invalidate(&user_id);
-                if self
-                    .entries
-                    .invalidate_entries_if(move |_, grant| grant.user_id == user_id)
-                    .is_err()
-                {
-                    self.entries.invalidate_all();
-                }
+                self.profiles.remove(&user_id);
+                self.entries
+                    .drop_if(move |_, grant| grant.user_id == user_id);
             }
             Stale::Consumer(app_id) => self.forget_consumer(app_id),
             Stale::Tokens(Revocation::All) => {
-                self.entries.invalidate_all();
-                self.oauth1.invalidate_all();
-                self.consumers.invalidate_all();
-                self.profiles.invalidate_all();
+                self.entries.clear();
+                self.oauth1.clear();
+                self.consumers.clear();
+                self.profiles.clear();
             }
             Stale::Tokens(revocation) => {
-                // A predicate that cannot be registered falls back to dropping the whole map.
-                let targeted = self
-                    .entries
-                    .invalidate_entries_if(move |_, grant| revokes_grant(revocation, grant))
-                    .is_ok();
-                if !targeted {
-                    self.entries.invalidate_all();
-                }
+                self.entries
+                    .drop_if(move |_, grant| revokes_grant(revocation, grant));
                 if let Revocation::App(app_id) = revocation {
                     self.forget_consumer(app_id);
                 }
                 if !matches!(revocation, Revocation::Token(_)) {
-                    let targeted = self
-                        .oauth1
-                        .invalidate_entries_if(move |_, token| revokes_oauth1(revocation, token))
-                        .is_ok();
-                    if !targeted {
-                        self.oauth1.invalidate_all();
-                    }
+                    self.oauth1
+                        .drop_if(move |_, token| revokes_oauth1(revocation, token));
                 }
             }
         }
@@ -231,15 +214,12 @@ impl ValidationCache {
     }
 
     pub fn len(&self) -> u64 {
-        self.entries.entry_count()
+        self.entries.len()
     }
 
     /// Entries of every map (tokens, OAuth1 tokens, consumers, profiles), for the metrics.
     pub fn entries(&self) -> u64 {
-        self.entries.entry_count()
-            + self.oauth1.entry_count()
-            + self.consumers.entry_count()
-            + self.profiles.entry_count()
+        self.entries.len() + self.oauth1.len() + self.consumers.len() + self.profiles.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -252,14 +232,13 @@ impl Store {
     /// caches what it found unless an invalidation raced it. Absent rows are never cached.
     async fn read_through<K, Q, V>(
         &self,
-        map: &Cache<K, Arc<V>>,
+        map: &ClockMap<K, V>,
         key: &Q,
         load: impl Future<Output = Result<Option<V>>>,
     ) -> Result<Option<Arc<V>>>
     where
-        K: Borrow<Q> + Hash + Eq + Send + Sync + 'static,
+        K: Borrow<Q> + Hash + Eq + Clone,
         Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
-        V: Send + Sync + 'static,
     {
         if let Some(hit) = self.cache.lookup(map, key) {
             self.metrics.cache_hit.increment(1);
@@ -415,6 +394,7 @@ mod tests {
             user_id: 10,
             site_id: Some(5),
             grant_id: 1,
+            opened_secret: Opened::default(),
         };
         assert!(!revokes_oauth1(Revocation::Token(1), &token));
         assert!(!revokes_oauth1(Revocation::App(200), &token));

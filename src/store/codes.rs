@@ -5,7 +5,7 @@
 
 use super::notify::Revocation;
 use super::tokens::{insert_token, site_admin};
-use super::{NewToken, Result, Store, Tx, with_pool, with_tx};
+use super::{NewToken, Result, Store, Tx, with_tx, with_writer};
 
 #[derive(Debug, Clone)]
 pub struct NewCode<'a> {
@@ -210,7 +210,7 @@ impl Store {
     /// Deletes codes past their expiry, at most `batch` rows at a time; a used code stays as a
     /// tombstone until `keep_secs` after its use. Returns how many went.
     pub async fn purge_codes(&self, now: i64, keep_secs: i64, batch: i64) -> Result<u64> {
-        let done = with_pool!(self, |pool| {
+        let done = with_writer!(self, |pool| {
             sqlx::query(
                 "DELETE FROM auth_codes WHERE digest IN \
                  (SELECT digest FROM auth_codes WHERE expires_at <= $1 \

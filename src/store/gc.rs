@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
-use super::{Result, Store, with_pool};
+use super::{Result, Store, with_writer};
 
 /// Rows per statement: small enough that each delete is over in milliseconds.
 pub const BATCH: i64 = 1_000;
+/// The pause between two batches of a purge that has no pause of its own to follow.
+pub const BATCH_PAUSE: Duration = Duration::from_millis(20);
 /// How long a used code stays as a tombstone after its use, so a late replay still revokes the
 /// token it issued (RFC 6749 §4.1.2; oauth2.md §3).
 pub const CODE_TOMBSTONE_SECS: i64 = 30 * 60;
@@ -29,7 +31,7 @@ impl Store {
     /// Deletes access tokens past their expiry, at most `batch` at a time. Expired tokens already
     /// fail validation (the cache re-checks expiry), so no revocation is announced.
     pub async fn purge_tokens(&self, now: i64, batch: i64) -> Result<u64> {
-        let done = with_pool!(self, |pool| {
+        let done = with_writer!(self, |pool| {
             sqlx::query(
                 "DELETE FROM access_tokens WHERE id IN \
                  (SELECT id FROM access_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1 \
@@ -84,6 +86,7 @@ impl Store {
         let super::Db::Sqlite(pool) = &self.db else {
             return Ok(0);
         };
+        let pool = self.writer.as_ref().unwrap_or(pool);
         let done = sqlx::query(
             "DELETE FROM revocation_log WHERE seq IN (SELECT seq FROM revocation_log \
              WHERE created_at < unixepoch() - $1 ORDER BY seq LIMIT $2)",

@@ -1,7 +1,7 @@
 //! The key check row (migration 0007) and the sealed values a first check tries (see
 //! `crate::keycheck`). This module only stores and compares what it is given.
 
-use super::{Result, Store, with_pool};
+use super::{Result, Store, with_pool, with_writer};
 
 impl Store {
     /// The recorded key check value, if any.
@@ -16,7 +16,7 @@ impl Store {
     /// Records `mac` unless a value is already there (several instances may start at once), and
     /// returns the value that stands.
     pub async fn record_key_check(&self, mac: &str, now: i64) -> Result<String> {
-        with_pool!(self, |pool| {
+        with_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO key_check (id, mac, created_at) VALUES (1, $1, $2) \
                  ON CONFLICT (id) DO NOTHING",

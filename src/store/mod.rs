@@ -20,6 +20,7 @@ mod nonces;
 pub mod notify;
 mod oauth1;
 mod posts;
+mod registrations;
 mod seed;
 mod sessions;
 mod signing_keys;
@@ -37,6 +38,7 @@ use error::is_outage;
 pub use error::{Reported, StoreError};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
 pub use posts::{NewPost, Post, PostPage, PostStatus};
+pub use registrations::{ClientApp, ClientRegistration, NewRegistration};
 pub use sessions::Session;
 pub use signing_keys::{NewSigningKey, SigningKey};
 pub use sites::{Membership, Role, Site};
@@ -66,6 +68,19 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
+
+/// [`with_pool!`] for a write outside a unit of work: on SQLite, the writer connection (see
+/// [`Store`]'s `writer`), so writes queue in the process instead of in SQLite's busy handler.
+macro_rules! with_writer {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match (&$store.db, &$store.writer) {
+            ($crate::store::Db::Postgres($pool), _) => $body,
+            (_, Some($pool)) => $body,
+            ($crate::store::Db::Sqlite($pool), None) => $body,
+        }
+    };
+}
+pub(crate) use with_writer;
 
 /// Makes a closed set of values (an enum with `as_str` and `FromStr`) a TEXT column on both
 /// databases: bound and decoded directly, spelt once. sqlx's `#[derive(sqlx::Type)]` would do for
@@ -129,6 +144,11 @@ pub struct Store {
     nonces: nonces::NonceLog,
     /// SQLite: readiness's own connection (see [`Store::ready`]).
     probe: Option<SqlitePool>,
+    /// SQLite: the one connection every write runs on (units of work, the nonce batches, the
+    /// purges). SQLite takes one writer at a time; with one connection the others wait in the
+    /// pool's fair queue, not in SQLite's busy handler, whose sleeps (up to 100 ms each) were the
+    /// tail of code exchange under load (issue 17). Reads use `db`'s other connections (WAL).
+    writer: Option<SqlitePool>,
     /// This instance's metrics (`crate::metrics`), shared with the application state.
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -234,6 +254,10 @@ impl Store {
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .after_release(|conn, _| Box::pin(discard_unsettled(conn)));
+            let writer = pool_options
+                .clone()
+                .max_connections(1)
+                .connect_lazy_with(connect.clone());
             // Readiness has its own connection, which waits at most a moment for the write lock.
             let probe = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -249,7 +273,7 @@ impl Store {
                 }
                 Err(e) => return Err(StoreError::Unavailable(e)),
             };
-            (Db::Sqlite(pool), Some(probe))
+            (Db::Sqlite(pool), Some((probe, writer)))
         } else {
             let connect = PgConnectOptions::from_str(&options.url)
                 .map_err(StoreError::Unavailable)?
@@ -263,11 +287,14 @@ impl Store {
             (Db::Postgres(pool), None)
         };
         let metrics = Arc::new(crate::metrics::Metrics::new());
+        let (probe, writer) = probe.unzip();
+        let write_db = writer.clone().map_or_else(|| db.clone(), Db::Sqlite);
         Ok(Self {
-            nonces: nonces::NonceLog::start(db.clone(), Arc::clone(&metrics)),
+            nonces: nonces::NonceLog::start(write_db, Arc::clone(&metrics)),
             metrics,
             db,
             probe,
+            writer,
             cache: Arc::default(),
         })
     }
@@ -278,10 +305,34 @@ impl Store {
             Db::Sqlite(pool) => {
                 // Connect first: a database locked by another process is an outage (fault F01).
                 let mut conn = pool.acquire().await?;
-                SQLITE_MIGRATIONS
-                    .run(&mut *conn)
-                    .await
-                    .map_err(outage_or_migration)?
+                // SQLite changes a table's constraints only by rebuilding it (0012 drops a NOT
+                // NULL of `apps`), and dropping the old table would cascade into every table that
+                // references it: foreign keys are off while migrating, as
+                // https://sqlite.org/lang_altertable.html §7 prescribes (the pragma is a no-op
+                // inside the transaction each migration runs in, so it is set around them), then
+                // checked before they are on again.
+                sqlx::query("PRAGMA foreign_keys = OFF")
+                    .execute(&mut *conn)
+                    .await?;
+                let migrated = SQLITE_MIGRATIONS.run(&mut *conn).await;
+                let dangling: std::result::Result<Vec<(String,)>, sqlx::Error> =
+                    sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+                        .fetch_all(&mut *conn)
+                        .await;
+                let restored = sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await;
+                if restored.is_err() {
+                    // Never hand the pool a connection without foreign keys.
+                    let _ = conn.detach();
+                }
+                migrated.map_err(outage_or_migration)?;
+                restored?;
+                if let Some((table,)) = dangling?.into_iter().next() {
+                    return Err(StoreError::Internal(sqlx::Error::Protocol(format!(
+                        "after migrating, rows of {table} reference missing rows"
+                    ))));
+                }
             }
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
@@ -389,6 +440,9 @@ impl Store {
     pub async fn close(&self) {
         if let Some(probe) = &self.probe {
             probe.close().await;
+        }
+        if let Some(writer) = &self.writer {
+            writer.close().await;
         }
         with_pool!(self, |pool| pool.close().await)
     }

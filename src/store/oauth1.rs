@@ -2,7 +2,7 @@
 //! credentials (access tokens, each under a grant like any OAuth2 token) and the nonce register.
 //! Keys are looked up by digest; secrets arrive and leave sealed, this module never sees them.
 
-use super::{Result, Store, Tx, with_pool, with_tx};
+use super::{Result, Store, Tx, with_pool, with_tx, with_writer};
 
 /// A request token as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -54,6 +54,9 @@ pub struct AccessToken {
     pub user_id: i64,
     pub site_id: Option<i64>,
     pub grant_id: i64,
+    /// The secret once opened (`secret_enc` sealed), kept with the cached entry.
+    #[sqlx(skip)]
+    pub opened_secret: super::cache::Opened,
 }
 
 /// The access token an exchange issues.
@@ -121,7 +124,7 @@ impl Store {
     /// Deletes nonces whose timestamp has left the window and request tokens past their expiry,
     /// at most `batch` of each. Returns how many rows went (run by `store::gc`).
     pub async fn purge_oauth1(&self, now: i64, batch: i64) -> Result<u64> {
-        let done = with_pool!(self, |pool| {
+        let done = with_writer!(self, |pool| {
             let nonces = sqlx::query(
                 "DELETE FROM oauth1_nonces WHERE (consumer_key, token, oauth_timestamp, nonce) IN \
                  (SELECT consumer_key, token, oauth_timestamp, nonce FROM oauth1_nonces \
@@ -284,6 +287,7 @@ impl Tx<'_> {
                 user_id,
                 site_id,
                 grant_id,
+                opened_secret: Default::default(),
             }))
         })
     }

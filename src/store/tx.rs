@@ -111,7 +111,10 @@ impl<'s> Tx<'s> {
         let conn = match self.conn.take() {
             Some(conn) => conn,
             None => match &self.store.db {
-                Db::Sqlite(pool) => TxConn::Sqlite(begin_on(pool).await?),
+                // SQLite: the writer connection (see `Store`), whichever pool reads use.
+                Db::Sqlite(pool) => {
+                    TxConn::Sqlite(begin_on(self.store.writer.as_ref().unwrap_or(pool)).await?)
+                }
                 Db::Postgres(pool) => TxConn::Postgres(begin_on(pool).await?),
             },
         };

@@ -184,7 +184,7 @@ pub(super) async fn owned(state: &AppState, viewer: &Viewer, id: &str) -> Result
         return Err(PageError::NotFound);
     };
     match state.store.app_by_id(id).await? {
-        Some(app) if app.owner_id == viewer.0.user.id => Ok(app),
+        Some(app) if app.owner_id == Some(viewer.0.user.id) => Ok(app),
         _ => Err(PageError::NotFound),
     }
 }

@@ -4,16 +4,16 @@
 //! the CSP (`img-src 'self' data:`) needs no exception. An app without an icon gets its initials,
 //! drawn by Latchkey as a small SVG.
 //!
-//! The fetch follows the SSRF rules of oauth21.md §5 for metadata documents: `https` only; the host
-//! is resolved first and refused when any of its addresses is loopback, private, link-local,
-//! unique-local or otherwise not globally routable, and the connection is pinned to the addresses
-//! checked (no second lookup to rebind); no redirects; 5 seconds in all; at most 256 KiB; PNG, JPEG,
+//! The fetch follows the SSRF rules of oauth21.md §5 for metadata documents (`http::fetch`, which
+//! metadata documents use too): `https` only; the host is resolved first and refused when any of
+//! its addresses is loopback, private, link-local, unique-local or otherwise not globally
+//! routable, and the connection is pinned to the addresses checked (no second lookup to rebind);
+//! no redirects; 5 seconds in all; at most 256 KiB; PNG, JPEG,
 //! GIF or WebP only, declared by `Content-Type` and confirmed by the bytes' signature (no SVG: it
 //! can carry script). A fetch that fails sends the form back with the reason next to the icon field,
 //! and nothing is saved. The `icon_fetch_allow_loopback` setting (tests only, logged at start-up)
 //! also allows loopback addresses, over plain http.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -21,6 +21,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::PageError;
+use crate::http::fetch;
 use crate::state::AppState;
 use crate::store::AppIcon;
 
@@ -48,50 +49,6 @@ pub(crate) enum IconError {
     TooLarge,
     #[error("the icon must be a PNG, JPEG, GIF or WebP image")]
     NotAnImage,
-}
-
-/// Whether an address may be fetched from: globally routable unicast only (loopback too when
-/// `allow_loopback`).
-pub(crate) fn address_allowed(ip: IpAddr, allow_loopback: bool) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4_allowed(v4, allow_loopback),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return v4_allowed(v4, allow_loopback);
-            }
-            let s = v6.segments();
-            if v6.is_loopback() {
-                return allow_loopback;
-            }
-            !(v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64: may reach private IPv4
-                || (s[0] == 0x2002) // 6to4: may embed private IPv4
-                || (s[0..6] == [0; 6])) // IPv4-compatible and other reserved ::/80
-        }
-    }
-}
-
-fn v4_allowed(v4: Ipv4Addr, allow_loopback: bool) -> bool {
-    if v4.is_loopback() {
-        return allow_loopback;
-    }
-    let [a, b, c, _] = v4.octets();
-    !(v4.is_unspecified()
-        || v4.is_private()
-        || v4.is_link_local()
-        || v4.is_broadcast()
-        || v4.is_documentation()
-        || v4.is_multicast()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240) // reserved
 }
 
 /// The image type named by a `Content-Type` header, when Latchkey serves that type.
@@ -123,108 +80,43 @@ pub(crate) fn sniffed_type(bytes: &[u8]) -> Option<&'static str> {
 
 /// Fetches the icon at `raw_url` under the rules above.
 pub(crate) async fn fetch(raw_url: &str, allow_loopback: bool) -> Result<AppIcon, IconError> {
-    match tokio::time::timeout(FETCH_TIMEOUT, fetch_within(raw_url, allow_loopback)).await {
-        Ok(result) => result,
-        Err(_) => Err(IconError::Timeout),
-    }
-}
-
-async fn fetch_within(raw_url: &str, allow_loopback: bool) -> Result<AppIcon, IconError> {
-    let url = url::Url::parse(raw_url).map_err(|_| IconError::NotHttps)?;
-    let host = url.host().ok_or(IconError::NotHttps)?;
-    let port = url.port_or_known_default().ok_or(IconError::NotHttps)?;
-    let addresses: Vec<SocketAddr> = match host {
-        url::Host::Ipv4(ip) => vec![SocketAddr::new(ip.into(), port)],
-        url::Host::Ipv6(ip) => vec![SocketAddr::new(ip.into(), port)],
-        url::Host::Domain(name) => tokio::net::lookup_host((name, port))
-            .await
-            .map_err(|_| IconError::Unreachable)?
-            .collect(),
+    let rules = fetch::Rules {
+        accept: "image/png, image/jpeg, image/gif, image/webp",
+        max_bytes: MAX_ICON_BYTES,
+        timeout: FETCH_TIMEOUT,
+        allow_loopback,
+        user_agent: "app icon",
     };
-    if addresses.is_empty() {
-        return Err(IconError::Unreachable);
-    }
-    if !addresses
-        .iter()
-        .all(|a| address_allowed(a.ip(), allow_loopback))
-    {
-        return Err(IconError::PrivateAddress);
-    }
-    let plain_http_allowed = allow_loopback && addresses.iter().all(|a| a.ip().is_loopback());
-    match url.scheme() {
-        "https" => {}
-        "http" if plain_http_allowed => {}
-        _ => return Err(IconError::NotHttps),
-    }
-    let mut client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(FETCH_TIMEOUT)
-        .user_agent(concat!(
-            "Latchkey/",
-            env!("CARGO_PKG_VERSION"),
-            " (app icon)"
-        ));
-    if let url::Host::Domain(name) = host {
-        // Connect only to the addresses checked above: no second lookup that could rebind.
-        client = client.resolve_to_addrs(name, &addresses);
-    }
-    let client = client.build().map_err(|_| IconError::Unreachable)?;
-    let mut response = client
-        .get(url.as_str())
-        .header(
-            header::ACCEPT,
-            "image/png, image/jpeg, image/gif, image/webp",
-        )
-        .send()
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                IconError::Timeout
-            } else {
-                IconError::Unreachable
-            }
-        })?;
-    let status = response.status();
-    if status.is_redirection() {
-        return Err(IconError::Redirect);
-    }
-    if !status.is_success() {
-        return Err(IconError::Status(status.as_u16()));
-    }
-    let declared = response
-        .headers()
+    let fetched = fetch::get(raw_url, &rules).await?;
+    let declared = fetched
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(declared_type)
         .ok_or(IconError::NotAnImage)?;
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_ICON_BYTES as u64)
-    {
-        return Err(IconError::TooLarge);
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| {
-        if e.is_timeout() {
-            IconError::Timeout
-        } else {
-            IconError::Unreachable
-        }
-    })? {
-        if bytes.len() + chunk.len() > MAX_ICON_BYTES {
-            return Err(IconError::TooLarge);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    if sniffed_type(&bytes) != Some(declared) {
+    if sniffed_type(&fetched.bytes) != Some(declared) {
         return Err(IconError::NotAnImage);
     }
     Ok(AppIcon {
         source_url: raw_url.to_owned(),
         content_type: declared.to_owned(),
-        bytes,
+        bytes: fetched.bytes,
     })
+}
+
+impl From<fetch::FetchError> for IconError {
+    fn from(e: fetch::FetchError) -> Self {
+        use fetch::FetchError as F;
+        match e {
+            F::NotHttps => IconError::NotHttps,
+            F::PrivateAddress => IconError::PrivateAddress,
+            F::Unreachable => IconError::Unreachable,
+            F::Timeout => IconError::Timeout,
+            F::Redirect => IconError::Redirect,
+            F::Status(status) => IconError::Status(status),
+            F::TooLarge => IconError::TooLarge,
+        }
+    }
 }
 
 /// Up to two initials of the app's name, for the icon of an app without one.
@@ -351,41 +243,6 @@ pub(crate) async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_globally_routable_addresses_are_fetched_from() {
-        for refused in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "224.0.0.1",
-            "::1",
-            "::",
-            "fc00::1",
-            "fd12:3456::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-        ] {
-            let ip: IpAddr = refused.parse().unwrap();
-            assert!(!address_allowed(ip, false), "{refused} must be refused");
-        }
-        for allowed in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"] {
-            assert!(
-                address_allowed(allowed.parse().unwrap(), false),
-                "{allowed}"
-            );
-        }
-        assert!(address_allowed("127.0.0.1".parse().unwrap(), true));
-        assert!(address_allowed("::1".parse().unwrap(), true));
-        assert!(!address_allowed("10.0.0.1".parse().unwrap(), true));
-    }
 
     #[test]
     fn the_declared_type_must_match_the_bytes() {

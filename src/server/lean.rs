@@ -1,0 +1,277 @@
+//! The lean stack of the validation routes (performance.md; issue 17): `GET` token-info and the
+//! REST API's bearer check (`GET /rest/v1/me`, `GET /rest/v1.1/me`) pass one layer composed once
+//! instead of the full stack's eight, each of which `Router::layer` boxes per route (a service
+//! clone and a boxed future per layer per request). The one layer does what those routes need of
+//! the full stack, in its order:
+//!
+//! - the request id (`x-request-id`: kept when sent, a fresh UUID otherwise, echoed on the answer);
+//! - the limits (request line and header block, `http::headers::over_limits`);
+//! - the panic catcher (a panicking handler answers the same 500 as `server::on_panic`);
+//! - the security headers (`http::headers::secure`);
+//! - the request metrics and log line (`http::observe::answered`), and an ERROR line for a 5xx,
+//!   as the trace layer's `on_failure` writes.
+//!
+//! What they do not need is left out: the tracing span unless traces are exported (`otel.endpoint`;
+//! the span's per-request allocation and formatting were most of the layers' cost, and the log
+//! lines above carry the request id and route), the 30 s request timeout and
+//! the default body limit (these routes read no body: token-info answers from the query, and a
+//! REST `GET` reads at most a form body through its own limit in `api::principal`). Every other
+//! request, and every other method on these paths, goes to the full stack unchanged.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::response::Response;
+use axum::routing::future::RouteFuture;
+use tower::Service;
+use tower_http::request_id::{MakeRequestId, MakeRequestUuid};
+use tracing::Instrument;
+
+use crate::http::peer::Peer;
+use crate::http::{headers, observe};
+use crate::state::AppState;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Which lean route a request is for, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lean {
+    /// `GET /oauth2/token-info` or `GET /oauth/token-info`: answered here, without the router.
+    TokenInfo(usize),
+    /// `GET /rest/v1/me` or `GET /rest/v1.1/me`: the bare router (the REST layers still apply).
+    Me(usize),
+}
+
+const TOKEN_INFO: [&str; 2] = ["/oauth2/token-info", "/oauth/token-info"];
+const ME: [&str; 2] = ["/rest/v1/me", "/rest/v1.1/me"];
+
+fn lean(request: &Request) -> Option<Lean> {
+    if request.method() != Method::GET {
+        return None;
+    }
+    let path = request.uri().path();
+    if let Some(i) = TOKEN_INFO.iter().position(|p| *p == path) {
+        return Some(Lean::TokenInfo(i));
+    }
+    ME.iter().position(|p| *p == path).map(Lean::Me)
+}
+
+/// The served service: validation routes under the lean stack, the rest under the full one.
+#[derive(Clone)]
+pub(crate) struct Split {
+    shared: Arc<Shared>,
+    full: Router,
+}
+
+struct Shared {
+    state: AppState,
+    /// Every route without the outer layers (what the lean `/me` passes to).
+    bare: Router,
+    /// The metric labels of the lean routes, made once.
+    token_info: [Arc<str>; 2],
+    me: [Arc<str>; 2],
+}
+
+impl Split {
+    /// `full` is the complete application (`server::app`).
+    pub(crate) fn new(state: AppState, full: Router) -> Self {
+        let metrics = state.store.metrics();
+        let label = |path: &str| metrics.route(Some(path));
+        let shared = Shared {
+            bare: crate::router(state.clone()),
+            token_info: TOKEN_INFO.map(label),
+            me: ME.map(label),
+            state,
+        };
+        Self {
+            shared: Arc::new(shared),
+            full,
+        }
+    }
+}
+
+type Answer = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// The future of [`Split`]: the full router's, or the lean stack's (one box per request).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "boxing the full router's future would cost every other request an allocation; \
+              it lives inline in the connection's future"
+)]
+pub(crate) enum SplitFuture {
+    Full(RouteFuture<Infallible>),
+    Lean(Answer),
+}
+
+impl Future for SplitFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            SplitFuture::Full(f) => Pin::new(f).poll(cx),
+            SplitFuture::Lean(f) => f.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+impl Service<Request> for Split {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = SplitFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> SplitFuture {
+        match lean(&request) {
+            None => SplitFuture::Full(self.full.call(request)),
+            Some(route) => {
+                SplitFuture::Lean(Box::pin(serve(Arc::clone(&self.shared), route, request)))
+            }
+        }
+    }
+}
+
+async fn serve(shared: Arc<Shared>, route: Lean, mut request: Request) -> Response {
+    let started = Instant::now();
+    let request_id = match request.headers().get(&REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let id = MakeRequestUuid
+                .make_request_id(&request)
+                .map(|id| id.header_value().clone())
+                .unwrap_or_else(|| HeaderValue::from_static("-"));
+            request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+            id
+        }
+    };
+    let state = &shared.state;
+    let label = match route {
+        Lean::TokenInfo(i) => &shared.token_info[i],
+        Lean::Me(i) => &shared.me[i],
+    };
+    // As in the full stack: a refusal by the limits and a panic's 500 carry no security headers.
+    let mut response = match headers::over_limits(&request) {
+        Some(refused) => refused,
+        None => {
+            let answer = async {
+                match route {
+                    Lean::TokenInfo(_) => {
+                        let (mut parts, _) = request.into_parts();
+                        let Ok(Peer(peer)) = Peer::from_request_parts(&mut parts, state).await;
+                        crate::oauth2::token_info::answer(state, peer, parts.uri.query()).await
+                    }
+                    Lean::Me(_) => {
+                        let Ok(response) = shared.bare.clone().call(request).await;
+                        response
+                    }
+                }
+            };
+            let answer = CatchUnwind(std::pin::pin!(answer));
+            let answered = if state.settings.otel_endpoint.is_some() {
+                // Exported traces need the request span (with its id and route); logs do not.
+                let id = request_id.to_str().unwrap_or("-");
+                let span = tracing::info_span!(
+                    "request",
+                    method = "GET",
+                    route = &**label,
+                    request_id = id
+                );
+                answer.instrument(span).await
+            } else {
+                answer.await
+            };
+            match answered {
+                Ok(mut response) => {
+                    headers::secure(state, response.headers_mut());
+                    response
+                }
+                Err(()) => super::on_panic(Box::new(())),
+            }
+        }
+    };
+    let method = "GET";
+    observe::answered(state, label, method, Some(&request_id), &response, started);
+    if response.status().is_server_error() {
+        let id = request_id.to_str().unwrap_or("-");
+        tracing::error!(
+            status = response.status().as_u16(),
+            route = &**label,
+            request_id = id,
+            "response failed"
+        );
+    }
+    response
+        .headers_mut()
+        .insert(REQUEST_ID.clone(), request_id);
+    response
+}
+
+/// Polls a future, turning a panic into `Err` (what `CatchPanicLayer` does for the full stack).
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_becomes_an_error_and_a_value_passes() {
+        let ok = CatchUnwind(std::pin::pin!(async { 7 })).await;
+        assert_eq!(ok, Ok(7));
+        let panicked = CatchUnwind(std::pin::pin!(async {
+            tokio::task::yield_now().await;
+            panic!("boom")
+        }))
+        .await;
+        assert_eq!(panicked, Err::<(), ()>(()));
+    }
+
+    #[test]
+    fn only_get_on_the_validation_paths_is_lean() {
+        let request = |method: Method, uri: &str| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        assert_eq!(
+            lean(&request(Method::GET, "/oauth2/token-info?token=x")),
+            Some(Lean::TokenInfo(0))
+        );
+        assert_eq!(
+            lean(&request(Method::GET, "/oauth/token-info")),
+            Some(Lean::TokenInfo(1))
+        );
+        assert_eq!(
+            lean(&request(Method::GET, "/rest/v1.1/me")),
+            Some(Lean::Me(1))
+        );
+        assert_eq!(lean(&request(Method::POST, "/oauth2/token-info")), None);
+        assert_eq!(lean(&request(Method::HEAD, "/rest/v1/me")), None);
+        assert_eq!(lean(&request(Method::GET, "/rest/v1.1/me/sites")), None);
+        assert_eq!(lean(&request(Method::GET, "/oauth2/token-info/")), None);
+    }
+}
