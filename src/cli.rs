@@ -2,11 +2,12 @@
 //! one JSON object on stdout and human messages on stderr, and exits non-zero on bad input. List
 //! commands print pretty-printed JSON, or a table with `--table`. This file holds the arguments;
 //! each command's body lives in a child module (`serve`, `database` for `migrate` and `gc`,
-//! [`users`], [`sites`], [`apps`], [`tokens`], [`audit`]), and `main` only parses and dispatches.
+//! [`users`], [`sites`], [`apps`], [`tokens`], [`audit`], [`keys`]), and `main` only parses and dispatches.
 
 pub mod apps;
 pub mod audit;
 pub mod database;
+pub mod keys;
 pub mod output;
 pub mod serve;
 pub mod sites;
@@ -62,6 +63,19 @@ pub enum Command {
     /// Read the audit trail, newest first: logins and failures, 2-step changes, app changes,
     /// grants, disconnects and revocations.
     Audit(AuditArgs),
+    /// The OpenID Connect signing keys: rotate, list.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new current ID token signing key; the previous one stays in the JWKS for
+    /// `oauth21.key_overlap_secs`. Prints {"kid":…, "retired_kid":…, "retired_published_until":…}.
+    Rotate,
+    /// List every signing key (never a private part): current, published (rotated out, still in
+    /// the JWKS) or retired.
+    List(ListArgs),
 }
 
 #[derive(Debug, Args)]

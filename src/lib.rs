@@ -23,6 +23,7 @@ pub mod oauth2;
 mod oauth21;
 /// The one resolver of 2.1 `client_id`s (numeric, or a Client ID Metadata Document URL).
 pub use oauth21::{ResolveError, ResolvedClient, resolve_client};
+pub mod oidc;
 mod ops;
 pub mod server;
 mod state;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(oauth2::routes())
         .merge(oauth21::routes())
+        .merge(oidc::routes())
         .merge(oauth1::routes())
         .merge(api::routes(state.clone()))
         .fallback(server::fallback::not_found)

@@ -54,5 +54,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli::tokens::revoke(&open_store(&settings).await?, args).await
         }
         Command::Audit(args) => cli::audit::run(&open_store(&settings).await?, args).await,
+        Command::Keys(cmd) => cli::keys::run(&settings, &open_store(&settings).await?, cmd).await,
     }
 }

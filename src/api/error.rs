@@ -1,10 +1,14 @@
 //! The REST error of `/rest/v1(.1)/…` (oauth2.md §6): `{"error":…,"message":…}`.
 
 use axum::Json;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::oidc::discovery::{REST_RESOURCE_PATH, bearer_challenge};
+use crate::state::AppState;
 use crate::store::StoreError;
 
 crate::http::error_code::error_code! {
@@ -120,6 +124,29 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Middleware for the REST routes: a 401 with a Bearer challenge (a bad, expired or revoked token)
+/// names the API's RFC 9728 metadata in it (oauth21.md §4), so an OAuth 2.1 client finds the
+/// authorization server from the refusal alone. OAuth1 refusals keep their own challenge.
+pub(crate) async fn challenge_layer(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        let headers = response.headers_mut();
+        let bearer = headers
+            .get(header::WWW_AUTHENTICATE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"Bearer"));
+        if bearer {
+            // Every REST 401 answers a token that was sent (no token is a 403, as WordPress.com).
+            let challenge = bearer_challenge(&state.settings, REST_RESOURCE_PATH, true);
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+    }
+    response
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //! | `GET me/connected-applications`, `POST me/connected-applications/{app_id}/delete` | browser session only, never a token |
 //!
 //! Every route passes, outermost first, through `options` (`http_envelope`, `pretty`, `fields`),
-//! `edge` (the input rule on the path and query), `oauth1::authenticate` (an OAuth1 signature,
+//! `error::challenge_layer` (a 401 names the API's RFC 9728 metadata, oauth21.md §4), `edge` (the
+//! input rule on the path and query), `oauth1::authenticate` (an OAuth1 signature,
 //! verified), `principal::resolve_layer` (credentials, once) and `cors` (browser origins).
 
 pub(crate) mod connections;
@@ -85,6 +86,7 @@ fn endpoints() -> Router<AppState> {
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let oauth1 = from_fn_with_state(state.clone(), oauth1::authenticate);
     let resolve = from_fn_with_state(state.clone(), principal::resolve_layer);
+    let challenge = from_fn_with_state(state.clone(), error::challenge_layer);
     let rest = Router::new()
         .nest("/rest/v1", endpoints())
         .nest("/rest/v1.1", endpoints())
@@ -92,6 +94,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .layer(resolve.clone())
         .layer(oauth1.clone())
         .layer(axum::middleware::from_fn(edge::rest))
+        .layer(challenge.clone())
         .layer(axum::middleware::from_fn(options::layer));
     let wp = Router::new()
         .route("/wp-json", get(wp::index))
@@ -105,6 +108,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         )
         .route_layer(resolve)
         .route_layer(oauth1)
-        .route_layer(axum::middleware::from_fn(edge::wp));
+        .route_layer(axum::middleware::from_fn(edge::wp))
+        .route_layer(challenge);
     rest.merge(wp)
 }

@@ -54,6 +54,7 @@ pub async fn run(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
             .store(false, std::sync::atomic::Ordering::Relaxed);
     } else {
         crate::keycheck::verify(&state.store, &state.key.0, now()).await?;
+        ensure_signing_key(&state).await;
         if demo {
             let seeded = demo::seed(&state).await?;
             eprintln!("{seeded}");
@@ -92,6 +93,16 @@ pub async fn run(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     }
     served?;
     Ok(())
+}
+
+/// Makes the ID token signing key on first start (oauth21.md §6), so the first JWKS or ID token does
+/// not wait for it. A failure is logged, not fatal: the key is made on first need too.
+async fn ensure_signing_key(state: &AppState) {
+    if let Err(e) =
+        crate::oidc::keys::ensure(&state.store, &state.key.0, &state.random, now()).await
+    {
+        tracing::warn!(error = %e, "could not make the ID token signing key at start; retried on first use");
+    }
 }
 
 async fn retry_migrations(state: &AppState) {

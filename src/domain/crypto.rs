@@ -20,15 +20,18 @@ pub const ACCESS_SECRET_CONTEXT: &str = "oauth1-access-token-secret";
 pub const OAUTH1_VERIFIER_CONTEXT: &str = "oauth1-verifier";
 /// The one-time flash message cookie of the pages.
 pub const FLASH_CONTEXT: &str = "page-flash";
+/// OpenID Connect signing keys' private parts (`signing_keys.private_key_enc`, PKCS#8 DER).
+pub const SIGNING_KEY_CONTEXT: &str = "oidc-signing-key";
 
 /// The fixed contexts above, for the test that keeps them apart.
 #[cfg(test)]
-const FIXED_CONTEXTS: [&str; 5] = [
+const FIXED_CONTEXTS: [&str; 6] = [
     CONSUMER_SECRET_CONTEXT,
     REQUEST_SECRET_CONTEXT,
     ACCESS_SECRET_CONTEXT,
     OAUTH1_VERIFIER_CONTEXT,
     FLASH_CONTEXT,
+    SIGNING_KEY_CONTEXT,
 ];
 
 /// A user's TOTP seed (`purpose` `"seed"` once enabled, `"setup"` while being set up), bound to the

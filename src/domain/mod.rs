@@ -13,5 +13,6 @@ pub mod reach;
 pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
+pub mod signing_key;
 pub mod site_url;
 pub mod two_step;

@@ -8,7 +8,6 @@ pub(crate) mod blog;
 pub(crate) mod body;
 pub(crate) mod client_auth;
 pub(crate) mod error;
-pub(crate) mod metadata;
 pub(crate) mod token;
 pub(crate) mod token_info;
 pub mod tokens;
@@ -28,8 +27,4 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth2/token", post(token::token))
         .route("/oauth2/token-info", get(token_info::token_info))
         .route("/oauth/token-info", get(token_info::token_info))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(metadata::metadata),
-        )
 }

@@ -38,6 +38,11 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "oauth1_access_tokens.digest",
         "token",
     ),
+    (
+        "signing_keys_one_current",
+        "signing_keys.is_current",
+        "current signing key",
+    ),
 ];
 
 impl From<sqlx::Error> for StoreError {

@@ -23,6 +23,7 @@ mod posts;
 mod registrations;
 mod seed;
 mod sessions;
+mod signing_keys;
 mod sites;
 mod tokens;
 mod two_step;
@@ -39,6 +40,7 @@ pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, 
 pub use posts::{NewPost, Post, PostPage, PostStatus};
 pub use registrations::{ClientApp, ClientRegistration, NewRegistration};
 pub use sessions::Session;
+pub use signing_keys::{NewSigningKey, SigningKey};
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
 pub use two_step::{AppPassword, TwoStep};

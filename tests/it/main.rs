@@ -24,6 +24,7 @@ mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;
 mod oauth2_redirects;
+mod oidc;
 mod otel;
 mod playground;
 mod playground_oauth1;

@@ -460,7 +460,11 @@ async fn tk10_credential_responses_are_never_cached(app: TestApp) {
     }
     assert_eq!(
         me_err.header("www-authenticate"),
-        "Bearer error=\"invalid_token\""
+        format!(
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/rest/v1\", \
+             error=\"invalid_token\"",
+            app.base
+        )
     );
     assert_eq!(
         me_err.json(),

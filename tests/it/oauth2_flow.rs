@@ -594,6 +594,10 @@ async fn ac10_metadata_names_the_issuer_that_every_response_carries(app: TestApp
         meta["code_challenge_methods_supported"],
         serde_json::json!(["S256"])
     );
-    assert_eq!(meta["token_endpoint"], format!("{}/oauth2/token", app.base));
+    // The discovery documents advertise the OAuth 2.1 server (oauth21.md §1), not the legacy pair.
+    assert_eq!(
+        meta["token_endpoint"],
+        format!("{}/oauth2-1/token", app.base)
+    );
 }
 both!(ac10_metadata_names_the_issuer_that_every_response_carries);

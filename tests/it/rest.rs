@@ -90,6 +90,15 @@ async fn token(t: &TestApp, app: &App, user: &User, site: Option<&Site>, scope: 
     minted.token
 }
 
+/// The challenge of a REST 401 (oauth21.md §4): the API's RFC 9728 metadata and `invalid_token`.
+fn rest_challenge(t: &TestApp) -> String {
+    format!(
+        "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/rest/v1\", \
+         error=\"invalid_token\"",
+        t.base
+    )
+}
+
 async fn get(t: &TestApp, path: &str, token: &str) -> reqwest::Response {
     t.http
         .get(t.url(path))
@@ -563,10 +572,7 @@ async fn deleting_the_user_invalidates_their_tokens_at_once_tk07(t: TestApp) {
         .read()
         .await
         .assert_status(401);
-    assert_eq!(
-        gone.header("www-authenticate"),
-        "Bearer error=\"invalid_token\""
-    );
+    assert_eq!(gone.header("www-authenticate"), rest_challenge(&t));
 }
 both!(deleting_the_user_invalidates_their_tokens_at_once_tk07);
 
@@ -686,10 +692,7 @@ async fn each_error_has_its_shape(t: TestApp) {
             r.json(),
             json!({"error": "invalid_token", "message": "The OAuth2 token is invalid."})
         );
-        assert_eq!(
-            r.header("www-authenticate"),
-            "Bearer error=\"invalid_token\""
-        );
+        assert_eq!(r.header("www-authenticate"), rest_challenge(&t));
         assert_eq!(r.header("cache-control"), "no-store");
     }
     for unknown in [
@@ -1168,9 +1171,10 @@ async fn http_envelope_always_answers_200_and_keeps_no_store_on_wrapped_errors_t
     assert_eq!(bad.header("cache-control"), "no-store");
     assert_eq!(bad.json()["code"], 401);
     assert!(
-        bad.json()["headers"].as_array().unwrap().contains(
-            &json!({"name": "Www-Authenticate", "value": "Bearer error=\"invalid_token\""})
-        )
+        bad.json()["headers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "Www-Authenticate", "value": rest_challenge(&t)}))
     );
     let refused = get(
         &t,

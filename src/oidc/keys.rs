@@ -1,0 +1,168 @@
+//! The signing keys of ID tokens (oauth21.md §6): made on first need (and at `serve` start), stored
+//! sealed in the database so every instance signs with the same key, rotated by `latchkey keys
+//! rotate`, and published in the JWKS while current or within `oauth21.key_overlap_secs` of their
+//! retirement.
+
+use std::sync::Arc;
+
+use crate::domain::crypto::{self, SIGNING_KEY_CONTEXT};
+use crate::domain::random::Random;
+use crate::domain::signing_key::{self, ALG, KeyError, KeyMaterial};
+use crate::store::{NewSigningKey, Reported, SigningKey, Store, StoreError};
+
+/// Why a signing key could not be made, read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(
+        "the current signing key cannot be opened with this server's secret key (was it made by a \
+         process holding another LATCHKEY_SECRET_KEY?)"
+    )]
+    Sealed,
+    #[error("the RS256 signer refused the key or the claims: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+    #[error("key generation did not complete")]
+    Canceled,
+    #[error("another rotation made a new key at the same time; run `latchkey keys list`")]
+    RotatedConcurrently,
+}
+
+impl KeysError {
+    /// Logs the failure once and says how a request answers it (as [`StoreError::report`]).
+    pub fn report(self) -> Reported {
+        match self {
+            KeysError::Store(e) => e.report(),
+            other => {
+                tracing::error!(error = %other, "signing key failure");
+                Reported::Internal
+            }
+        }
+    }
+}
+
+/// Makes a key on a blocking thread: generation takes from a fraction of a second to seconds.
+async fn generate(random: Arc<dyn Random>) -> Result<KeyMaterial, KeysError> {
+    tokio::task::spawn_blocking(move || signing_key::generate(&*random))
+        .await
+        .map_err(|_| KeysError::Canceled)?
+        .map_err(KeysError::from)
+}
+
+fn sealed(key: &[u8; 32], made: &KeyMaterial, random: &dyn Random) -> Vec<u8> {
+    crypto::seal(key, SIGNING_KEY_CONTEXT, &made.pkcs8_der, random)
+}
+
+fn new_key<'a>(made: &'a KeyMaterial, private_key_enc: &'a [u8]) -> NewSigningKey<'a> {
+    NewSigningKey {
+        kid: &made.kid,
+        alg: ALG,
+        private_key_enc,
+        public_n: &made.n,
+        public_e: &made.e,
+    }
+}
+
+/// The current signing key, made and stored first if there is none. Instances racing to make the
+/// first key all end with the one that was stored first (insert-if-none on a unique column).
+pub(crate) async fn ensure(
+    store: &Store,
+    key: &[u8; 32],
+    random: &Arc<dyn Random>,
+    now: i64,
+) -> Result<SigningKey, KeysError> {
+    if let Some(current) = store.current_signing_key().await? {
+        return Ok(current);
+    }
+    // One generation at a time in this process: requests that arrive together while there is no
+    // key wait for the first one's instead of each spending a second of CPU on a key that loses
+    // the insert. (Other instances are settled by the unique column.)
+    static MAKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _making = MAKING.lock().await;
+    if let Some(current) = store.current_signing_key().await? {
+        return Ok(current);
+    }
+    let made = generate(Arc::clone(random)).await?;
+    let enc = sealed(key, &made, &**random);
+    let mut tx = store.begin();
+    let stored = tx
+        .insert_first_signing_key(&new_key(&made, &enc), now)
+        .await?;
+    tx.commit().await?;
+    if stored {
+        tracing::info!(kid = %made.kid, "made the first ID token signing key");
+    }
+    store
+        .current_signing_key()
+        .await?
+        .ok_or(KeysError::RotatedConcurrently)
+}
+
+/// What a rotation did.
+#[derive(Debug)]
+pub(crate) struct Rotated {
+    pub kid: String,
+    pub retired: Option<String>,
+}
+
+/// Makes a new current key; the previous one stays published for the overlap (`latchkey keys
+/// rotate`).
+pub(crate) async fn rotate(
+    store: &Store,
+    key: &[u8; 32],
+    random: &Arc<dyn Random>,
+    now: i64,
+) -> Result<Rotated, KeysError> {
+    let made = generate(Arc::clone(random)).await?;
+    let enc = sealed(key, &made, &**random);
+    let mut tx = store.begin();
+    let retired = tx
+        .rotate_signing_key(&new_key(&made, &enc), now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => KeysError::RotatedConcurrently,
+            other => KeysError::Store(other),
+        })?;
+    tx.commit().await?;
+    Ok(Rotated {
+        kid: made.kid,
+        retired,
+    })
+}
+
+/// The keys a JWKS lists now: the current one (made if missing) and those retired less than
+/// `overlap` seconds ago.
+pub(crate) async fn published(
+    store: &Store,
+    key: &[u8; 32],
+    random: &Arc<dyn Random>,
+    overlap: i64,
+    now: i64,
+) -> Result<Vec<SigningKey>, KeysError> {
+    let keys = store.published_signing_keys(now - overlap).await?;
+    if keys.iter().any(|k| k.is_current) {
+        return Ok(keys);
+    }
+    ensure(store, key, random, now).await?;
+    Ok(store.published_signing_keys(now - overlap).await?)
+}
+
+/// The current key, ready to sign: its `kid` and the RS256 signer.
+pub(crate) struct Signer {
+    pub kid: String,
+    pub key: jsonwebtoken::EncodingKey,
+}
+
+impl Signer {
+    pub(crate) fn open(stored: &SigningKey, key: &[u8; 32]) -> Result<Self, KeysError> {
+        let pkcs8 = crypto::open(key, SIGNING_KEY_CONTEXT, &stored.private_key_enc)
+            .ok_or(KeysError::Sealed)?;
+        let pkcs1 = signing_key::pkcs1_der(&pkcs8)?;
+        Ok(Signer {
+            kid: stored.kid.clone(),
+            key: jsonwebtoken::EncodingKey::from_rsa_der(&pkcs1),
+        })
+    }
+}
