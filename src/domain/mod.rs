@@ -9,6 +9,7 @@ pub mod password;
 pub mod pkce;
 pub mod random;
 pub mod reach;
+pub mod resource;
 pub mod redirect_uri;
 pub mod scope;
 pub mod secret;

@@ -36,14 +36,17 @@ pub enum Kind {
     AuthCode,
     Session,
     ClientSecret,
+    /// A refresh token of the OAuth 2.1 server (oauth21.md §3).
+    RefreshToken,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::AccessToken,
         Kind::AuthCode,
         Kind::Session,
         Kind::ClientSecret,
+        Kind::RefreshToken,
     ];
 
     /// The prefix of this kind's secrets ("latchkey" + the kind's initials + `_`).
@@ -53,6 +56,7 @@ impl Kind {
             Kind::AuthCode => "lkac_",
             Kind::Session => "lkss_",
             Kind::ClientSecret => "lkcs_",
+            Kind::RefreshToken => "lkrt_",
         }
     }
 }

@@ -382,6 +382,7 @@ mod tests {
             scope: "global".into(),
             expires_at: None,
             site_admin: false,
+            audiences: None,
         })
     }
 

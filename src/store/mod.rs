@@ -19,6 +19,7 @@ mod key_check;
 mod nonces;
 pub mod notify;
 mod oauth1;
+mod oauth21;
 mod posts;
 mod seed;
 mod sessions;
@@ -35,6 +36,9 @@ pub use connections::{Connection, SiteMember};
 use error::is_outage;
 pub use error::{Reported, StoreError};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
+pub use oauth21::{
+    Code21, Issue21, Issued21, NewClientToken, NewCode21, RefreshGrant, RefreshRefusal,
+};
 pub use posts::{NewPost, Post, PostPage, PostStatus};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
