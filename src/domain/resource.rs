@@ -32,7 +32,8 @@ pub fn check<'a>(
 ) -> Result<Vec<&'a str>, InvalidTarget> {
     let mut out: Vec<&str> = Vec::new();
     for &r in requested {
-        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none() && !u.cannot_be_a_base());
+        let absolute =
+            url::Url::parse(r).is_ok_and(|u| u.fragment().is_none() && !u.cannot_be_a_base());
         if !absolute || r.contains('#') || r.contains(' ') {
             return Err(InvalidTarget::Malformed);
         }
@@ -91,7 +92,10 @@ mod tests {
         );
         assert_eq!(
             got,
-            Ok(vec!["https://latchkey.test/rest/v1", "https://rs.example/api"])
+            Ok(vec![
+                "https://latchkey.test/rest/v1",
+                "https://rs.example/api"
+            ])
         );
     }
 
@@ -99,10 +103,22 @@ mod tests {
     fn malformed_or_unknown_resources_are_invalid_targets() {
         let cases = [
             ("rest/v1", InvalidTarget::Malformed, "relative"),
-            ("https://latchkey.test/rest/v1#x", InvalidTarget::Malformed, "fragment"),
+            (
+                "https://latchkey.test/rest/v1#x",
+                InvalidTarget::Malformed,
+                "fragment",
+            ),
             ("mailto:a@b.c", InvalidTarget::Malformed, "not hierarchical"),
-            ("https://latchkey.test/rest/v1/", InvalidTarget::Unknown, "trailing slash"),
-            ("https://evil.example/rest/v1", InvalidTarget::Unknown, "other host"),
+            (
+                "https://latchkey.test/rest/v1/",
+                InvalidTarget::Unknown,
+                "trailing slash",
+            ),
+            (
+                "https://evil.example/rest/v1",
+                InvalidTarget::Unknown,
+                "other host",
+            ),
         ];
         for (raw, want, why) in cases {
             assert_eq!(check(&[raw], &protected(), &[]), Err(want), "{why}");

@@ -286,7 +286,12 @@ pub enum Oidc {
 }
 
 impl Oidc {
-    pub const ALL: [Oidc; 4] = [Oidc::OpenId, Oidc::Profile, Oidc::Email, Oidc::OfflineAccess];
+    pub const ALL: [Oidc; 4] = [
+        Oidc::OpenId,
+        Oidc::Profile,
+        Oidc::Email,
+        Oidc::OfflineAccess,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -581,7 +586,10 @@ mod tests {
         assert_eq!(parse21(Some("auth email")).unwrap().wire(), "auth email");
         assert_eq!(parse21(Some("global")).unwrap().wire(), "global");
         assert!(parse21(Some("global auth openid")).is_err());
-        assert!(parse(Some("openid")).is_err(), "the legacy parser refuses OIDC scopes");
+        assert!(
+            parse(Some("openid")).is_err(),
+            "the legacy parser refuses OIDC scopes"
+        );
         assert_eq!(granted("posts,media"), Ok(Scope::Blog(vec![Posts, Media])));
         assert_eq!(granted("auth openid"), Ok(Scope::Auth));
     }

@@ -278,5 +278,9 @@ async fn issue_code(
         params.push(("state", s));
     }
     params.push(("iss", &issuer));
-    Ok(respond_to(&request.redirect_uri, ResponseType::Code, &params))
+    Ok(respond_to(
+        &request.redirect_uri,
+        ResponseType::Code,
+        &params,
+    ))
 }

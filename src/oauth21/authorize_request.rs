@@ -4,10 +4,10 @@
 //! every client, the 2.1 scopes, resource indicators (RFC 8707), and the OIDC `nonce`, `prompt`
 //! and `max_age`.
 
+use crate::domain::pkce;
 use crate::domain::resource;
 use crate::domain::scope::{self, Scope21};
 use crate::domain::site_url::{self, BlogRef};
-use crate::domain::pkce;
 use crate::http::params::{Malformed, Params};
 use crate::oauth2::authorize_request::{Bounce, Refused, ResponseType, client_and_redirect};
 use crate::oauth2::error::ErrorCode;
@@ -97,8 +97,8 @@ pub(super) async fn validate(
             ));
         }
     }
-    let scope = scope::parse21(get("scope"))
-        .map_err(|e| bounce(ErrorCode::InvalidScope, &e.detail()))?;
+    let scope =
+        scope::parse21(get("scope")).map_err(|e| bounce(ErrorCode::InvalidScope, &e.detail()))?;
     let Some(challenge) = get("code_challenge") else {
         return Err(bounce(
             ErrorCode::InvalidRequest,
@@ -157,7 +157,9 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
             "consent" => prompt.consent = true,
             // One account per session: there is nothing to select.
             "select_account" => {}
-            _ => return Err("The prompt parameter must be none, login, consent or select_account."),
+            _ => {
+                return Err("The prompt parameter must be none, login, consent or select_account.");
+            }
         }
     }
     if prompt.none && (prompt.login || prompt.consent) {

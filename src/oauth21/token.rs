@@ -193,7 +193,8 @@ async fn authorization_code(
                 return Err((CodeMismatch::GrantLapsed, true));
             }
             let allowed = resource::decode(claimed.resources.as_deref());
-            let audiences = audiences(params, &allowed).map_err(|_| (CodeMismatch::Target, false))?;
+            let audiences =
+                audiences(params, &allowed).map_err(|_| (CodeMismatch::Target, false))?;
             let scope = scope::parse21(Some(&claimed.scope)).unwrap_or_default();
             // Or an app registered with the refresh_token grant: wired with registration (§5).
             with_refresh = scope.has(Oidc::OfflineAccess);
@@ -259,9 +260,9 @@ async fn refresh_token(
     }
     let requested_scope = match param(params, "scope") {
         None => None,
-        Some(raw) => Some(
-            scope::parse21(Some(raw)).map_err(|e| OAuthError::invalid_scope(e.detail()))?,
-        ),
+        Some(raw) => {
+            Some(scope::parse21(Some(raw)).map_err(|e| OAuthError::invalid_scope(e.detail()))?)
+        }
     };
     let now = state.now();
     let settings = &state.settings.oauth21;
@@ -302,7 +303,14 @@ async fn refresh_token(
         .await?;
     match outcome {
         Ok((grant, _)) => {
-            issued(state, access.token, Some(refresh), grant.site_id, scope_wire).await
+            issued(
+                state,
+                access.token,
+                Some(refresh),
+                grant.site_id,
+                scope_wire,
+            )
+            .await
         }
         Err(RefreshRefusal::Invalid | RefreshRefusal::Reused) => {
             Err(OAuthError::invalid_grant(BAD_GRANT))
@@ -310,9 +318,9 @@ async fn refresh_token(
         Err(RefreshRefusal::Rejected(RefreshMismatch::Scope)) => Err(OAuthError::invalid_scope(
             "The scope may only narrow the scope granted, never widen it.",
         )),
-        Err(RefreshRefusal::Rejected(RefreshMismatch::Target)) => Err(
-            OAuthError::invalid_target("The resource is not one this grant allows."),
-        ),
+        Err(RefreshRefusal::Rejected(RefreshMismatch::Target)) => Err(OAuthError::invalid_target(
+            "The resource is not one this grant allows.",
+        )),
         Err(RefreshRefusal::Rejected(RefreshMismatch::GrantLapsed)) => {
             Err(OAuthError::invalid_grant(BAD_GRANT))
         }
@@ -335,7 +343,9 @@ async fn client_credentials(
             base: Scope::Auth,
             oidc: Vec::new(),
         },
-        Some(raw) => scope::parse21(Some(raw)).map_err(|e| OAuthError::invalid_scope(e.detail()))?,
+        Some(raw) => {
+            scope::parse21(Some(raw)).map_err(|e| OAuthError::invalid_scope(e.detail()))?
+        }
     };
     if !scope.oidc.is_empty() || scope.base.is_single_blog() {
         return Err(OAuthError::invalid_scope(

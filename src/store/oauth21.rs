@@ -219,10 +219,11 @@ impl Tx<'_> {
     /// and so the app's connection, stays). Announced to every instance at commit.
     pub async fn revoke_refresh_family(&mut self, grant_id: i64) -> Result<u64> {
         let (tokens, refresh): (Vec<i64>, u64) = with_tx!(self, |tx| {
-            let tokens = sqlx::query_scalar("DELETE FROM access_tokens WHERE grant_id = $1 RETURNING id")
-                .bind(grant_id)
-                .fetch_all(&mut *tx)
-                .await?;
+            let tokens =
+                sqlx::query_scalar("DELETE FROM access_tokens WHERE grant_id = $1 RETURNING id")
+                    .bind(grant_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
             let refresh = sqlx::query("DELETE FROM refresh_tokens WHERE grant_id = $1")
                 .bind(grant_id)
                 .execute(&mut *tx)

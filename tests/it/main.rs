@@ -17,6 +17,8 @@ mod logs;
 mod metrics;
 mod oauth1;
 mod oauth1_clients;
+mod oauth21_authorize;
+mod oauth21_token;
 mod oauth2_browser;
 mod oauth2_codes;
 mod oauth2_flow;
