@@ -2,6 +2,8 @@
 //! rules of `oauth2::authorize`, for the code flow only, with the OIDC `prompt` and `max_age`.
 //! The request's validation is in `authorize_request`.
 //!
+//! An earlier grant of the same user to the same app for the same scope and audiences is taken as
+//! consent (a code at once, and the answer to `prompt=none`) unless `prompt=consent` asks again.
 //! `prompt=login` and `max_age` send the user through the login page again; the way back carries
 //! `login_after` (when the fresh login was asked for), so the session that returns proves a login
 //! at or after that moment and the detour cannot loop.
@@ -86,14 +88,47 @@ async fn show(
         }
         return Ok(to_login(raw, Some(now)));
     }
+    if !request.prompt.consent
+        && let Some(site_id) = earlier_approval(state, &request, session.user.id).await?
+    {
+        return issue_code(state, &request, session.user.id, site_id, auth_time).await;
+    }
     if request.prompt.none {
-        // Latchkey always asks: no earlier approval is taken as this one.
         return Err(request.bounce(
             ErrorCode::ConsentRequired,
             "The user has to approve this application on the consent page.",
         ));
     }
     Ok(consent_page(state, &session, &request).await?)
+}
+
+/// The blog of an earlier grant of this very request (same user, app, scope and audiences), taken
+/// as consent: `Some(site)` when one still holds and agrees with `blog`, `None` to ask again.
+async fn earlier_approval(
+    state: &AppState,
+    request: &Request21,
+    user_id: i64,
+) -> Result<Option<Option<i64>>, Refused> {
+    let resources: Vec<&str> = request.resources.iter().map(String::as_str).collect();
+    let resources = crate::domain::resource::encode(&resources);
+    let wire = request.scope.wire();
+    let Some(earlier) = state
+        .store
+        .earlier_grant(user_id, request.app.id, &wire, resources.as_deref())
+        .await?
+    else {
+        return Ok(None);
+    };
+    if !crate::oauth2::tokens::holds(&wire, earlier.site_id, earlier.site_admin) {
+        return Ok(None);
+    }
+    if let (Some(wanted), Some(site_id)) = (&request.blog, earlier.site_id) {
+        let site = state.store.site_by_id(site_id).await?;
+        if !site.is_some_and(|s| crate::oauth2::blog::is(wanted, &s)) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(earlier.site_id))
 }
 
 /// The login page, coming back to this very request (with `login_after` when a fresh login is

@@ -82,7 +82,7 @@ pub(crate) async fn token(
     let client = client_auth::authenticate(&state, &params, &headers, peer).await?;
     let issued = match grant_type {
         "authorization_code" => authorization_code(&state, &client, &params, peer).await?,
-        "refresh_token" => refresh_token(&state, &client, &params).await?,
+        "refresh_token" => refresh_token(&state, &client, &params, peer).await?,
         _ => client_credentials(&state, &client, &params).await?,
     };
     let mut response = Json(issued).into_response();
@@ -249,6 +249,7 @@ async fn refresh_token(
     state: &AppState,
     client: &Client,
     params: &Params,
+    peer: Peer,
 ) -> Result<Issued, OAuthError> {
     let Some(presented) = param(params, "refresh_token") else {
         return Err(OAuthError::invalid_request(
@@ -312,9 +313,12 @@ async fn refresh_token(
             )
             .await
         }
-        Err(RefreshRefusal::Invalid | RefreshRefusal::Reused) => {
+        Err(RefreshRefusal::Invalid) => {
+            // Guessing refresh tokens spends the client's and the address's failure budgets.
+            client_auth::record_failure(state, &client.app.id.to_string(), peer);
             Err(OAuthError::invalid_grant(BAD_GRANT))
         }
+        Err(RefreshRefusal::Reused) => Err(OAuthError::invalid_grant(BAD_GRANT)),
         Err(RefreshRefusal::Rejected(RefreshMismatch::Scope)) => Err(OAuthError::invalid_scope(
             "The scope may only narrow the scope granted, never widen it.",
         )),

@@ -37,7 +37,8 @@ use error::is_outage;
 pub use error::{Reported, StoreError};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
 pub use oauth21::{
-    Code21, Issue21, Issued21, NewClientToken, NewCode21, RefreshGrant, RefreshRefusal,
+    Code21, EarlierGrant, Issue21, Issued21, NewClientToken, NewCode21, RefreshGrant,
+    RefreshRefusal,
 };
 pub use posts::{NewPost, Post, PostPage, PostStatus};
 pub use sessions::Session;

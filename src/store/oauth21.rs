@@ -15,7 +15,7 @@
 use super::codes::RedeemRefusal;
 use super::notify::Revocation;
 use super::tokens::site_admin;
-use super::{NewCode, Result, Store, Tx, with_pool, with_tx};
+use super::{AuditEvent, NewCode, Result, Store, Tx, with_pool, with_tx};
 
 /// A code of the 2.1 server: the legacy binding plus what the 2.1 token endpoint and the ID token
 /// need.
@@ -80,6 +80,13 @@ pub struct RefreshGrant {
     pub rotated_at: Option<i64>,
     pub successor_id: Option<i64>,
     /// Whether the user administers the grant's blog now (`false` without a blog).
+    pub site_admin: bool,
+}
+
+/// An earlier approval ([`Store::earlier_grant`]).
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct EarlierGrant {
+    pub site_id: Option<i64>,
     pub site_admin: bool,
 }
 
@@ -375,6 +382,14 @@ impl Store {
             };
             if now - rotated_at >= grace_secs || !tx.end_unused_successor(&row).await? {
                 tx.revoke_refresh_family(row.grant_id).await?;
+                let event = AuditEvent {
+                    kind: "refresh_token_reused",
+                    user_id: Some(row.user_id),
+                    app_id: Some(row.app_id),
+                    detail: "a rotated refresh token came back: its family was revoked",
+                    ..Default::default()
+                };
+                tx.audit(&event, now).await?;
                 tx.commit().await?;
                 return Ok(Err(RefreshRefusal::Reused));
             }
@@ -419,6 +434,34 @@ impl Store {
             sqlx::query_as(&sql)
                 .bind(digest)
                 .bind(now)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// An earlier grant of the user to the app for exactly this scope and these audiences (its blog,
+    /// and whether the user still administers it), which `/oauth2-1/authorize` takes as consent
+    /// unless `prompt=consent` (oauth21.md §2). The newest, if several.
+    pub async fn earlier_grant(
+        &self,
+        user_id: i64,
+        app_id: i64,
+        scope: &str,
+        resources: Option<&str>,
+    ) -> Result<Option<EarlierGrant>> {
+        let sql = format!(
+            "SELECT g.site_id, {} AS site_admin FROM grants g \
+             WHERE g.user_id = $1 AND g.app_id = $2 AND g.scope = $3 \
+             AND (g.resources = $4 OR (g.resources IS NULL AND $4 IS NULL)) \
+             ORDER BY g.id DESC LIMIT 1",
+            site_admin!("g")
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(user_id)
+                .bind(app_id)
+                .bind(scope)
+                .bind(resources)
                 .fetch_optional(pool)
                 .await?
         }))

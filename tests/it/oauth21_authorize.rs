@@ -54,19 +54,21 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The browser part of the 2.1 code flow: the code from the redirect.
+    /// The browser part of the 2.1 code flow: the code from the redirect (at once when an
+    /// earlier identical grant stands for consent).
     pub(crate) async fn code21(
         &self,
         browser: &reqwest::Client,
         query: &str,
         blog_id: Option<i64>,
     ) -> String {
-        let page = self
-            .authorize21(browser, query)
-            .await
-            .read()
-            .await
-            .assert_status(200);
+        let page = self.authorize21(browser, query).await.read().await;
+        if page.status == 303 {
+            let params = redirect_params(&page);
+            return param(&params, "code")
+                .unwrap_or_else(|| panic!("no code in {}", page.header("location")));
+        }
+        let page = page.assert_status(200);
         let redirect = self
             .consent21(browser, &page.body, "approve", blog_id)
             .await
@@ -566,3 +568,91 @@ async fn max_age_older_than_the_login_asks_for_a_fresh_one(app: TestApp) {
     assert_bounced(&r, &app, "invalid_request");
 }
 both!(max_age_older_than_the_login_asks_for_a_fresh_one);
+
+async fn an_earlier_identical_grant_stands_for_consent_unless_prompt_consent_asks_again(
+    app: TestApp,
+) {
+    let w = world(&app).await;
+    let browser = app.alice_browser().await;
+    let rest = format!("{}/rest/v1", app.base);
+    let query = q21(w.c1.id, &[("scope", "auth openid"), ("resource", &rest)]);
+    app.code21(&browser, &query, None).await;
+    let again = app
+        .authorize21(&browser, &query)
+        .await
+        .read()
+        .await
+        .assert_status(303);
+    assert!(param(&redirect_params(&again), "code").is_some());
+    let silent = q21(
+        w.c1.id,
+        &[
+            ("scope", "auth openid"),
+            ("resource", &rest),
+            ("prompt", "none"),
+        ],
+    );
+    let r = app
+        .authorize21(&browser, &silent)
+        .await
+        .read()
+        .await
+        .assert_status(303);
+    let params = redirect_params(&r);
+    assert!(param(&params, "code").is_some(), "{params:?}");
+    assert_eq!(param(&params, "iss").as_deref(), Some(app.base.as_str()));
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "prompt=consent",
+            &[
+                ("scope", "auth openid"),
+                ("resource", &rest),
+                ("prompt", "consent"),
+            ],
+        ),
+        (
+            "another scope",
+            &[("scope", "auth openid email"), ("resource", &rest)],
+        ),
+        ("other audiences", &[("scope", "auth openid")]),
+    ];
+    for (why, extra) in cases {
+        let r = app
+            .authorize21(&browser, &q21(w.c1.id, extra))
+            .await
+            .read()
+            .await;
+        assert_eq!(r.status, 200, "{why}: the consent page");
+    }
+    // Another app of the same owner is not covered by the grant to c1.
+    let other = authz_query(
+        w.c2.id,
+        "https://app2.example/cb",
+        &[
+            ("scope", "auth openid"),
+            ("resource", &rest),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let r = app.authorize21(&browser, &other).await.read().await;
+    assert_eq!(r.status, 200);
+    // A single-blog grant whose user lost the blog is no consent any more.
+    let blog = q21(w.c1.id, &[("scope", "posts")]);
+    app.code21(&browser, &blog, Some(w.blog1.id)).await;
+    app.authorize21(&browser, &blog)
+        .await
+        .read()
+        .await
+        .assert_status(303);
+    app.store
+        .remove_membership(w.blog1.id, w.alice.id)
+        .await
+        .unwrap();
+    app.authorize21(&browser, &blog)
+        .await
+        .read()
+        .await
+        .assert_status(200);
+}
+both!(an_earlier_identical_grant_stands_for_consent_unless_prompt_consent_asks_again);

@@ -287,6 +287,8 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family(app: TestApp) 
         .await
         .assert_status(400);
     assert_oauth_error(&r, "invalid_grant");
+    let reused = "SELECT COUNT(*) FROM audit_events WHERE kind = 'refresh_token_reused'";
+    assert_eq!(app.scalar(reused).await, 1, "the reuse is audited");
     // Another grant of the same user and app is not of the family.
     let other = app
         .grant21(&w, &[("scope", "auth offline_access")], None)
