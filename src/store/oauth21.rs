@@ -5,9 +5,10 @@
 //! A refresh token's family is its grant: every access and refresh token of one authorization.
 //! Rotation is one conditional UPDATE (`rotated_at IS NULL`), so of two parallel refreshes of one
 //! token exactly one claims it; the loser finds it rotated. A rotated token keeps its row until it
-//! expires, so presenting it again is recognised: within `refresh_grace_secs` of its rotation,
-//! while its successor is still unused, it answers a fresh pair and ends that successor (a lost
-//! response); otherwise it ends the whole family.
+//! expires, so presenting it again is recognised: in the second of its rotation (with a grace
+//! configured) it is a parallel duplicate and fails without changing anything; later but within
+//! `refresh_grace_secs`, while its successor is still unused, it answers a fresh pair and ends
+//! that successor (a lost response); otherwise it ends the whole family.
 //!
 //! For the revocation endpoint: [`Store::refresh_by_digest`] finds a live refresh token and
 //! [`Tx::revoke_refresh_family`] ends its family (announced to every instance at commit).
@@ -373,6 +374,20 @@ impl Store {
             .fetch_optional(&mut *conn)
             .await?
         });
+        if claimed.is_none() {
+            // Every path for a token already rotated starts by locking its row (a no-op update),
+            // so parallel repeats of one token take their turns instead of deadlocking.
+            with_tx!(tx, |conn| {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = rotated_at \
+                     WHERE digest = $1 AND app_id = $2",
+                )
+                .bind(digest)
+                .bind(app_id)
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
         let Some(row) = tx.refresh_row(digest, app_id).await? else {
             return Ok(Err(RefreshRefusal::Invalid));
         };
@@ -380,7 +395,16 @@ impl Store {
             let Some(rotated_at) = row.rotated_at.filter(|_| row.expires_at > now) else {
                 return Ok(Err(RefreshRefusal::Invalid));
             };
-            if now - rotated_at >= grace_secs || !tx.end_unused_successor(&row).await? {
+            let age = now - rotated_at;
+            let previous = age < grace_secs && tx.successor_unused(&row).await?;
+            if previous && age < 1 {
+                // The immediately previous token, rotated this very second (or by an instance
+                // whose clock runs ahead): a parallel duplicate of the refresh that won, not a
+                // lost response. It fails and changes nothing, so of parallel refreshes exactly
+                // one succeeds and the family lives.
+                return Ok(Err(RefreshRefusal::Invalid));
+            }
+            if !previous || !tx.end_unused_successor(&row).await? {
                 tx.revoke_refresh_family(row.grant_id).await?;
                 let event = AuditEvent {
                     kind: "refresh_token_reused",
@@ -484,6 +508,21 @@ impl Store {
 }
 
 impl Tx<'_> {
+    /// Whether `row`'s successor exists and was never used (`row` is the immediately previous
+    /// token of its family).
+    async fn successor_unused(&mut self, row: &RefreshGrant) -> Result<bool> {
+        let Some(successor) = row.successor_id else {
+            return Ok(false);
+        };
+        let unused: Option<i64> = with_tx!(self, |tx| {
+            sqlx::query_scalar("SELECT id FROM refresh_tokens WHERE id = $1 AND rotated_at IS NULL")
+                .bind(successor)
+                .fetch_optional(&mut *tx)
+                .await?
+        });
+        Ok(unused.is_some())
+    }
+
     /// The grace case: `row` was rotated and its successor never used (its response was lost).
     /// Ends the successor and the access token issued with it; `false` when the successor is gone
     /// or was used (then the repeat is a reuse).

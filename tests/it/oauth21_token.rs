@@ -719,3 +719,60 @@ both!(
     parallel_refreshes_over_two_server_processes_yield_exactly_one_success,
     oauth21.refresh_grace_secs = 0
 );
+
+async fn parallel_refreshes_within_the_grace_yield_one_success_and_the_family_lives_on(
+    app: TestApp,
+) {
+    let w = world(&app).await;
+    let first = app
+        .grant21(&w, &[("scope", "auth offline_access")], None)
+        .await;
+    let refresh = first.refresh.unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (base, id, secret, refresh, barrier) = (
+            app.base.clone(),
+            w.c1.id.to_string(),
+            w.s1.clone(),
+            refresh.clone(),
+            barrier.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let client = new_browser();
+            barrier.wait().await;
+            let r = client
+                .post(format!("{base}/oauth2-1/token"))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &id),
+                    ("client_secret", &secret),
+                    ("refresh_token", &refresh),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => winners.push(body),
+            400 => assert!(body.contains("invalid_grant"), "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one refresh succeeds");
+    let won: serde_json::Value = serde_json::from_str(&winners[0]).unwrap();
+    assert_eq!(
+        app.rest_me(won["access_token"].as_str().unwrap()).await,
+        200
+    );
+    assert_eq!(app.rest_me(&first.access).await, 200, "the family lives on");
+    app.refresh21(&w.c1, &w.s1, won["refresh_token"].as_str().unwrap(), &[])
+        .await
+        .assert_status(200);
+}
+both!(parallel_refreshes_within_the_grace_yield_one_success_and_the_family_lives_on);
