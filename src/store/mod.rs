@@ -21,6 +21,7 @@ pub mod notify;
 mod oauth1;
 mod oauth21;
 mod posts;
+mod refresh_tokens;
 mod seed;
 mod sessions;
 mod sites;
@@ -36,11 +37,9 @@ pub use connections::{Connection, SiteMember};
 use error::is_outage;
 pub use error::{Reported, StoreError};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
-pub use oauth21::{
-    Code21, EarlierGrant, Issue21, Issued21, NewClientToken, NewCode21, RefreshGrant,
-    RefreshRefusal,
-};
+pub use oauth21::{Code21, EarlierGrant, Issue21, Issued21, NewClientToken, NewCode21};
 pub use posts::{NewPost, Post, PostPage, PostStatus};
+pub use refresh_tokens::{RefreshGrant, RefreshRefusal};
 pub use sessions::Session;
 pub use sites::{Membership, Role, Site};
 pub use tokens::{NewToken, TokenGrant};
