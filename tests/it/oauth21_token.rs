@@ -240,6 +240,11 @@ async fn a_refresh_rotates_the_pair_and_the_old_refresh_token_dies_at_once(app: 
     assert_eq!(second.body["expires_in"], 1_209_600);
     let new_refresh = second.refresh.clone().unwrap();
     assert_ne!(new_refresh, old);
+    let r = app
+        .refresh21(&w.c1, &w.s1, &old, &[])
+        .await
+        .assert_status(400);
+    assert_oauth_error(&r, "invalid_grant");
     assert_eq!(app.rest_me(&second.access).await, 200);
     assert_eq!(
         app.rest_me(&first.access).await,
