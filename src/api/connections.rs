@@ -49,7 +49,7 @@ fn session_only(
 }
 
 fn connection_json(c: &crate::store::Connection) -> Value {
-    let permissions: Vec<Value> = scope::parse(Some(&c.scope))
+    let permissions: Vec<Value> = scope::granted(&c.scope)
         .map(|s| s.permissions())
         .unwrap_or_default()
         .into_iter()

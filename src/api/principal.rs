@@ -23,6 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorCode};
+use crate::domain::resource;
 use crate::domain::scope::{self, Scope};
 use crate::http::body::POST_BODY_LIMIT;
 use crate::oauth1::signature::{self, RequestParts};
@@ -133,7 +134,18 @@ async fn bearer(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let grant = tokens::validate(state, token, state.now())
         .await?
         .ok_or_else(ApiError::invalid_token)?;
-    let scope = scope::parse(Some(&grant.scope)).map_err(|_| ApiError::invalid_token())?;
+    // A 2.1 token bound to audiences must name the REST API (oauth21.md §4).
+    let rest_api = resource::rest_api(&state.settings.base_url());
+    if !resource::admits(grant.audiences.as_deref(), &rest_api, &rest_api) {
+        return Err(ApiError::invalid_token());
+    }
+    if !grant.has_user() {
+        return Err(ApiError::unauthorized(
+            "This token stands for an application alone (client_credentials); this endpoint \
+             needs a user.",
+        ));
+    }
+    let scope = scope::granted(&grant.scope).map_err(|_| ApiError::invalid_token())?;
     Ok(Principal {
         user_id: grant.user_id,
         app_id: grant.app_id,

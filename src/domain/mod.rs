@@ -11,6 +11,7 @@ pub mod pkce;
 pub mod random;
 pub mod reach;
 pub mod redirect_uri;
+pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod signing_key;

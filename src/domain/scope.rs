@@ -271,6 +271,122 @@ impl fmt::Display for Scope {
     }
 }
 
+/// The OpenID Connect scopes the OAuth 2.1 server accepts beside the WordPress.com forms
+/// (oauth21.md §2). The legacy endpoints never accept them ([`parse`] refuses them as unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Oidc {
+    /// An ID token is issued.
+    OpenId,
+    /// The ID token and UserInfo carry the profile claims.
+    Profile,
+    /// The ID token and UserInfo carry the email claims.
+    Email,
+    /// A refresh token is issued.
+    OfflineAccess,
+}
+
+impl Oidc {
+    pub const ALL: [Oidc; 4] = [
+        Oidc::OpenId,
+        Oidc::Profile,
+        Oidc::Email,
+        Oidc::OfflineAccess,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Oidc::OpenId => "openid",
+            Oidc::Profile => "profile",
+            Oidc::Email => "email",
+            Oidc::OfflineAccess => "offline_access",
+        }
+    }
+
+    fn permission(self) -> Option<&'static str> {
+        match self {
+            Oidc::OpenId => None,
+            Oidc::Profile => Some("See your name, username and picture."),
+            Oidc::Email => Some("See your email address."),
+            Oidc::OfflineAccess => Some("Stay connected when you are not using the app."),
+        }
+    }
+}
+
+/// A scope of the OAuth 2.1 server: one WordPress.com form plus any OpenID Connect scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Scope21 {
+    pub base: Scope,
+    /// In [`Oidc::ALL`]'s order, without duplicates.
+    pub oidc: Vec<Oidc>,
+}
+
+/// Parses the `scope` parameter of `/oauth2-1/authorize` and `/oauth2-1/token`: [`parse`]'s rules
+/// for the WordPress.com form, with `openid`, `profile`, `email` and `offline_access` taken out
+/// first, so they may join any form (`auth openid`, `global offline_access`, `openid` alone is the
+/// default single-blog grant plus an ID token).
+pub fn parse21(raw: Option<&str>) -> Result<Scope21, InvalidScope> {
+    let mut oidc = Vec::new();
+    let mut rest = Vec::new();
+    for name in raw
+        .unwrap_or("")
+        .split(|c: char| c == ',' || c.is_ascii_whitespace())
+        .filter(|n| !n.is_empty())
+    {
+        match Oidc::ALL.into_iter().find(|o| o.as_str() == name) {
+            Some(o) if !oidc.contains(&o) => oidc.push(o),
+            Some(_) => {}
+            None => rest.push(name),
+        }
+    }
+    oidc.sort();
+    let base = parse(Some(&rest.join(" ")))?;
+    Ok(Scope21 { base, oidc })
+}
+
+/// The WordPress.com form of a stored scope, whichever server granted it: what the REST API, the
+/// connections pages and token-info apply. A legacy scope reads exactly as [`parse`] reads it.
+pub fn granted(stored: &str) -> Result<Scope, InvalidScope> {
+    parse21(Some(stored)).map(|s| s.base)
+}
+
+impl Scope21 {
+    /// The wire and storage form: the form's names then the OIDC names, separated by spaces
+    /// (RFC 6749 §3.3); `""` for the default single-blog grant without OIDC scopes.
+    pub fn wire(&self) -> String {
+        let base = self.base.wire();
+        base.split(',')
+            .filter(|n| !n.is_empty())
+            .chain(self.oidc.iter().map(|o| o.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn has(&self, oidc: Oidc) -> bool {
+        self.oidc.contains(&oidc)
+    }
+
+    /// The consent page's lines: the form's, then one per OIDC scope that shows the user more.
+    pub fn permissions(&self) -> Vec<&'static str> {
+        let mut lines = self.base.permissions();
+        lines.extend(self.oidc.iter().filter_map(|o| o.permission()));
+        lines
+    }
+
+    /// Whether `narrower` asks for no more than `self` grants (a refresh's `scope`, RFC 6749 §6):
+    /// every OIDC scope granted, and the same form, or named areas within a single-blog grant.
+    pub fn covers(&self, narrower: &Scope21) -> bool {
+        let oidc = narrower.oidc.iter().all(|o| self.oidc.contains(o));
+        let base = match (&self.base, &narrower.base) {
+            (a, b) if a == b => true,
+            (Scope::Blog(all), Scope::Blog(some)) => {
+                !some.is_empty() && (all.is_empty() || some.iter().all(|a| all.contains(a)))
+            }
+            _ => false,
+        };
+        oidc && base
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,5 +573,38 @@ mod tests {
                 prop_assert_eq!(parse(Some(&s.wire())), Ok(s));
             }
         }
+    }
+
+    #[test]
+    fn oidc_scopes_join_any_form_on_the_oauth21_server_only() {
+        let s = parse21(Some("openid posts,media offline_access openid")).unwrap();
+        assert_eq!(s.base, Scope::Blog(vec![Posts, Media]));
+        assert_eq!(s.oidc, vec![Oidc::OpenId, Oidc::OfflineAccess]);
+        assert_eq!(s.wire(), "posts media openid offline_access");
+        assert_eq!(parse21(Some(&s.wire())), Ok(s));
+        assert_eq!(parse21(Some("openid")).unwrap().base, Scope::full_blog());
+        assert_eq!(parse21(Some("auth email")).unwrap().wire(), "auth email");
+        assert_eq!(parse21(Some("global")).unwrap().wire(), "global");
+        assert!(parse21(Some("global auth openid")).is_err());
+        assert!(
+            parse(Some("openid")).is_err(),
+            "the legacy parser refuses OIDC scopes"
+        );
+        assert_eq!(granted("posts,media"), Ok(Scope::Blog(vec![Posts, Media])));
+        assert_eq!(granted("auth openid"), Ok(Scope::Auth));
+    }
+
+    #[test]
+    fn a_refresh_scope_may_narrow_but_never_widen() {
+        let p = |s: &str| parse21(Some(s)).unwrap();
+        assert!(p("openid profile").covers(&p("openid")));
+        assert!(p("").covers(&p("posts")));
+        assert!(p("posts media").covers(&p("media")));
+        assert!(p("global").covers(&p("global")));
+        assert!(!p("openid").covers(&p("openid email")));
+        assert!(!p("posts").covers(&p("posts media")));
+        assert!(!p("posts").covers(&p("")));
+        assert!(!p("auth").covers(&p("global")));
+        assert!(!p("global").covers(&p("posts")));
     }
 }

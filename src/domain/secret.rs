@@ -36,6 +36,8 @@ pub enum Kind {
     AuthCode,
     Session,
     ClientSecret,
+    /// A refresh token of the OAuth 2.1 server (oauth21.md §3).
+    RefreshToken,
     /// RFC 7592's registration access token of a self-registered client.
     RegistrationAccess,
     /// An initial access token for RFC 7591 registration (`latchkey app registration-token`).
@@ -43,13 +45,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::AccessToken,
         Kind::AuthCode,
         Kind::Session,
         Kind::ClientSecret,
         Kind::RegistrationAccess,
         Kind::InitialAccess,
+        Kind::RefreshToken,
     ];
 
     /// The prefix of this kind's secrets ("latchkey" + the kind's initials + `_`).
@@ -61,6 +64,7 @@ impl Kind {
             Kind::ClientSecret => "lkcs_",
             Kind::RegistrationAccess => "lkra_",
             Kind::InitialAccess => "lkia_",
+            Kind::RefreshToken => "lkrt_",
         }
     }
 }

@@ -199,24 +199,7 @@ async fn decide(
             description: "The user denied access to this application.".into(),
         })));
     }
-    let site_id = if request.scope.is_single_blog() {
-        let chosen = params
-            .get("blog_id")
-            .ok()
-            .flatten()
-            .and_then(|b| b.parse::<i64>().ok());
-        let Some(blog_id) = chosen else {
-            return Err(PageError::invalid_request("Choose the blog to grant access to.").into());
-        };
-        if !state.store.is_administrator(user.id, blog_id).await? {
-            return Err(
-                PageError::invalid_request("You do not administer the chosen blog.").into(),
-            );
-        }
-        Some(blog_id)
-    } else {
-        None
-    };
+    let site_id = chosen_blog(state, user.id, params, request.scope.is_single_blog()).await?;
     let wire = request.scope.wire();
     let state_param = request.state.as_deref().unwrap_or("");
     let event = AuditEvent {
@@ -296,4 +279,29 @@ async fn decide(
             ))
         }
     }
+}
+
+/// The blog of a single-blog grant, chosen on the consent form (`blog_id`): one the user
+/// administers. `None` when the grant is not tied to one blog. Shared with `oauth21::authorize`.
+pub(crate) async fn chosen_blog(
+    state: &AppState,
+    user_id: i64,
+    params: &Params,
+    single: bool,
+) -> Result<Option<i64>, Refused> {
+    if !single {
+        return Ok(None);
+    }
+    let chosen = params
+        .get("blog_id")
+        .ok()
+        .flatten()
+        .and_then(|b| b.parse::<i64>().ok());
+    let Some(blog_id) = chosen else {
+        return Err(PageError::invalid_request("Choose the blog to grant access to.").into());
+    };
+    if !state.store.is_administrator(user_id, blog_id).await? {
+        return Err(PageError::invalid_request("You do not administer the chosen blog.").into());
+    }
+    Ok(Some(blog_id))
 }

@@ -6,9 +6,9 @@ use crate::domain::{redirect_uri, scope};
 /// The error-page lines before the client and redirect URI are valid. Each starts with
 /// WordPress.com's sentence, which clients match, and goes on to say what to fix. The page shows
 /// them as escaped text; the registered redirect URIs are never shown (the visitor may be anyone).
-pub(super) const MISSING_CLIENT_ID: &str = "Missing client_id. Add client_id=<the app's client ID> to the \
+pub(crate) const MISSING_CLIENT_ID: &str = "Missing client_id. Add client_id=<the app's client ID> to the \
      authorization URL.";
-pub(super) const UNKNOWN_CLIENT_ID: &str = "Unknown client_id. No app has this client ID: check the client ID \
+pub(crate) const UNKNOWN_CLIENT_ID: &str = "Unknown client_id. No app has this client ID: check the client ID \
      your app was given when it was registered.";
 /// Received URIs longer than this are cut on the page.
 const SHOWN_URI_MAX: usize = 300;
@@ -33,7 +33,7 @@ pub(super) fn mismatch_message(
     }
 }
 
-pub(super) fn scope_message(e: &scope::InvalidScope) -> String {
+pub(crate) fn scope_message(e: &scope::InvalidScope) -> String {
     let what = match e {
         scope::InvalidScope::Unknown(name) => {
             let shown: String = name.chars().take(60).collect();

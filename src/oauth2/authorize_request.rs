@@ -20,7 +20,7 @@ use crate::store::App;
 use crate::web::error::PageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ResponseType {
+pub(crate) enum ResponseType {
     Code,
     Token,
 }
@@ -46,15 +46,15 @@ pub(super) struct AuthzRequest {
 
 /// An error once the redirect URI is known: sent back to the client.
 #[derive(Debug)]
-pub(super) struct Bounce {
-    pub(super) redirect_uri: String,
-    pub(super) response_type: ResponseType,
-    pub(super) state: Option<String>,
-    pub(super) error: ErrorCode,
-    pub(super) description: String,
+pub(crate) struct Bounce {
+    pub(crate) redirect_uri: String,
+    pub(crate) response_type: ResponseType,
+    pub(crate) state: Option<String>,
+    pub(crate) error: ErrorCode,
+    pub(crate) description: String,
 }
 
-pub(super) enum Refused {
+pub(crate) enum Refused {
     Page(PageError),
     Bounce(Box<Bounce>),
 }
@@ -71,15 +71,13 @@ impl From<crate::store::StoreError> for Refused {
     }
 }
 
-/// Validates the parameters in the order of oauth2.md §2. `malformed` are the parameters that broke
-/// the input rule (`domain::input`): a page when one is `client_id` or `redirect_uri`, otherwise
-/// `invalid_request` at the redirect URI, like a repeated parameter (catalogue BR04, IN01).
-pub(super) async fn validate(
+/// The first steps of oauth2.md §2, shared with the 2.1 server (`oauth21::authorize`): the client
+/// and its redirect URI, refused with an HTML page (never a redirect) while either is invalid.
+pub(crate) async fn client_and_redirect(
     state: &AppState,
     params: &Params,
     malformed: &[Malformed],
-    endpoint: Endpoint,
-) -> Result<AuthzRequest, Refused> {
+) -> Result<(App, String), Refused> {
     let page = |m: &str| Refused::Page(PageError::invalid_request(m));
     let repeated =
         |e: crate::http::params::Repeated| Refused::Page(PageError::invalid_request(e.to_string()));
@@ -109,6 +107,20 @@ pub(super) async fn validate(
                 return Err(page(&mismatch_message(e, presented)));
             }
         };
+    Ok((app, redirect_uri))
+}
+
+/// Validates the parameters in the order of oauth2.md §2. `malformed` are the parameters that broke
+/// the input rule (`domain::input`): a page when one is `client_id` or `redirect_uri`, otherwise
+/// `invalid_request` at the redirect URI, like a repeated parameter (catalogue BR04, IN01).
+pub(super) async fn validate(
+    state: &AppState,
+    params: &Params,
+    malformed: &[Malformed],
+    endpoint: Endpoint,
+) -> Result<AuthzRequest, Refused> {
+    let page = |m: &str| Refused::Page(PageError::invalid_request(m));
+    let (app, redirect_uri) = client_and_redirect(state, params, malformed).await?;
 
     // From here on, errors go back to the client (a malformed or repeated `state` is not echoed).
     let client_state = params.get("state").ok().flatten().map(str::to_owned);
@@ -226,7 +238,7 @@ impl AuthzRequest {
 }
 
 /// Appends `params` to a redirect URI: to the query for codes, to the fragment for tokens.
-pub(super) fn respond_to(
+pub(crate) fn respond_to(
     redirect_uri: &str,
     response_type: ResponseType,
     params: &[(&str, &str)],
@@ -245,7 +257,7 @@ pub(super) fn respond_to(
 }
 
 impl Bounce {
-    pub(super) fn into_response(self, issuer: &str) -> Response {
+    pub(crate) fn into_response(self, issuer: &str) -> Response {
         let mut params = vec![
             ("error", self.error.as_str()),
             ("error_description", self.description.as_str()),
@@ -258,7 +270,7 @@ impl Bounce {
     }
 }
 
-pub(super) fn refused(state: &AppState, r: Refused) -> Response {
+pub(crate) fn refused(state: &AppState, r: Refused) -> Response {
     match r {
         Refused::Page(p) => p.into_response(),
         Refused::Bounce(b) => b.into_response(&state.settings.issuer()),

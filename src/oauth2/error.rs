@@ -27,6 +27,12 @@ crate::http::error_code::error_code! {
         Needs2fa = "needs_2fa",
         RateLimited = "rate_limited",
         ServerError = "server_error",
+        /// RFC 8707 §2: a `resource` the server does not grant.
+        InvalidTarget = "invalid_target",
+        /// OpenID Connect Core §3.1.2.6: the answers of `prompt=none`.
+        LoginRequired = "login_required",
+        ConsentRequired = "consent_required",
+        InteractionRequired = "interaction_required",
     }
 }
 
@@ -89,6 +95,10 @@ impl OAuthError {
 
     pub(crate) fn invalid_scope(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    pub(crate) fn invalid_target(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidTarget, description)
     }
 
     pub(crate) fn needs_2fa(description: impl Into<String>) -> Self {

@@ -2,8 +2,8 @@
 //! login and consent), the token endpoint, and token-info.
 
 pub(crate) mod authorize;
-mod authorize_pages;
-mod authorize_request;
+pub(crate) mod authorize_pages;
+pub(crate) mod authorize_request;
 pub(crate) mod blog;
 pub(crate) mod body;
 pub(crate) mod client_auth;

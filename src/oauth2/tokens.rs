@@ -57,7 +57,7 @@ pub async fn lookup(
 /// cached; see `store::cache`). A single-blog grant whose user no longer administers its blog does
 /// not (AC11). No query: token-info decides from the cached grant.
 pub fn holds(scope: &str, site_id: Option<i64>, site_admin: bool) -> bool {
-    scope::parse(Some(scope)).is_ok_and(|scope| {
+    scope::granted(scope).is_ok_and(|scope| {
         let token = reach::Token {
             scope: &scope,
             site_id,

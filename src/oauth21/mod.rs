@@ -2,9 +2,12 @@
 //! the legacy WordPress.com pair of `oauth2`. It shares that dialect's users, apps, grants, consent
 //! page and validation cache: disconnecting an app ends its tokens of both dialects at once.
 
+mod authorize;
+pub(crate) mod authorize_request;
 mod introspect;
 mod presented;
 mod revoke;
+mod token;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -31,4 +34,9 @@ pub(crate) fn routes() -> Router<AppState> {
                 .put(register::update)
                 .delete(register::delete),
         )
+        .route(
+            "/oauth2-1/authorize",
+            get(authorize::get_authorize).post(authorize::post_authorize),
+        )
+        .route("/oauth2-1/token", post(token::token))
 }

@@ -52,6 +52,7 @@ pub(super) const SECURITY_EVENTS: &[&str] = &[
     "lockout",
     "code_replayed",
     "redirect_refused",
+    "refresh_token_reused",
 ];
 
 /// What an event's commit counts and logs: an owned copy of the event.

@@ -362,6 +362,7 @@ mod tests {
             expires_at: None,
             issued_at: 0,
             site_admin: false,
+            audiences: None,
         })
     }
 

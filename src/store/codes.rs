@@ -133,7 +133,7 @@ impl Tx<'_> {
         Ok(with_tx!(self, |tx| {
             sqlx::query_as(concat!(
                 "UPDATE auth_codes SET used_at = $2 \
-                 WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 \
+                 WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 AND NOT oauth21 \
                  RETURNING app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge, ",
                 site_admin!("auth_codes"),
                 " AS site_admin"
@@ -180,7 +180,7 @@ impl Tx<'_> {
 
     /// A code that could not be claimed: a replay of a used code revokes what it issued (RFC 6749
     /// §4.1.2).
-    async fn unclaimable<R>(&mut self, digest: &[u8]) -> Result<RedeemRefusal<R>> {
+    pub(super) async fn unclaimable<R>(&mut self, digest: &[u8]) -> Result<RedeemRefusal<R>> {
         let used: Option<Option<i64>> = with_tx!(self, |tx| {
             sqlx::query_scalar(
                 "SELECT token_id FROM auth_codes WHERE digest = $1 AND used_at IS NOT NULL",

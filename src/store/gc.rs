@@ -66,6 +66,15 @@ impl Store {
             }
             tokio::time::sleep(pause).await;
         }
+        // Refresh tokens (oauth21.md §3) count as tokens.
+        loop {
+            let n = self.purge_refresh_tokens(now, batch).await?;
+            purged.tokens += n;
+            if n < batch as u64 {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
         loop {
             let n = self.purge_oauth1(now, batch).await?;
             purged.oauth1 += n;

@@ -9,6 +9,9 @@ use super::{Result, Store, Tx, with_pool, with_tx};
 pub struct TokenGrant {
     pub token_id: i64,
     pub app_id: i64,
+    /// `0` for a `client_credentials` token of the 2.1 server, which stands for its app alone
+    /// (oauth21.md §3): token-info answers `user_id` `"0"`, and the REST API refuses it where a
+    /// user is needed ([`TokenGrant::has_user`]).
     pub user_id: i64,
     pub grant_id: i64,
     pub site_id: Option<i64>,
@@ -20,6 +23,16 @@ pub struct TokenGrant {
     /// What the grant still holds is decided by `domain::reach::holds` from it; a cached copy is
     /// dropped on every instance when the user's memberships change (`Stale::Profile`).
     pub site_admin: bool,
+    /// The resources (RFC 8707) the token is good for, space-separated; `None` for the REST API
+    /// only (`domain::resource::admits`).
+    pub audiences: Option<String>,
+}
+
+impl TokenGrant {
+    /// Whether the token stands for a user (every token but a `client_credentials` one).
+    pub fn has_user(&self) -> bool {
+        self.user_id != 0
+    }
 }
 
 /// SQL: whether the row's user administers the row's blog now (`$table` has `user_id` and
@@ -56,8 +69,8 @@ impl Store {
     pub async fn token_by_digest(&self, digest: &[u8], now: i64) -> Result<Option<TokenGrant>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(concat!(
-                "SELECT id AS token_id, app_id, user_id, grant_id, site_id, scope, expires_at, \
-                 created_at AS issued_at, ",
+                "SELECT id AS token_id, app_id, COALESCE(user_id, 0) AS user_id, COALESCE(grant_id, 0) AS grant_id, \
+                 site_id, scope, expires_at, created_at AS issued_at, audiences, ",
                 site_admin!("access_tokens"),
                 " AS site_admin FROM access_tokens \
                  WHERE digest = $1 AND (expires_at IS NULL OR expires_at > $2)"
@@ -169,6 +182,7 @@ macro_rules! insert_token_grant {
             expires_at: token.expires_at,
             issued_at: $now,
             site_admin,
+            audiences: None,
         }
     }};
 }

@@ -44,7 +44,7 @@ struct ConnectionsPage {
 }
 
 fn view(c: &Connection) -> GrantView {
-    let parsed = scope::parse(Some(&c.scope));
+    let parsed = scope::granted(&c.scope);
     let target = match (&parsed, &c.site_name, &c.site_url) {
         (Ok(Scope::Global), ..) => "All your sites (global)".to_owned(),
         (Ok(Scope::Auth), ..) => "Your profile only (auth)".to_owned(),

@@ -1,0 +1,332 @@
+//! `GET/POST /oauth2-1/authorize` (oauth21.md §2): the legacy consent page, login detour and CSRF
+//! rules of `oauth2::authorize`, for the code flow only, with the OIDC `prompt` and `max_age`.
+//! The request's validation is in `authorize_request`.
+//!
+//! An earlier grant of the same user to the same app for the same scope and audiences is taken as
+//! consent (a code at once, and the answer to `prompt=none`) unless `prompt=consent` asks again.
+//! `prompt=login` and `max_age` send the user through the login page again; the way back carries
+//! `login_after` (when the fresh login was asked for), so the session that returns proves a login
+//! at or after that moment and the detour cannot loop.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::authorize_request::{Request21, validate};
+use crate::domain::secret;
+use crate::http::headers::no_store;
+use crate::http::params::{Malformed, Params};
+use crate::oauth2::authorize::chosen_blog;
+use crate::oauth2::authorize_request::{Refused, ResponseType, refused, respond_to};
+use crate::oauth2::error::ErrorCode;
+use crate::state::AppState;
+use crate::store::{App, AuditEvent, NewCode, NewCode21, Site};
+use crate::web::error::PageError;
+use crate::web::session::{self, SessionUser};
+
+const PATH: &str = "/oauth2-1/authorize";
+
+/// The legacy consent page (`templates/consent.html`), posting here.
+#[derive(Template, WebTemplate)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    action: &'static str,
+    app: &'a App,
+    user: &'a str,
+    permissions: Vec<&'static str>,
+    fixed_blog: Option<&'a Site>,
+    choices: &'a [Site],
+    needs_blog: bool,
+    hidden: Vec<(&'static str, String)>,
+    csrf: String,
+    /// Where approval sends the user, shown in full when the app registered itself and Latchkey
+    /// has not verified it (oauth21.md §5).
+    unverified_host: Option<String>,
+}
+
+pub(crate) async fn get_authorize(
+    State(state): State<AppState>,
+    session: Option<SessionUser>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let raw = query.unwrap_or_default();
+    let (params, malformed) = Params::decode_partial(raw.as_bytes(), &[]);
+    match show(&state, session, &raw, &params, &malformed).await {
+        Ok(r) => r,
+        Err(r) => refused(&state, r),
+    }
+}
+
+async fn show(
+    state: &AppState,
+    session: Option<SessionUser>,
+    raw: &str,
+    params: &Params,
+    malformed: &[Malformed],
+) -> Result<Response, Refused> {
+    let request = validate(state, params, malformed).await?;
+    let now = state.now();
+    let Some(session) = session else {
+        if request.prompt.none {
+            return Err(request.bounce(ErrorCode::LoginRequired, "The user is not logged in."));
+        }
+        return Ok(to_login(raw, None));
+    };
+    let auth_time = auth_time(state, &session).await?;
+    let login_after = params
+        .get("login_after")
+        .ok()
+        .flatten()
+        .and_then(|t| t.parse::<i64>().ok());
+    let fresh_login_due = (request.prompt.login && login_after.is_none_or(|t| auth_time < t))
+        || request.max_age.is_some_and(|max| now - auth_time > max);
+    if fresh_login_due {
+        if request.prompt.none {
+            return Err(request.bounce(
+                ErrorCode::LoginRequired,
+                "The user's login is older than max_age allows.",
+            ));
+        }
+        return Ok(to_login(raw, Some(now)));
+    }
+    if !request.prompt.consent
+        && let Some(site_id) = earlier_approval(state, &request, session.user.id).await?
+    {
+        return issue_code(state, &request, session.user.id, site_id, auth_time).await;
+    }
+    if request.prompt.none {
+        return Err(request.bounce(
+            ErrorCode::ConsentRequired,
+            "The user has to approve this application on the consent page.",
+        ));
+    }
+    Ok(consent_page(state, &session, &request).await?)
+}
+
+/// The blog of an earlier grant of this very request (same user, app, scope and audiences), taken
+/// as consent: `Some(site)` when one still holds and agrees with `blog`, `None` to ask again.
+async fn earlier_approval(
+    state: &AppState,
+    request: &Request21,
+    user_id: i64,
+) -> Result<Option<Option<i64>>, Refused> {
+    // A grant does not record the redirect URI it was approved for, and an earlier approval of an
+    // unverified (self-registered) client must never cover another one (oauth21.md §5): such a
+    // client always sees the consent page.
+    if !request.app.is_verified() {
+        return Ok(None);
+    }
+    let resources: Vec<&str> = request.resources.iter().map(String::as_str).collect();
+    let resources = crate::domain::resource::encode(&resources);
+    let wire = request.scope.wire();
+    let Some(earlier) = state
+        .store
+        .earlier_grant(user_id, request.app.id, &wire, resources.as_deref())
+        .await?
+    else {
+        return Ok(None);
+    };
+    if !crate::oauth2::tokens::holds(&wire, earlier.site_id, earlier.site_admin) {
+        return Ok(None);
+    }
+    if let (Some(wanted), Some(site_id)) = (&request.blog, earlier.site_id) {
+        let site = state.store.site_by_id(site_id).await?;
+        if !site.is_some_and(|s| crate::oauth2::blog::is(wanted, &s)) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(earlier.site_id))
+}
+
+/// The login page, coming back to this very request (with `login_after` when a fresh login is
+/// required).
+fn to_login(raw: &str, login_after: Option<i64>) -> Response {
+    let mut back = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()).filter(|(k, _)| k != "login_after") {
+        back.append_pair(&k, &v);
+    }
+    if let Some(t) = login_after {
+        back.append_pair("login_after", &t.to_string());
+    }
+    let back = format!("{PATH}?{}", back.finish());
+    let target: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("redirect_to", &back)
+        .finish();
+    let mut response = Redirect::to(&format!("/login?{target}")).into_response();
+    no_store(response.headers_mut());
+    response
+}
+
+/// When the session's user logged in (OIDC `auth_time`): the session's creation.
+async fn auth_time(state: &AppState, session: &SessionUser) -> Result<i64, Refused> {
+    let now = state.now();
+    Ok(state
+        .store
+        .session(&session.digest, now)
+        .await?
+        .map_or(now, |s| s.created_at))
+}
+
+async fn consent_page(
+    state: &AppState,
+    session: &SessionUser,
+    request: &Request21,
+) -> Result<Response, PageError> {
+    let sites = state.store.administered_sites(session.user.id).await?;
+    let single = request.scope.base.is_single_blog();
+    let fixed_blog = match (&request.blog, single) {
+        (Some(wanted), true) => sites.iter().find(|s| crate::oauth2::blog::is(wanted, s)),
+        _ => None,
+    };
+    let mut hidden = vec![
+        ("client_id", request.app.id.to_string()),
+        ("redirect_uri", request.redirect_uri.clone()),
+        ("response_type", "code".to_owned()),
+        ("scope", request.scope.wire()),
+        ("code_challenge", request.code_challenge.clone()),
+        ("code_challenge_method", "S256".to_owned()),
+    ];
+    if let Some(s) = &request.state {
+        hidden.push(("state", s.clone()));
+    }
+    if let Some(n) = &request.nonce {
+        hidden.push(("nonce", n.clone()));
+    }
+    for r in &request.resources {
+        hidden.push(("resource", r.clone()));
+    }
+    let page = ConsentPage {
+        action: PATH,
+        app: &request.app,
+        user: &session.user.display_name,
+        permissions: request.scope.permissions(),
+        fixed_blog,
+        choices: if single && fixed_blog.is_none() {
+            &sites
+        } else {
+            &[]
+        },
+        needs_blog: single && sites.is_empty(),
+        hidden,
+        csrf: session::csrf_token(state, session, &request.purpose()),
+        unverified_host: (!request.app.is_verified())
+            .then(|| crate::domain::client_metadata::redirect_host(&request.redirect_uri)),
+    };
+    let mut response = page.into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+/// The consent form's POST: re-validates everything, checks the CSRF token, then issues a code or
+/// denies.
+pub(crate) async fn post_authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Option<SessionUser>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (params, malformed) = Params::decode_partial(&body, &[]);
+    match decide(&state, &headers, session, &params, &malformed).await {
+        Ok(r) => r,
+        Err(r) => refused(&state, r),
+    }
+}
+
+async fn decide(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: Option<SessionUser>,
+    params: &Params,
+    malformed: &[Malformed],
+) -> Result<Response, Refused> {
+    session::same_origin(state, headers)?;
+    let request = validate(state, params, malformed).await?;
+    let Some(session) = session else {
+        return Err(PageError::Forbidden(
+            "Your session has ended. Log in and start again from the application.".into(),
+        )
+        .into());
+    };
+    session::verify_csrf(
+        state,
+        &session,
+        &request.purpose(),
+        params.get("csrf").ok().flatten(),
+    )?;
+    let now = state.now();
+    let user = &session.user;
+    if params.get("action").ok().flatten() != Some("approve") {
+        let event = AuditEvent {
+            kind: "consent_denied",
+            user_id: Some(user.id),
+            app_id: Some(request.app.id),
+            ..Default::default()
+        };
+        state.store.audit_alone(&event, now).await?;
+        return Err(request.bounce(
+            ErrorCode::AccessDenied,
+            "The user denied access to this application.",
+        ));
+    }
+    let single = request.scope.base.is_single_blog();
+    let site_id = chosen_blog(state, user.id, params, single).await?;
+    let auth_time = auth_time(state, &session).await?;
+    issue_code(state, &request, user.id, site_id, auth_time).await
+}
+
+/// Records the grant and its code, and sends the code back with `state` and `iss`.
+async fn issue_code(
+    state: &AppState,
+    request: &Request21,
+    user_id: i64,
+    site_id: Option<i64>,
+    auth_time: i64,
+) -> Result<Response, Refused> {
+    let now = state.now();
+    let wire = request.scope.wire();
+    let resources: Vec<&str> = request.resources.iter().map(String::as_str).collect();
+    let resources = crate::domain::resource::encode(&resources);
+    let code = secret::mint(secret::Kind::AuthCode, &*state.random);
+    let event = AuditEvent {
+        kind: "consent_granted",
+        user_id: Some(user_id),
+        app_id: Some(request.app.id),
+        detail: &wire,
+        ..Default::default()
+    };
+    let mut tx = state.store.begin();
+    tx.grant_code21(
+        &NewCode21 {
+            code: NewCode {
+                digest: &secret::digest(&code),
+                app_id: request.app.id,
+                user_id,
+                site_id,
+                scope: &wire,
+                redirect_uri: &request.redirect_uri,
+                code_challenge: Some(&request.code_challenge),
+                expires_at: now + state.settings.code_ttl,
+            },
+            resources: resources.as_deref(),
+            nonce: request.nonce.as_deref(),
+            auth_time,
+        },
+        now,
+    )
+    .await?;
+    tx.audit(&event, now).await?;
+    tx.commit().await?;
+    let issuer = state.settings.issuer();
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = request.state.as_deref().filter(|s| !s.is_empty()) {
+        params.push(("state", s));
+    }
+    params.push(("iss", &issuer));
+    Ok(respond_to(
+        &request.redirect_uri,
+        ResponseType::Code,
+        &params,
+    ))
+}

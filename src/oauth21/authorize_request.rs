@@ -1,0 +1,196 @@
+//! The authorization request of `/oauth2-1/authorize` (oauth21.md §2): the legacy order of
+//! oauth2.md §2 for the client and its redirect URI (an HTML page until both are valid), then the
+//! 2.1 rules, each refused at the redirect URI with `iss` (RFC 9207): `code` only, PKCE S256 for
+//! every client, the 2.1 scopes, resource indicators (RFC 8707), and the OIDC `nonce`, `prompt`
+//! and `max_age`.
+
+use crate::domain::pkce;
+use crate::domain::resource;
+use crate::domain::scope::{self, Scope21};
+use crate::domain::site_url::{self, BlogRef};
+use crate::http::params::{Malformed, Params};
+use crate::oauth2::authorize_request::{Bounce, Refused, ResponseType, client_and_redirect};
+use crate::oauth2::error::ErrorCode;
+use crate::state::AppState;
+use crate::store::App;
+
+/// Parameters that may appear at most once (`resource` may repeat: RFC 8707 §2).
+const SINGLE: &[&str] = &[
+    "scope",
+    "state",
+    "response_type",
+    "blog",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "prompt",
+    "max_age",
+];
+
+/// The OIDC `prompt` (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Prompt {
+    /// `none`: answer without showing any page.
+    pub none: bool,
+    /// `login`: a fresh login first.
+    pub login: bool,
+    /// `consent`: the consent page even for an earlier identical grant.
+    pub consent: bool,
+}
+
+/// A validated 2.1 authorization request.
+#[derive(Debug, Clone)]
+pub(super) struct Request21 {
+    pub app: App,
+    pub redirect_uri: String,
+    pub scope: Scope21,
+    pub blog: Option<BlogRef>,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub resources: Vec<String>,
+    pub nonce: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+}
+
+/// The resources Latchkey itself protects: its REST API and its MCP endpoint.
+pub(crate) fn protected(state: &AppState) -> Vec<String> {
+    let base = state.settings.base_url();
+    vec![resource::rest_api(&base), resource::mcp(&base)]
+}
+
+pub(super) async fn validate(
+    state: &AppState,
+    params: &Params,
+    malformed: &[Malformed],
+) -> Result<Request21, Refused> {
+    let (app, redirect_uri) = client_and_redirect(state, params, malformed).await?;
+    let client_state = params.get("state").ok().flatten().map(str::to_owned);
+    let bounce = |error: ErrorCode, description: &str| {
+        Refused::Bounce(Box::new(Bounce {
+            redirect_uri: redirect_uri.clone(),
+            response_type: ResponseType::Code,
+            state: client_state.clone(),
+            error,
+            description: description.to_owned(),
+        }))
+    };
+    if let Some(m) = malformed.first() {
+        return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));
+    }
+    if let Some(e) = params.first_repeated(SINGLE) {
+        return Err(bounce(ErrorCode::InvalidRequest, &e.to_string()));
+    }
+    let get = |name: &str| params.get(name).ok().flatten();
+    match get("response_type") {
+        Some("code") => {}
+        None => {
+            return Err(bounce(
+                ErrorCode::InvalidRequest,
+                "The response_type parameter is required.",
+            ));
+        }
+        Some(_) => {
+            return Err(bounce(
+                ErrorCode::UnsupportedResponseType,
+                "The response_type must be code: the OAuth 2.1 server has no implicit flow.",
+            ));
+        }
+    }
+    let scope =
+        scope::parse21(get("scope")).map_err(|e| bounce(ErrorCode::InvalidScope, &e.detail()))?;
+    let Some(challenge) = get("code_challenge") else {
+        return Err(bounce(
+            ErrorCode::InvalidRequest,
+            "PKCE is required for every client: send a code_challenge with \
+             code_challenge_method=S256.",
+        ));
+    };
+    pkce::validate_challenge(challenge, get("code_challenge_method"))
+        .map_err(|e| bounce(ErrorCode::InvalidRequest, &e.to_string()))?;
+    let requested: Vec<&str> = params
+        .pairs()
+        .iter()
+        .filter(|(k, _)| k == "resource")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    // Resources an app registers arrive with dynamic registration (oauth21.md §5).
+    let resources = resource::check(&requested, &protected(state), &[])
+        .map_err(|e| bounce(ErrorCode::InvalidTarget, &e.to_string()))?
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let prompt = parse_prompt(get("prompt")).map_err(|m| bounce(ErrorCode::InvalidRequest, m))?;
+    let max_age = match get("max_age") {
+        None => None,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(secs) if secs >= 0 => Some(secs),
+            _ => {
+                return Err(bounce(
+                    ErrorCode::InvalidRequest,
+                    "The max_age parameter must be a number of seconds.",
+                ));
+            }
+        },
+    };
+    let blog = get("blog").and_then(|b| site_url::parse_blog_param(b).ok());
+    Ok(Request21 {
+        app,
+        redirect_uri,
+        scope,
+        blog,
+        state: client_state,
+        code_challenge: challenge.to_owned(),
+        resources,
+        nonce: get("nonce").map(str::to_owned),
+        prompt,
+        max_age,
+    })
+}
+
+fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
+    let mut prompt = Prompt::default();
+    for value in raw.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+        match value {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            // One account per session: there is nothing to select.
+            "select_account" => {}
+            _ => {
+                return Err("The prompt parameter must be none, login, consent or select_account.");
+            }
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err("prompt=none cannot be combined with other values.");
+    }
+    Ok(prompt)
+}
+
+impl Request21 {
+    /// What the CSRF token of the consent form is bound to: everything that will be issued.
+    pub(super) fn purpose(&self) -> String {
+        format!(
+            "authorize21\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.app.id,
+            self.redirect_uri,
+            self.scope.wire(),
+            self.state.as_deref().unwrap_or(""),
+            self.code_challenge,
+            self.resources.join(" "),
+            self.nonce.as_deref().unwrap_or(""),
+        )
+    }
+
+    /// The refusal of this request at its redirect URI.
+    pub(super) fn bounce(&self, error: ErrorCode, description: &str) -> Refused {
+        Refused::Bounce(Box::new(Bounce {
+            redirect_uri: self.redirect_uri.clone(),
+            response_type: ResponseType::Code,
+            state: self.state.clone(),
+            error,
+            description: description.to_owned(),
+        }))
+    }
+}
