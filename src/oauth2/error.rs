@@ -113,6 +113,15 @@ impl OAuthError {
         }
     }
 
+    /// A failure of ours, already logged (500 `server_error`).
+    pub(crate) fn internal() -> Self {
+        Self {
+            code: ErrorCode::ServerError,
+            description: "The server could not complete the request.".into(),
+            kind: Kind::Internal,
+        }
+    }
+
     pub(crate) fn unavailable() -> Self {
         Self {
             code: ErrorCode::ServerError,
@@ -130,11 +139,8 @@ impl OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
-        err.report().answer(OAuthError::unavailable, || Self {
-            code: ErrorCode::ServerError,
-            description: "The server could not complete the request.".into(),
-            kind: Kind::Internal,
-        })
+        err.report()
+            .answer(OAuthError::unavailable, OAuthError::internal)
     }
 }
 

@@ -20,8 +20,9 @@ use crate::oauth2::body::read_form;
 use crate::oauth2::client_auth::{self, Client, Method};
 use crate::oauth2::error::OAuthError;
 use crate::oauth2::tokens;
+use crate::oidc::id_token::IdTokenInput;
 use crate::state::AppState;
-use crate::store::{Issue21, NewClientToken, RedeemRefusal, RefreshRefusal};
+use crate::store::{Code21, Issue21, NewClientToken, RedeemRefusal, RefreshRefusal};
 
 /// Parameters that may appear at most once (`resource` may repeat: RFC 8707 §2).
 const SINGLE: &[&str] = &[
@@ -118,6 +119,7 @@ async fn issued(
     refresh_token: Option<String>,
     site_id: Option<i64>,
     scope: String,
+    id_token: Option<String>,
 ) -> Result<Issued, OAuthError> {
     let site = match site_id {
         Some(id) => state.store.site_by_id(id).await?,
@@ -129,11 +131,38 @@ async fn issued(
         expires_in: state.settings.oauth21.access_token_ttl_secs,
         refresh_token,
         scope,
-        // id_token: wired when crate::oidc lands (the code row keeps nonce, auth_time, scope).
-        id_token: None,
+        id_token,
         blog_id: site_id.unwrap_or(0).to_string(),
         blog_url: site.map(|s| s.url),
     })
+}
+
+/// The ID token of a code exchange whose scope has `openid` (oauth21.md §6): for the code's user,
+/// with the authorization request's `nonce` and the login time it recorded.
+async fn id_token(
+    state: &AppState,
+    client_id: &str,
+    claimed: &Code21,
+    access_token: &str,
+) -> Result<Option<String>, OAuthError> {
+    let scope = scope::parse21(Some(&claimed.scope)).unwrap_or_default();
+    if !scope.has(Oidc::OpenId) {
+        return Ok(None);
+    }
+    let input = IdTokenInput {
+        user_id: claimed.user_id,
+        client_id,
+        nonce: claimed.nonce.as_deref(),
+        auth_time: claimed.auth_time.unwrap_or_else(|| state.now()),
+        access_token,
+        scope: &claimed.scope,
+    };
+    match crate::oidc::id_token::id_token(state, input).await {
+        Ok(token) => Ok(Some(token)),
+        Err(e) => Err(e
+            .report()
+            .answer(OAuthError::unavailable, OAuthError::internal)),
+    }
 }
 
 /// Why a claimed code was refused.
@@ -210,7 +239,17 @@ async fn authorization_code(
     match outcome {
         Ok((claimed, _)) => {
             let refresh = with_refresh.then_some(refresh);
-            issued(state, access.token, refresh, claimed.site_id, claimed.scope).await
+            let id_token = id_token(state, &app.id.to_string(), &claimed, &access.token).await?;
+            let site_id = claimed.site_id;
+            issued(
+                state,
+                access.token,
+                refresh,
+                site_id,
+                claimed.scope,
+                id_token,
+            )
+            .await
         }
         Err(RedeemRefusal::Invalid) => {
             client_auth::record_failure(state, &app.id.to_string(), peer);
@@ -310,6 +349,8 @@ async fn refresh_token(
                 Some(refresh),
                 grant.site_id,
                 scope_wire,
+                // The ID token comes with the code exchange only (oauth21.md §3).
+                None,
             )
             .await
         }
@@ -378,5 +419,5 @@ async fn client_credentials(
     )
     .await?;
     tx.commit().await?;
-    issued(state, access.token, None, None, wire).await
+    issued(state, access.token, None, None, wire, None).await
 }

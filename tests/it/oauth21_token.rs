@@ -93,6 +93,7 @@ async fn the_code_exchange_answers_in_rfc_order_with_expires_in_and_a_string_blo
         "expires_in",
         "refresh_token",
         "scope",
+        "id_token",
         "blog_id",
         "blog_url",
     ]
@@ -136,6 +137,43 @@ async fn without_offline_access_no_refresh_token_is_issued(app: TestApp) {
     assert_eq!(app.count("refresh_tokens").await, 0);
 }
 both!(without_offline_access_no_refresh_token_is_issued);
+
+async fn openid_adds_an_id_token_that_verifies_against_the_jwks_with_the_nonce_and_at_hash(
+    app: TestApp,
+) {
+    let w = world(&app).await;
+    // A relying party checks `exp` against real time.
+    app.clock.set(crate::oidc::real_now());
+    let p = app
+        .grant21(
+            &w,
+            &[
+                ("scope", "auth openid profile email"),
+                ("nonce", "n-0S6_WzA2Mj"),
+            ],
+            None,
+        )
+        .await;
+    let id_token = p.body["id_token"]
+        .as_str()
+        .expect("openid yields an ID token");
+    let jwks = crate::oidc::jwks(&app).await;
+    let issuer = app.state.settings.issuer();
+    let claims = crate::oidc::verify(&jwks, id_token, &issuer, &w.c1.id.to_string());
+    assert_eq!(claims["sub"], w.alice.id.to_string());
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(
+        claims["at_hash"],
+        latchkey::oidc::id_token::at_hash(&p.access)
+    );
+    assert_eq!(claims["preferred_username"], w.alice.username);
+    assert!(claims["email"].is_string(), "{claims}");
+    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+    // Without openid there is none.
+    let plain = app.grant21(&w, &[("scope", "auth")], None).await;
+    assert!(plain.body.get("id_token").is_none(), "{}", plain.body);
+}
+both!(openid_adds_an_id_token_that_verifies_against_the_jwks_with_the_nonce_and_at_hash);
 
 async fn the_code_verifier_is_required_and_a_wrong_one_burns_the_code(app: TestApp) {
     let w = world(&app).await;

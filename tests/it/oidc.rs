@@ -36,12 +36,12 @@ fn ok_json(out: &Output) -> Value {
 
 /// The current Unix time: the CLI stamps rotations with the system clock, and `jsonwebtoken`
 /// checks `exp` against it, so tests that mix them run the app's clock on real time.
-fn real_now() -> i64 {
+pub(crate) fn real_now() -> i64 {
     use latchkey::domain::clock::Clock;
     latchkey::domain::clock::SystemClock.now()
 }
 
-async fn jwks(app: &TestApp) -> Value {
+pub(crate) async fn jwks(app: &TestApp) -> Value {
     app.get("/.well-known/jwks.json")
         .await
         .read()
@@ -62,7 +62,7 @@ fn kids(jwks: &Value) -> Vec<String> {
 /// Verifies `token` as a relying party would: the key named by its `kid`, taken from the JWKS the
 /// server serves, RS256 only, the issuer and the audience checked.
 #[track_caller]
-fn verify(jwks: &Value, token: &str, issuer: &str, audience: &str) -> Value {
+pub(crate) fn verify(jwks: &Value, token: &str, issuer: &str, audience: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, Algorithm::RS256);
     let kid = header.kid.expect("an ID token names its key");
