@@ -14,7 +14,7 @@ use crate::harness::*;
 
 /// Runs the binary against the app's database, with the server's own secret key (the signing key
 /// is sealed with it).
-fn latchkey(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) fn latchkey(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_latchkey"))
         .args(args)
         .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
