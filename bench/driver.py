@@ -42,6 +42,7 @@ TARGETS = {
     "me": ("ceiling", 0.5),
     "code-exchange": ("pgbench", 0.5),
     "oauth1-call": ("ceiling", 0.3),
+    "introspection": ("ceiling", 0.5),
 }
 
 
@@ -301,13 +302,16 @@ def bench_backend(backend, admin_url, args, results, notes):
                 ("token-info-unknown", "token-info",
                  dict(env, BENCH_FILE=os.path.join(data, "unknown.txt")), True),
                 ("me", "me", env, False),
+                # RFC 7662 at /oauth2-1/token-info: the seeded client authenticates in the body.
+                ("introspection", "introspection",
+                 dict(env, BENCH_CLIENT_SECRET=meta["client_secret"]), False),
             ]
         try:
             for scenario, mode, e, expect_4xx in plan:
                 # Warm-up: connections, and the validation cache (each sampled token once; the
                 # steady state of a server whose clients keep using their tokens).
                 lines = sum(1 for _ in open(e["BENCH_FILE"])) if mode != "login" else 0
-                warm = max(1, -(-lines // 5000)) if mode in ("token-info", "me") else 1
+                warm = max(1, -(-lines // 5000)) if mode in ("token-info", "me", "introspection") else 1
                 wrk(base, mode, warm, dict(e, BENCH_SEQ="1"), expect_4xx)
                 r = wrk(base, mode, secs, e, expect_4xx)
                 results.append(row(scenario, backend, size, r, ref, server, None))

@@ -1,7 +1,7 @@
 -- Load script for wrk (bench/run). The scenario comes from the environment:
---   BENCH_MODE   token-info | me | code-exchange | oauth1-call | login
+--   BENCH_MODE   token-info | me | introspection | code-exchange | oauth1-call | login
 --   BENCH_FILE   one token (or code, or pre-signed OAuth1 Authorization header) per line
---   BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT   (token-info, code-exchange)
+--   BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT   (token-info, introspection, code-exchange)
 --   BENCH_COOKIE, BENCH_CSRF, BENCH_USERNAME, BENCH_PASSWORD (login)
 -- Requests are built in init() where they can be reused, so wrk spends its time sending them.
 -- done() prints one JSON line that bench/driver.py reads.
@@ -44,6 +44,13 @@ function init(args)
     reqs = {}
     for _, t in ipairs(lines(os.getenv("BENCH_FILE"))) do
       reqs[#reqs + 1] = wrk.format("GET", "/rest/v1.1/me", { ["Authorization"] = "Bearer " .. t })
+    end
+  elseif mode == "introspection" then
+    reqs = {}
+    local auth = "client_id=" .. client_id .. "&client_secret=" .. urlencode(os.getenv("BENCH_CLIENT_SECRET") or "")
+    for _, t in ipairs(lines(os.getenv("BENCH_FILE"))) do
+      reqs[#reqs + 1] = wrk.format("POST", "/oauth2-1/token-info",
+        { ["Content-Type"] = "application/x-www-form-urlencoded" }, auth .. "&token=" .. t)
     end
   elseif mode == "code-exchange" then
     items = lines(os.getenv("BENCH_FILE"))
