@@ -176,6 +176,20 @@ async fn a_metadata_document_client_gets_a_working_token_by_its_url_with_pkce(ap
     let mut unknown = form.to_vec();
     unknown[1] = ("client_id", missing.as_str());
     assert_invalid_client(&app.token21(&unknown).await.read().await);
+
+    // Its stored app's numeric id is no way around the document, at either endpoint.
+    let resolved = latchkey::resolve_client(&app.state, &url).await.unwrap();
+    let id = resolved.app.id.to_string();
+    let browser = app.alice_browser().await;
+    let page = app
+        .authorize21(&browser, &query(&id, PUBLIC_REDIRECT))
+        .await
+        .read()
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    let mut by_number = form.to_vec();
+    by_number[1] = ("client_id", id.as_str());
+    assert_invalid_client(&app.token21(&by_number).await.read().await);
 }
 both!(
     a_metadata_document_client_gets_a_working_token_by_its_url_with_pkce,
