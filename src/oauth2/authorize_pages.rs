@@ -13,7 +13,7 @@ pub(crate) const UNKNOWN_CLIENT_ID: &str = "Unknown client_id. No app has this c
 /// Received URIs longer than this are cut on the page.
 const SHOWN_URI_MAX: usize = 300;
 
-pub(super) fn mismatch_message(
+pub(crate) fn mismatch_message(
     e: redirect_uri::RedirectMismatch,
     presented: Option<&str>,
 ) -> String {

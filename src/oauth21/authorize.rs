@@ -181,7 +181,7 @@ async fn consent_page(
         _ => None,
     };
     let mut hidden = vec![
-        ("client_id", request.app.id.to_string()),
+        ("client_id", request.client_id.clone()),
         ("redirect_uri", request.redirect_uri.clone()),
         ("response_type", "code".to_owned()),
         ("scope", request.scope.wire()),

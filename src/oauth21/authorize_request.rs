@@ -4,15 +4,18 @@
 //! every client, the 2.1 scopes, resource indicators (RFC 8707), and the OIDC `nonce`, `prompt`
 //! and `max_age`.
 
-use crate::domain::pkce;
+use super::register::{ResolveError, resolve_client};
 use crate::domain::resource;
 use crate::domain::scope::{self, Scope21};
 use crate::domain::site_url::{self, BlogRef};
+use crate::domain::{pkce, redirect_uri};
 use crate::http::params::{Malformed, Params};
-use crate::oauth2::authorize_request::{Bounce, Refused, ResponseType, client_and_redirect};
+use crate::oauth2::authorize_pages::{MISSING_CLIENT_ID, UNKNOWN_CLIENT_ID, mismatch_message};
+use crate::oauth2::authorize_request::{Bounce, Refused, ResponseType};
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
 use crate::store::App;
+use crate::web::error::PageError;
 
 /// Parameters that may appear at most once (`resource` may repeat: RFC 8707 §2).
 const SINGLE: &[&str] = &[
@@ -42,6 +45,8 @@ pub(super) struct Prompt {
 #[derive(Debug, Clone)]
 pub(super) struct Request21 {
     pub app: App,
+    /// The `client_id` as the client sent it: the numeric id, or its metadata document's URL.
+    pub client_id: String,
     pub redirect_uri: String,
     pub scope: Scope21,
     pub blog: Option<BlogRef>,
@@ -64,7 +69,7 @@ pub(super) async fn validate(
     params: &Params,
     malformed: &[Malformed],
 ) -> Result<Request21, Refused> {
-    let (app, redirect_uri) = client_and_redirect(state, params, malformed).await?;
+    let (app, client_id, redirect_uri) = client_and_redirect(state, params, malformed).await?;
     let client_state = params.get("state").ok().flatten().map(str::to_owned);
     let bounce = |error: ErrorCode, description: &str| {
         Refused::Bounce(Box::new(Bounce {
@@ -136,6 +141,7 @@ pub(super) async fn validate(
     let blog = get("blog").and_then(|b| site_url::parse_blog_param(b).ok());
     Ok(Request21 {
         app,
+        client_id,
         redirect_uri,
         scope,
         blog,
@@ -146,6 +152,49 @@ pub(super) async fn validate(
         prompt,
         max_age,
     })
+}
+
+/// The legacy first steps (oauth2.md §2, `oauth2::authorize_request::client_and_redirect`) with
+/// the 2.1 client lookup, `resolve_client`: a numeric id or a Client ID Metadata Document's URL.
+/// An unknown client, an unusable document or a redirect URI the client did not register is an
+/// HTML page, never a redirect.
+async fn client_and_redirect(
+    state: &AppState,
+    params: &Params,
+    malformed: &[Malformed],
+) -> Result<(App, String, String), Refused> {
+    let page = |m: &str| Refused::Page(PageError::invalid_request(m));
+    let repeated =
+        |e: crate::http::params::Repeated| Refused::Page(PageError::invalid_request(e.to_string()));
+    if let Some(m) = malformed
+        .iter()
+        .find(|m| m.is("client_id") || m.is("redirect_uri"))
+    {
+        return Err(page(&m.to_string()));
+    }
+    let client_id = params.get("client_id").map_err(repeated)?;
+    let Some(client_id) = client_id.filter(|id| !id.is_empty()) else {
+        return Err(page(MISSING_CLIENT_ID));
+    };
+    let resolved = match resolve_client(state, client_id).await {
+        Ok(resolved) => resolved,
+        Err(ResolveError::Unknown) => return Err(page(UNKNOWN_CLIENT_ID)),
+        Err(e @ ResolveError::Document(_)) => {
+            return Err(page(&format!("Unusable client_id: {e}.")));
+        }
+        Err(ResolveError::Store(e)) => return Err(e.into()),
+    };
+    let app = resolved.app;
+    let presented = params.get("redirect_uri").map_err(repeated)?;
+    let redirect_uri =
+        match redirect_uri::resolve(&app.redirect_uri_list(), presented, app.app_type) {
+            Ok(uri) => uri,
+            Err(e) => {
+                crate::audit::redirect_refused(state, app.id).await?;
+                return Err(page(&mismatch_message(e, presented)));
+            }
+        };
+    Ok((app, resolved.client_id, redirect_uri))
 }
 
 fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {

@@ -4,6 +4,7 @@
 
 mod authorize;
 pub(crate) mod authorize_request;
+mod client_auth;
 mod introspect;
 mod presented;
 mod revoke;

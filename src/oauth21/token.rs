@@ -80,7 +80,7 @@ pub(crate) async fn token(
              not \"{shown}\"."
         )));
     }
-    let client = client_auth::authenticate(&state, &params, &headers, peer).await?;
+    let client = super::client_auth::authenticate(&state, &params, &headers, peer).await?;
     let issued = match grant_type {
         "authorization_code" => authorization_code(&state, &client, &params, peer).await?,
         "refresh_token" => refresh_token(&state, &client, &params, peer).await?,

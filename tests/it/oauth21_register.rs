@@ -663,9 +663,9 @@ both!(the_consent_page_marks_a_self_registered_client_unverified_with_its_redire
 // ---- Client ID Metadata Documents ----
 
 /// A loopback HTTP server answering each path with a fixed raw response; counts its requests.
-struct DocServer {
+pub(crate) struct DocServer {
     origin: String,
-    hits: Arc<AtomicUsize>,
+    pub(crate) hits: Arc<AtomicUsize>,
 }
 
 impl DocServer {
@@ -699,12 +699,12 @@ impl DocServer {
         DocServer { origin, hits }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }
 }
 
-fn json_response(body: &str, extra_headers: &str) -> String {
+pub(crate) fn json_response(body: &str, extra_headers: &str) -> String {
     format!(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra_headers}connection: close\r\n\r\n{body}",
         body.len()
@@ -713,7 +713,9 @@ fn json_response(body: &str, extra_headers: &str) -> String {
 
 /// The port a server on `origin` will listen on is only known once it runs, and a document names
 /// its own URL: so the server is started on a listener first and the documents are built from it.
-async fn doc_server_with(documents: impl FnOnce(&str) -> Vec<(&'static str, String)>) -> DocServer {
+pub(crate) async fn doc_server_with(
+    documents: impl FnOnce(&str) -> Vec<(&'static str, String)>,
+) -> DocServer {
     // Reserve a port, then serve on it.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = probe.local_addr().unwrap().port();
@@ -726,7 +728,7 @@ async fn doc_server_with(documents: impl FnOnce(&str) -> Vec<(&'static str, Stri
     DocServer::serve(listener, routes)
 }
 
-fn document(client_id: &str, redirect: &str) -> String {
+pub(crate) fn document(client_id: &str, redirect: &str) -> String {
     json!({
         "client_id": client_id,
         "client_name": "Docs Agent",
