@@ -19,6 +19,7 @@ mod metrics;
 mod oauth1;
 mod oauth1_clients;
 mod oauth21_authorize;
+mod oauth21_refresh_arms;
 mod oauth21_register;
 mod oauth21_revoke;
 mod oauth21_token;
