@@ -4,7 +4,8 @@
 //! OAuth JSON dialect, `server::fallback`.)
 //!
 //! The token is read through the validation cache (`Store::token_grant`), so a repeated
-//! introspection costs no query. Every token that is not active *for this caller* answers exactly
+//! introspection costs no query. A refresh token of the 2.1 server is read from its table
+//! (`Store::refresh_by_digest`): only a live one (unrotated, unexpired) is active. Every token that is not active *for this caller* answers exactly
 //! `{"active":false}`: unknown, malformed, revoked, expired, lapsed (its user lost its blog,
 //! `domain::reach::holds`) and foreign ones alike (RFC 7662 §2.2), so the answer leaks nothing.
 //!
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::presented::{self, Presented};
+use crate::domain::resource;
 use crate::http::headers::no_store;
 use crate::http::peer::Peer;
 use crate::oauth2::client_auth::Client;
@@ -61,8 +63,7 @@ pub(crate) async fn introspect(
     let request = presented::read(&state, peer, request).await?;
     let active = match request.token {
         Some(Presented::Access(digest)) => access(&state, &request.client, &digest).await?,
-        // refresh tokens: when o21-flow lands, an arm here: `refresh_by_digest`, the same
-        // own-client check, `token_type` `refresh_token` and the family's `exp`.
+        Some(Presented::Refresh(digest)) => refresh(&state, &request.client, &digest).await?,
         None => None,
     };
     let mut response = match active {
@@ -101,18 +102,61 @@ async fn access(
         exp: grant.expires_at,
         iat: grant.issued_at,
         sub: grant.user_id.to_string(),
-        aud: audiences(state),
+        aud: audiences(state, grant.audiences.as_deref()),
         iss: state.settings.issuer(),
         blog_id: grant.site_id.unwrap_or(0).to_string(),
     }))
 }
 
-/// The audiences of a token bound to none: the REST API only (oauth21.md §4), whose protected
-/// resource identifier is the public URL (its RFC 9728 metadata is at the bare
-/// `/.well-known/oauth-protected-resource`). Tokens of the 2.1 server bound with `resource` carry
-/// their own list once o21-flow stores it.
-fn audiences(state: &AppState) -> Vec<String> {
-    vec![state.settings.base_url()]
+/// The live refresh token with this digest, if it still holds and belongs to `client`.
+///
+/// Its `token_type` is `refresh_token`: an access token's `Bearer` (RFC 6749 §7.1) says how it is
+/// presented to a resource, which a refresh token never is, so its answer names its kind in the
+/// vocabulary of `token_type_hint` (RFC 7009 §2.1, RFC 7662 §2.1) instead, which RFC 7662 §2.2
+/// leaves to the server. Its `exp` is its idle expiry (each rotation's successor gets a fresh one),
+/// its `aud` the grant's audiences.
+async fn refresh(
+    state: &AppState,
+    client: &Client,
+    digest: &[u8; 32],
+) -> Result<Option<Active>, OAuthError> {
+    let now = state.now();
+    let Some(grant) = state.store.refresh_by_digest(digest, now).await? else {
+        return Ok(None);
+    };
+    if grant.app_id != client.app.id
+        || !tokens::holds(&grant.scope, grant.site_id, grant.site_admin)
+    {
+        return Ok(None);
+    }
+    let Some(profile) = state.store.profile(grant.user_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Active {
+        active: true,
+        scope: grant.scope.replace(',', " "),
+        client_id: grant.app_id.to_string(),
+        username: profile.username.clone(),
+        token_type: "refresh_token",
+        exp: Some(grant.expires_at),
+        iat: grant.issued_at,
+        sub: grant.user_id.to_string(),
+        aud: audiences(state, grant.resources.as_deref()),
+        iss: state.settings.issuer(),
+        blog_id: grant.site_id.unwrap_or(0).to_string(),
+    }))
+}
+
+/// A token's audiences: those it was bound to with `resource` (RFC 8707), else the REST API only
+/// (oauth21.md §4), by the identifier its protected resource metadata publishes
+/// (`oidc::discovery`, `{public_url}/rest/v1`, also at the bare
+/// `/.well-known/oauth-protected-resource`) and the REST API checks (`domain::resource::admits`).
+fn audiences(state: &AppState, stored: Option<&str>) -> Vec<String> {
+    let bound = resource::decode(stored);
+    if bound.is_empty() {
+        return vec![resource::rest_api(&state.settings.base_url())];
+    }
+    bound.into_iter().map(str::to_owned).collect()
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ const SINGLE: &[&str] = &["token", "token_type_hint", "client_id", "client_secre
 pub(super) enum Presented {
     /// An access token of either dialect (legacy `/oauth2` or `/oauth2-1`: one table, one prefix).
     Access([u8; 32]),
-    // refresh tokens: when o21-flow lands, add `Refresh([u8; 32])` here and one arm in
-    // `classify`, `revoke::revoke` and `introspect::introspect` each.
+    /// A refresh token of the 2.1 server (`/oauth2-1/token`, oauth21.md §3).
+    Refresh([u8; 32]),
 }
 
 /// Sorts `token` by its prefix and checksum.
@@ -36,7 +36,9 @@ pub(super) fn classify(token: &str) -> Option<Presented> {
     if secret::well_formed(Kind::AccessToken, token) {
         return Some(Presented::Access(secret::digest(token)));
     }
-    // refresh tokens: when o21-flow lands, `secret::well_formed(Kind::RefreshToken, token)`.
+    if secret::well_formed(Kind::RefreshToken, token) {
+        return Some(Presented::Refresh(secret::digest(token)));
+    }
     None
 }
 
@@ -88,11 +90,16 @@ mod tests {
     use crate::domain::random::OsRandom;
 
     #[test]
-    fn only_a_well_formed_access_token_is_looked_up() {
+    fn only_well_formed_access_and_refresh_tokens_are_looked_up() {
         let token = secret::mint(Kind::AccessToken, &OsRandom);
         assert_eq!(
             classify(&token),
             Some(Presented::Access(secret::digest(&token)))
+        );
+        let refresh = secret::mint(Kind::RefreshToken, &OsRandom);
+        assert_eq!(
+            classify(&refresh),
+            Some(Presented::Refresh(secret::digest(&refresh)))
         );
         let code = secret::mint(Kind::AuthCode, &OsRandom);
         let mut typo = token.clone();

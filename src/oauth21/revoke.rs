@@ -3,8 +3,12 @@
 //! and another client's token, all answer the same empty 200 and change nothing (RFC 7009 §2.2), so
 //! the answer tells a caller nothing about tokens that are not its own.
 //!
-//! The revocation, its announcement to every instance (`Tx::revoke_token` announces on the
-//! transaction, see `store::notify`) and its audit event commit together.
+//! A refresh token of the 2.1 server ends its whole family: every access and refresh token of its
+//! grant (the grant itself, the app's connection, stays).
+//!
+//! The revocation, its announcement to every instance (`Tx::revoke_token` and
+//! `Tx::revoke_refresh_family` announce on the transaction, see `store::notify`) and its audit
+//! event commit together.
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -27,9 +31,9 @@ pub(crate) async fn revoke(
         Some(Presented::Access(digest)) => {
             revoke_access(&state, &request.client, &digest, peer).await?;
         }
-        // refresh tokens: when o21-flow lands, an arm here: `refresh_by_digest`, the same
-        // owning-client check, then `Tx::revoke_refresh_family` (the family and its access
-        // tokens, RFC 7009 §2.1) with the audit event below.
+        Some(Presented::Refresh(digest)) => {
+            revoke_refresh(&state, &request.client, &digest, peer).await?;
+        }
         None => {}
     }
     let mut response = ().into_response();
@@ -59,6 +63,38 @@ async fn revoke_access(
             app_id: Some(grant.app_id),
             peer: Some(peer.to_string()),
             detail: "access token revoked by its client (RFC 7009)",
+        };
+        tx.audit(&event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends the family of the live refresh token with this digest if `client` owns it: every access
+/// and refresh token of its grant (RFC 7009 §2.1: revoking a refresh token should also end the
+/// access tokens of the same grant); otherwise does nothing. A rotated refresh token is not live,
+/// so presenting one here changes nothing (its reuse at the token endpoint is what ends a family).
+async fn revoke_refresh(
+    state: &AppState,
+    client: &Client,
+    digest: &[u8; 32],
+    peer: Peer,
+) -> Result<(), OAuthError> {
+    let now = state.now();
+    let Some(refresh) = state.store.refresh_by_digest(digest, now).await? else {
+        return Ok(());
+    };
+    if refresh.app_id != client.app.id {
+        return Ok(());
+    }
+    let mut tx = state.store.begin();
+    if tx.revoke_refresh_family(refresh.grant_id).await? > 0 {
+        let event = AuditEvent {
+            kind: "token_revoked",
+            user_id: Some(refresh.user_id),
+            app_id: Some(refresh.app_id),
+            peer: Some(peer.to_string()),
+            detail: "refresh token and its family revoked by their client (RFC 7009)",
         };
         tx.audit(&event, now).await?;
     }

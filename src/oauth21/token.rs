@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::authorize_request::protected;
+use crate::domain::client_metadata::GrantType;
 use crate::domain::scope::{self, Oidc, Scope, Scope21};
 use crate::domain::{pkce, resource, secret};
 use crate::http::headers::no_store;
@@ -225,8 +226,11 @@ async fn authorization_code(
             let audiences =
                 audiences(params, &allowed).map_err(|_| (CodeMismatch::Target, false))?;
             let scope = scope::parse21(Some(&claimed.scope)).unwrap_or_default();
-            // Or an app registered with the refresh_token grant: wired with registration (§5).
-            with_refresh = scope.has(Oidc::OfflineAccess);
+            // `offline_access`, or an app registered with the refresh_token grant (oauth21.md
+            // §2). Owner-created apps hold `authorization_code` alone (migration 0012's default),
+            // so they get refresh tokens only with `offline_access`.
+            with_refresh =
+                scope.has(Oidc::OfflineAccess) || app.allows_grant(GrantType::RefreshToken);
             Ok(Issue21 {
                 access_digest: access.digest,
                 access_expires_at: now + settings.access_token_ttl_secs,

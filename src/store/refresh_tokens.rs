@@ -27,7 +27,10 @@ pub struct RefreshGrant {
     /// The grant's scope and audiences (what a refresh may narrow).
     pub scope: String,
     pub resources: Option<String>,
+    /// The idle expiry: a rotation issues a successor with a fresh one.
     pub expires_at: i64,
+    /// When this token was issued (introspection's `iat`).
+    pub issued_at: i64,
     pub rotated_at: Option<i64>,
     pub successor_id: Option<i64>,
     /// Whether the user administers the grant's blog now (`false` without a blog).
@@ -46,7 +49,7 @@ pub enum RefreshRefusal<R> {
 }
 
 const REFRESH_COLUMNS: &str = "r.id, r.grant_id, r.app_id, r.user_id, g.site_id, r.scope, \
-     r.resources, r.expires_at, r.rotated_at, r.successor_id, ";
+     r.resources, r.expires_at, r.created_at AS issued_at, r.rotated_at, r.successor_id, ";
 
 impl Tx<'_> {
     /// Ends a refresh token family: every access and refresh token of the grant (the grant itself,

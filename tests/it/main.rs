@@ -21,6 +21,7 @@ mod oauth1_clients;
 mod oauth21_authorize;
 mod oauth21_clients;
 mod oauth21_interop;
+mod oauth21_refresh_arms;
 mod oauth21_register;
 mod oauth21_revoke;
 mod oauth21_token;

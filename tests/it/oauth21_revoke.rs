@@ -238,7 +238,7 @@ async fn introspection_of_an_active_token_answers_its_fields(app: TestApp) {
         "token_type": "Bearer",
         "iat": app.clock_now(),
         "sub": w.alice.id.to_string(),
-        "aud": [app.base],
+        "aud": [format!("{}/rest/v1", app.base)],
         "iss": app.base,
         "blog_id": "0",
     });

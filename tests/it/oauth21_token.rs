@@ -18,13 +18,13 @@ fn assert_oauth_error(checked: &Checked, error: &str) {
 }
 
 /// A token response: access and refresh tokens.
-struct Pair {
-    access: String,
-    refresh: Option<String>,
-    body: serde_json::Value,
+pub(crate) struct Pair {
+    pub access: String,
+    pub refresh: Option<String>,
+    pub body: serde_json::Value,
 }
 
-fn pair(checked: &Checked) -> Pair {
+pub(crate) fn pair(checked: &Checked) -> Pair {
     let body = checked.json();
     Pair {
         access: body["access_token"].as_str().unwrap().to_owned(),
@@ -35,7 +35,12 @@ fn pair(checked: &Checked) -> Pair {
 
 impl TestApp {
     /// Alice's grant to c1 through the whole 2.1 code flow, with `extra` authorize parameters.
-    async fn grant21(&self, w: &World, extra: &[(&str, &str)], blog: Option<i64>) -> Pair {
+    pub(crate) async fn grant21(
+        &self,
+        w: &World,
+        extra: &[(&str, &str)],
+        blog: Option<i64>,
+    ) -> Pair {
         let browser = self.alice_browser().await;
         let code = self.code21(&browser, &q21(w.c1.id, extra), blog).await;
         let issued = self
@@ -47,7 +52,7 @@ impl TestApp {
         pair(&issued)
     }
 
-    async fn refresh21(
+    pub(crate) async fn refresh21(
         &self,
         client: &App,
         secret: &str,
