@@ -22,25 +22,10 @@ use crate::domain::secret;
 use crate::http::headers::no_store;
 use crate::http::params::Params;
 use crate::state::AppState;
-use crate::store::{App, Approval, AuditEvent, RequestToken, Site};
+use crate::store::{App, Approval, AuditEvent, RequestToken};
+use crate::web::consent::{self, Consent};
 use crate::web::error::{ErrorCode, PageError};
 use crate::web::session::{self, SessionUser};
-
-#[derive(Template, WebTemplate)]
-#[template(path = "consent.html")]
-struct ConsentPage<'a> {
-    action: &'static str,
-    app: &'a App,
-    user: &'a str,
-    permissions: Vec<&'static str>,
-    fixed_blog: Option<&'a Site>,
-    choices: &'a [Site],
-    needs_blog: bool,
-    hidden: Vec<(&'static str, String)>,
-    csrf: String,
-    /// Where approval sends the user, shown in full when the app is not verified (oauth21.md §5).
-    unverified_host: Option<String>,
-}
 
 /// The `oob` result page: the verifier to copy, or (`None`) the denial.
 #[derive(Template, WebTemplate)]
@@ -176,25 +161,20 @@ async fn consent_page(
     session: &SessionUser,
     pending: &Pending,
 ) -> Result<Response, PageError> {
-    let sites = state.store.administered_sites(session.user.id).await?;
-    let mut hidden = vec![("oauth_token", pending.key.clone())];
-    hidden.push(("oauth_callback", pending.callback.clone()));
-    let page = ConsentPage {
+    let consent = Consent {
         action: "/oauth1/authorize",
         app: &pending.app,
-        user: &session.user.display_name,
         permissions: Scope::full_blog().permissions(),
-        fixed_blog: None,
-        choices: &sites,
-        needs_blog: sites.is_empty(),
-        hidden,
-        csrf: session::csrf_token(state, session, &pending.purpose()),
-        unverified_host: (!pending.app.is_verified())
-            .then(|| crate::domain::client_metadata::redirect_host(&pending.callback)),
+        single_blog: true,
+        named_blog: None,
+        redirect_uri: &pending.callback,
+        hidden: vec![
+            ("oauth_token", pending.key.clone()),
+            ("oauth_callback", pending.callback.clone()),
+        ],
+        purpose: &pending.purpose(),
     };
-    let mut response = page.into_response();
-    no_store(response.headers_mut());
-    Ok(response)
+    consent::page(state, session, consent).await
 }
 
 fn already_approved() -> PageError {

@@ -8,8 +8,6 @@
 //! the consent page; only a POST with a CSRF token bound to the session and to this very request
 //! approves.
 
-use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,32 +18,12 @@ use super::authorize_request::{
 use super::error::ErrorCode;
 use super::tokens;
 use crate::domain::secret;
-use crate::http::headers::no_store;
 use crate::http::params::{Malformed, Params};
 use crate::state::AppState;
-use crate::store::{App, AuditEvent, NewCode, NewToken, Site};
+use crate::store::{AuditEvent, NewCode, NewToken, Site};
+use crate::web::consent::{self, Consent};
 use crate::web::error::PageError;
 use crate::web::session::{self, SessionUser};
-
-#[derive(Template, WebTemplate)]
-#[template(path = "consent.html")]
-struct ConsentPage<'a> {
-    /// Where the form posts: this page is shared with `/oauth1/authorize`.
-    action: &'static str,
-    app: &'a App,
-    user: &'a str,
-    permissions: Vec<&'static str>,
-    /// The blog chosen for the user (the `blog` parameter named one they administer).
-    fixed_blog: Option<&'a Site>,
-    /// The blogs to choose from when none is fixed.
-    choices: &'a [Site],
-    needs_blog: bool,
-    hidden: Vec<(&'static str, String)>,
-    csrf: String,
-    /// Where approval sends the user, shown in full when the app registered itself and Latchkey
-    /// has not verified it (oauth21.md §5).
-    unverified_host: Option<String>,
-}
 
 pub(crate) async fn get_authorize(
     state: State<AppState>,
@@ -97,12 +75,6 @@ async fn consent_page(
     session: &SessionUser,
     request: &AuthzRequest,
 ) -> Result<Response, PageError> {
-    let sites = state.store.administered_sites(session.user.id).await?;
-    let single = request.scope.is_single_blog();
-    let fixed_blog = match (&request.blog, single) {
-        (Some(wanted), true) => sites.iter().find(|s| super::blog::is(wanted, s)),
-        _ => None,
-    };
     let mut hidden = vec![
         ("client_id", request.app.id.to_string()),
         ("redirect_uri", request.redirect_uri.clone()),
@@ -122,26 +94,23 @@ async fn consent_page(
         hidden.push(("code_challenge", c.clone()));
         hidden.push(("code_challenge_method", "S256".to_owned()));
     }
-    let page = ConsentPage {
+    let named = |site: &Site| {
+        request
+            .blog
+            .as_ref()
+            .is_some_and(|wanted| super::blog::is(wanted, site))
+    };
+    let consent = Consent {
         action: "/oauth2/authorize",
         app: &request.app,
-        user: &session.user.display_name,
         permissions: request.scope.permissions(),
-        fixed_blog,
-        choices: if single && fixed_blog.is_none() {
-            &sites
-        } else {
-            &[]
-        },
-        needs_blog: single && sites.is_empty(),
+        single_blog: request.scope.is_single_blog(),
+        named_blog: Some(&named),
+        redirect_uri: &request.redirect_uri,
         hidden,
-        csrf: session::csrf_token(state, session, &request.purpose()),
-        unverified_host: (!request.app.is_verified())
-            .then(|| crate::domain::client_metadata::redirect_host(&request.redirect_uri)),
+        purpose: &request.purpose(),
     };
-    let mut response = page.into_response();
-    no_store(response.headers_mut());
-    Ok(response)
+    consent::page(state, session, consent).await
 }
 
 /// The consent form's POST: re-validates everything, checks the CSRF token, then issues or denies.

@@ -8,8 +8,6 @@
 //! `login_after` (when the fresh login was asked for), so the session that returns proves a login
 //! at or after that moment and the detour cannot loop.
 
-use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,30 +20,14 @@ use crate::oauth2::authorize::chosen_blog;
 use crate::oauth2::authorize_request::{Refused, ResponseType, refused, respond_to};
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
-use crate::store::{App, AuditEvent, NewCode, NewCode21, Site};
+use crate::store::{AuditEvent, NewCode, NewCode21, Site};
+use crate::web::consent::{self, Consent};
 use crate::web::error::PageError;
 use crate::web::session::{self, SessionUser};
 
 const PATH: &str = "/oauth2-1/authorize";
 
 /// The legacy consent page (`templates/consent.html`), posting here.
-#[derive(Template, WebTemplate)]
-#[template(path = "consent.html")]
-struct ConsentPage<'a> {
-    action: &'static str,
-    app: &'a App,
-    user: &'a str,
-    permissions: Vec<&'static str>,
-    fixed_blog: Option<&'a Site>,
-    choices: &'a [Site],
-    needs_blog: bool,
-    hidden: Vec<(&'static str, String)>,
-    csrf: String,
-    /// Where approval sends the user, shown in full when the app registered itself and Latchkey
-    /// has not verified it (oauth21.md §5).
-    unverified_host: Option<String>,
-}
-
 pub(crate) async fn get_authorize(
     State(state): State<AppState>,
     session: Option<SessionUser>,
@@ -174,12 +156,6 @@ async fn consent_page(
     session: &SessionUser,
     request: &Request21,
 ) -> Result<Response, PageError> {
-    let sites = state.store.administered_sites(session.user.id).await?;
-    let single = request.scope.base.is_single_blog();
-    let fixed_blog = match (&request.blog, single) {
-        (Some(wanted), true) => sites.iter().find(|s| crate::oauth2::blog::is(wanted, s)),
-        _ => None,
-    };
     let mut hidden = vec![
         ("client_id", request.client_id.clone()),
         ("redirect_uri", request.redirect_uri.clone()),
@@ -197,26 +173,23 @@ async fn consent_page(
     for r in &request.resources {
         hidden.push(("resource", r.clone()));
     }
-    let page = ConsentPage {
+    let named = |site: &Site| {
+        request
+            .blog
+            .as_ref()
+            .is_some_and(|wanted| crate::oauth2::blog::is(wanted, site))
+    };
+    let consent = Consent {
         action: PATH,
         app: &request.app,
-        user: &session.user.display_name,
         permissions: request.scope.permissions(),
-        fixed_blog,
-        choices: if single && fixed_blog.is_none() {
-            &sites
-        } else {
-            &[]
-        },
-        needs_blog: single && sites.is_empty(),
+        single_blog: request.scope.base.is_single_blog(),
+        named_blog: Some(&named),
+        redirect_uri: &request.redirect_uri,
         hidden,
-        csrf: session::csrf_token(state, session, &request.purpose()),
-        unverified_host: (!request.app.is_verified())
-            .then(|| crate::domain::client_metadata::redirect_host(&request.redirect_uri)),
+        purpose: &request.purpose(),
     };
-    let mut response = page.into_response();
-    no_store(response.headers_mut());
-    Ok(response)
+    consent::page(state, session, consent).await
 }
 
 /// The consent form's POST: re-validates everything, checks the CSRF token, then issues a code or

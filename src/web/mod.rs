@@ -7,6 +7,7 @@ pub(crate) mod app_passwords;
 pub(crate) mod app_secrets;
 pub(crate) mod apps;
 pub(crate) mod connections;
+pub(crate) mod consent;
 pub(crate) mod error;
 pub(crate) mod flash;
 pub(crate) mod home;

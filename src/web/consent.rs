@@ -1,0 +1,86 @@
+//! The consent page (`templates/consent.html`), one page for the three authorize endpoints:
+//! `/oauth2/authorize`, `/oauth2-1/authorize` and `/oauth1/authorize`. Each endpoint validates its
+//! own request and says what the form carries; this module picks the blog choices, binds the CSRF
+//! token to the request, marks an unverified (self-registered) app with its redirect host in full
+//! (oauth21.md §5), and answers with `no-store`.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::response::{IntoResponse, Response};
+
+use super::error::PageError;
+use super::session::{self, SessionUser};
+use crate::domain::client_metadata::redirect_host;
+use crate::http::headers::no_store;
+use crate::state::AppState;
+use crate::store::{App, Site};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    /// Where the form posts.
+    action: &'static str,
+    app: &'a App,
+    user: &'a str,
+    permissions: Vec<&'static str>,
+    /// The blog chosen for the user (the request named one they administer).
+    fixed_blog: Option<&'a Site>,
+    /// The blogs to choose from when none is fixed.
+    choices: &'a [Site],
+    needs_blog: bool,
+    hidden: Vec<(&'static str, String)>,
+    csrf: String,
+    /// Where approval sends the user, shown in full when Latchkey has not verified the app.
+    unverified_host: Option<String>,
+}
+
+/// What one authorize endpoint asks the user to approve.
+pub(crate) struct Consent<'a> {
+    /// The endpoint the form posts back to.
+    pub action: &'static str,
+    pub app: &'a App,
+    pub permissions: Vec<&'static str>,
+    /// Whether the grant is for one blog (the user picks it, or the request named it).
+    pub single_blog: bool,
+    /// The blog the request named, as a test over the blogs the user administers.
+    pub named_blog: Option<&'a (dyn Fn(&Site) -> bool + Sync)>,
+    /// Where approval sends the user (shown for an unverified app).
+    pub redirect_uri: &'a str,
+    /// The request, carried through the form.
+    pub hidden: Vec<(&'static str, String)>,
+    /// What the CSRF token is bound to: this very request.
+    pub purpose: &'a str,
+}
+
+/// The consent page for `consent`, shown to the signed-in `session`.
+pub(crate) async fn page(
+    state: &AppState,
+    session: &SessionUser,
+    consent: Consent<'_>,
+) -> Result<Response, PageError> {
+    let sites = state.store.administered_sites(session.user.id).await?;
+    let single = consent.single_blog;
+    let fixed_blog = match (consent.named_blog, single) {
+        (Some(named), true) => sites.iter().find(|s| named(s)),
+        _ => None,
+    };
+    let page = ConsentPage {
+        action: consent.action,
+        app: consent.app,
+        user: &session.user.display_name,
+        permissions: consent.permissions,
+        fixed_blog,
+        choices: if single && fixed_blog.is_none() {
+            &sites
+        } else {
+            &[]
+        },
+        needs_blog: single && sites.is_empty(),
+        hidden: consent.hidden,
+        csrf: session::csrf_token(state, session, consent.purpose),
+        unverified_host: (!consent.app.is_verified()).then(|| redirect_host(consent.redirect_uri)),
+    };
+    let mut response = page.into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
