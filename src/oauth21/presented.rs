@@ -12,7 +12,6 @@
 use axum::extract::Request;
 
 use crate::domain::secret::{self, Kind};
-use crate::http::params::Repeated;
 use crate::http::peer::Peer;
 use crate::oauth2::body::read_form;
 use crate::oauth2::client_auth::Client;
@@ -55,12 +54,7 @@ pub(super) async fn read(
     peer: Peer,
     request: Request,
 ) -> Result<TokenRequest, OAuthError> {
-    let (headers, params) = read_form(request).await?;
-    if let Some(Repeated(name)) = params.first_repeated(SINGLE) {
-        return Err(OAuthError::invalid_request(format!(
-            "The \"{name}\" parameter was sent more than once."
-        )));
-    }
+    let (headers, params) = read_form(request, SINGLE).await?;
     let client = super::client_auth::authenticate(state, &params, &headers, peer)
         .await
         .map_err(challenge)?;
