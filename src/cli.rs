@@ -345,4 +345,9 @@ pub struct AppCreate {
     /// Enable OAuth 1.0a with this callback URL, or `oob`.
     #[arg(long = "oauth1-callback")]
     pub oauth1_callback: Option<String>,
+    /// A grant of the OAuth 2.1 token endpoint (repeatable): authorization_code, refresh_token
+    /// (every code grant yields a refresh token, even without offline_access) or
+    /// client_credentials. Default: authorization_code alone.
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<crate::domain::client_metadata::GrantType>,
 }

@@ -55,6 +55,10 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
             )
             .await
             .map_err(output::explain)?;
+            if !args.grant_types.is_empty() {
+                tx.set_app_grant_types(created.app.id, &args.grant_types)
+                    .await?;
+            }
             database::audit(&mut tx, "app_created", Some(owner.id), Some(created.app.id)).await?;
             tx.commit().await?;
             eprintln!(
@@ -65,6 +69,10 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
                 "client_id": created.app.id.to_string(),
                 "client_secret": created.client_secret,
             });
+            if !args.grant_types.is_empty() {
+                let grants: Vec<&str> = args.grant_types.iter().map(|g| g.as_str()).collect();
+                out["grant_types"] = json!(grants);
+            }
             if let (Some(key), Some(secret)) = (&created.app.oauth1_key, &created.consumer_secret) {
                 out["consumer_key"] = json!(key);
                 out["consumer_secret"] = json!(secret);

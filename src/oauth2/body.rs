@@ -9,9 +9,49 @@ use axum::http::{HeaderMap, header};
 use super::error::OAuthError;
 use crate::domain::input::{self, Field, Problem};
 use crate::http::body::MAX_BODY_BYTES;
-use crate::http::params::{Malformed, Params};
+use crate::http::params::{Malformed, Params, Repeated};
 
-pub(crate) async fn read_form(request: Request) -> Result<(HeaderMap, Params), OAuthError> {
+/// The headers and parameters of a POST to an OAuth endpoint, refusing a repeat of any parameter
+/// named in `single` (RFC 6749 §3.2: each at most once).
+pub(crate) async fn read_form(
+    request: Request,
+    single: &[&str],
+) -> Result<(HeaderMap, Params), OAuthError> {
+    let (headers, params) = read_any_form(request).await?;
+    if let Some(Repeated(name)) = params.first_repeated(single) {
+        return Err(OAuthError::invalid_request(format!(
+            "The \"{name}\" parameter was sent more than once."
+        )));
+    }
+    Ok((headers, params))
+}
+
+/// The `grant_type` of a token request, one of `supported`: `invalid_request` when absent,
+/// `unsupported_grant_type` (naming the supported ones and, cut short, the one sent) otherwise.
+pub(crate) fn grant_type<'a>(
+    params: &'a Params,
+    supported: &[&'static str],
+) -> Result<&'a str, OAuthError> {
+    let Some(grant_type) = params.get("grant_type").ok().flatten() else {
+        return Err(OAuthError::invalid_request(
+            "The grant_type parameter is required.",
+        ));
+    };
+    if supported.contains(&grant_type) {
+        return Ok(grant_type);
+    }
+    let names = match supported.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let shown: String = grant_type.chars().take(40).collect();
+    Err(OAuthError::unsupported_grant_type(format!(
+        "The grant_type must be {names}, not \"{shown}\"."
+    )))
+}
+
+async fn read_any_form(request: Request) -> Result<(HeaderMap, Params), OAuthError> {
     if request.uri().query().is_some_and(|q| !q.is_empty()) {
         return Err(OAuthError::invalid_request(
             "Send the parameters in the request body, not in the URL.",

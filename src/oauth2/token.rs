@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::body::read_form;
+use super::body::{self, read_form};
 use super::client_auth::{self, Client, Method};
 use super::error::OAuthError;
 use super::tokens;
@@ -19,7 +19,7 @@ use crate::auth::app_passwords::{self, GrantVerdict};
 use crate::domain::scope::{self, Scope};
 use crate::domain::{pkce, secret};
 use crate::http::headers::no_store;
-use crate::http::params::{Params, Repeated};
+use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::store::{CodeToken, NewToken, RedeemRefusal, RedeemedCode, Site};
@@ -59,24 +59,8 @@ pub(crate) async fn token(
     peer: Peer,
     request: Request,
 ) -> Result<Response, OAuthError> {
-    let (headers, params) = read_form(request).await?;
-    if let Some(Repeated(name)) = params.first_repeated(SINGLE) {
-        return Err(OAuthError::invalid_request(format!(
-            "The \"{name}\" parameter was sent more than once."
-        )));
-    }
-    let grant_type = params.get("grant_type").ok().flatten();
-    let Some(grant_type) = grant_type else {
-        return Err(OAuthError::invalid_request(
-            "The grant_type parameter is required.",
-        ));
-    };
-    if !matches!(grant_type, "authorization_code" | "password") {
-        return Err(OAuthError::unsupported_grant_type(format!(
-            "The grant_type must be authorization_code or password, not \"{}\".",
-            truncate(grant_type)
-        )));
-    }
+    let (headers, params) = read_form(request, SINGLE).await?;
+    let grant_type = body::grant_type(&params, &["authorization_code", "password"])?;
     let client = client_auth::authenticate(&state, &params, &headers, peer).await?;
     let issued = match grant_type {
         "authorization_code" => authorization_code(&state, &client, &params, peer).await?,
@@ -85,11 +69,6 @@ pub(crate) async fn token(
     let mut response = Json(issued).into_response();
     no_store(response.headers_mut());
     Ok(response)
-}
-
-/// Echoing raw input into an error is capped, so an error never carries a huge value back.
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
 }
 
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {

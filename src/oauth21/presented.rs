@@ -1,6 +1,7 @@
 //! What revocation (RFC 7009 §2.1) and introspection (RFC 7662 §2.1) requests share: a form body
-//! (`oauth2::body`), an authenticated client (`oauth2::client_auth`: Basic or body, never both;
-//! `none` for native apps by `client_id`; failures spend the client-failure budget), and the
+//! (`oauth2::body`), an authenticated client (`oauth21::client_auth`: with a secret, Basic or body,
+//! never both; without one, a public or native client by `client_id`, a metadata document's URL
+//! included; failures spend the client-failure budget), and the
 //! `token`, sorted by its kind.
 //!
 //! The kind comes from the token's own prefix (`domain::secret`), so `token_type_hint` is read
@@ -11,10 +12,9 @@
 use axum::extract::Request;
 
 use crate::domain::secret::{self, Kind};
-use crate::http::params::Repeated;
 use crate::http::peer::Peer;
 use crate::oauth2::body::read_form;
-use crate::oauth2::client_auth::{self, Client};
+use crate::oauth2::client_auth::Client;
 use crate::oauth2::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 
@@ -54,13 +54,8 @@ pub(super) async fn read(
     peer: Peer,
     request: Request,
 ) -> Result<TokenRequest, OAuthError> {
-    let (headers, params) = read_form(request).await?;
-    if let Some(Repeated(name)) = params.first_repeated(SINGLE) {
-        return Err(OAuthError::invalid_request(format!(
-            "The \"{name}\" parameter was sent more than once."
-        )));
-    }
-    let client = client_auth::authenticate(state, &params, &headers, peer)
+    let (headers, params) = read_form(request, SINGLE).await?;
+    let client = super::client_auth::authenticate(state, &params, &headers, peer)
         .await
         .map_err(challenge)?;
     let Some(token) = params.get("token").ok().flatten() else {

@@ -15,9 +15,9 @@ use crate::domain::client_metadata::GrantType;
 use crate::domain::scope::{self, Oidc, Scope, Scope21};
 use crate::domain::{pkce, resource, secret};
 use crate::http::headers::no_store;
-use crate::http::params::{Params, Repeated};
+use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::body::read_form;
+use crate::oauth2::body::{self, read_form};
 use crate::oauth2::client_auth::{self, Client, Method};
 use crate::oauth2::error::OAuthError;
 use crate::oauth2::tokens;
@@ -60,27 +60,11 @@ pub(crate) async fn token(
     peer: Peer,
     request: Request,
 ) -> Result<Response, OAuthError> {
-    let (headers, params) = read_form(request).await?;
-    if let Some(Repeated(name)) = params.first_repeated(SINGLE) {
-        return Err(OAuthError::invalid_request(format!(
-            "The \"{name}\" parameter was sent more than once."
-        )));
-    }
-    let Some(grant_type) = param(&params, "grant_type") else {
-        return Err(OAuthError::invalid_request(
-            "The grant_type parameter is required.",
-        ));
-    };
-    if !matches!(
-        grant_type,
-        "authorization_code" | "refresh_token" | "client_credentials"
-    ) {
-        let shown: String = grant_type.chars().take(40).collect();
-        return Err(OAuthError::unsupported_grant_type(format!(
-            "The grant_type must be authorization_code, refresh_token or client_credentials, \
-             not \"{shown}\"."
-        )));
-    }
+    let (headers, params) = read_form(request, SINGLE).await?;
+    let grant_type = body::grant_type(
+        &params,
+        &["authorization_code", "refresh_token", "client_credentials"],
+    )?;
     let client = super::client_auth::authenticate(&state, &params, &headers, peer).await?;
     let issued = match grant_type {
         "authorization_code" => authorization_code(&state, &client, &params, peer).await?,

@@ -911,3 +911,47 @@ async fn f01_an_unreachable_database_leaves_the_server_live_but_not_ready() {
         .unwrap();
     assert!(token.status().as_u16() == 400 || token.status().as_u16() == 503);
 }
+
+async fn app_create_takes_the_grant_types_of_the_oauth21_token_endpoint(app: TestApp) {
+    app.user("alice", "correct horse battery").await;
+    let base = [
+        "app",
+        "create",
+        "--owner",
+        "alice",
+        "--name",
+        "Agent",
+        "--redirect-uri",
+        "https://c.example/cb",
+    ];
+    let mut with_grants = base.to_vec();
+    with_grants.extend([
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+    ]);
+    let created = ok_json(&latchkey(&app, &with_grants));
+    assert_eq!(
+        created["grant_types"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+    let id: i64 = created["client_id"].as_str().unwrap().parse().unwrap();
+    let stored = app.store.app_by_id(id).await.unwrap().unwrap();
+    assert_eq!(stored.grant_types, "authorization_code refresh_token");
+
+    // Without the option: the code grant alone, and no grant_types in the output.
+    let plain = ok_json(&latchkey(&app, &base));
+    assert!(plain.get("grant_types").is_none(), "{plain}");
+    let id: i64 = plain["client_id"].as_str().unwrap().parse().unwrap();
+    let stored = app.store.app_by_id(id).await.unwrap().unwrap();
+    assert_eq!(stored.grant_types, "authorization_code");
+
+    // An unknown grant type is refused before anything is written.
+    let mut bad = base.to_vec();
+    bad.extend(["--grant-type", "password"]);
+    let apps_before = app.count("apps").await;
+    fails_saying(&latchkey(&app, &bad), "--grant-type");
+    assert_eq!(app.count("apps").await, apps_before);
+}
+both!(app_create_takes_the_grant_types_of_the_oauth21_token_endpoint);

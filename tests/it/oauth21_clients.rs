@@ -63,11 +63,25 @@ async fn approved_code(app: &TestApp, query: &str, redirect_uri: &str, verified:
 }
 
 /// The access token of a successful token response, checked against `/rest/v1.1/me`.
-async fn assert_works(app: &TestApp, response: reqwest::Response) {
+/// Checks the token response works at the REST API and returns its access token.
+async fn assert_works(app: &TestApp, response: reqwest::Response) -> String {
     let body = response.read().await.assert_status(200).json();
     let token = body["access_token"].as_str().unwrap();
     let me = app.me(token).await.read().await.assert_status(200);
     assert_eq!(me.json()["username"], "alice", "{}", me.body);
+    token.to_owned()
+}
+
+/// Introspects or revokes (`path`) `token` as the public client `client_id`, without a secret.
+async fn as_public_client(app: &TestApp, path: &str, client_id: &str, token: &str) -> Checked {
+    reqwest::Client::new()
+        .post(app.url(path))
+        .form(&[("client_id", client_id), ("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .read()
+        .await
 }
 
 #[track_caller]
@@ -169,7 +183,19 @@ async fn a_metadata_document_client_gets_a_working_token_by_its_url_with_pkce(ap
         ("redirect_uri", PUBLIC_REDIRECT),
         ("code_verifier", VERIFIER),
     ];
-    assert_works(&app, app.token21(&form).await).await;
+    let token = assert_works(&app, app.token21(&form).await).await;
+
+    // The document's client introspects and revokes its token by its URL alone.
+    let active = as_public_client(&app, "/oauth2-1/token-info", &url, &token)
+        .await
+        .assert_status(200);
+    assert_eq!(active.json()["active"], true, "{}", active.body);
+    as_public_client(&app, "/oauth2-1/revoke", &url, &token)
+        .await
+        .assert_status(200);
+    let gone = as_public_client(&app, "/oauth2-1/token-info", &url, &token).await;
+    assert_eq!(gone.assert_status(200).body, r#"{"active":false}"#);
+    assert_eq!(app.me(&token).await.read().await.status, 401);
 
     // Another URL on the same server serves no document: that client is unknown.
     let missing = server.url("/missing.json");
