@@ -711,27 +711,21 @@ async fn second_process_without_grace(app: &TestApp) -> ServerProcess {
     server
 }
 
-async fn parallel_refreshes_over_two_server_processes_yield_exactly_one_success(app: TestApp) {
-    use latchkey::domain::clock::Clock;
-    app.clock.set(latchkey::domain::clock::SystemClock.now());
-    let w = world(&app).await;
-    let first = app
-        .grant21(&w, &[("scope", "auth offline_access")], None)
-        .await;
-    let refresh = first.refresh.unwrap();
-    let process = second_process_without_grace(&app).await;
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(10));
+/// One refresh of `refresh` per server base, all sent at the same moment; their statuses and bodies.
+async fn refresh_at_once(
+    bases: &[String],
+    client: &App,
+    secret: &str,
+    refresh: &str,
+) -> Vec<(u16, String)> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(bases.len()));
     let mut tasks = Vec::new();
-    for i in 0..10 {
-        let base = if i % 2 == 0 {
-            app.base.clone()
-        } else {
-            process.base.clone()
-        };
-        let (id, secret, refresh, barrier) = (
-            w.c1.id.to_string(),
-            w.s1.clone(),
-            refresh.clone(),
+    for base in bases {
+        let (base, id, secret, refresh, barrier) = (
+            base.clone(),
+            client.id.to_string(),
+            secret.to_owned(),
+            refresh.to_owned(),
             barrier.clone(),
         );
         tasks.push(tokio::spawn(async move {
@@ -751,9 +745,28 @@ async fn parallel_refreshes_over_two_server_processes_yield_exactly_one_success(
             (r.status().as_u16(), r.text().await.unwrap())
         }));
     }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+async fn parallel_refreshes_over_two_server_processes_yield_exactly_one_success(app: TestApp) {
+    use latchkey::domain::clock::Clock;
+    app.clock.set(latchkey::domain::clock::SystemClock.now());
+    let w = world(&app).await;
+    let first = app
+        .grant21(&w, &[("scope", "auth offline_access")], None)
+        .await;
+    let refresh = first.refresh.unwrap();
+    let process = second_process_without_grace(&app).await;
+    let bases: Vec<String> = (0..10)
+        .map(|i| if i % 2 == 0 { &app.base } else { &process.base }.clone())
+        .collect();
+    let answers = refresh_at_once(&bases, &w.c1, &w.s1, &refresh).await;
     let mut ok = 0;
-    for t in tasks {
-        let (status, body) = t.await.unwrap();
+    for (status, body) in answers {
         match status {
             200 => ok += 1,
             400 => assert!(body.contains("invalid_grant"), "{body}"),
@@ -776,36 +789,9 @@ async fn parallel_refreshes_within_the_grace_yield_one_success_and_the_family_li
         .grant21(&w, &[("scope", "auth offline_access")], None)
         .await;
     let refresh = first.refresh.unwrap();
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let (base, id, secret, refresh, barrier) = (
-            app.base.clone(),
-            w.c1.id.to_string(),
-            w.s1.clone(),
-            refresh.clone(),
-            barrier.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let client = new_browser();
-            barrier.wait().await;
-            let r = client
-                .post(format!("{base}/oauth2-1/token"))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", &id),
-                    ("client_secret", &secret),
-                    ("refresh_token", &refresh),
-                ])
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }));
-    }
+    let answers = refresh_at_once(&vec![app.base.clone(); 8], &w.c1, &w.s1, &refresh).await;
     let mut winners = Vec::new();
-    for t in tasks {
-        let (status, body) = t.await.unwrap();
+    for (status, body) in answers {
         match status {
             200 => winners.push(body),
             400 => assert!(body.contains("invalid_grant"), "{body}"),
