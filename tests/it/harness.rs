@@ -587,6 +587,34 @@ impl ServerProcess {
     }
 }
 
+/// Posts `form` once to each of `urls`, all at the same moment (each from its own client, released
+/// together by a barrier): races between requests, even over several server processes. Their
+/// statuses and bodies, in the order of `urls`.
+pub(crate) async fn post_at_once(urls: &[String], form: &[(&str, &str)]) -> Vec<(u16, String)> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(urls.len()));
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let tasks: Vec<_> = urls
+        .iter()
+        .map(|url| {
+            let (url, form, barrier) = (url.clone(), form.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let client = new_browser();
+                barrier.wait().await;
+                let r = client.post(url).form(&form).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
 /// Reads a response in full (its status, headers and body) without judging it, so that the checks
 /// on it can be synchronous and `#[track_caller]`: a failure points at the test's line, not here.
 ///

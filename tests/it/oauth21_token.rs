@@ -698,38 +698,18 @@ async fn refresh_at_once(
     secret: &str,
     refresh: &str,
 ) -> Vec<(u16, String)> {
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(bases.len()));
-    let mut tasks = Vec::new();
-    for base in bases {
-        let (base, id, secret, refresh, barrier) = (
-            base.clone(),
-            client.id.to_string(),
-            secret.to_owned(),
-            refresh.to_owned(),
-            barrier.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let client = new_browser();
-            barrier.wait().await;
-            let r = client
-                .post(format!("{base}/oauth2-1/token"))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", &id),
-                    ("client_secret", &secret),
-                    ("refresh_token", &refresh),
-                ])
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }));
-    }
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap());
-    }
-    answers
+    let urls: Vec<String> = bases
+        .iter()
+        .map(|b| format!("{b}/oauth2-1/token"))
+        .collect();
+    let id = client.id.to_string();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret),
+        ("refresh_token", refresh),
+    ];
+    post_at_once(&urls, &form).await
 }
 
 async fn parallel_refreshes_over_two_server_processes_yield_exactly_one_success(app: TestApp) {
