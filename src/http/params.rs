@@ -75,6 +75,16 @@ impl Params {
         names.iter().find_map(|n| self.get(n).err())
     }
 
+    /// Every value of a parameter that may be sent more than once (`resource`: RFC 8707 §2), in
+    /// order, empty values included.
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.0
     }

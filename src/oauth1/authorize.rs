@@ -25,6 +25,7 @@ use crate::state::AppState;
 use crate::store::{App, Approval, AuditEvent, RequestToken};
 use crate::web::consent::{self, Consent};
 use crate::web::error::{ErrorCode, PageError};
+use crate::web::redirect::login_first;
 use crate::web::session::{self, SessionUser};
 
 /// The `oob` result page: the verifier to copy, or (`None`) the denial.
@@ -142,11 +143,7 @@ pub(crate) async fn show(
         Err(e) => return e.into_response(),
     };
     let Some(session) = session else {
-        let back = uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let target: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("redirect_to", back)
-            .finish();
-        return Redirect::to(&format!("/login?{target}")).into_response();
+        return login_first(uri.path_and_query().map_or("/", |pq| pq.as_str()));
     };
     if pending.token.is_approved() {
         return redeliver(&state, &session, &pending).unwrap_or_else(IntoResponse::into_response);

@@ -10,7 +10,7 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::authorize_request::{
     AuthzRequest, Bounce, Endpoint, Refused, ResponseType, refused, respond_to, validate,
@@ -23,6 +23,7 @@ use crate::state::AppState;
 use crate::store::{AuditEvent, NewCode, NewToken, Site};
 use crate::web::consent::{self, Consent};
 use crate::web::error::PageError;
+use crate::web::redirect::login_first;
 use crate::web::session::{self, SessionUser};
 
 pub(crate) async fn get_authorize(
@@ -58,11 +59,7 @@ async fn show(
             Endpoint::Authorize => "/oauth2/authorize",
             Endpoint::Authenticate => "/oauth2/authenticate",
         };
-        let back = format!("{path}?{raw}");
-        let target: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("redirect_to", &back)
-            .finish();
-        return Redirect::to(&format!("/login?{target}")).into_response();
+        return login_first(&format!("{path}?{raw}"));
     };
     match consent_page(&state, &session, &request).await {
         Ok(r) => r,
@@ -136,30 +133,11 @@ async fn decide(
 ) -> Result<Response, Refused> {
     session::same_origin(state, headers)?;
     let request = validate(state, params, malformed, Endpoint::Authorize).await?;
-    let Some(session) = session else {
-        return Err(PageError::Forbidden(
-            "Your session has ended. Log in and start again from the application.".into(),
-        )
-        .into());
-    };
-    session::verify_csrf(
-        state,
-        &session,
-        &request.purpose(),
-        params.get("csrf").ok().flatten(),
-    )?;
+    let session = deciding_user(state, session, &request.purpose(), params)?;
     let issuer = state.settings.issuer();
     let now = state.now();
     let user = &session.user;
-    let action = params.get("action").ok().flatten();
-    if action != Some("approve") {
-        let event = AuditEvent {
-            kind: "consent_denied",
-            user_id: Some(user.id),
-            app_id: Some(request.app.id),
-            ..Default::default()
-        };
-        state.store.audit_alone(&event, now).await?;
+    if !approves(state, params, user.id, request.app.id).await? {
         return Err(Refused::Bounce(Box::new(Bounce {
             redirect_uri: request.redirect_uri,
             response_type: request.response_type,
@@ -198,15 +176,11 @@ async fn decide(
             .await?;
             tx.audit(&event, now).await?;
             tx.commit().await?;
-            let mut params = vec![("code", code.as_str())];
-            if !state_param.is_empty() {
-                params.push(("state", state_param));
-            }
-            params.push(("iss", &issuer));
-            Ok(respond_to(
+            Ok(code_response(
+                state,
                 &request.redirect_uri,
-                ResponseType::Code,
-                &params,
+                &code,
+                request.state.as_deref(),
             ))
         }
         ResponseType::Token => {
@@ -248,6 +222,62 @@ async fn decide(
             ))
         }
     }
+}
+
+/// The user deciding on the consent form's POST, in both dialects: the session must still be there,
+/// and the form's CSRF token bound to it and to this very request (`purpose`).
+pub(crate) fn deciding_user(
+    state: &AppState,
+    session: Option<SessionUser>,
+    purpose: &str,
+    params: &Params,
+) -> Result<SessionUser, Refused> {
+    let Some(session) = session else {
+        return Err(PageError::Forbidden(
+            "Your session has ended. Log in and start again from the application.".into(),
+        )
+        .into());
+    };
+    session::verify_csrf(state, &session, purpose, params.get("csrf").ok().flatten())?;
+    Ok(session)
+}
+
+/// Whether the consent form approves (`action=approve`), in both dialects. Anything else is the
+/// user's denial, recorded in the audit log before the caller answers `access_denied`.
+pub(crate) async fn approves(
+    state: &AppState,
+    params: &Params,
+    user_id: i64,
+    app_id: i64,
+) -> Result<bool, Refused> {
+    if params.get("action").ok().flatten() == Some("approve") {
+        return Ok(true);
+    }
+    let event = AuditEvent {
+        kind: "consent_denied",
+        user_id: Some(user_id),
+        app_id: Some(app_id),
+        ..Default::default()
+    };
+    state.store.audit_alone(&event, state.now()).await?;
+    Ok(false)
+}
+
+/// The code response at the redirect URI, in both dialects: `code`, the client's `state` unless
+/// absent or empty, and `iss` (RFC 9207).
+pub(crate) fn code_response(
+    state: &AppState,
+    redirect_uri: &str,
+    code: &str,
+    client_state: Option<&str>,
+) -> Response {
+    let issuer = state.settings.issuer();
+    let mut params = vec![("code", code)];
+    if let Some(s) = client_state.filter(|s| !s.is_empty()) {
+        params.push(("state", s));
+    }
+    params.push(("iss", &issuer));
+    respond_to(redirect_uri, ResponseType::Code, &params)
 }
 
 /// The blog of a single-blog grant, chosen on the consent form (`blog_id`): one the user

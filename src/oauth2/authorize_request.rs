@@ -78,36 +78,56 @@ pub(crate) async fn client_and_redirect(
     params: &Params,
     malformed: &[Malformed],
 ) -> Result<(App, String), Refused> {
-    let page = |m: &str| Refused::Page(PageError::invalid_request(m));
-    let repeated =
-        |e: crate::http::params::Repeated| Refused::Page(PageError::invalid_request(e.to_string()));
-    if let Some(m) = malformed
-        .iter()
-        .find(|m| m.is("client_id") || m.is("redirect_uri"))
-    {
-        return Err(page(&m.to_string()));
-    }
-    let client_id = params.get("client_id").map_err(repeated)?;
-    let Some(client_id) = client_id.filter(|id| !id.is_empty()) else {
-        return Err(page(MISSING_CLIENT_ID));
-    };
+    let client_id = presented_client_id(params, malformed)?;
     let app = match client_id.parse::<i64>() {
         Ok(id) => state.store.app_by_id(id).await?,
         Err(_) => None,
     };
     let Some(app) = app else {
-        return Err(page(UNKNOWN_CLIENT_ID));
+        return Err(PageError::invalid_request(UNKNOWN_CLIENT_ID).into());
     };
-    let presented = params.get("redirect_uri").map_err(repeated)?;
-    let redirect_uri =
-        match redirect_uri::resolve(&app.redirect_uri_list(), presented, app.app_type) {
-            Ok(uri) => uri,
-            Err(e) => {
-                crate::audit::redirect_refused(state, app.id).await?;
-                return Err(page(&mismatch_message(e, presented)));
-            }
-        };
+    let redirect_uri = registered_redirect_uri(state, &app, params).await?;
     Ok((app, redirect_uri))
+}
+
+/// The `client_id` of an authorization request, in both dialects (oauth2.md §2): a malformed
+/// `client_id` or `redirect_uri`, a repeated or missing (or empty) `client_id` is an HTML page.
+pub(crate) fn presented_client_id<'p>(
+    params: &'p Params,
+    malformed: &[Malformed],
+) -> Result<&'p str, Refused> {
+    if let Some(m) = malformed
+        .iter()
+        .find(|m| m.is("client_id") || m.is("redirect_uri"))
+    {
+        return Err(PageError::invalid_request(m.to_string()).into());
+    }
+    let client_id = params
+        .get("client_id")
+        .map_err(|e| PageError::invalid_request(e.to_string()))?;
+    client_id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| PageError::invalid_request(MISSING_CLIENT_ID).into())
+}
+
+/// The redirect URI of an authorization request from `app`, in both dialects (oauth2.md §2,
+/// `redirect_uri::resolve`). A repeated or unregistered one is an HTML page, never a redirect,
+/// and the refusal is audited.
+pub(crate) async fn registered_redirect_uri(
+    state: &AppState,
+    app: &App,
+    params: &Params,
+) -> Result<String, Refused> {
+    let presented = params
+        .get("redirect_uri")
+        .map_err(|e| PageError::invalid_request(e.to_string()))?;
+    match redirect_uri::resolve(&app.redirect_uri_list(), presented, app.app_type) {
+        Ok(uri) => Ok(uri),
+        Err(e) => {
+            crate::audit::redirect_refused(state, app.id).await?;
+            Err(PageError::invalid_request(mismatch_message(e, presented)).into())
+        }
+    }
 }
 
 /// Validates the parameters in the order of oauth2.md §2. `malformed` are the parameters that broke

@@ -16,6 +16,7 @@ use super::client_auth::{self, Client, Method};
 use super::error::OAuthError;
 use super::tokens;
 use crate::auth::app_passwords::{self, GrantVerdict};
+use crate::domain::redirect_uri::{self, RedirectMismatch};
 use crate::domain::scope::{self, Scope};
 use crate::domain::{pkce, secret};
 use crate::http::headers::no_store;
@@ -98,8 +99,7 @@ async fn issued(
 /// Why a claimed code was refused: mapped to `invalid_grant` with a precise description.
 enum CodeMismatch {
     OtherClient,
-    RedirectUri,
-    RedirectUriMissing,
+    RedirectUri(RedirectMismatch),
     Pkce(&'static str),
     /// The grant no longer holds: the user lost the blog it was given for.
     GrantLapsed,
@@ -139,13 +139,8 @@ async fn authorization_code(
                 return Err((CodeMismatch::OtherClient, false));
             }
             // Rolled back, not burnt: the client can retry with the right value (issue 13).
-            match redirect_uri {
-                Some(uri) if uri == claimed.redirect_uri => {}
-                Some(_) => return Err((CodeMismatch::RedirectUri, false)),
-                // With one registered URI, authorize and token may both omit it (RU11).
-                None if registered.len() == 1 && registered[0] == claimed.redirect_uri => {}
-                None => return Err((CodeMismatch::RedirectUriMissing, false)),
-            }
+            redirect_uri::same_as_authorized(redirect_uri, &registered, &claimed.redirect_uri)
+                .map_err(|m| (CodeMismatch::RedirectUri(m), false))?;
             match (&claimed.code_challenge, verifier) {
                 (Some(challenge), Some(v)) if pkce::verify(v, challenge) => {}
                 (Some(_), Some(_)) => return Err((CodeMismatch::Pkce("The code_verifier does not match the code_challenge."), true)),
@@ -165,44 +160,54 @@ async fn authorization_code(
             })
         })
         .await?;
-    match outcome {
+    let refusal = match outcome {
         Ok((claimed, _token_id)) => {
-            issued(state, minted.token, claimed.site_id, claimed.scope).await
+            return issued(state, minted.token, claimed.site_id, claimed.scope).await;
         }
-        Err(RedeemRefusal::Invalid) => {
-            // Guessing codes spends the client's and the address's failure budgets (AC06).
-            client_auth::record_failure(state, &app.id.to_string(), peer);
-            Err(OAuthError::invalid_grant(
-                "The authorization code is invalid or has expired.",
-            ))
+        Err(refusal) => refusal,
+    };
+    record_refusal(state, app.id, peer, &refusal).await?;
+    Err(OAuthError::invalid_grant(match refusal {
+        RedeemRefusal::Invalid => "The authorization code is invalid or has expired.",
+        RedeemRefusal::Replayed => {
+            "The authorization code was already used; the token issued from it has been revoked."
         }
-        Err(RedeemRefusal::Replayed) => {
-            crate::audit::code_replayed(state, app.id, peer).await?;
-            Err(OAuthError::invalid_grant(
-                "The authorization code was already used; the token issued from it has been revoked.",
-            ))
+        RedeemRefusal::Spent => {
+            "The authorization code is no longer valid: an earlier attempt to redeem it failed."
         }
-        Err(RedeemRefusal::Spent) => Err(OAuthError::invalid_grant(
-            "The authorization code is no longer valid: an earlier attempt to redeem it failed.",
-        )),
-        Err(RedeemRefusal::Rejected { reason, .. }) => {
-            Err(OAuthError::invalid_grant(match reason {
-                CodeMismatch::OtherClient => "The authorization code was issued to another client.",
-                CodeMismatch::RedirectUri => {
-                    "The redirect_uri does not match the one used at authorization: it must be \
-                     byte for byte the same."
-                }
-                CodeMismatch::RedirectUriMissing => {
-                    "The redirect_uri parameter is missing: send the one used at authorization."
-                }
-                CodeMismatch::Pkce(why) => why,
-                CodeMismatch::GrantLapsed => {
-                    "The authorization code is no longer valid: its user no longer administers \
-                     the blog it was issued for."
-                }
-            }))
-        }
+        RedeemRefusal::Rejected { reason, .. } => match reason {
+            CodeMismatch::OtherClient => "The authorization code was issued to another client.",
+            CodeMismatch::RedirectUri(RedirectMismatch::Mismatch) => {
+                "The redirect_uri does not match the one used at authorization: it must be \
+                 byte for byte the same."
+            }
+            CodeMismatch::RedirectUri(RedirectMismatch::Missing) => {
+                "The redirect_uri parameter is missing: send the one used at authorization."
+            }
+            CodeMismatch::Pkce(why) => why,
+            CodeMismatch::GrantLapsed => {
+                "The authorization code is no longer valid: its user no longer administers \
+                 the blog it was issued for."
+            }
+        },
+    }))
+}
+
+/// What a refused code redemption costs, in both dialects: guessing codes spends the client's
+/// and the address's failure budgets (AC06), and a replay (whose token the store has just
+/// revoked) goes to the audit log. The other refusals cost nothing more.
+pub(crate) async fn record_refusal<R>(
+    state: &AppState,
+    app_id: i64,
+    peer: Peer,
+    refusal: &RedeemRefusal<R>,
+) -> Result<(), OAuthError> {
+    match refusal {
+        RedeemRefusal::Invalid => client_auth::record_failure(state, &app_id.to_string(), peer),
+        RedeemRefusal::Replayed => crate::audit::code_replayed(state, app_id, peer).await?,
+        RedeemRefusal::Spent | RedeemRefusal::Rejected { .. } => {}
     }
+    Ok(())
 }
 
 /// Whether the grant a claimed code carries still holds (AC11), by the rule the REST API applies.

@@ -10,19 +10,20 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 
 use super::authorize_request::{Request21, validate};
 use crate::domain::secret;
 use crate::http::headers::no_store;
 use crate::http::params::{Malformed, Params};
-use crate::oauth2::authorize::chosen_blog;
-use crate::oauth2::authorize_request::{Refused, ResponseType, refused, respond_to};
+use crate::oauth2::authorize::{approves, chosen_blog, code_response, deciding_user};
+use crate::oauth2::authorize_request::{Refused, refused};
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
 use crate::store::{AuditEvent, NewCode, NewCode21, Site};
 use crate::web::consent::{self, Consent};
 use crate::web::error::PageError;
+use crate::web::redirect::login_first;
 use crate::web::session::{self, SessionUser};
 
 const PATH: &str = "/oauth2-1/authorize";
@@ -132,11 +133,7 @@ fn to_login(raw: &str, login_after: Option<i64>) -> Response {
     if let Some(t) = login_after {
         back.append_pair("login_after", &t.to_string());
     }
-    let back = format!("{PATH}?{}", back.finish());
-    let target: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("redirect_to", &back)
-        .finish();
-    let mut response = Redirect::to(&format!("/login?{target}")).into_response();
+    let mut response = login_first(&format!("{PATH}?{}", back.finish()));
     no_store(response.headers_mut());
     response
 }
@@ -216,28 +213,9 @@ async fn decide(
 ) -> Result<Response, Refused> {
     session::same_origin(state, headers)?;
     let request = validate(state, params, malformed).await?;
-    let Some(session) = session else {
-        return Err(PageError::Forbidden(
-            "Your session has ended. Log in and start again from the application.".into(),
-        )
-        .into());
-    };
-    session::verify_csrf(
-        state,
-        &session,
-        &request.purpose(),
-        params.get("csrf").ok().flatten(),
-    )?;
-    let now = state.now();
+    let session = deciding_user(state, session, &request.purpose(), params)?;
     let user = &session.user;
-    if params.get("action").ok().flatten() != Some("approve") {
-        let event = AuditEvent {
-            kind: "consent_denied",
-            user_id: Some(user.id),
-            app_id: Some(request.app.id),
-            ..Default::default()
-        };
-        state.store.audit_alone(&event, now).await?;
+    if !approves(state, params, user.id, request.app.id).await? {
         return Err(request.bounce(
             ErrorCode::AccessDenied,
             "The user denied access to this application.",
@@ -291,15 +269,10 @@ async fn issue_code(
     .await?;
     tx.audit(&event, now).await?;
     tx.commit().await?;
-    let issuer = state.settings.issuer();
-    let mut params = vec![("code", code.as_str())];
-    if let Some(s) = request.state.as_deref().filter(|s| !s.is_empty()) {
-        params.push(("state", s));
-    }
-    params.push(("iss", &issuer));
-    Ok(respond_to(
+    Ok(code_response(
+        state,
         &request.redirect_uri,
-        ResponseType::Code,
-        &params,
+        &code,
+        request.state.as_deref(),
     ))
 }

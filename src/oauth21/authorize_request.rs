@@ -5,13 +5,15 @@
 //! and `max_age`.
 
 use super::register::{ResolveError, resolve_client};
+use crate::domain::pkce;
 use crate::domain::resource;
 use crate::domain::scope::{self, Scope21};
 use crate::domain::site_url::{self, BlogRef};
-use crate::domain::{pkce, redirect_uri};
 use crate::http::params::{Malformed, Params};
-use crate::oauth2::authorize_pages::{MISSING_CLIENT_ID, UNKNOWN_CLIENT_ID, mismatch_message};
-use crate::oauth2::authorize_request::{Bounce, Refused, ResponseType};
+use crate::oauth2::authorize_pages::UNKNOWN_CLIENT_ID;
+use crate::oauth2::authorize_request::{
+    Bounce, Refused, ResponseType, presented_client_id, registered_redirect_uri,
+};
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
 use crate::store::App;
@@ -113,12 +115,7 @@ pub(super) async fn validate(
     };
     pkce::validate_challenge(challenge, get("code_challenge_method"))
         .map_err(|e| bounce(ErrorCode::InvalidRequest, &e.to_string()))?;
-    let requested: Vec<&str> = params
-        .pairs()
-        .iter()
-        .filter(|(k, _)| k == "resource")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let requested = params.all("resource");
     // Resources an app registers arrive with dynamic registration (oauth21.md §5).
     let resources = resource::check(&requested, &protected(state), &[])
         .map_err(|e| bounce(ErrorCode::InvalidTarget, &e.to_string()))?
@@ -164,18 +161,7 @@ async fn client_and_redirect(
     malformed: &[Malformed],
 ) -> Result<(App, String, String), Refused> {
     let page = |m: &str| Refused::Page(PageError::invalid_request(m));
-    let repeated =
-        |e: crate::http::params::Repeated| Refused::Page(PageError::invalid_request(e.to_string()));
-    if let Some(m) = malformed
-        .iter()
-        .find(|m| m.is("client_id") || m.is("redirect_uri"))
-    {
-        return Err(page(&m.to_string()));
-    }
-    let client_id = params.get("client_id").map_err(repeated)?;
-    let Some(client_id) = client_id.filter(|id| !id.is_empty()) else {
-        return Err(page(MISSING_CLIENT_ID));
-    };
+    let client_id = presented_client_id(params, malformed)?;
     let resolved = match resolve_client(state, client_id).await {
         Ok(resolved) => resolved,
         Err(ResolveError::Unknown) => return Err(page(UNKNOWN_CLIENT_ID)),
@@ -185,15 +171,7 @@ async fn client_and_redirect(
         Err(ResolveError::Store(e)) => return Err(e.into()),
     };
     let app = resolved.app;
-    let presented = params.get("redirect_uri").map_err(repeated)?;
-    let redirect_uri =
-        match redirect_uri::resolve(&app.redirect_uri_list(), presented, app.app_type) {
-            Ok(uri) => uri,
-            Err(e) => {
-                crate::audit::redirect_refused(state, app.id).await?;
-                return Err(page(&mismatch_message(e, presented)));
-            }
-        };
+    let redirect_uri = registered_redirect_uri(state, &app, params).await?;
     Ok((app, resolved.client_id, redirect_uri))
 }
 

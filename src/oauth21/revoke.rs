@@ -27,74 +27,67 @@ pub(crate) async fn revoke(
     request: Request,
 ) -> Result<Response, OAuthError> {
     let request = presented::read(&state, peer, request).await?;
-    match request.token {
-        Some(Presented::Access(digest)) => {
-            revoke_access(&state, &request.client, &digest, peer).await?;
-        }
-        Some(Presented::Refresh(digest)) => {
-            revoke_refresh(&state, &request.client, &digest, peer).await?;
-        }
-        None => {}
+    if let Some(presented) = &request.token {
+        revoke_owned(&state, &request.client, presented, peer).await?;
     }
     let mut response = ().into_response();
     no_store(response.headers_mut());
     Ok(response)
 }
 
-/// Ends the access token with this digest if `client` owns it; otherwise does nothing.
-async fn revoke_access(
-    state: &AppState,
-    client: &Client,
-    digest: &[u8; 32],
-    peer: Peer,
-) -> Result<(), OAuthError> {
-    let now = state.now();
-    let Some(grant) = state.store.token_grant(digest, now).await? else {
-        return Ok(());
-    };
-    if grant.app_id != client.app.id {
-        return Ok(());
-    }
-    let mut tx = state.store.begin();
-    if tx.revoke_token(grant.token_id).await? {
-        let event = AuditEvent {
-            kind: "token_revoked",
-            user_id: Some(grant.user_id),
-            app_id: Some(grant.app_id),
-            peer: Some(peer.to_string()),
-            detail: "access token revoked by its client (RFC 7009)",
-        };
-        tx.audit(&event, now).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+/// What a live token's revocation ends.
+enum Ends {
+    /// An access token alone (its id).
+    Access(i64),
+    /// Every access and refresh token of a grant (its id): RFC 7009 §2.1, revoking a refresh
+    /// token should also end the access tokens of the same grant.
+    Family(i64),
 }
 
-/// Ends the family of the live refresh token with this digest if `client` owns it: every access
-/// and refresh token of its grant (RFC 7009 §2.1: revoking a refresh token should also end the
-/// access tokens of the same grant); otherwise does nothing. A rotated refresh token is not live,
-/// so presenting one here changes nothing (its reuse at the token endpoint is what ends a family).
-async fn revoke_refresh(
+/// Ends the presented token if it is live and `client` owns it; otherwise does nothing. A rotated
+/// refresh token is not live, so presenting one here changes nothing (its reuse at the token
+/// endpoint is what ends a family).
+async fn revoke_owned(
     state: &AppState,
     client: &Client,
-    digest: &[u8; 32],
+    presented: &Presented,
     peer: Peer,
 ) -> Result<(), OAuthError> {
     let now = state.now();
-    let Some(refresh) = state.store.refresh_by_digest(digest, now).await? else {
+    let live = match presented {
+        Presented::Access(digest) => state
+            .store
+            .token_grant(digest, now)
+            .await?
+            .map(|g| (g.user_id, g.app_id, Ends::Access(g.token_id))),
+        Presented::Refresh(digest) => state
+            .store
+            .refresh_by_digest(digest, now)
+            .await?
+            .map(|r| (r.user_id, r.app_id, Ends::Family(r.grant_id))),
+    };
+    let Some((user_id, app_id, ends)) = live.filter(|(_, app_id, _)| *app_id == client.app.id)
+    else {
         return Ok(());
     };
-    if refresh.app_id != client.app.id {
-        return Ok(());
-    }
     let mut tx = state.store.begin();
-    if tx.revoke_refresh_family(refresh.grant_id).await? > 0 {
+    let (ended, detail) = match ends {
+        Ends::Access(token_id) => (
+            tx.revoke_token(token_id).await?,
+            "access token revoked by its client (RFC 7009)",
+        ),
+        Ends::Family(grant_id) => (
+            tx.revoke_refresh_family(grant_id).await? > 0,
+            "refresh token and its family revoked by their client (RFC 7009)",
+        ),
+    };
+    if ended {
         let event = AuditEvent {
             kind: "token_revoked",
-            user_id: Some(refresh.user_id),
-            app_id: Some(refresh.app_id),
+            user_id: Some(user_id),
+            app_id: Some(app_id),
             peer: Some(peer.to_string()),
-            detail: "refresh token and its family revoked by their client (RFC 7009)",
+            detail,
         };
         tx.audit(&event, now).await?;
     }

@@ -13,13 +13,14 @@ use serde::Serialize;
 use super::authorize_request::protected;
 use crate::domain::client_metadata::GrantType;
 use crate::domain::scope::{self, Oidc, Scope, Scope21};
-use crate::domain::{pkce, resource, secret};
+use crate::domain::{pkce, redirect_uri, resource, secret};
 use crate::http::headers::no_store;
 use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::oauth2::body::{self, read_form};
 use crate::oauth2::client_auth::{self, Client, Method};
 use crate::oauth2::error::OAuthError;
+use crate::oauth2::token::record_refusal;
 use crate::oauth2::tokens;
 use crate::oidc::id_token::IdTokenInput;
 use crate::state::AppState;
@@ -83,12 +84,7 @@ fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
 /// The `resource` values of a token request, each one of `allowed` (RFC 8707 §2.2); all of
 /// `allowed` when none is sent.
 fn audiences(params: &Params, allowed: &[&str]) -> Result<Option<String>, OAuthError> {
-    let requested: Vec<&str> = params
-        .pairs()
-        .iter()
-        .filter(|(k, _)| k == "resource")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let requested = params.all("resource");
     if requested.is_empty() {
         return Ok(resource::encode(allowed));
     }
@@ -194,11 +190,8 @@ async fn authorization_code(
             if claimed.app_id != app.id {
                 return Err((CodeMismatch::OtherClient, false));
             }
-            match redirect_uri {
-                Some(uri) if uri == claimed.redirect_uri => {}
-                None if registered.len() == 1 && registered[0] == claimed.redirect_uri => {}
-                _ => return Err((CodeMismatch::RedirectUri, false)),
-            }
+            redirect_uri::same_as_authorized(redirect_uri, &registered, &claimed.redirect_uri)
+                .map_err(|_| (CodeMismatch::RedirectUri, false))?;
             match &claimed.code_challenge {
                 Some(challenge) if pkce::verify(verifier, challenge) => {}
                 _ => return Err((CodeMismatch::Pkce, true)),
@@ -239,29 +232,28 @@ async fn authorization_code(
             )
             .await
         }
-        Err(RedeemRefusal::Invalid) => {
-            client_auth::record_failure(state, &app.id.to_string(), peer);
-            Err(OAuthError::invalid_grant(BAD_GRANT))
+        Err(refusal) => {
+            record_refusal(state, app.id, peer, &refusal).await?;
+            Err(match refusal {
+                RedeemRefusal::Rejected { reason, .. } => match reason {
+                    CodeMismatch::Target => {
+                        OAuthError::invalid_target("The resource is not one this grant allows.")
+                    }
+                    CodeMismatch::RedirectUri => OAuthError::invalid_grant(
+                        "The redirect_uri must be the one sent to authorize, byte for byte.",
+                    ),
+                    CodeMismatch::Pkce => OAuthError::invalid_grant(
+                        "The code_verifier does not match the code_challenge.",
+                    ),
+                    CodeMismatch::OtherClient | CodeMismatch::GrantLapsed => {
+                        OAuthError::invalid_grant(BAD_GRANT)
+                    }
+                },
+                RedeemRefusal::Invalid | RedeemRefusal::Replayed | RedeemRefusal::Spent => {
+                    OAuthError::invalid_grant(BAD_GRANT)
+                }
+            })
         }
-        Err(RedeemRefusal::Replayed) => {
-            crate::audit::code_replayed(state, app.id, peer).await?;
-            Err(OAuthError::invalid_grant(BAD_GRANT))
-        }
-        Err(RedeemRefusal::Spent) => Err(OAuthError::invalid_grant(BAD_GRANT)),
-        Err(RedeemRefusal::Rejected { reason, .. }) => Err(match reason {
-            CodeMismatch::Target => {
-                OAuthError::invalid_target("The resource is not one this grant allows.")
-            }
-            CodeMismatch::RedirectUri => OAuthError::invalid_grant(
-                "The redirect_uri must be the one sent to authorize, byte for byte.",
-            ),
-            CodeMismatch::Pkce => {
-                OAuthError::invalid_grant("The code_verifier does not match the code_challenge.")
-            }
-            CodeMismatch::OtherClient | CodeMismatch::GrantLapsed => {
-                OAuthError::invalid_grant(BAD_GRANT)
-            }
-        }),
     }
 }
 
@@ -387,9 +379,9 @@ async fn client_credentials(
     }
     let protected = protected(state);
     let protected: Vec<&str> = protected.iter().map(String::as_str).collect();
-    let audiences = match params.pairs().iter().any(|(k, _)| k == "resource") {
-        true => audiences(params, &protected)?,
-        false => None,
+    let audiences = match params.all("resource").is_empty() {
+        false => audiences(params, &protected)?,
+        true => None,
     };
     let now = state.now();
     let access = tokens::mint(state);

@@ -186,9 +186,30 @@ impl Store {
 impl Tx<'_> {
     /// Replaces the client secret; the old one stops working at once.
     pub async fn set_app_secret(&mut self, app_id: i64, secret_digest: &[u8]) -> Result<bool> {
+        let sql = "UPDATE apps SET secret_digest = $1 WHERE id = $2";
+        self.set_app_field(sql, secret_digest, app_id).await
+    }
+
+    /// Runs `sql`, an `UPDATE apps` of one field to `$1` for the app `$2`, and tells every
+    /// instance that its cached copy of the app is stale, so the change holds at once everywhere.
+    /// Whether the app was changed.
+    pub(super) async fn set_app_field<'v, T>(
+        &mut self,
+        sql: &'static str,
+        value: T,
+        app_id: i64,
+    ) -> Result<bool>
+    where
+        T: 'v
+            + Send
+            + sqlx::Encode<'v, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + sqlx::Encode<'v, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>,
+    {
         let done = with_tx!(self, |tx| {
-            sqlx::query("UPDATE apps SET secret_digest = $1 WHERE id = $2")
-                .bind(secret_digest)
+            sqlx::query(sql)
+                .bind(value)
                 .bind(app_id)
                 .execute(&mut *tx)
                 .await?
@@ -221,18 +242,8 @@ impl Tx<'_> {
 
     /// Replaces the sealed OAuth1 consumer secret; the consumer key stays.
     pub async fn set_consumer_secret(&mut self, app_id: i64, sealed: &[u8]) -> Result<bool> {
-        let done = with_tx!(self, |tx| {
-            sqlx::query(
-                "UPDATE apps SET oauth1_secret_enc = $1 WHERE id = $2 AND oauth1_key IS NOT NULL",
-            )
-            .bind(sealed)
-            .bind(app_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-        });
-        self.announce(Stale::Consumer(app_id)).await?;
-        Ok(done > 0)
+        let sql = "UPDATE apps SET oauth1_secret_enc = $1 WHERE id = $2 AND oauth1_key IS NOT NULL";
+        self.set_app_field(sql, sealed, app_id).await
     }
 
     /// Deletes the app; its grants, codes and tokens go with it (foreign keys cascade).

@@ -104,22 +104,11 @@ impl Store {
     {
         let mut tx = self.begin();
         let Some(code) = tx.claim_code(digest, now).await? else {
-            let refusal = tx.unclaimable(digest).await?;
-            // Only a replay changed anything (it revoked the token the code issued).
-            if matches!(refusal, RedeemRefusal::Replayed) {
-                tx.commit().await?;
-            }
-            return Ok(Err(refusal));
+            return Ok(Err(tx.refuse_unclaimable(digest).await?));
         };
         let token = match check(&code) {
             Ok(token) => token,
-            Err((reason, burn)) => {
-                // A refusal that does not burn the code rolls the claim back.
-                if burn {
-                    tx.commit().await?;
-                }
-                return Ok(Err(RedeemRefusal::Rejected { reason, burn }));
-            }
+            Err((reason, burn)) => return Ok(Err(tx.refuse_claimed(reason, burn).await?)),
         };
         let token_id = tx.issue_for_code(&code, digest, &token, now).await?;
         tx.commit().await?;
@@ -178,9 +167,9 @@ impl Tx<'_> {
         }))
     }
 
-    /// A code that could not be claimed: a replay of a used code revokes what it issued (RFC 6749
-    /// §4.1.2).
-    pub(super) async fn unclaimable<R>(&mut self, digest: &[u8]) -> Result<RedeemRefusal<R>> {
+    /// Ends a redemption whose code could not be claimed (both dialects): a replay of a used code
+    /// revokes what it issued (RFC 6749 §4.1.2) and commits; nothing else changed anything.
+    pub(super) async fn refuse_unclaimable<R>(mut self, digest: &[u8]) -> Result<RedeemRefusal<R>> {
         let used: Option<Option<i64>> = with_tx!(self, |tx| {
             sqlx::query_scalar(
                 "SELECT token_id FROM auth_codes WHERE digest = $1 AND used_at IS NOT NULL",
@@ -202,7 +191,18 @@ impl Tx<'_> {
                 .await?;
         });
         self.announce(Revocation::Token(token_id)).await?;
+        self.commit().await?;
         Ok(RedeemRefusal::Replayed)
+    }
+
+    /// Ends a redemption whose claimed code the caller's check refused (both dialects): `burn`
+    /// keeps the code consumed (commits the claim), otherwise the claim is rolled back so the
+    /// rightful client can still redeem it.
+    pub(super) async fn refuse_claimed<R>(self, reason: R, burn: bool) -> Result<RedeemRefusal<R>> {
+        if burn {
+            self.commit().await?;
+        }
+        Ok(RedeemRefusal::Rejected { reason, burn })
     }
 }
 

@@ -229,20 +229,11 @@ impl Store {
             .await?
         });
         let Some(code) = claimed else {
-            let refusal = tx.unclaimable(digest).await?;
-            if matches!(refusal, RedeemRefusal::Replayed) {
-                tx.commit().await?;
-            }
-            return Ok(Err(refusal));
+            return Ok(Err(tx.refuse_unclaimable(digest).await?));
         };
         let issue = match check(&code) {
             Ok(issue) => issue,
-            Err((reason, burn)) => {
-                if burn {
-                    tx.commit().await?;
-                }
-                return Ok(Err(RedeemRefusal::Rejected { reason, burn }));
-            }
+            Err((reason, burn)) => return Ok(Err(tx.refuse_claimed(reason, burn).await?)),
         };
         let issued = tx
             .issue21(

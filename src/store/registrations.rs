@@ -179,16 +179,8 @@ impl Tx<'_> {
             .map(|g| g.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        let done = with_tx!(self, |tx| {
-            sqlx::query("UPDATE apps SET grant_types = $1 WHERE id = $2")
-                .bind(stored)
-                .bind(app_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-        });
-        self.announce(Stale::Consumer(app_id)).await?;
-        Ok(done > 0)
+        let sql = "UPDATE apps SET grant_types = $1 WHERE id = $2";
+        self.set_app_field(sql, stored, app_id).await
     }
 
     /// Keeps an initial access token (its digest) until `expires_at`.

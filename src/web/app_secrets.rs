@@ -7,6 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::Response;
+use axum::routing::{MethodRouter, get};
 use axum_extra::extract::cookie::CookieJar;
 
 use super::apps::{admin_failure, audit, owned, owned_and_posted, purpose, redirect_to_app};
@@ -43,7 +44,17 @@ impl ConfirmPage {
     }
 }
 
-async fn confirm(
+/// `GET /apps/{id}/reset-secret` and `GET /apps/{id}/regenerate-consumer-secret`: "are you
+/// sure?" before the reset of `which` secret.
+pub(crate) fn confirm(which: Which) -> MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>| async move {
+            confirm_page(state, viewer, id, which).await
+        },
+    )
+}
+
+async fn confirm_page(
     state: AppState,
     viewer: Viewer,
     id: String,
@@ -65,24 +76,6 @@ fn no_consumer() -> PageError {
     PageError::invalid_request(
         "This app has no OAuth 1.0a consumer: add an OAuth1 callback URL first.",
     )
-}
-
-/// `GET /apps/{id}/reset-secret`: "are you sure?".
-pub(crate) async fn confirm_reset_secret(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    confirm(state, viewer, id, Which::Client).await
-}
-
-/// `GET /apps/{id}/regenerate-consumer-secret`: "are you sure?".
-pub(crate) async fn confirm_regenerate_consumer_secret(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    confirm(state, viewer, id, Which::Consumer).await
 }
 
 pub(crate) async fn reset_secret(

@@ -27,6 +27,7 @@ use axum::Router;
 use axum::routing::get;
 
 use crate::state::AppState;
+use app_secrets::Which;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -74,12 +75,11 @@ fn self_service() -> Router<AppState> {
         )
         .route(
             "/apps/{client_id}/reset-secret",
-            get(app_secrets::confirm_reset_secret).post(app_secrets::reset_secret),
+            app_secrets::confirm(Which::Client).post(app_secrets::reset_secret),
         )
         .route(
             "/apps/{client_id}/regenerate-consumer-secret",
-            get(app_secrets::confirm_regenerate_consumer_secret)
-                .post(app_secrets::regenerate_consumer_secret),
+            app_secrets::confirm(Which::Consumer).post(app_secrets::regenerate_consumer_secret),
         )
         .route("/apps/{client_id}/icon", get(icons::serve))
         .route(

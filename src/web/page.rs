@@ -4,7 +4,7 @@
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::error::PageError;
 use super::session::{self, SessionUser};
@@ -32,10 +32,7 @@ impl FromRequestParts<AppState> for Viewer {
                     .path_and_query()
                     .map(|p| p.as_str())
                     .unwrap_or("/");
-                let target: String = form_urlencoded::Serializer::new(String::new())
-                    .append_pair("redirect_to", back)
-                    .finish();
-                Err(Redirect::to(&format!("/login?{target}")).into_response())
+                Err(super::redirect::login_first(back))
             }
             None => Err(PageError::Forbidden(
                 "Your session has ended. Log in and try again.".into(),

@@ -410,34 +410,37 @@ impl TestApp {
         &self,
         log: Option<&std::path::Path>,
     ) -> ServerProcess {
+        let (base, mut command) = self.serve_command();
+        if let Some(path) = log {
+            command
+                .env("LATCHKEY_LOG__LEVEL", "debug")
+                .stderr(std::fs::File::create(path).unwrap());
+        }
+        ServerProcess::start(base, command).await
+    }
+
+    /// `latchkey serve` on this app's database, public URL and secret key, listening on a free
+    /// port (its base URL comes first): warnings only, logged nowhere, killed when dropped. The
+    /// caller adds its own settings and starts it with [`ServerProcess::start`].
+    pub(crate) fn serve_command(&self) -> (String, tokio::process::Command) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let base = format!("http://127.0.0.1:{port}");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        command
             .arg("serve")
             .env("LATCHKEY_DATABASE_URL", &self.state.settings.database.url)
             .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
             .env("LATCHKEY_PUBLIC_URL", &self.base)
             .env("LATCHKEY_SECRET_KEY", hex::encode(self.state.key.0))
-            .env(
-                "LATCHKEY_LOG__LEVEL",
-                if log.is_some() { "debug" } else { "warn" },
-            )
+            .env("LATCHKEY_LOG__LEVEL", "warn")
             .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::null())
-            .stderr(match log {
-                Some(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
-                None => std::process::Stdio::null(),
-            })
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let server = ServerProcess { base, child };
-        server.wait_ready().await;
-        server
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        (format!("http://127.0.0.1:{port}"), command)
     }
 
     /// One integer from a query, for side-effect assertions.
@@ -548,6 +551,13 @@ impl ServerProcess {
         Self { base, child }
     }
 
+    /// Spawns `command` (a `latchkey serve` listening at `base`) and waits until it is ready.
+    pub(crate) async fn start(base: String, mut command: tokio::process::Command) -> Self {
+        let server = Self::new(base, command.spawn().unwrap());
+        server.wait_ready().await;
+        server
+    }
+
     /// Waits until the server answers `/health/ready` with a success.
     pub(crate) async fn wait_ready(&self) {
         let client = new_browser();
@@ -575,6 +585,34 @@ impl ServerProcess {
             .unwrap();
         assert!(exited.success(), "graceful shutdown: {exited}");
     }
+}
+
+/// Posts `form` once to each of `urls`, all at the same moment (each from its own client, released
+/// together by a barrier): races between requests, even over several server processes. Their
+/// statuses and bodies, in the order of `urls`.
+pub(crate) async fn post_at_once(urls: &[String], form: &[(&str, &str)]) -> Vec<(u16, String)> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(urls.len()));
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let tasks: Vec<_> = urls
+        .iter()
+        .map(|url| {
+            let (url, form, barrier) = (url.clone(), form.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let client = new_browser();
+                barrier.wait().await;
+                let r = client.post(url).form(&form).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
 }
 
 /// Reads a response in full (its status, headers and body) without judging it, so that the checks

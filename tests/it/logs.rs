@@ -144,32 +144,15 @@ async fn serve_logging_json(
     dir: &std::path::Path,
 ) -> (ServerProcess, std::path::PathBuf) {
     let log = dir.join("server.log");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .arg("serve")
-        .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
-        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+    let (base, mut command) = app.serve_command();
+    command
         .env("LATCHKEY_SECRET_KEY_FILE", dir.join("keys/secret.key"))
         .env("LATCHKEY_LOG__FORMAT", "json")
         .env("LATCHKEY_LOG__LEVEL", "info")
         .env_remove("LATCHKEY_PUBLIC_URL")
         .env_remove("LATCHKEY_SECRET_KEY")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::from(
-            std::fs::File::create(&log).unwrap(),
-        ))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let server = ServerProcess::new(base, child);
-    server.wait_ready().await;
-    (server, log)
+        .stderr(std::fs::File::create(&log).unwrap());
+    (ServerProcess::start(base, command).await, log)
 }
 
 fn json_lines(log: &std::path::Path) -> Vec<serde_json::Value> {

@@ -686,29 +686,9 @@ both!(client_credentials_are_refused_to_a_public_client);
 /// Starts `latchkey serve` on this app's database with the refresh grace off, so two parallel
 /// refreshes race on the rotation statement itself.
 async fn second_process_without_grace(app: &TestApp) -> ServerProcess {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .arg("serve")
-        .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
-        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("LATCHKEY_PUBLIC_URL", &app.base)
-        .env("LATCHKEY_SECRET_KEY", hex::encode(app.state.key.0))
-        .env("LATCHKEY_OAUTH21__REFRESH_GRACE_SECS", "0")
-        .env("LATCHKEY_LOG__LEVEL", "warn")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let server = ServerProcess::new(base, child);
-    server.wait_ready().await;
-    server
+    let (base, mut command) = app.serve_command();
+    command.env("LATCHKEY_OAUTH21__REFRESH_GRACE_SECS", "0");
+    ServerProcess::start(base, command).await
 }
 
 /// One refresh of `refresh` per server base, all sent at the same moment; their statuses and bodies.
@@ -718,38 +698,18 @@ async fn refresh_at_once(
     secret: &str,
     refresh: &str,
 ) -> Vec<(u16, String)> {
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(bases.len()));
-    let mut tasks = Vec::new();
-    for base in bases {
-        let (base, id, secret, refresh, barrier) = (
-            base.clone(),
-            client.id.to_string(),
-            secret.to_owned(),
-            refresh.to_owned(),
-            barrier.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let client = new_browser();
-            barrier.wait().await;
-            let r = client
-                .post(format!("{base}/oauth2-1/token"))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", &id),
-                    ("client_secret", &secret),
-                    ("refresh_token", &refresh),
-                ])
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }));
-    }
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap());
-    }
-    answers
+    let urls: Vec<String> = bases
+        .iter()
+        .map(|b| format!("{b}/oauth2-1/token"))
+        .collect();
+    let id = client.id.to_string();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret),
+        ("refresh_token", refresh),
+    ];
+    post_at_once(&urls, &form).await
 }
 
 async fn parallel_refreshes_over_two_server_processes_yield_exactly_one_success(app: TestApp) {

@@ -80,41 +80,20 @@ async fn ac02_concurrent_redemptions_over_two_server_processes_yield_exactly_one
         .await;
     let process = app.second_process().await;
     let second = process.base.clone();
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(30));
-    let mut tasks = Vec::new();
-    for i in 0..30 {
-        let base = if i % 2 == 0 {
-            app.base.clone()
-        } else {
-            second.clone()
-        };
-        let (id, secret, code, barrier) = (
-            w.c1.id.to_string(),
-            w.s1.clone(),
-            code.clone(),
-            barrier.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let client = new_browser();
-            barrier.wait().await;
-            let r = client
-                .post(format!("{base}/oauth2/token"))
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("client_id", &id),
-                    ("client_secret", &secret),
-                    ("code", &code),
-                    ("redirect_uri", C1_REDIRECT),
-                ])
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }));
-    }
+    let urls: Vec<String> = (0..30)
+        .map(|i| if i % 2 == 0 { &app.base } else { &second })
+        .map(|base| format!("{base}/oauth2/token"))
+        .collect();
+    let id = w.c1.id.to_string();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", id.as_str()),
+        ("client_secret", w.s1.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", C1_REDIRECT),
+    ];
     let mut ok = 0;
-    for t in tasks {
-        let (status, body) = t.await.unwrap();
+    for (status, body) in post_at_once(&urls, &form).await {
         match status {
             200 => ok += 1,
             400 => assert!(body.contains("invalid_grant"), "{body}"),

@@ -32,35 +32,18 @@ async fn collector() -> (String, Received) {
 /// Runs `latchkey serve` with `otel.endpoint` (or none), makes one token-info request with a known
 /// request id and a secret-looking query, stops the process with SIGTERM and waits for it to exit.
 async fn serve_one_request(app: &TestApp, endpoint: Option<&str>, collector: &str) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    let (base, mut command) = app.serve_command();
     command
-        .arg("serve")
-        .env("LATCHKEY_DATABASE_URL", &app.state.settings.database.url)
-        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("LATCHKEY_PUBLIC_URL", &app.base)
-        .env("LATCHKEY_SECRET_KEY", hex::encode(app.state.key.0))
-        .env("LATCHKEY_LOG__LEVEL", "warn")
-        .env_remove("RUST_LOG")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .env_remove("OTEL_EXPORTER_OTLP_COMPRESSION")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
         // Pointed at the collector too: only `otel.endpoint` may turn the export on.
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector);
     match endpoint {
         Some(url) => command.env("LATCHKEY_OTEL__ENDPOINT", url),
         None => command.env_remove("LATCHKEY_OTEL__ENDPOINT"),
     };
-    let server = ServerProcess::new(base.clone(), command.spawn().unwrap());
-    server.wait_ready().await;
+    let server = ServerProcess::start(base.clone(), command).await;
     let client = new_browser_without_cookies();
     client
         .get(format!(

@@ -224,6 +224,22 @@ pub fn matches(registered: &str, presented: &str, app_type: AppType) -> bool {
     }
 }
 
+/// The token request's `redirect_uri` against the one its code was issued for (RFC 6749 §4.1.3, both
+/// dialects): byte for byte the same, with no loopback-port leeway; it may be left out only when
+/// the app registers exactly that one URI (security.md RU11).
+pub fn same_as_authorized(
+    sent: Option<&str>,
+    registered: &[String],
+    authorized: &str,
+) -> Result<(), RedirectMismatch> {
+    match sent {
+        Some(uri) if uri == authorized => Ok(()),
+        Some(_) => Err(RedirectMismatch::Mismatch),
+        None if registered.len() == 1 && registered[0] == authorized => Ok(()),
+        None => Err(RedirectMismatch::Missing),
+    }
+}
+
 /// The redirect URI an authorization request will use (oauth2.md §2, RFC 6749 §3.1.2.3, security.md
 /// RU11): the presented one if it matches a registered one; when the request names none (an empty
 /// value counts as none), the only registered one. The returned string is the presented URI itself,

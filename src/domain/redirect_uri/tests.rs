@@ -418,3 +418,38 @@ proptest! {
         let _ = validate_registration(&uri, app_type, OWN);
     }
 }
+
+#[test]
+fn the_token_request_repeats_the_authorized_uri_or_leaves_out_the_only_one() {
+    let one = vec!["https://a.example/cb".to_owned()];
+    let two = vec![
+        "https://a.example/cb".to_owned(),
+        "https://a.example/cb2".to_owned(),
+    ];
+    let cb = "https://a.example/cb";
+    assert_eq!(
+        same_as_authorized(Some(cb), &two, cb),
+        Ok(()),
+        "the same URI"
+    );
+    assert_eq!(
+        same_as_authorized(Some("https://a.example/cb/"), &one, cb),
+        Err(RedirectMismatch::Mismatch),
+        "not byte for byte the same"
+    );
+    assert_eq!(
+        same_as_authorized(None, &one, cb),
+        Ok(()),
+        "the only registered URI"
+    );
+    assert_eq!(
+        same_as_authorized(None, &two, cb),
+        Err(RedirectMismatch::Missing),
+        "left out while several are registered"
+    );
+    assert_eq!(
+        same_as_authorized(None, &one, "https://a.example/old"),
+        Err(RedirectMismatch::Missing),
+        "left out, and the code was issued for a URI no longer registered"
+    );
+}
