@@ -132,3 +132,64 @@ pub(super) fn check(token: &str, jwks: Option<&Value>, expected: &Expected<'_>) 
         verdict: format!("Valid: {}.", checks.join("; ")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    use super::*;
+
+    fn expected() -> Expected<'static> {
+        Expected {
+            issuer: "https://latchkey.example",
+            client_id: "42",
+            nonce: Some("n-0S6_WzA2Mj"),
+            access_token: None,
+            now: 1_800_000_000,
+        }
+    }
+
+    /// A token the playground did not get from this server: HS256, signed with a shared secret.
+    fn foreign(kid: Option<&str>) -> String {
+        let header = Header {
+            kid: kid.map(str::to_owned),
+            ..Header::new(Algorithm::HS256)
+        };
+        let claims = json!({"iss": "https://latchkey.example", "aud": "42", "sub": "7",
+                            "exp": 1_800_000_600, "iat": 1_800_000_000, "nonce": "n-0S6_WzA2Mj"});
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"shared")).unwrap()
+    }
+
+    #[test]
+    fn what_is_not_a_jwt_is_said_so_and_nothing_is_decoded() {
+        let view = check("not-a-jwt", None, &expected());
+        assert!(!view.verified);
+        assert!(view.verdict.starts_with("Not a JWT"), "{}", view.verdict);
+        assert!(view.claims.is_empty());
+    }
+
+    #[test]
+    fn without_a_jwks_the_claims_are_shown_but_not_called_verified() {
+        let view = check(&foreign(Some("k1")), None, &expected());
+        assert!(!view.verified);
+        assert!(view.verdict.contains("not checked"), "{}", view.verdict);
+        assert!(view.claims.contains("\"sub\": \"7\""), "{}", view.claims);
+        assert!(view.header.contains("HS256"));
+    }
+
+    #[test]
+    fn a_token_naming_no_key_or_a_key_the_jwks_lacks_is_not_verified() {
+        let jwks = json!({"keys": []});
+        let no_kid = check(&foreign(None), Some(&jwks), &expected());
+        assert!(!no_kid.verified);
+        assert!(
+            no_kid.verdict.contains("names no key"),
+            "{}",
+            no_kid.verdict
+        );
+        let unknown = check(&foreign(Some("k1")), Some(&jwks), &expected());
+        assert!(!unknown.verified);
+        assert!(unknown.verdict.contains("no key k1"), "{}", unknown.verdict);
+    }
+}
