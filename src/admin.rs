@@ -2,6 +2,7 @@
 //! is validated here, with a message that says what to fix, before anything is written.
 
 use crate::domain::app::AppType;
+use crate::domain::client_metadata::GrantType;
 use crate::domain::input::{self, Field};
 use crate::domain::random::{Random, alphanumeric, bytes};
 use crate::domain::{crypto, password, redirect_uri, secret, site_url};
@@ -254,6 +255,31 @@ pub struct CreatedApp {
 
 /// Declared with the other sealing contexts; re-exported for callers that seal app secrets.
 pub use crate::domain::crypto::CONSUMER_SECRET_CONTEXT;
+
+/// The grants of `/oauth2-1/token` an owner chose for an app (`latchkey app create --grant-type`,
+/// the app form's checkboxes): each one of the closed set (`GrantType`'s `FromStr`, which the CLI's
+/// parser uses too), repeats dropped, at least one.
+pub fn grant_types<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<GrantType>> {
+    let mut grants = Vec::new();
+    for value in values {
+        let grant: GrantType = value.parse().map_err(|_| {
+            invalid(
+                "grant-type",
+                format!(
+                    "{value:?} is not a grant of the OAuth 2.1 token endpoint: use \
+                     authorization_code, refresh_token or client_credentials"
+                ),
+            )
+        })?;
+        if !grants.contains(&grant) {
+            grants.push(grant);
+        }
+    }
+    if grants.is_empty() {
+        return Err(invalid("grant-type", "choose at least one grant type"));
+    }
+    Ok(grants)
+}
 
 /// Checks an app's fields against oauth2.md §2 and oauth1.md §7. `own_origin` is the server's
 /// public origin, whose own pages (the playground) may use plain http.

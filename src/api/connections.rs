@@ -71,6 +71,9 @@ fn connection_json(c: &crate::store::Connection) -> Value {
         "scope": c.scope,
         "authorized": iso8601(c.created_at),
         "site": site,
+        // Not a WordPress.com field: false for an app that registered itself (RFC 7591) or is
+        // known by its metadata document (oauth21.md §5).
+        "verified": c.app_registration.is_verified(),
     })
 }
 

@@ -8,6 +8,7 @@ use super::{AppCommand, AppUpdate, ListArgs, output};
 use crate::admin::{self, AppInput, Result};
 use crate::config::Settings;
 use crate::domain::app::AppType;
+use crate::domain::client_metadata::RegistrationKind;
 use crate::domain::random::OsRandom;
 use crate::domain::random::Random;
 use crate::domain::secret;
@@ -19,6 +20,8 @@ const COLUMNS: &[(&str, &str)] = &[
     ("name", "NAME"),
     ("owner_id", "OWNER"),
     ("type", "TYPE"),
+    ("registration", "REGISTRATION"),
+    ("grant_types", "GRANT_TYPES"),
     ("redirect_uris", "REDIRECT_URIS"),
     ("consumer_key", "CONSUMER_KEY"),
 ];
@@ -55,9 +58,15 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
             )
             .await
             .map_err(output::explain)?;
-            if !args.grant_types.is_empty() {
-                tx.set_app_grant_types(created.app.id, &args.grant_types)
-                    .await?;
+            let grants = match args.grant_types.is_empty() {
+                true => None,
+                false => Some(
+                    admin::grant_types(args.grant_types.iter().map(|g| g.as_str()))
+                        .map_err(output::explain)?,
+                ),
+            };
+            if let Some(grants) = &grants {
+                tx.set_app_grant_types(created.app.id, grants).await?;
             }
             database::audit(&mut tx, "app_created", Some(owner.id), Some(created.app.id)).await?;
             tx.commit().await?;
@@ -69,8 +78,8 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
                 "client_id": created.app.id.to_string(),
                 "client_secret": created.client_secret,
             });
-            if !args.grant_types.is_empty() {
-                let grants: Vec<&str> = args.grant_types.iter().map(|g| g.as_str()).collect();
+            if let Some(grants) = &grants {
+                let grants: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
                 out["grant_types"] = json!(grants);
             }
             if let (Some(key), Some(secret)) = (&created.app.oauth1_key, &created.consumer_secret) {
@@ -154,8 +163,11 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
     Ok(())
 }
 
-/// An app as the CLI prints it: never a secret.
+/// An app as the CLI prints it: never a secret. `registration` says who registered it: `manual`
+/// (its owner), `dynamic` (the client itself, RFC 7591) or `metadata_document` (nobody: a Client
+/// ID Metadata Document); `grant_types` are those it may use at `/oauth2-1/token`.
 pub fn app_json(a: &App) -> Value {
+    let grants: Vec<&str> = a.grant_type_list().iter().map(|g| g.as_str()).collect();
     json!({
         "client_id": a.id.to_string(),
         "name": a.name,
@@ -169,12 +181,28 @@ pub fn app_json(a: &App) -> Value {
         "allow_implicit": a.allow_implicit,
         "consumer_key": a.oauth1_key,
         "oauth1_callback": a.oauth1_callback,
+        "registration": a.registration.as_str(),
+        "grant_types": grants,
     })
 }
 
 /// `app list [--table]`.
+///
+/// A metadata-document client also shows its `client_id` URL (`metadata_url`), the name clients
+/// know it by.
 pub async fn list(store: &Store, args: &ListArgs) -> Result<()> {
-    let apps: Vec<Value> = store.list_apps(None).await?.iter().map(app_json).collect();
+    let mut apps = Vec::new();
+    for app in store.list_apps(None).await? {
+        let mut json = app_json(&app);
+        if app.registration == RegistrationKind::MetadataDocument {
+            let url = store
+                .client_registration(app.id)
+                .await?
+                .and_then(|r| r.metadata_url);
+            json["metadata_url"] = json!(url);
+        }
+        apps.push(json);
+    }
     output::list(&apps, COLUMNS, args.table);
     Ok(())
 }

@@ -32,7 +32,7 @@ pub async fn run(settings: &Settings, store: &Store, cmd: KeysCommand) -> anyhow
             let key = settings.secret_key(&OsRandom)?;
             crate::keycheck::verify(store, &key.0, now).await?;
             let random: Arc<dyn Random> = Arc::new(OsRandom);
-            let rotated = keys::rotate(store, &key.0, &random, now).await?;
+            let rotated = keys::rotate(store, &key.0, &random, "cli", now).await?;
             match &rotated.retired {
                 Some(old) => eprintln!(
                     "made signing key {}; {old} stays in the JWKS for {overlap} s",

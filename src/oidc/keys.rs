@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::domain::crypto::{self, SIGNING_KEY_CONTEXT};
 use crate::domain::random::Random;
 use crate::domain::signing_key::{self, ALG, KeyError, KeyMaterial};
-use crate::store::{NewSigningKey, Reported, SigningKey, Store, StoreError};
+use crate::store::{AuditEvent, NewSigningKey, Reported, SigningKey, Store, StoreError};
 
 /// Why a signing key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
@@ -108,11 +108,13 @@ pub(crate) struct Rotated {
 }
 
 /// Makes a new current key; the previous one stays published for the overlap (`latchkey keys
-/// rotate`).
+/// rotate`). The rotation is audited (`signing_key_rotated`, with both kids: they are public, in
+/// the JWKS) on the rotation's transaction; `by` says who rotated (the CLI writes `cli`).
 pub(crate) async fn rotate(
     store: &Store,
     key: &[u8; 32],
     random: &Arc<dyn Random>,
+    by: &str,
     now: i64,
 ) -> Result<Rotated, KeysError> {
     let made = generate(Arc::clone(random)).await?;
@@ -125,6 +127,16 @@ pub(crate) async fn rotate(
             StoreError::Conflict(_) => KeysError::RotatedConcurrently,
             other => KeysError::Store(other),
         })?;
+    let detail = match &retired {
+        Some(old) => format!("{by}: kid {} replaces {old}", made.kid),
+        None => format!("{by}: kid {} (the first key)", made.kid),
+    };
+    let event = AuditEvent {
+        kind: "signing_key_rotated",
+        detail: &detail,
+        ..Default::default()
+    };
+    tx.audit(&event, now).await?;
     tx.commit().await?;
     Ok(Rotated {
         kid: made.kid,

@@ -3,6 +3,7 @@
 //! registered for browser calls to the REST API.
 
 use super::{Result, Role, Store, with_pool};
+use crate::domain::client_metadata::RegistrationKind;
 
 /// One approval a user gave an app, with what the connected-applications page shows about it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -13,6 +14,10 @@ pub struct Connection {
     pub app_description: String,
     pub app_website: String,
     pub app_icon_url: String,
+    /// Who registered the app: anything but `manual` is unverified (oauth21.md §5).
+    pub app_registration: RegistrationKind,
+    /// The `client_id` URL of a metadata-document client.
+    pub app_metadata_url: Option<String>,
     /// `None` for `global` and `auth` grants.
     pub site_id: Option<i64>,
     pub site_name: Option<String>,
@@ -37,9 +42,11 @@ impl Store {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT g.id AS grant_id, g.app_id, a.name AS app_name, \
-                 a.description AS app_description, a.website AS app_website, a.icon_url AS app_icon_url, g.site_id, \
+                 a.description AS app_description, a.website AS app_website, a.icon_url AS app_icon_url, \
+                 a.registration AS app_registration, r.metadata_url AS app_metadata_url, g.site_id, \
                  s.name AS site_name, s.url AS site_url, g.scope, g.created_at, g.last_used_at \
                  FROM grants g JOIN apps a ON a.id = g.app_id LEFT JOIN sites s ON s.id = g.site_id \
+                 LEFT JOIN client_registrations r ON r.app_id = a.id \
                  WHERE g.user_id = $1 ORDER BY a.name, g.app_id, g.created_at, g.id",
             )
             .bind(user_id)

@@ -15,109 +15,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 
+use super::app_fields::{AppFields, Parsed};
 use super::error::PageError;
 use super::flash::{self, Flash};
 use super::icons::{self, IconChange};
 use super::page::{self, FieldError, Form, Nav, Viewer};
 use super::session;
-use crate::admin::{self, AppInput};
-use crate::domain::app::AppType;
+use crate::admin;
+use crate::domain::client_metadata::GrantType;
 use crate::state::AppState;
 use crate::store::{App, AuditEvent, Tx};
-
-/// What the app form shows: the user's input, kept as typed.
-#[derive(Debug, Clone)]
-pub(crate) struct AppFields {
-    pub name: String,
-    pub description: String,
-    pub website: String,
-    pub icon_url: String,
-    pub app_type: String,
-    pub redirect_uris: String,
-    pub js_origins: String,
-    pub allow_implicit: bool,
-    pub oauth1_callback: String,
-}
-
-impl Default for AppFields {
-    fn default() -> Self {
-        AppFields {
-            name: String::new(),
-            description: String::new(),
-            website: String::new(),
-            icon_url: String::new(),
-            app_type: "web".into(),
-            redirect_uris: String::new(),
-            js_origins: String::new(),
-            allow_implicit: true,
-            oauth1_callback: String::new(),
-        }
-    }
-}
-
-impl AppFields {
-    fn from_form(form: &Form) -> Self {
-        AppFields {
-            name: form.get("name").to_owned(),
-            description: form.get("description").to_owned(),
-            website: form.get("website").trim().to_owned(),
-            icon_url: form.get("icon_url").trim().to_owned(),
-            app_type: form.get("app_type").to_owned(),
-            redirect_uris: form.get("redirect_uris").to_owned(),
-            js_origins: form.get("js_origins").to_owned(),
-            allow_implicit: form.checked("allow_implicit"),
-            oauth1_callback: form.get("oauth1_callback").trim().to_owned(),
-        }
-    }
-
-    fn from_app(app: &App) -> Self {
-        AppFields {
-            name: app.name.clone(),
-            description: app.description.clone(),
-            website: app.website.clone(),
-            icon_url: app.icon_url.clone(),
-            app_type: app.app_type.to_string(),
-            redirect_uris: app.redirect_uris.clone(),
-            js_origins: app.js_origins.clone(),
-            allow_implicit: app.allow_implicit,
-            oauth1_callback: app.oauth1_callback.clone().unwrap_or_default(),
-        }
-    }
-
-    /// The parts of the input that need parsing before `admin` sees them.
-    fn parse(&self) -> Result<Parsed, FieldError> {
-        let app_type = self
-            .app_type
-            .parse::<AppType>()
-            .map_err(|_| FieldError::new("type", "Choose Web or Native."))?;
-        Ok(Parsed {
-            app_type,
-            redirect_uris: page::lines(&self.redirect_uris),
-            js_origins: page::lines(&self.js_origins),
-        })
-    }
-
-    fn input<'a>(&'a self, parsed: &'a Parsed) -> AppInput<'a> {
-        AppInput {
-            name: &self.name,
-            description: &self.description,
-            website: &self.website,
-            icon_url: &self.icon_url,
-            app_type: parsed.app_type,
-            redirect_uris: &parsed.redirect_uris,
-            js_origins: &parsed.js_origins,
-            allow_implicit: self.allow_implicit,
-            oauth1_callback: (!self.oauth1_callback.is_empty())
-                .then_some(self.oauth1_callback.as_str()),
-        }
-    }
-}
-
-struct Parsed {
-    app_type: AppType,
-    redirect_uris: Vec<String>,
-    js_origins: Vec<String>,
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "apps.html")]
@@ -146,6 +53,12 @@ struct AppPage {
     js_origins: Vec<String>,
     created: String,
     endpoints: Vec<(&'static str, String)>,
+    oauth21_endpoints: Vec<(&'static str, String)>,
+    /// The grants of `/oauth2-1/token` the app may use.
+    grant_types: Vec<&'static str>,
+    /// Whether every code grant at `/oauth2-1/token` yields a refresh token (the `refresh_token`
+    /// grant); without it, only a request with `offline_access` gets one (oauth21.md §2).
+    refresh_tokens: bool,
     oauth1_endpoints: Vec<(&'static str, String)>,
     example: String,
     /// What the POST before this GET issued or said: shown this once.
@@ -246,7 +159,7 @@ pub(crate) async fn create(
 ) -> Result<Response, PageError> {
     let form = Form::parse_with_text(&body, APP_TEXT_FIELDS)?;
     session::verify_csrf(&state, &viewer.0, "apps:new", form.csrf())?;
-    let fields = AppFields::from_form(&form);
+    let fields = AppFields::from_form(&form, None);
     let base = state.settings.base_url();
     let mut tx = state.store.begin();
     let result = match checked(&state, &fields, None).await {
@@ -260,13 +173,17 @@ pub(crate) async fn create(
             state.now(),
         )
         .await
-        .map(|created| (created, icon))
+        .map(|created| (created, icon, parsed.grant_types.clone()))
         .map_err(FieldError::from_admin),
         Err(e) => Err(e),
     };
     match result {
-        Ok((created, icon)) => {
+        Ok((created, icon, grants)) => {
             let id = created.app.id;
+            // The column's default is the code grant alone (migration 0012).
+            if grants != [GrantType::AuthorizationCode] {
+                tx.set_app_grant_types(id, &grants).await?;
+            }
             icons::apply(&mut tx, id, icon, state.now()).await?;
             audit(&mut tx, &viewer, id, "app_created", state.now()).await?;
             tx.commit().await?;
@@ -320,6 +237,14 @@ fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Flash) -> AppPa
         ("Token info URL", format!("{base}/oauth2/token-info")),
         ("Current user (REST)", format!("{base}/rest/v1.1/me")),
     ];
+    let oauth21_endpoints = vec![
+        ("Authorize URL", format!("{base}/oauth2-1/authorize")),
+        ("Token URL", format!("{base}/oauth2-1/token")),
+        (
+            "Discovery",
+            format!("{base}/.well-known/openid-configuration"),
+        ),
+    ];
     let oauth1_endpoints = if app.oauth1_key.is_some() {
         vec![
             ("Request token URL", format!("{base}/oauth1/request")),
@@ -345,6 +270,9 @@ fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Flash) -> AppPa
         created: page::date(app.created_at),
         redirect_uris,
         endpoints,
+        oauth21_endpoints,
+        grant_types: app.grant_type_list().iter().map(|g| g.as_str()).collect(),
+        refresh_tokens: app.allows_grant(GrantType::RefreshToken),
         oauth1_endpoints,
         example,
         issued,
@@ -387,7 +315,7 @@ pub(crate) async fn update(
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let (app, form) = owned_and_posted(&state, &viewer, &id, &body, APP_TEXT_FIELDS).await?;
-    let fields = AppFields::from_form(&form);
+    let fields = AppFields::from_form(&form, Some(&app));
     let base = state.settings.base_url();
     let mut tx = state.store.begin();
     let result = match checked(&state, &fields, Some(&app.icon_url)).await {
@@ -400,12 +328,17 @@ pub(crate) async fn update(
             &base,
         )
         .await
-        .map(|updated| (updated, icon))
+        .map(|updated| (updated, icon, parsed.grant_types.clone()))
         .map_err(FieldError::from_admin),
         Err(e) => Err(e),
     };
     match result {
-        Ok((updated, icon)) => {
+        Ok((updated, icon, grants)) => {
+            // The grants of `/oauth2-1/token` are their own column (migration 0012); writing them
+            // announces the app as stale to every instance, so only a change is written.
+            if grants != app.grant_type_list() {
+                tx.set_app_grant_types(app.id, &grants).await?;
+            }
             icons::apply(&mut tx, app.id, icon, state.now()).await?;
             audit(&mut tx, &viewer, app.id, "app_updated", state.now()).await?;
             tx.commit().await?;

@@ -2,6 +2,12 @@
 //! wpcom-oauth2.md §6.2): every app the user approved, for which site or scope, when, and what it
 //! may do in plain words. Disconnect revokes every grant, code and token of the user for that app
 //! at once (`Store::revoke_app_for_user`).
+//!
+//! An app that registered itself (RFC 7591) or is known by its Client ID Metadata Document, and
+//! that the user approved through `/oauth2-1/`, is listed like any other, marked as unverified as
+//! the consent page marks it (its name and website are its own claims), with the URL it is known by
+//! for a metadata-document client. Disconnecting it deletes its grants; its 2.1 access and refresh
+//! tokens go with them (foreign keys cascade), announced to every instance as for any app.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -11,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::error::PageError;
 use super::page::{self, Form, Nav, Viewer};
 use super::session;
+use crate::domain::client_metadata::RegistrationKind;
 use crate::domain::scope::{self, Scope};
 use crate::state::AppState;
 use crate::store::{AuditEvent, Connection};
@@ -31,7 +38,22 @@ pub(crate) struct AppConnection {
     pub name: String,
     pub description: String,
     pub website: String,
+    /// Registered by its owner (not by itself, nor known by a metadata document).
+    pub verified: bool,
+    /// How it registered, in words, when unverified.
+    pub registration: &'static str,
+    /// The `client_id` URL of a metadata-document client.
+    pub metadata_url: Option<String>,
     pub grants: Vec<GrantView>,
+}
+
+/// How an unverified app came to Latchkey, as the page says it.
+pub(crate) fn registration_words(kind: RegistrationKind) -> &'static str {
+    match kind {
+        RegistrationKind::Manual => "registered by its developer",
+        RegistrationKind::Dynamic => "registered itself (dynamic client registration)",
+        RegistrationKind::MetadataDocument => "known by its client metadata document",
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -74,6 +96,9 @@ pub(crate) fn group(connections: &[Connection]) -> Vec<AppConnection> {
                 name: c.app_name.clone(),
                 description: c.app_description.clone(),
                 website: c.app_website.clone(),
+                verified: c.app_registration.is_verified(),
+                registration: registration_words(c.app_registration),
+                metadata_url: c.app_metadata_url.clone(),
                 grants: vec![view(c)],
             }),
         }

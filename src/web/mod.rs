@@ -3,6 +3,7 @@
 //! (applications manager, connected applications, sites, sign-up, playground, sharing `page`'s
 //! frame), and the shared error page. Sessions and CSRF tokens live in `session`.
 
+mod app_fields;
 pub(crate) mod app_passwords;
 pub(crate) mod app_secrets;
 pub(crate) mod apps;

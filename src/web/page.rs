@@ -195,6 +195,17 @@ impl Form {
     pub(crate) fn value(&self, name: &str) -> Option<&str> {
         self.0.get(name).ok().flatten()
     }
+
+    /// Every value of a field meant to repeat (a group of checkboxes sharing one name), in the
+    /// order sent; empty values are skipped.
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .pairs()
+            .iter()
+            .filter(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
 }
 
 /// A form posted by a signed-in user to a page that takes the session itself (the security pages),

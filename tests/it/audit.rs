@@ -125,6 +125,42 @@ async fn cli_changes_to_apps_and_grants_are_audited(app: TestApp) {
 }
 both!(cli_changes_to_apps_and_grants_are_audited);
 
+async fn keys_rotate_is_audited_with_the_new_and_the_retired_kid(app: TestApp) {
+    let first: serde_json::Value =
+        serde_json::from_slice(&latchkey(&app, &["keys", "rotate"], &[]).stdout).unwrap();
+    let second: serde_json::Value =
+        serde_json::from_slice(&latchkey(&app, &["keys", "rotate"], &[]).stdout).unwrap();
+    let (first_kid, second_kid) = (
+        first["kid"].as_str().unwrap(),
+        second["kid"].as_str().unwrap(),
+    );
+    assert_eq!(second["retired_kid"], first_kid);
+
+    let trail = events(&latchkey(&app, &["audit", "--json"], &[]));
+    let rotations: Vec<&serde_json::Value> = trail
+        .iter()
+        .filter(|e| e["kind"] == "signing_key_rotated")
+        .collect();
+    assert_eq!(rotations.len(), 2, "{trail:?}");
+    // Newest first: the second rotation names the key it retired.
+    assert_eq!(
+        rotations[0]["detail"],
+        format!("cli: kid {second_kid} replaces {first_kid}")
+    );
+    assert_eq!(
+        rotations[1]["detail"],
+        format!("cli: kid {first_kid} (the first key)")
+    );
+    assert!(
+        rotations
+            .iter()
+            .all(|e| e["user_id"].is_null() && e["app_id"].is_null())
+    );
+    // No private key material in the trail.
+    assert!(!trail.iter().any(|e| e.to_string().contains("PRIVATE")));
+}
+both!(keys_rotate_is_audited_with_the_new_and_the_retired_kid);
+
 async fn gc_purges_audit_events_past_their_retention(app: TestApp) {
     let w = world(&app).await;
     let now = latchkey::domain::clock::Clock::now(&latchkey::domain::clock::SystemClock);

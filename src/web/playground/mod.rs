@@ -7,7 +7,9 @@
 //! - `oauth2_code`: `GET /playground/callback`, the code flow's way back, and its token exchange;
 //! - `oauth2_implicit`: the implicit flow's way back, whose token is in the URL fragment;
 //! - `password`: the password grant; `token_check`: token-info and `/me` for a pasted token;
-//! - `oauth1`: the OAuth 1.0a flow, start and callback.
+//! - `oauth1`: the OAuth 1.0a flow, start and callback;
+//! - `oauth21`: the OAuth 2.1 / OpenID Connect code flow (PKCE, `openid`, the ID token verified
+//!   against the JWKS by `id_token`) and its refresh, which shows the rotation.
 //!
 //! Below them, and used by them: `page` (the pages they share), `oauth2` (the OAuth2 calls several
 //! flows make), `clients` (which clients the viewer may act as), `flow` (the cookie that carries a
@@ -22,8 +24,10 @@
 mod call;
 mod clients;
 mod flow;
+mod id_token;
 mod oauth1;
 mod oauth2;
+mod oauth21;
 mod oauth2_code;
 mod oauth2_implicit;
 mod oauth2_start;
@@ -46,5 +50,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/playground/password", post(password::password))
         .route("/playground/token", post(token_check::inspect_token))
         .route("/playground/oauth1/start", post(oauth1::start))
+        .route("/playground/oauth21/start", post(oauth21::start))
+        .route("/playground/oauth21/refresh", post(oauth21::refresh))
         .route("/playground/oauth1/callback", get(oauth1::callback))
 }

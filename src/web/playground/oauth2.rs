@@ -30,10 +30,12 @@ async fn client_secret(
     }
 }
 
-/// Calls the token endpoint; for the demo app, a stale secret (reset elsewhere) is replaced once.
+/// Calls a token endpoint (`/oauth2/token` or `/oauth2-1/token`); for the demo app, a stale secret
+/// (reset elsewhere) is replaced once.
 pub(super) async fn token_request(
     state: &AppState,
     peer: Peer,
+    endpoint: &str,
     app: &App,
     flow_secret: Option<&str>,
     title: &str,
@@ -53,7 +55,7 @@ pub(super) async fn token_request(
             Call {
                 title: title.to_owned(),
                 method: Method::POST,
-                path: "/oauth2/token".into(),
+                path: endpoint.to_owned(),
                 authorization: None,
                 form: Some(form),
             },

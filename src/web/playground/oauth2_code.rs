@@ -1,7 +1,8 @@
 //! `GET /playground/callback`: where `/oauth2/authorize` sends the browser back. With a `code`
 //! (RFC 6749 §4.1.2) it is exchanged at the token endpoint (§4.1.3, with the PKCE verifier if the
 //! flow has one) and the token is tried; with an `error`, the refusal is shown. With neither, this
-//! is the implicit flow coming back, whose answer is in the fragment (`oauth2_implicit`).
+//! is the implicit flow coming back, whose answer is in the fragment (`oauth2_implicit`). When the
+//! flow cookie holds an OAuth 2.1 flow, `oauth21` handles the way back.
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,7 @@ use super::flow::{self, Jar};
 use super::oauth2::{token_request, with_checks};
 use super::oauth2_implicit;
 use super::oauth2_start::Flow;
+use super::oauth21;
 use super::page::{Outcome, no_flow, result};
 use crate::http::params::Params;
 use crate::http::peer::Peer;
@@ -31,6 +33,9 @@ pub(super) async fn callback(
     if get("code").is_none() && get("error").is_none() {
         // The implicit flow's answer is in the fragment, which never reaches the server.
         return Ok(oauth2_implicit::explain(&state, &viewer));
+    }
+    if let Some(flow) = oauth21::current(&state, &viewer, &jar) {
+        return oauth21::callback(&state, &viewer, peer, jar, flow, &params, &raw).await;
     }
     let flow: Flow = flow::current(&state, &viewer, &jar).ok_or_else(no_flow)?;
     if get("state") != Some(flow.state.as_str()) {
@@ -77,6 +82,7 @@ pub(super) async fn callback(
     let exchange = token_request(
         &state,
         peer,
+        "/oauth2/token",
         &app,
         flow.secret.as_deref(),
         "Exchange the code for a token",

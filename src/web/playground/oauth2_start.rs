@@ -31,7 +31,7 @@ impl flow::Flow for Flow {
     const KIND: &'static str = "oauth2";
 }
 
-fn challenge(verifier: &str) -> String {
+pub(super) fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 

@@ -47,6 +47,7 @@ pub(super) async fn password(
     let exchange = token_request(
         &state,
         peer,
+        "/oauth2/token",
         &app,
         flow_secret,
         "Ask for a token with a username and password",
