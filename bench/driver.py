@@ -4,7 +4,8 @@
 Builds release; for SQLite and (with --postgres URL) PostgreSQL: seeds a fresh database through the
 storage layer (examples/bench_seed.rs), starts `latchkey serve`, drives every scenario with wrk over
 loopback, and measures the references in the same run: the fixed-response ceiling
-(examples/ceiling.rs) and, on PostgreSQL, the pgbench storage ceiling (bench/pgbench.sql). Prints a
+(examples/ceiling.rs) and, on PostgreSQL, the pgbench storage ceilings of a code exchange
+(bench/pgbench.sql) and of a refresh-token rotation (bench/pgbench_refresh.sql). Prints a
 table and writes JSON. --quick proves the benchmark works (short runs, small seeds) and fails only
 on errors, never on speed.
 """
@@ -27,6 +28,7 @@ TARGET = os.path.join(ROOT, "target", "release")
 WORK = os.path.join(ROOT, "target", "bench")
 LUA = os.path.join(ROOT, "bench", "wrk.lua")
 PGBENCH_SQL = os.path.join(ROOT, "bench", "pgbench.sql")
+PGBENCH_REFRESH_SQL = os.path.join(ROOT, "bench", "pgbench_refresh.sql")
 SECRET_KEY = "42" * 32
 THREADS = 2
 CONNECTIONS = 64
@@ -43,6 +45,7 @@ TARGETS = {
     "code-exchange": ("pgbench", 0.5),
     "oauth1-call": ("ceiling", 0.3),
     "introspection": ("ceiling", 0.5),
+    "refresh": ("pgbench", 0.5),
 }
 
 
@@ -167,15 +170,16 @@ def wrk(base, mode, seconds, env, expect_4xx=False):
     }
 
 
-def seed(db_url, out, tokens, codes):
+def seed(db_url, out, tokens, codes, refresh):
     env = dict(os.environ)
     env.update({"LATCHKEY_DATABASE_URL": db_url, "LATCHKEY_SECRET_KEY": SECRET_KEY,
                 "LATCHKEY_PUBLIC_URL": f"http://127.0.0.1:{PORT}"})
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.monotonic()
     run([os.path.join(TARGET, "examples", "bench_seed"), "--tokens", str(tokens), "--codes",
-         str(codes), "--out", out], env=env)
-    log(f"  seeded {tokens} tokens and {codes} codes in {time.monotonic() - t0:.1f} s")
+         str(codes), "--refresh", str(refresh), "--out", out], env=env)
+    log(f"  seeded {tokens} tokens, {codes} codes and {refresh} refresh tokens in "
+        f"{time.monotonic() - t0:.1f} s")
     with open(os.path.join(out, "meta.json")) as f:
         return json.load(f)
 
@@ -217,6 +221,7 @@ def ceiling(seconds, tokens_file):
 
 
 def pgbench(db_url, meta, seconds, codes):
+    """The storage ceiling of a code exchange (bench/pgbench.sql) on `codes` seeded codes."""
     now = int(time.time())
     setup = f"""
         CREATE SEQUENCE IF NOT EXISTS pgbench_code_seq;
@@ -231,11 +236,36 @@ def pgbench(db_url, meta, seconds, codes):
         VACUUM ANALYZE auth_codes;
         VACUUM ANALYZE access_tokens;
     """
+    return run_pgbench(db_url, setup, PGBENCH_SQL, seconds, [f"now={now}"])
+
+
+def pgbench_refresh(db_url, meta, seconds, tokens):
+    """The storage ceiling of a refresh (bench/pgbench_refresh.sql) on `tokens` seeded refresh
+    tokens, each under a grant of its own (as examples/bench_seed.rs seeds them)."""
+    now = int(time.time())
+    app, user = int(meta["client_id"]), int(meta["user_id"])
+    setup = f"""
+        CREATE SEQUENCE IF NOT EXISTS pgbench_refresh_seq;
+        WITH g AS (INSERT INTO grants (user_id, app_id, scope, created_at)
+                   SELECT {user}, {app}, 'global', {now} FROM generate_series(1, {tokens})
+                   RETURNING id)
+        INSERT INTO refresh_tokens (digest, grant_id, app_id, user_id, scope, created_at, expires_at)
+        SELECT sha256(convert_to('pgbench-refresh-' || row_number() OVER (ORDER BY id), 'UTF8')),
+               id, {app}, {user}, 'global', {now}, {now + 24 * 3600}
+        FROM g;
+        VACUUM ANALYZE refresh_tokens;
+        VACUUM ANALYZE grants;
+        VACUUM ANALYZE access_tokens;
+    """
+    return run_pgbench(db_url, setup, PGBENCH_REFRESH_SQL, seconds, [f"now={now}", f"app_id={app}"])
+
+
+def run_pgbench(db_url, setup, script, seconds, defines):
     run(["psql", "-q", db_url], input=setup, text=True, stdout=subprocess.DEVNULL)
-    out = subprocess.run(
-        ["pgbench", "-n", "-c", str(CONNECTIONS), "-j", str(THREADS), "-T", str(seconds), "-r",
-         "-D", f"now={now}", "-f", PGBENCH_SQL, db_url],
-        capture_output=True, text=True)
+    cmd = ["pgbench", "-n", "-c", str(CONNECTIONS), "-j", str(THREADS), "-T", str(seconds), "-r"]
+    for d in defines:
+        cmd += ["-D", d]
+    out = subprocess.run(cmd + ["-f", script, db_url], capture_output=True, text=True)
     if out.returncode != 0:
         log(out.stdout + out.stderr)
         raise SystemExit("pgbench failed")
@@ -269,18 +299,24 @@ def login_form(base):
 
 def bench_backend(backend, admin_url, args, results, notes):
     quick = args.quick
+    only = set(args.only.split(",")) if args.only else None
+
+    def want(scenario):
+        return only is None or scenario in only
     secs = 3 if quick else 10
     sizes = [1_000, 20_000] if quick else [1_000, 1_000_000]
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
     codes = 30_000 if quick else 200_000
+    # Refresh tokens: more than a run spends (each is rotated once).
+    refresh = 30_000 if quick else 200_000
     for size in sizes:
         small = size == sizes[0]
         name = f"latchkey_bench_{backend}_{size}"
         log(f"== {backend}, {size} tokens")
         db_url = fresh_db(backend, admin_url, name)
         data = os.path.join(WORK, name)
-        meta = seed(db_url, data, size, codes if small else 0)
+        meta = seed(db_url, data, size, codes if small else 0, refresh if small else 0)
         tokens_file = os.path.join(data, "tokens.txt")
         ref = ceiling(secs, tokens_file)
         log(f"  ceiling: {ref['rps']:.0f} req/s")
@@ -308,6 +344,8 @@ def bench_backend(backend, admin_url, args, results, notes):
             ]
         try:
             for scenario, mode, e, expect_4xx in plan:
+                if not want(scenario):
+                    continue
                 # Warm-up: connections, and the validation cache (each sampled token once; the
                 # steady state of a server whose clients keep using their tokens).
                 lines = sum(1 for _ in open(e["BENCH_FILE"])) if mode != "login" else 0
@@ -316,10 +354,11 @@ def bench_backend(backend, admin_url, args, results, notes):
                 r = wrk(base, mode, secs, e, expect_4xx)
                 results.append(row(scenario, backend, size, r, ref, server, None))
                 log(f"  {scenario}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors")
-            if small:
+            if small and want("oauth1-call"):
                 r = oauth1_call(base, data, secs)
                 results.append(row("oauth1-call", backend, size, r, ref, server, None))
                 log(f"  oauth1-call: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors")
+            if small and want("code-exchange"):
                 cenv = dict(env, BENCH_FILE=os.path.join(data, "codes.txt"),
                             BENCH_CLIENT_SECRET=meta["client_secret"],
                             BENCH_REDIRECT=meta["redirect_uri"])
@@ -340,6 +379,17 @@ def bench_backend(backend, admin_url, args, results, notes):
                     log(f"  pgbench: {pg_ref['rps']:.0f} tps")
                 results.append(row("code-exchange", backend, size, r, pg_ref, server, None))
                 log(f"  code-exchange: {r['rps']:.0f} req/s, {r['errors']} errors")
+            if small and want("refresh"):
+                r = refresh_scenario(backend, db_url, base, data, meta, env, secs, notes)
+                pg_ref = None
+                if backend == "postgres":
+                    pg_ref = pgbench_refresh(db_url, meta, secs,
+                                             max(20_000, int(r["rps"] * secs * 4)))
+                    results.append(row("pgbench-refresh", backend, size, pg_ref, None, None, None))
+                    log(f"  pgbench-refresh: {pg_ref['rps']:.0f} tps")
+                results.append(row("refresh", backend, size, r, pg_ref, server, None))
+                log(f"  refresh: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors")
+            if small and want("login"):
                 cookie, csrf = login_form(base)
                 lenv = {"BENCH_COOKIE": cookie, "BENCH_CSRF": csrf, "BENCH_USERNAME": meta["username"],
                         "BENCH_PASSWORD": meta["password"]}
@@ -367,10 +417,39 @@ def bench_backend(backend, admin_url, args, results, notes):
             log(f"  ready on the existing database after {ms:.0f} ms")
 
 
+def refresh_scenario(backend, db_url, base, data, meta, env, secs, notes):
+    """`refresh`: `POST /oauth2-1/token` `grant_type=refresh_token`, each seeded refresh token
+    once (rotation spends it). Every success rotates exactly one token and stores exactly one
+    successor; anything else counts as errors."""
+    renv = dict(env, BENCH_FILE=os.path.join(data, "refresh.txt"),
+                BENCH_CLIENT_SECRET=meta["client_secret"])
+    before = refresh_counts(backend, db_url)
+    r = wrk(base, "refresh", secs, renv)
+    time.sleep(0.2)
+    after = refresh_counts(backend, db_url)
+    issued, rotated = after[0] - before[0], after[1] - before[1]
+    r["tokens_issued"] = issued
+    if issued != rotated:
+        r["errors"] += abs(issued - rotated)
+        notes.append(f"refresh ({backend}): {issued} successors for {rotated} rotations")
+    return r
+
+
+def refresh_counts(backend, db_url):
+    """(refresh tokens, rotated refresh tokens) in the database."""
+    return query_counts(backend, db_url,
+                        "SELECT (SELECT COUNT(*) FROM refresh_tokens), "
+                        "(SELECT COUNT(*) FROM refresh_tokens WHERE rotated_at IS NOT NULL)")
+
+
 def counts(backend, db_url):
     """(tokens, used codes) in the database."""
     sql = ("SELECT (SELECT COUNT(*) FROM access_tokens), "
            "(SELECT COUNT(*) FROM auth_codes WHERE used_at IS NOT NULL)")
+    return query_counts(backend, db_url, sql)
+
+
+def query_counts(backend, db_url, sql):
     if backend == "sqlite":
         import sqlite3
         with sqlite3.connect(db_url[len("sqlite://"):]) as c:
@@ -462,6 +541,8 @@ def main():
     p.add_argument("--out", metavar="FILE", help="JSON results (default target/bench/results-<time>.json)")
     p.add_argument("--sizes", metavar="N,M", help="token counts to seed (default 1000,1000000)")
     p.add_argument("--no-build", action="store_true", help="use the existing release build")
+    p.add_argument("--only", metavar="A,B", help="run only these scenarios (the ceiling always runs), "
+                   "e.g. introspection,refresh; for comparing a change, not for the targets")
     args = p.parse_args()
     os.makedirs(WORK, exist_ok=True)
     if not args.no_build:

@@ -1,7 +1,9 @@
 -- Load script for wrk (bench/run). The scenario comes from the environment:
---   BENCH_MODE   token-info | me | introspection | code-exchange | oauth1-call | login
---   BENCH_FILE   one token (or code, or pre-signed OAuth1 Authorization header) per line
---   BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT   (token-info, introspection, code-exchange)
+--   BENCH_MODE   token-info | me | introspection | code-exchange | refresh | oauth1-call | login
+--   BENCH_FILE   one token (or code, refresh token, or pre-signed OAuth1 Authorization header)
+--                per line
+--   BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT   (token-info, introspection,
+--                code-exchange, refresh)
 --   BENCH_COOKIE, BENCH_CSRF, BENCH_USERNAME, BENCH_PASSWORD (login)
 -- Requests are built in init() where they can be reused, so wrk spends its time sending them.
 -- done() prints one JSON line that bench/driver.py reads.
@@ -52,7 +54,7 @@ function init(args)
       reqs[#reqs + 1] = wrk.format("POST", "/oauth2-1/token-info",
         { ["Content-Type"] = "application/x-www-form-urlencoded" }, auth .. "&token=" .. t)
     end
-  elseif mode == "code-exchange" then
+  elseif mode == "code-exchange" or mode == "refresh" then
     items = lines(os.getenv("BENCH_FILE"))
     step = tonumber(os.getenv("BENCH_THREADS") or "2")
     next_item = id
@@ -87,6 +89,14 @@ function request()
     local body = "grant_type=authorization_code&client_id=" .. client_id .. "&client_secret=" .. secret ..
       "&redirect_uri=" .. redirect .. "&code=" .. code
     return wrk.format("POST", "/oauth2/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+  end
+  if mode == "refresh" then
+    -- Each refresh token once (rotation spends it): thread k takes tokens k, k+T, k+2T, ...
+    local token = items[next_item] or "exhausted"
+    next_item = next_item + step
+    local body = "grant_type=refresh_token&client_id=" .. client_id .. "&client_secret=" .. secret ..
+      "&refresh_token=" .. token
+    return wrk.format("POST", "/oauth2-1/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
   end
   if mode == "oauth1-call" then
     local header = items[next_item] or "OAuth exhausted"

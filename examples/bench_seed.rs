@@ -3,7 +3,8 @@
 //! transactions with a progress bar. Writes into `--out`: `meta.json` (client credentials, the
 //! login), `tokens.txt` (at most `--sample` live tokens spread evenly over the seeded set),
 //! `malformed.txt` (tokens of the right shape with a broken checksum), `unknown.txt` (well-formed
-//! tokens that were never issued) and `codes.txt`.
+//! tokens that were never issued), `codes.txt` and `refresh.txt` (`--refresh` live refresh tokens
+//! of the 2.1 server, each under a grant of its own).
 //!
 //! The database comes from the usual configuration (`LATCHKEY_DATABASE_URL`, …) and should be
 //! fresh: `bench/run` creates one per run.
@@ -33,6 +34,9 @@ struct Args {
     tokens: usize,
     #[arg(long, default_value_t = 0)]
     codes: usize,
+    /// Refresh tokens of the 2.1 server (`refresh` scenario), each used once.
+    #[arg(long, default_value_t = 0)]
+    refresh: usize,
     /// How many of the seeded tokens the load generator draws from.
     #[arg(long, default_value_t = 100_000)]
     sample: usize,
@@ -178,6 +182,35 @@ async fn main() -> anyhow::Result<()> {
     codes.flush()?;
     progress.finish();
 
+    let mut refresh = std::io::BufWriter::new(std::fs::File::create(args.out.join("refresh.txt"))?);
+    let mut progress = Progress::new("refresh", args.refresh);
+    let mut done = 0;
+    while done < args.refresh {
+        let n = BATCH.min(args.refresh - done);
+        let mut digests = Vec::with_capacity(n);
+        for _ in 0..n {
+            let token = secret::mint(Kind::RefreshToken, &OsRandom);
+            writeln!(refresh, "{token}")?;
+            digests.push(secret::digest(&token));
+        }
+        let template = NewCode {
+            digest: &[],
+            app_id: app.id,
+            user_id: user.id,
+            site_id: None,
+            scope: "global",
+            redirect_uri: REDIRECT,
+            code_challenge: None,
+            // Idle expiry far enough for any run.
+            expires_at: now + 24 * 3600,
+        };
+        store.seed_refresh_tokens(&template, &digests, now).await?;
+        done += n;
+        progress.show(done);
+    }
+    refresh.flush()?;
+    progress.finish();
+
     let oauth1 = seed_oauth1(&store, &key.0, &user, &app, &created, now).await?;
 
     let meta = serde_json::json!({
@@ -190,6 +223,7 @@ async fn main() -> anyhow::Result<()> {
         "user_id": user.id,
         "tokens": args.tokens,
         "codes": args.codes,
+        "refresh": args.refresh,
     });
     std::fs::write(args.out.join("meta.json"), meta.to_string()).context("writing meta.json")?;
     store.close().await;

@@ -2,6 +2,12 @@
 //! `client_secret` in the body (WordPress.com style) or HTTP Basic, never both. Secrets compare in
 //! constant time against a SHA-256 digest; unknown clients cost the same comparison. Failures are
 //! throttled per client and per address, and a throttled client is refused before any check.
+//!
+//! The app is read through the validation cache (`Store::client_app`), so an authenticated request
+//! costs one SHA-256 and no query: every write to an app (a new secret above all) is announced and
+//! drops the cached copy on every instance (`store::cache`), as a revocation drops a token.
+
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -23,7 +29,7 @@ pub(crate) enum Method {
 }
 
 pub(crate) struct Client {
-    pub app: App,
+    pub app: Arc<App>,
     pub method: Method,
 }
 
@@ -120,7 +126,7 @@ pub(crate) async fn authenticate(
         }
     };
     let app = match presented.client_id.parse::<i64>() {
-        Ok(id) => state.store.app_by_id(id).await?,
+        Ok(id) => state.store.client_app(id).await?,
         Err(_) => None,
     };
     let presented_digest = presented.secret.as_deref().map(secret::digest);

@@ -45,7 +45,7 @@ pub(super) async fn authenticate(
                 return Err(OAuthError::throttled(retry_after));
             }
             Ok(Client {
-                app: resolved.app,
+                app: std::sync::Arc::new(resolved.app),
                 method: Method::None,
             })
         }

@@ -28,6 +28,7 @@ use crate::oauth2::client_auth::Client;
 use crate::oauth2::error::OAuthError;
 use crate::oauth2::tokens;
 use crate::state::AppState;
+use crate::store::{RefreshGrant, TokenGrant};
 
 /// An active token, in RFC 7662 §2.2's members plus WordPress.com's `blog_id` (a string, as in
 /// token-info and the token response).
@@ -61,9 +62,21 @@ pub(crate) async fn introspect(
     request: Request,
 ) -> Result<Response, OAuthError> {
     let request = presented::read(&state, peer, request).await?;
+    let now = state.now();
     let active = match request.token {
-        Some(Presented::Access(digest)) => access(&state, &request.client, &digest).await?,
-        Some(Presented::Refresh(digest)) => refresh(&state, &request.client, &digest).await?,
+        Some(Presented::Access(digest)) => match state.store.token_grant(&digest, now).await? {
+            Some(grant) => active(&state, &request.client, &grant, "Bearer").await?,
+            None => None,
+        },
+        Some(Presented::Refresh(digest)) => {
+            match state.store.refresh_by_digest(&digest, now).await? {
+                Some(refresh) => {
+                    let grant = refresh_view(refresh);
+                    active(&state, &request.client, &grant, "refresh_token").await?
+                }
+                None => None,
+            }
+        }
         None => None,
     };
     let mut response = match active {
@@ -74,16 +87,36 @@ pub(crate) async fn introspect(
     Ok(response)
 }
 
-/// The access token with this digest, if it is live, still holds, and belongs to `client`.
-async fn access(
+/// A live refresh token, seen as the access tokens' [`TokenGrant`] so both kinds answer alike.
+///
+/// Its `token_type` is `refresh_token`: an access token's `Bearer` (RFC 6749 §7.1) says how it is
+/// presented to a resource, which a refresh token never is, so its answer names its kind in the
+/// vocabulary of `token_type_hint` (RFC 7009 §2.1, RFC 7662 §2.1) instead, which RFC 7662 §2.2
+/// leaves to the server. Its `exp` is its idle expiry (each rotation's successor gets a fresh one),
+/// its `aud` the grant's audiences.
+fn refresh_view(refresh: RefreshGrant) -> TokenGrant {
+    TokenGrant {
+        token_id: refresh.id,
+        app_id: refresh.app_id,
+        user_id: refresh.user_id,
+        grant_id: refresh.grant_id,
+        site_id: refresh.site_id,
+        scope: refresh.scope,
+        expires_at: Some(refresh.expires_at),
+        issued_at: refresh.issued_at,
+        site_admin: refresh.site_admin,
+        audiences: refresh.resources,
+    }
+}
+
+/// The answer for a live token: `None` unless it belongs to `client`, still holds
+/// (`domain::reach::holds`) and its user still exists.
+async fn active(
     state: &AppState,
     client: &Client,
-    digest: &[u8; 32],
+    grant: &TokenGrant,
+    token_type: &'static str,
 ) -> Result<Option<Active>, OAuthError> {
-    let now = state.now();
-    let Some(grant) = state.store.token_grant(digest, now).await? else {
-        return Ok(None);
-    };
     if grant.app_id != client.app.id
         || !tokens::holds(&grant.scope, grant.site_id, grant.site_admin)
     {
@@ -98,50 +131,11 @@ async fn access(
         scope: grant.scope.replace(',', " "),
         client_id: grant.app_id.to_string(),
         username: profile.username.clone(),
-        token_type: "Bearer",
+        token_type,
         exp: grant.expires_at,
         iat: grant.issued_at,
         sub: grant.user_id.to_string(),
         aud: audiences(state, grant.audiences.as_deref()),
-        iss: state.settings.issuer(),
-        blog_id: grant.site_id.unwrap_or(0).to_string(),
-    }))
-}
-
-/// The live refresh token with this digest, if it still holds and belongs to `client`.
-///
-/// Its `token_type` is `refresh_token`: an access token's `Bearer` (RFC 6749 §7.1) says how it is
-/// presented to a resource, which a refresh token never is, so its answer names its kind in the
-/// vocabulary of `token_type_hint` (RFC 7009 §2.1, RFC 7662 §2.1) instead, which RFC 7662 §2.2
-/// leaves to the server. Its `exp` is its idle expiry (each rotation's successor gets a fresh one),
-/// its `aud` the grant's audiences.
-async fn refresh(
-    state: &AppState,
-    client: &Client,
-    digest: &[u8; 32],
-) -> Result<Option<Active>, OAuthError> {
-    let now = state.now();
-    let Some(grant) = state.store.refresh_by_digest(digest, now).await? else {
-        return Ok(None);
-    };
-    if grant.app_id != client.app.id
-        || !tokens::holds(&grant.scope, grant.site_id, grant.site_admin)
-    {
-        return Ok(None);
-    }
-    let Some(profile) = state.store.profile(grant.user_id).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Active {
-        active: true,
-        scope: grant.scope.replace(',', " "),
-        client_id: grant.app_id.to_string(),
-        username: profile.username.clone(),
-        token_type: "refresh_token",
-        exp: Some(grant.expires_at),
-        iat: grant.issued_at,
-        sub: grant.user_id.to_string(),
-        aud: audiences(state, grant.resources.as_deref()),
         iss: state.settings.issuer(),
         blog_id: grant.site_id.unwrap_or(0).to_string(),
     }))

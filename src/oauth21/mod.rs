@@ -5,7 +5,7 @@
 mod authorize;
 pub(crate) mod authorize_request;
 mod client_auth;
-mod introspect;
+pub(crate) mod introspect;
 mod presented;
 mod revoke;
 mod token;

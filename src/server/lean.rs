@@ -1,5 +1,7 @@
-//! The lean stack of the validation routes (performance.md; issue 17): `GET` token-info and the
-//! REST API's bearer check (`GET /rest/v1/me`, `GET /rest/v1.1/me`) pass one layer composed once
+//! The lean stack of the validation routes (performance.md; issue 17): `GET` token-info, the
+//! REST API's bearer check (`GET /rest/v1/me`, `GET /rest/v1.1/me`) and introspection (`POST
+//! /oauth2-1/token-info`, `POST /oauth2/introspect`, with a form-urlencoded body) pass one layer
+//! composed once
 //! instead of the full stack's eight, each of which `Router::layer` boxes per route (a service
 //! clone and a boxed future per layer per request). The one layer does what those routes need of
 //! the full stack, in its order:
@@ -11,12 +13,17 @@
 //! - the request metrics and log line (`http::observe::answered`), and an ERROR line for a 5xx,
 //!   as the trace layer's `on_failure` writes.
 //!
+//! - for introspection only, which reads a body: the 30 s request timeout (a 408 without a body or
+//!   security headers, as `TimeoutLayer` answers outside them).
+//!
 //! What they do not need is left out: the tracing span unless traces are exported (`otel.endpoint`;
 //! the span's per-request allocation and formatting were most of the layers' cost, and the log
-//! lines above carry the request id and route), the 30 s request timeout and
-//! the default body limit (these routes read no body: token-info answers from the query, and a
-//! REST `GET` reads at most a form body through its own limit in `api::principal`). Every other
-//! request, and every other method on these paths, goes to the full stack unchanged.
+//! lines above carry the request id and route), the timeout for the `GET` routes, and the default
+//! body limit (token-info answers from the query, a REST `GET` reads at most a form body through
+//! its own limit in `api::principal`, and introspection reads a form-urlencoded body through
+//! `oauth2::body`'s own limit, the same 64 KiB; a multipart body, whose reader obeys the default
+//! limit, takes the full stack). Every other request, and every other method on these paths, goes
+//! to the full stack unchanged.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -27,9 +34,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request};
-use axum::http::{HeaderName, HeaderValue, Method};
-use axum::response::Response;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use tower::Service;
 use tower_http::request_id::{MakeRequestId, MakeRequestUuid};
@@ -48,16 +55,35 @@ enum Lean {
     TokenInfo(usize),
     /// `GET /rest/v1/me` or `GET /rest/v1.1/me`: the bare router (the REST layers still apply).
     Me(usize),
+    /// `POST /oauth2-1/token-info` or `POST /oauth2/introspect` with a form-urlencoded body:
+    /// answered here by the handler, without the router.
+    Introspect(usize),
 }
 
 const TOKEN_INFO: [&str; 2] = ["/oauth2/token-info", "/oauth/token-info"];
 const ME: [&str; 2] = ["/rest/v1/me", "/rest/v1.1/me"];
+const INTROSPECT: [&str; 2] = ["/oauth2-1/token-info", "/oauth2/introspect"];
+const FORM: &[u8] = b"application/x-www-form-urlencoded";
 
 fn lean(request: &Request) -> Option<Lean> {
+    let path = request.uri().path();
+    if request.method() == Method::POST {
+        let form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| {
+                let v = v.as_bytes();
+                v.len() >= FORM.len() && v[..FORM.len()].eq_ignore_ascii_case(FORM)
+            });
+        return INTROSPECT
+            .iter()
+            .position(|p| *p == path)
+            .filter(|_| form)
+            .map(Lean::Introspect);
+    }
     if request.method() != Method::GET {
         return None;
     }
-    let path = request.uri().path();
     if let Some(i) = TOKEN_INFO.iter().position(|p| *p == path) {
         return Some(Lean::TokenInfo(i));
     }
@@ -78,6 +104,7 @@ struct Shared {
     /// The metric labels of the lean routes, made once.
     token_info: [Arc<str>; 2],
     me: [Arc<str>; 2],
+    introspect: [Arc<str>; 2],
 }
 
 impl Split {
@@ -89,6 +116,7 @@ impl Split {
             bare: crate::router(state.clone()),
             token_info: TOKEN_INFO.map(label),
             me: ME.map(label),
+            introspect: INTROSPECT.map(label),
             state,
         };
         Self {
@@ -155,9 +183,10 @@ async fn serve(shared: Arc<Shared>, route: Lean, mut request: Request) -> Respon
         }
     };
     let state = &shared.state;
-    let label = match route {
-        Lean::TokenInfo(i) => &shared.token_info[i],
-        Lean::Me(i) => &shared.me[i],
+    let (label, method) = match route {
+        Lean::TokenInfo(i) => (&shared.token_info[i], "GET"),
+        Lean::Me(i) => (&shared.me[i], "GET"),
+        Lean::Introspect(i) => (&shared.introspect[i], "POST"),
     };
     // As in the full stack: a refusal by the limits and a panic's 500 carry no security headers.
     let mut response = match headers::over_limits(&request) {
@@ -174,32 +203,46 @@ async fn serve(shared: Arc<Shared>, route: Lean, mut request: Request) -> Respon
                         let Ok(response) = shared.bare.clone().call(request).await;
                         response
                     }
+                    Lean::Introspect(_) => {
+                        let (mut parts, body) = request.into_parts();
+                        let Ok(peer) = Peer::from_request_parts(&mut parts, state).await;
+                        let request = Request::from_parts(parts, body);
+                        crate::oauth21::introspect::introspect(State(state.clone()), peer, request)
+                            .await
+                            .into_response()
+                    }
                 }
             };
             let answer = CatchUnwind(std::pin::pin!(answer));
+            let answer = async {
+                if matches!(route, Lean::Introspect(_)) {
+                    // A body is read: slow-loris bodies end as in the full stack.
+                    tokio::time::timeout(super::REQUEST_TIMEOUT, answer)
+                        .await
+                        .ok()
+                } else {
+                    Some(answer.await)
+                }
+            };
             let answered = if state.settings.otel_endpoint.is_some() {
                 // Exported traces need the request span (with its id and route); logs do not.
                 let id = request_id.to_str().unwrap_or("-");
-                let span = tracing::info_span!(
-                    "request",
-                    method = "GET",
-                    route = &**label,
-                    request_id = id
-                );
+                let span =
+                    tracing::info_span!("request", method, route = &**label, request_id = id);
                 answer.instrument(span).await
             } else {
                 answer.await
             };
             match answered {
-                Ok(mut response) => {
+                Some(Ok(mut response)) => {
                     headers::secure(state, response.headers_mut());
                     response
                 }
-                Err(()) => super::on_panic(Box::new(())),
+                Some(Err(())) => super::on_panic(Box::new(())),
+                None => StatusCode::REQUEST_TIMEOUT.into_response(),
             }
         }
     };
-    let method = "GET";
     observe::answered(state, label, method, Some(&request_id), &response, started);
     if response.status().is_server_error() {
         let id = request_id.to_str().unwrap_or("-");
@@ -270,6 +313,31 @@ mod tests {
             Some(Lean::Me(1))
         );
         assert_eq!(lean(&request(Method::POST, "/oauth2/token-info")), None);
+        let post = |uri: &str, content_type: &str| {
+            Request::builder()
+                .method(Method::POST)
+                .uri(uri)
+                .header("content-type", content_type)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let form = "application/x-www-form-urlencoded";
+        assert_eq!(
+            lean(&post("/oauth2-1/token-info", form)),
+            Some(Lean::Introspect(0))
+        );
+        assert_eq!(
+            lean(&post(
+                "/oauth2/introspect",
+                "Application/X-WWW-Form-Urlencoded; charset=utf-8"
+            )),
+            Some(Lean::Introspect(1))
+        );
+        let multipart = "multipart/form-data; boundary=x";
+        assert_eq!(lean(&post("/oauth2-1/token-info", multipart)), None);
+        assert_eq!(lean(&request(Method::POST, "/oauth2-1/token-info")), None);
+        assert_eq!(lean(&post("/oauth2-1/revoke", form)), None);
+        assert_eq!(lean(&request(Method::GET, "/oauth2-1/token-info")), None);
         assert_eq!(lean(&request(Method::HEAD, "/rest/v1/me")), None);
         assert_eq!(lean(&request(Method::GET, "/rest/v1.1/me/sites")), None);
         assert_eq!(lean(&request(Method::GET, "/oauth2/token-info/")), None);

@@ -1,8 +1,11 @@
 //! The validation cache (performance.md, "A validation cache is allowed … but revocation must win";
 //! security.md F07, TK07): bounded in-memory maps in front of the reads every authenticated request
 //! makes: the grant behind a bearer token's digest ([`Store::token_by_digest`]), the OAuth1 access
-//! token behind a signed call's `oauth_token` ([`Store::oauth1_access_token`]) and, for `/me`, the
-//! profile of the user (the account and its site memberships).
+//! token behind a signed call's `oauth_token` ([`Store::oauth1_access_token`]), for `/me` and
+//! introspection the profile of the user (the account and its site memberships), and the app a
+//! client authenticates as at the token, revocation and introspection endpoints
+//! ([`Store::client_app`]: its secret's digest is compared on every request, so a reset secret fails
+//! as soon as the reset is announced, like a revoked token).
 //!
 //! Revocation wins because the store has one place that applies it: a write that deletes tokens
 //! ([`Tx::revoke_token`], [`Tx::revoke_app_for_user`], [`Tx::revoke_app_password`],
@@ -11,7 +14,9 @@
 //! matching entries of this instance's cache once the transaction has committed; no call site
 //! pairs a write with an invalidation by hand, and a transaction dropped without a commit drops
 //! nothing. Writes that change what `/me` shows (memberships, sites) announce a
-//! [`Stale::Profile`], and app changes a [`Stale::Consumer`], the same way. A profile notice also
+//! [`Stale::Profile`], and app changes (a new secret, new details, grant types, the deletion of an
+//! unclaimed registration) a [`Stale::Consumer`], the same way; both drop the app's cached
+//! consumer and client. A profile notice also
 //! drops the user's cached grants: each carries whether the user administers its blog
 //! ([`TokenGrant::site_admin`]), which token-info needs to refuse a single-blog token whose user
 //! lost the blog (`domain::reach::holds`) without a query per call. Other instances (and, on
@@ -96,6 +101,8 @@ pub struct ValidationCache {
     entries: ClockMap<[u8; 32], TokenGrant>,
     oauth1: ClockMap<[u8; 32], AccessToken>,
     consumers: ClockMap<String, App>,
+    /// Apps by id, as client authentication reads them.
+    apps: ClockMap<i64, App>,
     profiles: ClockMap<i64, Profile>,
     /// Bumped by every invalidation; a fill whose lookup began in an older epoch is dropped.
     epoch: AtomicU64,
@@ -126,6 +133,7 @@ impl ValidationCache {
             entries: ClockMap::new(capacity, ttl),
             oauth1: ClockMap::new(capacity, ttl),
             consumers: ClockMap::new(CONSUMER_CAPACITY, ttl),
+            apps: ClockMap::new(CONSUMER_CAPACITY, ttl),
             profiles: ClockMap::new(PROFILE_CAPACITY, ttl),
             epoch: AtomicU64::new(0),
             fill: RwLock::new(()),
@@ -137,9 +145,10 @@ impl ValidationCache {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Drops the consumers of app `id`.
+    /// Drops app `id`: its consumer and its client.
     fn forget_consumer(&self, id: i64) {
         self.consumers.drop_if(move |_, app| app.id == id);
+        self.apps.remove(&id);
     }
 
     /// Runs `insert` unless an invalidation happened since `epoch` was read.
@@ -182,6 +191,7 @@ impl ValidationCache {
                 self.entries.clear();
                 self.oauth1.clear();
                 self.consumers.clear();
+                self.apps.clear();
                 self.profiles.clear();
             }
             Stale::Tokens(revocation) => {
@@ -217,9 +227,14 @@ impl ValidationCache {
         self.entries.len()
     }
 
-    /// Entries of every map (tokens, OAuth1 tokens, consumers, profiles), for the metrics.
+    /// Entries of every map (tokens, OAuth1 tokens, consumers, clients, profiles), for the
+    /// metrics.
     pub fn entries(&self) -> u64 {
-        self.entries.len() + self.oauth1.len() + self.consumers.len() + self.profiles.len()
+        self.entries.len()
+            + self.oauth1.len()
+            + self.consumers.len()
+            + self.apps.len()
+            + self.profiles.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -283,6 +298,12 @@ impl Store {
     pub async fn consumer(&self, key: &str) -> Result<Option<Arc<App>>> {
         let load = self.app_by_consumer_key(key);
         self.read_through(&self.cache.consumers, key, load).await
+    }
+
+    /// The app with this id, as a client authenticates as it, through the cache.
+    pub async fn client_app(&self, id: i64) -> Result<Option<Arc<App>>> {
+        let load = self.app_by_id(id);
+        self.read_through(&self.cache.apps, &id, load).await
     }
 
     /// The user's profile (account and memberships), through the cache.

@@ -268,19 +268,26 @@ impl Store {
         }
     }
 
+    /// One batch of the purge, announced like any app change so no instance keeps authenticating
+    /// a purged client from its cache (`cache`, [`Store::client_app`]).
     async fn purge_unclaimed_batch(&self, cutoff: i64, batch: i64) -> Result<u64> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query(
+        let mut tx = self.begin();
+        let purged: Vec<i64> = with_tx!(tx, |conn| {
+            sqlx::query_scalar(
                 "DELETE FROM apps WHERE id IN (SELECT a.id FROM apps a \
                  WHERE a.owner_id IS NULL AND a.registration <> 'manual' AND a.created_at <= $1 \
-                 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.app_id = a.id) LIMIT $2)",
+                 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.app_id = a.id) LIMIT $2) \
+                 RETURNING id",
             )
             .bind(cutoff)
             .bind(batch)
-            .execute(pool)
+            .fetch_all(&mut *conn)
             .await?
-            .rows_affected()
         });
-        Ok(done)
+        for id in &purged {
+            tx.announce(Stale::Consumer(*id)).await?;
+        }
+        tx.commit().await?;
+        Ok(purged.len() as u64)
     }
 }

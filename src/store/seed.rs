@@ -1,6 +1,10 @@
 //! Bulk inserts for the benchmark's seeding (performance.md, "seeds … through the storage layer"):
 //! many rows per statement and many statements per transaction, so a million tokens take seconds,
 //! not the hour one transaction per token would.
+//!
+//! Codes and refresh tokens are each seeded under a grant of their own, as the authorize endpoint
+//! makes one grant per authorization: a benchmark of code exchanges or refreshes then measures
+//! independent transactions, not a queue on one shared grant row (`grants.last_used_at`).
 
 use super::{Result, Store, with_tx};
 
@@ -47,6 +51,31 @@ impl Store {
         digests: &[[u8; 32]],
         now: i64,
     ) -> Result<()> {
+        self.seed_under_grants(Rows::Codes, code, digests, now)
+            .await
+    }
+
+    /// Inserts one live refresh token per digest (2.1 server, oauth21.md §3), each under a grant
+    /// of its own for `code`'s user, app, blog and scope, expiring at `code.expires_at`, in one
+    /// transaction. They have no access token beside them (`access_token_id` NULL), as after a
+    /// lost response's grace has passed.
+    pub async fn seed_refresh_tokens(
+        &self,
+        code: &super::NewCode<'_>,
+        digests: &[[u8; 32]],
+        now: i64,
+    ) -> Result<()> {
+        self.seed_under_grants(Rows::Refresh, code, digests, now)
+            .await
+    }
+
+    async fn seed_under_grants(
+        &self,
+        rows: Rows,
+        code: &super::NewCode<'_>,
+        digests: &[[u8; 32]],
+        now: i64,
+    ) -> Result<()> {
         let mut unit = self.begin();
         with_tx!(unit, |tx| {
             for chunk in digests.chunks(ROWS_PER_STATEMENT) {
@@ -62,24 +91,41 @@ impl Store {
                 });
                 grants.push(" RETURNING id");
                 let ids: Vec<i64> = grants.build_query_scalar().fetch_all(&mut *tx).await?;
-                let mut codes = sqlx::QueryBuilder::new(
-                    "INSERT INTO auth_codes (digest, app_id, user_id, grant_id, site_id, scope, \
-                     redirect_uri, code_challenge, expires_at) ",
-                );
-                codes.push_values(chunk.iter().zip(ids), |mut row, (digest, grant_id)| {
+                let mut insert = sqlx::QueryBuilder::new(match rows {
+                    Rows::Codes => {
+                        "INSERT INTO auth_codes (digest, app_id, user_id, grant_id, site_id, \
+                         scope, redirect_uri, code_challenge, expires_at) "
+                    }
+                    Rows::Refresh => {
+                        "INSERT INTO refresh_tokens (digest, app_id, user_id, grant_id, \
+                         created_at, scope, expires_at) "
+                    }
+                });
+                insert.push_values(chunk.iter().zip(ids), |mut row, (digest, grant_id)| {
                     row.push_bind(&digest[..])
                         .push_bind(code.app_id)
                         .push_bind(code.user_id)
-                        .push_bind(grant_id)
-                        .push_bind(code.site_id)
-                        .push_bind(code.scope)
-                        .push_bind(code.redirect_uri)
-                        .push_bind(code.code_challenge)
-                        .push_bind(code.expires_at);
+                        .push_bind(grant_id);
+                    match rows {
+                        Rows::Codes => row
+                            .push_bind(code.site_id)
+                            .push_bind(code.scope)
+                            .push_bind(code.redirect_uri)
+                            .push_bind(code.code_challenge),
+                        Rows::Refresh => row.push_bind(now).push_bind(code.scope),
+                    }
+                    .push_bind(code.expires_at);
                 });
-                codes.build().execute(&mut *tx).await?;
+                insert.build().execute(&mut *tx).await?;
             }
         });
         unit.commit().await
     }
+}
+
+/// What [`Store::seed_under_grants`] inserts under each grant.
+#[derive(Clone, Copy)]
+enum Rows {
+    Codes,
+    Refresh,
 }

@@ -224,6 +224,45 @@ async fn a_revocation_reaches_a_second_instance_within_100_ms(app: TestApp) {
 }
 both!(a_revocation_reaches_a_second_instance_within_100_ms);
 
+/// Client authentication reads the app through the validation cache; a new secret ends the old
+/// one at once on the instance that set it and, through the announcement, on another instance
+/// long before the cache's TTL, even when both had the app cached.
+async fn a_reset_client_secret_fails_at_once_even_when_the_client_is_cached(app: TestApp) {
+    let w = world(&app).await;
+    wait_live(&app.store).await;
+    let (b, _b_state) = peer(&app).await;
+    let issued = app.issue_token(w.alice.id, w.c1.id, None).await;
+    let form = [("token", issued.token.as_str())];
+    let old = Caller::Body(&w.c1, &w.s1);
+    for _ in 0..2 {
+        assert_eq!(
+            introspect(&app, old, &issued.token).await.json()["active"],
+            true
+        );
+        let on_b = post_on(&b, INTROSPECT, old, &form).await.assert_status(200);
+        assert_eq!(on_b.json()["active"], true);
+    }
+    let new = commit_with(&app.store, async |tx| {
+        latchkey::admin::reset_secret(tx, &OsRandom, &w.c1).await
+    })
+    .await
+    .unwrap();
+    let refused = post(&app, INTROSPECT, old, &form).await.assert_status(401);
+    assert_eq!(refused.json()["error"], "invalid_client");
+    let refused_on_b = async || post_on(&b, INTROSPECT, old, &form).await.status == 401;
+    wait_until("B refuses the old secret", PATIENCE, refused_on_b).await;
+    let renewed = Caller::Basic(&w.c1, &new);
+    assert_eq!(
+        introspect(&app, renewed, &issued.token).await.json()["active"],
+        true
+    );
+    let on_b = post_on(&b, INTROSPECT, renewed, &form)
+        .await
+        .assert_status(200);
+    assert_eq!(on_b.json()["active"], true);
+}
+both!(a_reset_client_secret_fails_at_once_even_when_the_client_is_cached);
+
 async fn introspection_of_an_active_token_answers_its_fields(app: TestApp) {
     let w = world(&app).await;
     let site = app.site(&w.alice, "https://alice.example").await;
