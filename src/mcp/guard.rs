@@ -315,16 +315,19 @@ mod tests {
     }
 
     #[test]
-    fn only_a_tools_call_names_a_tool() {
+    fn only_a_tools_call_names_a_tool_and_only_json_rpc_passes() {
         let call =
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_post"}}"#;
-        assert_eq!(
-            peek(call),
-            (Some("tools/call".into()), Some("get_post".into()))
-        );
+        let want = (Some("tools/call".to_owned()), Some("get_post".to_owned()));
+        assert_eq!(peek(call), Ok(want));
         let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"x"}}"#;
-        assert_eq!(peek(list), (Some("tools/list".into()), None));
-        assert_eq!(peek(b"[1,2"), (None, None));
-        assert_eq!(peek(br#"[{"method":"tools/call"}]"#), (None, None));
+        assert_eq!(peek(list), Ok((Some("tools/list".to_owned()), None)));
+        assert_eq!(peek(b"[1,2"), Err(Refusal::ParseError));
+        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call"}]"#;
+        assert_eq!(peek(batch), Err(Refusal::NotJsonRpc));
+        assert_eq!(
+            peek(br#"{"id":1,"method":"ping"}"#),
+            Err(Refusal::NotJsonRpc)
+        );
     }
 }

@@ -389,3 +389,42 @@ impl ServerHandler for Latchkey {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::scope::parse;
+
+    #[test]
+    fn each_tool_names_the_scope_a_token_lacks_for_it() {
+        let scope = |raw: &str| parse(Some(raw)).unwrap();
+        let full = Scope::full_blog();
+        #[rustfmt::skip]
+        let cases: &[(&Scope, &str, Option<&str>)] = &[
+            (&full, "create_post", None),
+            (&full, "list_connected_applications", None),
+            (&Scope::Global, "update_post", None),
+            (&Scope::Auth, "get_profile", None),
+            (&Scope::Auth, "list_sites", Some("sites")),
+            (&Scope::Auth, "get_post", Some("posts")),
+            (&scope("sites"), "create_post", Some("posts")),
+            (&scope("posts"), "create_post", None),
+            (&scope("posts"), "list_sites", Some("sites")),
+            (&scope("posts"), "list_connected_applications", Some("global")),
+            (&full, "no_such_tool", None),
+        ];
+        for (scope, tool, want) in cases {
+            assert_eq!(missing_scope(scope, tool), *want, "{scope:?} {tool}");
+        }
+        assert_eq!(needs("no_such_tool"), None);
+    }
+
+    #[test]
+    fn the_consent_page_promises_only_what_the_scope_allows() {
+        assert_eq!(abilities(&Scope::Auth).len(), 1);
+        assert_eq!(abilities(&Scope::full_blog()).len(), 5);
+        let posts = abilities(&parse(Some("posts")).unwrap());
+        assert!(posts.iter().any(|l| l.starts_with("Write new posts")));
+        assert!(!posts.iter().any(|l| l.contains("applications")));
+    }
+}

@@ -31,10 +31,10 @@ fn message(checked: &Checked) -> Value {
     checked
         .body
         .lines()
+        .rev()
         .filter_map(|line| line.strip_prefix("data:"))
         .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-        .filter(|v| v.get("id").is_some())
-        .last()
+        .find(|v| v.get("id").is_some())
         .unwrap_or_else(|| panic!("no JSON-RPC message in: {}", checked.body))
 }
 
@@ -246,7 +246,8 @@ async fn an_agent_initializes_lists_the_tools_and_calls_each_one(app: TestApp) {
     let apps = agent.ok("list_connected_applications", json!({})).await;
     let apps = apps["connected_applications"].as_array().unwrap();
     assert!(
-        apps.iter().any(|a| a["ID"] == w.c1.id.to_string()),
+        apps.iter()
+            .any(|a| a["ID"].as_str() == Some(w.c1.id.to_string().as_str())),
         "{apps:?}"
     );
 
@@ -562,6 +563,8 @@ async fn bad_input_gets_transport_or_json_rpc_errors_never_a_500(app: TestApp) {
             );
         }
     }
+    // The 413 went out before the body was read, so its connection is closed: start afresh.
+    agent.http = reqwest::Client::new();
     // A session ID that does not exist: 404, so the client starts again.
     agent.session = Some("no-such-session".to_owned());
     let r = agent
@@ -674,3 +677,60 @@ both!(
     sessions_are_capped_and_answer_only_the_user_and_app_that_opened_them,
     mcp.max_sessions = 2
 );
+
+async fn the_consent_page_says_in_plain_words_that_an_ai_agent_will_act_and_what_it_may_do(
+    app: TestApp,
+) {
+    let w = world(&app).await;
+    let browser = app.alice_browser().await;
+    let mcp = app.mcp_resource();
+    let page = |extra: Vec<(&'static str, String)>| {
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        crate::oauth21_authorize::q21(w.c1.id, &extra)
+    };
+    let full = app
+        .authorize21(&browser, &page(vec![("resource", mcp.clone())]))
+        .await
+        .read()
+        .await
+        .assert_status(200);
+    assert!(full.body.contains("id=\"mcp-agent\""), "{}", full.body);
+    assert!(full.body.contains("is an AI agent"));
+    assert!(full.body.contains("the site you choose below"));
+    for line in [
+        "Read your profile",
+        "Write new posts there and change existing ones",
+        "See the list of applications connected to your account",
+    ] {
+        assert!(full.body.contains(line), "{line}");
+    }
+    // A narrower scope: only what it allows is promised.
+    let narrow = app
+        .authorize21(
+            &browser,
+            &page(vec![
+                ("resource", mcp.clone()),
+                ("scope", "sites".to_owned()),
+            ]),
+        )
+        .await
+        .read()
+        .await
+        .assert_status(200);
+    assert!(narrow.body.contains("See which of your sites it can reach"));
+    assert!(!narrow.body.contains("Write new posts there"));
+    assert!(
+        !narrow
+            .body
+            .contains("applications connected to your account")
+    );
+    // Not for the MCP endpoint: no agent note.
+    let rest = app
+        .authorize21(&browser, &page(vec![]))
+        .await
+        .read()
+        .await
+        .assert_status(200);
+    assert!(!rest.body.contains("mcp-agent"));
+}
+both!(the_consent_page_says_in_plain_words_that_an_ai_agent_will_act_and_what_it_may_do);
