@@ -12,7 +12,7 @@
 //! when the SDK is not installed: it is the only end-to-end proof of the MCP endpoint.
 //!
 //! Each run writes its HTTP transcript (secrets masked) into a temporary folder, or into
-//! `$LATCHKEY_MCP_TRANSCRIPT_DIR` when set (as `<backend>-<registration>.txt`).
+//! `$MCP_TRANSCRIPT_DIR` when set (as `<backend>-<registration>.txt`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -61,22 +61,39 @@ impl Server {
             ),
         )
         .unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        let log = config.path().join("serve.log");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        // The file alone configures the server (LATCHKEY_* variables would override it).
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("LATCHKEY_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .arg("--config")
             .arg(&file)
             .arg("serve")
             .current_dir(config.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
         let client = new_browser();
-        let ready = async || {
+        let start = std::time::Instant::now();
+        loop {
             let answer = client.get(format!("{base}/health/ready")).send().await;
-            answer.is_ok_and(|r| r.status() == 200)
-        };
-        wait_until("latchkey serve is ready", 3 * PATIENCE, ready).await;
+            if answer.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            let exited = child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && start.elapsed() < 3 * PATIENCE,
+                "latchkey serve is not ready ({exited:?}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         Server {
             base,
             _child: child,
@@ -136,7 +153,7 @@ async fn the_official_mcp_sdk_client_registers_consents_calls_a_tool_refreshes_a
     let rest_token = app.issue_token(alice.id, reader.id, None).await.token;
     let server = Server::start(&app.state.settings.database.url).await;
     let folder = tempfile::tempdir().unwrap();
-    let out = std::env::var_os("LATCHKEY_MCP_TRANSCRIPT_DIR")
+    let out = std::env::var_os("MCP_TRANSCRIPT_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| folder.path().to_path_buf());
     let backend = format!("{:?}", app.backend).to_lowercase();
