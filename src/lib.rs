@@ -17,6 +17,7 @@ pub mod domain;
 mod http;
 mod jobs;
 mod keycheck;
+mod mcp;
 mod metrics;
 pub mod oauth1;
 pub mod oauth2;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(oauth1::routes())
         .merge(api::routes(state.clone()))
+        .merge(mcp::routes(&state))
         .fallback(server::fallback::not_found)
         .method_not_allowed_fallback(server::fallback::method_not_allowed)
         .merge(http::observe::routes(&state))

@@ -74,6 +74,24 @@ fn connection_json(c: &crate::store::Connection) -> Value {
     })
 }
 
+/// The apps `user_id` has connected, one entry per app (its latest approval), newest first: what
+/// this endpoint lists and the MCP endpoint's `list_connected_applications` tool answers.
+pub(crate) async fn connected_applications(
+    state: &AppState,
+    user_id: i64,
+) -> Result<Vec<Value>, ApiError> {
+    // Grants come oldest first within each app.
+    let mut latest: Vec<crate::store::Connection> = Vec::new();
+    for grant in state.store.connections(user_id).await? {
+        match latest.last_mut() {
+            Some(last) if last.app_id == grant.app_id => *last = grant,
+            _ => latest.push(grant),
+        }
+    }
+    latest.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+    Ok(latest.iter().map(connection_json).collect())
+}
+
 /// `GET me/connected-applications`.
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -82,16 +100,7 @@ pub(crate) async fn list(
     session: Session,
 ) -> Result<Json<Value>, ApiError> {
     let session = session_only(&state, &headers, &uri, session)?;
-    // One entry per app: its latest approval (grants come oldest first within each app).
-    let mut latest: Vec<crate::store::Connection> = Vec::new();
-    for grant in state.store.connections(session.user.id).await? {
-        match latest.last_mut() {
-            Some(last) if last.app_id == grant.app_id => *last = grant,
-            _ => latest.push(grant),
-        }
-    }
-    latest.sort_by_key(|c| std::cmp::Reverse(c.created_at));
-    let apps: Vec<Value> = latest.iter().map(connection_json).collect();
+    let apps = connected_applications(&state, session.user.id).await?;
     Ok(Json(json!({
         "connected_applications": apps,
         "csrf_token": session::csrf_token(&state, &session, CSRF_PURPOSE),

@@ -13,6 +13,8 @@ use super::principal::Principal;
 use crate::domain::scope::Scope;
 use crate::state::AppState;
 use crate::store::Role;
+use crate::store::cache::Profile;
+use std::sync::Arc;
 
 pub(crate) const NO_TOKEN_FOR_ME: &str =
     "An active access token must be used to query information about the current user.";
@@ -63,17 +65,32 @@ pub(crate) async fn me(
     principal: Option<Principal>,
 ) -> Result<Response, ApiError> {
     let principal = principal.ok_or_else(|| ApiError::authorization_required(NO_TOKEN_FOR_ME))?;
-    let profile = state
+    let profile = profile_of(&state, &principal).await?;
+    let base = state.settings.base_url();
+    Ok(Json(me_body(&profile, &principal, &base)).into_response())
+}
+
+/// The `/me` object as a JSON value (the MCP endpoint's `get_profile` tool).
+pub(crate) async fn me_value(state: &AppState, principal: &Principal) -> Result<Value, ApiError> {
+    let profile = profile_of(state, principal).await?;
+    let base = state.settings.base_url();
+    serde_json::to_value(me_body(&profile, principal, &base)).map_err(|_| ApiError::invalid_token())
+}
+
+async fn profile_of(state: &AppState, principal: &Principal) -> Result<Arc<Profile>, ApiError> {
+    state
         .store
         .profile(principal.user_id)
         .await?
-        .ok_or_else(ApiError::invalid_token)?;
+        .ok_or_else(ApiError::invalid_token)
+}
+
+fn me_body<'a>(profile: &'a Profile, principal: &Principal, base: &str) -> Me<'a> {
     let primary = profile
         .memberships
         .iter()
         .find(|m| m.role == Role::Administrator)
         .map(|m| &m.site);
-    let base = state.settings.base_url();
     let token_site_id = match principal.scope {
         Scope::Blog(_) => principal
             .site_id
@@ -82,7 +99,7 @@ pub(crate) async fn me(
         Scope::Global | Scope::Auth => Value::Bool(false),
     };
     let hash = &profile.email_hash;
-    let body = Me {
+    Me {
         id: profile.user_id,
         display_name: &profile.display_name,
         username: &profile.username,
@@ -107,8 +124,7 @@ pub(crate) async fn me(
                 site: primary.map(|site| format!("{base}/rest/v1.1/sites/{}", site.id)),
             },
         },
-    };
-    Ok(Json(body).into_response())
+    }
 }
 
 /// `GET /rest/v1(.1)/me/help`, where `/me`'s `meta.links.help` points: the endpoint's description

@@ -22,7 +22,7 @@ use crate::domain::reach::Target;
 use crate::domain::scope::Area;
 use crate::http::params::Params;
 use crate::state::AppState;
-use crate::store::{NewPost, Post, PostPage, PostStatus, Site};
+use crate::store::{NewPost, Post, PostPage, PostStatus, PostUpdate, Site};
 
 const DEFAULT_NUMBER: i64 = 20;
 const MAX_NUMBER: i64 = 100;
@@ -122,11 +122,7 @@ pub(crate) async fn page_of(
     site: &Site,
     params: &Params,
 ) -> Result<PostPage, ApiError> {
-    let target = Target::Blog {
-        site_id: site.id,
-        area: Area::Posts,
-    };
-    check(state, principal, target).await?;
+    check(state, principal, posts_of(site)).await?;
     let per_page = match number(params, "number", 1, MAX_NUMBER)? {
         Some(n) => n,
         None => number(params, "per_page", 1, MAX_NUMBER)?.unwrap_or(DEFAULT_NUMBER),
@@ -257,37 +253,82 @@ pub(crate) async fn store_new(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Post, ApiError> {
-    let target = Target::Blog {
-        site_id: site.id,
-        area: Area::Posts,
-    };
-    check(state, principal, target).await?;
+    check(state, principal, posts_of(site)).await?;
     let body = body.map_err(|_| super::too_large())?;
     let input = read_input(headers, body).await?;
-    let title = input.title.unwrap_or_default();
-    let content = input.content.unwrap_or_default();
-    let status = input.status.unwrap_or_else(|| "publish".to_owned());
-    let Ok(parsed_status) = status.parse::<PostStatus>() else {
-        return Err(invalid_input(format!(
-            "The status must be one of: {}.",
-            status_list()
-        )));
+    create_checked(
+        state,
+        principal,
+        site,
+        PostFields {
+            title: input.title,
+            content: input.content,
+            status: input.status,
+        },
+    )
+    .await
+}
+
+/// The posts area of a blog: what reading and writing its posts needs.
+pub(crate) fn posts_of(site: &Site) -> Target {
+    Target::Blog {
+        site_id: site.id,
+        area: Area::Posts,
+    }
+}
+
+/// The fields of a post a client sends; `None` leaves a field at its default (a new post) or as
+/// it is (an update).
+#[derive(Debug, Default)]
+pub(crate) struct PostFields {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub status: Option<String>,
+}
+
+/// The post rules, whatever the body or protocol the fields came in: the title at most
+/// [`MAX_TITLE_CHARS`], one of the four statuses, and the input rule (`domain::input`: the
+/// content free text, the title and status one line; PostgreSQL text cannot hold NUL, so both
+/// databases refuse alike).
+fn check_fields(fields: &PostFields) -> Result<Option<PostStatus>, ApiError> {
+    let status = match &fields.status {
+        Some(status) => Some(status.parse::<PostStatus>().map_err(|_| {
+            invalid_input(format!("The status must be one of: {}.", status_list()))
+        })?),
+        None => None,
     };
-    if title.chars().count() > MAX_TITLE_CHARS {
+    if let Some(title) = &fields.title
+        && title.chars().count() > MAX_TITLE_CHARS
+    {
         return Err(invalid_input(format!(
             "The title is longer than {MAX_TITLE_CHARS} characters."
         )));
     }
-    // The input rule (`domain::input`), whichever body the post came in: the content is free text,
-    // the title and status are one line. PostgreSQL text cannot hold NUL; both databases refuse alike.
     for (name, value, field) in [
-        ("title", &title, Field::Line),
-        ("content", &content, Field::Text),
-        ("status", &status, Field::Line),
+        ("title", &fields.title, Field::Line),
+        ("content", &fields.content, Field::Text),
+        ("status", &fields.status, Field::Line),
     ] {
-        input::check(value, field)
-            .map_err(|problem| invalid_input(format!("The \"{name}\" field {problem}.")))?;
+        if let Some(value) = value {
+            input::check(value, field)
+                .map_err(|problem| invalid_input(format!("The \"{name}\" field {problem}.")))?;
+        }
     }
+    Ok(status)
+}
+
+/// Creates a post on `site` for `principal`: the reach check (the `posts` area of a blog the token
+/// reaches), the post rules, then the store. The REST API and the MCP endpoint both call this.
+pub(crate) async fn create_checked(
+    state: &AppState,
+    principal: &Principal,
+    site: &Site,
+    fields: PostFields,
+) -> Result<Post, ApiError> {
+    check(state, principal, posts_of(site)).await?;
+    let status = check_fields(&fields)?.unwrap_or(PostStatus::Publish);
+    let title = fields.title.unwrap_or_default();
+    let content = fields.content.unwrap_or_default();
     let mut tx = state.store.begin();
     let post = tx
         .create_post(
@@ -296,11 +337,63 @@ pub(crate) async fn store_new(
                 author_id: principal.user_id,
                 title: &title,
                 content: &content,
-                status: parsed_status,
+                status,
             },
             state.now(),
         )
         .await?;
     tx.commit().await?;
     Ok(post)
+}
+
+/// One post of `site`, after the same reach check as the list: `unknown_post` when the blog has
+/// no such post.
+pub(crate) async fn read_checked(
+    state: &AppState,
+    principal: &Principal,
+    site: &Site,
+    post_id: i64,
+) -> Result<Post, ApiError> {
+    check(state, principal, posts_of(site)).await?;
+    state
+        .store
+        .post(site.id, post_id, principal.user_id)
+        .await?
+        .ok_or_else(unknown_post)
+}
+
+/// Changes the fields given of a post of `site`: the reach check, the post rules, then the store.
+pub(crate) async fn update_checked(
+    state: &AppState,
+    principal: &Principal,
+    site: &Site,
+    post_id: i64,
+    fields: PostFields,
+) -> Result<Post, ApiError> {
+    check(state, principal, posts_of(site)).await?;
+    let status = check_fields(&fields)?;
+    let mut tx = state.store.begin();
+    let post = tx
+        .update_post(
+            &PostUpdate {
+                site_id: site.id,
+                post_id,
+                title: fields.title.as_deref(),
+                content: fields.content.as_deref(),
+                status,
+            },
+            principal.user_id,
+        )
+        .await?
+        .ok_or_else(unknown_post)?;
+    tx.commit().await?;
+    Ok(post)
+}
+
+pub(crate) fn unknown_post() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::UnknownPost,
+        "Unknown post",
+    )
 }

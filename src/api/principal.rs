@@ -131,12 +131,23 @@ pub(crate) fn presents_credentials(headers: &HeaderMap, uri: &Uri) -> bool {
 }
 
 async fn bearer(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let rest_api = resource::rest_api(&state.settings.base_url());
+    bearer_for(state, token, &rest_api).await
+}
+
+/// The principal behind a bearer token presented to the Latchkey resource `resource` (the REST
+/// API, or the MCP endpoint): the token must be valid through the one validation cache, name
+/// `resource` among its audiences (oauth21.md §4), and stand for a user.
+pub(crate) async fn bearer_for(
+    state: &AppState,
+    token: &str,
+    resource: &str,
+) -> Result<Principal, ApiError> {
     let grant = tokens::validate(state, token, state.now())
         .await?
         .ok_or_else(ApiError::invalid_token)?;
-    // A 2.1 token bound to audiences must name the REST API (oauth21.md §4).
     let rest_api = resource::rest_api(&state.settings.base_url());
-    if !resource::admits(grant.audiences.as_deref(), &rest_api, &rest_api) {
+    if !resource::admits(grant.audiences.as_deref(), resource, &rest_api) {
         return Err(ApiError::invalid_token());
     }
     if !grant.has_user() {

@@ -99,19 +99,28 @@ pub(crate) async fn my_sites(
             "An active access token must be used to query information about the current user.",
         )
     })?;
-    let administered = check(&state, &principal, Target::MySites).await?;
+    let sites = reached_sites(&state, &principal).await?;
+    Ok(Json(json!({ "sites": sites })))
+}
+
+/// The blogs the token reaches, as `me/sites` lists them (and the MCP `list_sites` tool): the reach
+/// check of [`Target::MySites`] first.
+pub(crate) async fn reached_sites(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<Value>, ApiError> {
+    let administered = check(state, principal, Target::MySites).await?;
     let ids: Vec<i64> = administered.iter().map(|s| s.id).collect();
     let token = Token {
         scope: &principal.scope,
         site_id: principal.site_id,
     };
     let listed = reach::listed_sites(token, &ids);
-    let sites: Vec<Value> = administered
+    Ok(administered
         .iter()
         .filter(|s| listed.contains(&s.id))
-        .map(|s| site_json(&state, s))
-        .collect();
-    Ok(Json(json!({ "sites": sites })))
+        .map(|s| site_json(state, s))
+        .collect())
 }
 
 /// `GET sites/{site}`.

@@ -3,10 +3,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::error::{ApiError, ErrorCode};
+use super::error::ApiError;
+use super::posts::unknown_post;
 use super::principal::Principal;
 use super::sites::reached;
 use crate::domain::reach::Target;
@@ -15,14 +15,6 @@ use crate::state::AppState;
 use crate::store::PostStatus;
 
 const TARGET: Target = Target::AnyBlog { area: Area::Follow };
-
-fn unknown_post() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        ErrorCode::UnknownPost,
-        "Unknown post",
-    )
-}
 
 /// `POST sites/{site}/posts/{post_id}/likes/new`: the token's user likes a published post.
 pub(crate) async fn like(

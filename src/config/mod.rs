@@ -3,6 +3,7 @@
 //! Every key, with its default, is documented in `config/latchkey.toml`. The secret key's source
 //! and its file are in `secret_key`.
 
+mod mcp;
 mod oauth21;
 mod secret_key;
 mod sections;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::store::DbOptions;
+pub use mcp::McpConfig;
 pub use oauth21::{OAuth21Config, Registration};
 pub use secret_key::{SecretKey, SecretKeySource};
 use secret_key::{default_key_file, load_or_create_key};
@@ -45,6 +47,7 @@ pub struct Config {
     pub oauth2: OAuth2Config,
     pub oauth1: OAuth1Config,
     pub oauth21: OAuth21Config,
+    pub mcp: McpConfig,
     pub session: SessionConfig,
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
@@ -68,6 +71,7 @@ impl Default for Config {
             oauth2: OAuth2Config::default(),
             oauth1: OAuth1Config::default(),
             oauth21: OAuth21Config::default(),
+            mcp: McpConfig::default(),
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
             metrics: MetricsConfig::default(),
@@ -120,6 +124,8 @@ pub struct Settings {
     pub oauth1_request_token_ttl: i64,
     /// The OAuth 2.1 / OIDC server's section, validated.
     pub oauth21: OAuth21Config,
+    /// The MCP endpoint's section, validated.
+    pub mcp: McpConfig,
     pub session_ttl: i64,
     pub limits: LimitsConfig,
     /// One INFO line per request (`log.requests`).
@@ -321,6 +327,7 @@ impl Config {
             oauth1_timestamp_window: self.oauth1.timestamp_window_secs,
             oauth1_request_token_ttl: self.oauth1.request_token_ttl_secs,
             oauth21: self.oauth21.validate()?,
+            mcp: self.mcp.validate()?,
             session_ttl: self.session.ttl_secs,
             limits: self.limits.clone(),
             log_requests: self.log.requests,

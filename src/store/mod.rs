@@ -40,7 +40,7 @@ use error::is_outage;
 pub use error::{Reported, StoreError};
 pub use oauth1::{AccessToken, Approval, NewAccessToken, NewRequestToken, Nonce, RequestToken};
 pub use oauth21::{Code21, EarlierGrant, Issue21, Issued21, NewClientToken, NewCode21};
-pub use posts::{NewPost, Post, PostPage, PostStatus};
+pub use posts::{NewPost, Post, PostPage, PostStatus, PostUpdate};
 pub use refresh_tokens::{RefreshGrant, RefreshRefusal};
 pub use registrations::{ClientApp, ClientRegistration, NewRegistration};
 pub use sessions::Session;

@@ -76,6 +76,16 @@ pub struct NewPost<'a> {
     pub status: PostStatus,
 }
 
+/// The fields of a post to change; `None` leaves one as it is.
+#[derive(Debug, Clone)]
+pub struct PostUpdate<'a> {
+    pub site_id: i64,
+    pub post_id: i64,
+    pub title: Option<&'a str>,
+    pub content: Option<&'a str>,
+    pub status: Option<PostStatus>,
+}
+
 /// A page of a site's posts, newest first, and how many match in all.
 #[derive(Debug, Clone)]
 pub struct PostPage {
@@ -176,6 +186,40 @@ impl Tx<'_> {
                 .bind(new.site_id)
                 .bind(id)
                 .fetch_one(&mut *tx)
+                .await?
+        }))
+    }
+
+    /// Changes the given fields of post `post_id` of site `site_id` and returns it as `viewer` sees
+    /// it; `None` when the site has no such post.
+    pub async fn update_post(
+        &mut self,
+        update: &PostUpdate<'_>,
+        viewer: i64,
+    ) -> Result<Option<Post>> {
+        let changed: Option<i64> = with_tx!(self, |tx| {
+            sqlx::query_scalar(
+                "UPDATE posts SET title = COALESCE($1, title), content = COALESCE($2, content), \
+                 status = COALESCE($3, status) WHERE site_id = $4 AND id = $5 RETURNING id",
+            )
+            .bind(update.title)
+            .bind(update.content)
+            .bind(update.status)
+            .bind(update.site_id)
+            .bind(update.post_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        });
+        if changed.is_none() {
+            return Ok(None);
+        }
+        let sql = by_id();
+        Ok(with_tx!(self, |tx| {
+            sqlx::query_as(&sql)
+                .bind(viewer)
+                .bind(update.site_id)
+                .bind(update.post_id)
+                .fetch_optional(&mut *tx)
                 .await?
         }))
     }

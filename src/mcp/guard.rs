@@ -1,0 +1,295 @@
+//! Authorization before any MCP work (MCP 2025-11-25, Authorization; oauth21.md §4, §8): every
+//! request to the endpoint passes here first, and rmcp sees only those that may go on.
+//!
+//! In order: exactly one `Authorization: Bearer` header (none: 401 naming the RFC 9728 metadata;
+//! two: 400 `invalid_request`); a token valid through the one validation cache, bound to this
+//! endpoint's resource and standing for a user (else 401 `invalid_token`; a revocation is seen on
+//! the next request, on every instance); a POST body within [`POST_BODY_LIMIT`] (else 413); a
+//! `tools/call` whose tool the token's scope allows (else 403 `insufficient_scope` naming the scope
+//! to ask for, `tools::missing_scope`); an `initialize` only while there is room for a session
+//! (else 503); a session only for the user and app that opened it (else 404). The principal then
+//! rides in the request's extensions, which rmcp hands to the tools with the HTTP `Parts`.
+//!
+//! Malformed JSON-RPC, unknown methods and tools, wrong `Content-Type` or `Accept` are left to
+//! rmcp, which answers them as the Streamable HTTP transport says (400, 404 session, 405, 406,
+//! 415, or a JSON-RPC error).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::sessions::{BoundedSessions, Owner};
+use super::tools;
+use crate::api::principal::{self, Principal};
+use crate::domain::resource;
+use crate::http::body::POST_BODY_LIMIT;
+use crate::oidc::discovery::{MCP_RESOURCE_PATH, resource_metadata_url};
+use crate::state::AppState;
+
+/// The session header of the Streamable HTTP transport.
+pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
+
+/// What the guard needs: the app and the sessions it bounds.
+#[derive(Clone)]
+pub(crate) struct Guard {
+    pub state: AppState,
+    pub sessions: Arc<BoundedSessions>,
+}
+
+/// The MCP endpoint's HTTP refusals, each with the status and challenge its spec gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// No credentials at all: 401, the challenge without an error code (RFC 6750 §3.1).
+    NoToken,
+    /// More than one `Authorization` header: 400 `invalid_request`.
+    TwoCredentials,
+    /// Bad, expired, revoked, foreign-audience or userless token: 401 `invalid_token`.
+    InvalidToken(String),
+    /// The token's scope does not cover the tool: 403 `insufficient_scope`.
+    InsufficientScope { scope: &'static str, tool: String },
+    /// A body over [`POST_BODY_LIMIT`].
+    TooLarge,
+    /// No room for another session.
+    Full,
+    /// A session of another user or app, answered as one that does not exist.
+    UnknownSession,
+}
+
+impl Refusal {
+    fn challenge(&self, metadata: &str) -> Option<String> {
+        let url = format!("resource_metadata=\"{metadata}\"");
+        Some(match self {
+            Refusal::NoToken => format!("Bearer {url}"),
+            Refusal::TwoCredentials => format!("Bearer error=\"invalid_request\", {url}"),
+            Refusal::InvalidToken(_) => format!("Bearer error=\"invalid_token\", {url}"),
+            Refusal::InsufficientScope { scope, .. } => {
+                format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\", {url}")
+            }
+            _ => return None,
+        })
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::NoToken | Refusal::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Refusal::TwoCredentials => StatusCode::BAD_REQUEST,
+            Refusal::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Full => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::UnknownSession => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn body(&self) -> Value {
+        let (error, description) = match self {
+            Refusal::NoToken => (
+                "invalid_request",
+                "This MCP endpoint needs an OAuth access token; the resource_metadata of the \
+                 WWW-Authenticate header says where to get one."
+                    .to_owned(),
+            ),
+            Refusal::TwoCredentials => (
+                "invalid_request",
+                "Send exactly one Authorization: Bearer header.".to_owned(),
+            ),
+            Refusal::InvalidToken(why) => ("invalid_token", why.clone()),
+            Refusal::InsufficientScope { scope, tool } => (
+                "insufficient_scope",
+                format!("The tool {tool} needs the \"{scope}\" scope, which this token lacks."),
+            ),
+            // The transport's own errors are JSON-RPC errors without an id.
+            Refusal::TooLarge => {
+                return rpc_error(-32600, "The request body is too large.");
+            }
+            Refusal::Full => {
+                return rpc_error(
+                    -32000,
+                    "The server has no room for another MCP session; try again shortly.",
+                );
+            }
+            Refusal::UnknownSession => return rpc_error(-32001, "Session not found."),
+        };
+        json!({ "error": error, "error_description": description })
+    }
+
+    fn into_response(self, metadata: &str) -> Response {
+        let mut response = (self.status(), Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        crate::http::headers::no_store(headers);
+        if let Some(value) = self
+            .challenge(metadata)
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if self == Refusal::Full {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(5));
+        }
+        response
+    }
+}
+
+fn rpc_error(code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})
+}
+
+/// The bearer token of the request, if it presents exactly one `Authorization: Bearer` header.
+fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Refusal> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(Refusal::NoToken);
+    };
+    if values.next().is_some() {
+        return Err(Refusal::TwoCredentials);
+    }
+    let not_bearer = || Refusal::InvalidToken("Send the token as Authorization: Bearer.".into());
+    let (scheme, token) = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .ok_or_else(not_bearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(not_bearer());
+    }
+    Ok(token.trim())
+}
+
+/// The JSON-RPC method and, for `tools/call`, the tool: read only to decide the scope and the
+/// session cap; rmcp parses the message for real.
+fn peek(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(Value::Object(message)) = serde_json::from_slice::<Value>(body) else {
+        return (None, None);
+    };
+    let method = message.get("method").and_then(Value::as_str);
+    let tool = (method == Some("tools/call"))
+        .then(|| message.get("params")?.get("name")?.as_str())
+        .flatten();
+    (method.map(str::to_owned), tool.map(str::to_owned))
+}
+
+/// The middleware in front of rmcp's service.
+pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let state = &guard.state;
+    let metadata = resource_metadata_url(&state.settings, MCP_RESOURCE_PATH);
+    let (mut parts, body) = request.into_parts();
+    let token = match bearer(&parts.headers) {
+        Ok(token) => token,
+        Err(refusal) => return refusal.into_response(&metadata),
+    };
+    let mcp = resource::mcp(&state.settings.base_url());
+    let principal = match principal::bearer_for(state, token, &mcp).await {
+        Ok(principal) => principal,
+        Err(error) if error.status.is_server_error() => return error.into_response(),
+        Err(error) => return Refusal::InvalidToken(error.message).into_response(&metadata),
+    };
+    let owner = Owner {
+        user_id: principal.user_id,
+        app_id: principal.app_id,
+    };
+    let session = parts
+        .headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = &session
+        && guard.sessions.owner(id).is_some_and(|o| o != owner)
+    {
+        return Refusal::UnknownSession.into_response(&metadata);
+    }
+    let mut initializing = false;
+    let body = if parts.method == Method::POST {
+        let Ok(bytes) = axum::body::to_bytes(body, POST_BODY_LIMIT).await else {
+            return Refusal::TooLarge.into_response(&metadata);
+        };
+        let (method, tool) = peek(&bytes);
+        if let Some(tool) = tool
+            && let Some(scope) = tools::missing_scope(&principal.scope, &tool)
+        {
+            return Refusal::InsufficientScope { scope, tool }.into_response(&metadata);
+        }
+        initializing = session.is_none() && method.as_deref() == Some("initialize");
+        if initializing && guard.sessions.is_full() {
+            return Refusal::Full.into_response(&metadata);
+        }
+        Body::from(bytes)
+    } else {
+        body
+    };
+    parts.extensions.insert::<Principal>(principal);
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if initializing
+        && let Some(id) = response
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+    {
+        guard.sessions.bind(id, owner);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_has_its_status_and_challenge() {
+        let meta = "https://l.test/.well-known/oauth-protected-resource/wpcom/v2/mcp/v1";
+        let m = format!("resource_metadata=\"{meta}\"");
+        let cases = [
+            (Refusal::NoToken, 401, Some(format!("Bearer {m}"))),
+            (
+                Refusal::TwoCredentials,
+                400,
+                Some(format!("Bearer error=\"invalid_request\", {m}")),
+            ),
+            (
+                Refusal::InvalidToken("x".into()),
+                401,
+                Some(format!("Bearer error=\"invalid_token\", {m}")),
+            ),
+            (
+                Refusal::InsufficientScope {
+                    scope: "posts",
+                    tool: "create_post".into(),
+                },
+                403,
+                Some(format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"posts\", {m}"
+                )),
+            ),
+            (Refusal::TooLarge, 413, None),
+            (Refusal::Full, 503, None),
+            (Refusal::UnknownSession, 404, None),
+        ];
+        for (refusal, status, challenge) in cases {
+            let response = refusal.clone().into_response(meta);
+            assert_eq!(response.status().as_u16(), status, "{refusal:?}");
+            let got = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(got, challenge, "{refusal:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_tools_call_names_a_tool() {
+        let call =
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_post"}}"#;
+        assert_eq!(
+            peek(call),
+            (Some("tools/call".into()), Some("get_post".into()))
+        );
+        let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"x"}}"#;
+        assert_eq!(peek(list), (Some("tools/list".into()), None));
+        assert_eq!(peek(b"[1,2"), (None, None));
+        assert_eq!(peek(br#"[{"method":"tools/call"}]"#), (None, None));
+    }
+}

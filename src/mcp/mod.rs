@@ -1,0 +1,81 @@
+//! The MCP endpoint at `/wpcom/v2/mcp/v1` (oauth21.md §8): MCP 2025-11-25 over the Streamable HTTP
+//! transport (POST for messages, GET for the server's stream, DELETE to end a session), built on
+//! the official Rust SDK, `rmcp`, whose `StreamableHttpService` is mounted in the one router.
+//!
+//! Choices where the specifications leave room:
+//! - **Authorization first** (`guard`): nothing reaches rmcp without a token valid for this
+//!   resource; the token is checked on every HTTP request through the same validation cache as the
+//!   REST API, so a revocation (announced to every instance) ends the next call. A token issued
+//!   without `resource`, or for other resources, is refused (oauth21.md §4). An open GET stream is
+//!   not cut at revocation; its next POST is.
+//! - **Scope per tool** (`tools::missing_scope`): a `tools/call` beyond the token's scope is an HTTP
+//!   403 `insufficient_scope` naming the scope to ask for, before the tool runs; what a tool may
+//!   touch is then the REST API's own rule (`domain::reach` through `api::sites::check`), called,
+//!   not copied. Sites the token does not reach, missing posts and bad arguments are tool results
+//!   with `isError`, which the model can read.
+//! - **Sessions** (`sessions`): stateful, in the memory of the instance that created them (rmcp's
+//!   `LocalSessionManager`), at most `mcp.max_sessions` (an `initialize` beyond answers 503 with
+//!   `Retry-After`), closed after `mcp.session_idle_secs` without a message, and bound to the user
+//!   and app of the token that opened them. Behind a load balancer, route by the `Mcp-Session-Id`
+//!   header (or keep affinity); a client whose session is gone gets 404 and starts a new one, as
+//!   the transport specifies.
+//! - **Protocol versions**: 2025-11-25, and 2025-06-18 and 2025-03-26 for older clients (same
+//!   lifecycle); rmcp's stateless 2026 draft is not offered.
+//! - **Host and Origin**: rmcp's DNS-rebinding guard checks `Host` against loopback names by
+//!   default; a public server is reached under many names behind proxies, and a bearer token in a
+//!   header is what a rebinding page cannot send, so `Host` is not checked. `Origin`, when a browser
+//!   sends one, must be the public URL's origin (403 otherwise), as the transport asks.
+//! - **Bodies** up to the REST API's post limit (1 MiB), enough for a post's content.
+
+mod guard;
+mod sessions;
+mod tools;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
+use crate::config::Settings;
+use crate::http::body::POST_BODY_LIMIT;
+use crate::oidc::discovery::MCP_RESOURCE_PATH;
+use crate::state::AppState;
+use guard::Guard;
+use sessions::BoundedSessions;
+
+/// The public URL's origin with its port spelled out (`scheme://host:port`), the one `Origin`
+/// browsers may send.
+fn public_origin(settings: &Settings) -> String {
+    let url = &settings.public_url;
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(443);
+    format!("{}://{host}:{port}", url.scheme())
+}
+
+/// The endpoint: the guard in front of rmcp's service, with this router's own session store.
+pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    let settings = &state.settings;
+    let sessions = Arc::new(BoundedSessions::new(
+        settings.mcp.max_sessions,
+        Duration::from_secs(settings.mcp.session_idle_secs),
+    ));
+    let config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .with_allowed_origins([public_origin(settings)])
+        .with_max_request_body_bytes(POST_BODY_LIMIT);
+    let for_sessions = state.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(tools::Latchkey::new(for_sessions.clone())),
+        sessions.clone(),
+        config,
+    );
+    let guard = Guard {
+        state: state.clone(),
+        sessions,
+    };
+    Router::new()
+        .route_service(MCP_RESOURCE_PATH, service)
+        .route_layer(from_fn_with_state(guard, guard::guard))
+}
