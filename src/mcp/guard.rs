@@ -61,6 +61,10 @@ pub(crate) enum Refusal {
     InsufficientScope { scope: &'static str, tool: String },
     /// A body over [`POST_BODY_LIMIT`].
     TooLarge,
+    /// A JSON body that does not parse: 400, JSON-RPC -32700.
+    ParseError,
+    /// JSON that is no single JSON-RPC 2.0 message: 400, JSON-RPC -32600.
+    NotJsonRpc,
     /// No room for another session.
     Full,
     /// A session of another user or app, answered as one that does not exist.
@@ -86,7 +90,9 @@ impl Refusal {
     fn status(&self) -> StatusCode {
         match self {
             Refusal::NoToken | Refusal::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Refusal::TwoCredentials => StatusCode::BAD_REQUEST,
+            Refusal::TwoCredentials | Refusal::ParseError | Refusal::NotJsonRpc => {
+                StatusCode::BAD_REQUEST
+            }
             Refusal::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::Full => StatusCode::SERVICE_UNAVAILABLE,
@@ -122,6 +128,13 @@ impl Refusal {
                 );
             }
             Refusal::UnknownSession => return rpc_error(-32001, "Session not found."),
+            Refusal::ParseError => return rpc_error(-32700, "Parse error: the body is not JSON."),
+            Refusal::NotJsonRpc => {
+                return rpc_error(
+                    -32600,
+                    "Invalid Request: send one JSON-RPC 2.0 message (an object with \"jsonrpc\": \"2.0\").",
+                );
+            }
         };
         json!({ "error": error, "error_description": description })
     }
@@ -168,17 +181,32 @@ fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Refusal> {
     Ok(token.trim())
 }
 
-/// The JSON-RPC method and, for `tools/call`, the tool: read only to decide the scope and the
-/// session cap; rmcp parses the message for real.
-fn peek(body: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(Value::Object(message)) = serde_json::from_slice::<Value>(body) else {
-        return (None, None);
+/// The JSON-RPC method and, for `tools/call`, the tool of a JSON body: read to decide the scope
+/// and the session cap, and to answer what is no JSON-RPC message as JSON-RPC says (-32700 for
+/// what is not JSON, -32600 for JSON that is no single JSON-RPC 2.0 message: batches left MCP in
+/// 2025-06-18). rmcp parses the message for real.
+fn peek(body: &[u8]) -> Result<(Option<String>, Option<String>), Refusal> {
+    let value = serde_json::from_slice::<Value>(body).map_err(|_| Refusal::ParseError)?;
+    let Value::Object(message) = value else {
+        return Err(Refusal::NotJsonRpc);
     };
+    if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(Refusal::NotJsonRpc);
+    }
     let method = message.get("method").and_then(Value::as_str);
     let tool = (method == Some("tools/call"))
         .then(|| message.get("params")?.get("name")?.as_str())
         .flatten();
-    (method.map(str::to_owned), tool.map(str::to_owned))
+    Ok((method.map(str::to_owned), tool.map(str::to_owned)))
+}
+
+/// Whether the request says its body is JSON (else rmcp answers 415).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// The middleware in front of rmcp's service.
@@ -215,7 +243,14 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
         let Ok(bytes) = axum::body::to_bytes(body, POST_BODY_LIMIT).await else {
             return Refusal::TooLarge.into_response(&metadata);
         };
-        let (method, tool) = peek(&bytes);
+        let (method, tool) = if is_json(&parts.headers) {
+            match peek(&bytes) {
+                Ok(peeked) => peeked,
+                Err(refusal) => return refusal.into_response(&metadata),
+            }
+        } else {
+            (None, None)
+        };
         if let Some(tool) = tool
             && let Some(scope) = tools::missing_scope(&principal.scope, &tool)
         {

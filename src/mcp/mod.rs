@@ -31,6 +31,8 @@ mod guard;
 mod sessions;
 mod tools;
 
+pub(crate) use tools::abilities;
+
 use std::sync::Arc;
 use std::time::Duration;
 

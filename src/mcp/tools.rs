@@ -15,22 +15,19 @@
 //! browser so that a narrowly scoped app cannot enumerate the others; an agent the user gave full
 //! access may list them, never disconnect one.
 //!
-//! Errors: a tool that ran and failed (unknown or unreached site, missing post, a post rule, bad
-//! arguments) answers a result with `isError: true` and the REST error's slug and message, so the
-//! model can correct itself (MCP 2025-11-25, tools: input validation errors are tool errors). An
-//! unknown tool is a JSON-RPC error (-32602), and a storage outage is one too (-32603), never a
-//! made-up result.
+//! Errors: a tool that ran and failed (unknown or unreached site, missing post, a post rule)
+//! answers a result with `isError: true` and the REST error's slug and message, so the model can
+//! correct itself; arguments that do not fit the input schema are such a result too (rmcp's
+//! router: "failed to deserialize parameters: …"), as MCP 2025-11-25 asks of input validation
+//! errors. An unknown tool is a JSON-RPC error (-32602), and a storage outage one too (-32603),
+//! never a made-up result.
 
 use axum::http::request::Parts;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::{Extension, ToolCallContext};
+use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
-    ProtocolVersion,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_handler, tool_router};
+use rmcp::model::{CallToolResult, ContentBlock, ProtocolVersion};
+use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -74,6 +71,36 @@ pub(crate) fn missing_scope(scope: &Scope, tool: &str) -> Option<&'static str> {
             _ => Some("global"),
         },
     }
+}
+
+/// What an agent holding `scope` may do through the tools, in plain words, for the consent page
+/// (`web::consent`): one line per group of tools the scope allows, from the same table.
+pub(crate) fn abilities(scope: &Scope) -> Vec<&'static str> {
+    let lines = [
+        (
+            "get_profile",
+            "Read your profile: your name, username and email address.",
+        ),
+        ("list_sites", "See which of your sites it can reach."),
+        (
+            "list_posts",
+            "Read the posts there, drafts and private posts included.",
+        ),
+        (
+            "create_post",
+            "Write new posts there and change existing ones: publish them, or keep them as \
+             drafts.",
+        ),
+        (
+            "list_connected_applications",
+            "See the list of applications connected to your account.",
+        ),
+    ];
+    lines
+        .into_iter()
+        .filter(|(tool, _)| missing_scope(scope, tool).is_none())
+        .map(|(_, line)| line)
+        .collect()
 }
 
 /// A blog, by ID or by address (`example.com`, or `example.com::blog` for a path), as the REST
@@ -360,26 +387,5 @@ impl ServerHandler for Latchkey {
             ProtocolVersion::V_2025_06_18,
             ProtocolVersion::V_2025_03_26,
         ])
-    }
-
-    /// As the macro's, except that arguments a known tool cannot read are a tool error the model
-    /// can act on, not a JSON-RPC error.
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        let known = self.tool_router.has_route(&request.name);
-        let call = ToolCallContext::new(self, request, context);
-        match self.tool_router.call(call).await {
-            Err(error) if known && error.code == ErrorCode::INVALID_PARAMS => {
-                Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                    "invalid_input: {}",
-                    error.message
-                ))])
-                .into())
-            }
-            other => other,
-        }
     }
 }

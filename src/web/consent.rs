@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::PageError;
 use super::session::{self, SessionUser};
 use crate::domain::client_metadata::redirect_host;
+use crate::domain::{resource, scope};
 use crate::http::headers::no_store;
 use crate::state::AppState;
 use crate::store::{App, Site};
@@ -32,6 +33,10 @@ struct ConsentPage<'a> {
     csrf: String,
     /// Where approval sends the user, shown in full when Latchkey has not verified the app.
     unverified_host: Option<String>,
+    /// When the request names the MCP endpoint as its resource: what the AI agent may do there.
+    agent: Vec<&'static str>,
+    /// Whether the agent works on one site (else on every site the user administers).
+    single_blog: bool,
 }
 
 /// What one authorize endpoint asks the user to approve.
@@ -52,6 +57,25 @@ pub(crate) struct Consent<'a> {
     pub purpose: &'a str,
 }
 
+/// What an AI agent may do through the MCP endpoint when the request (a 2.1 authorization
+/// request, whose `resource` and `scope` ride in the form) names that endpoint as its resource;
+/// empty otherwise, and for the dialects without resources.
+fn agent_abilities(state: &AppState, consent: &Consent<'_>) -> Vec<&'static str> {
+    let mcp = resource::mcp(&state.settings.base_url());
+    let hidden = &consent.hidden;
+    if !hidden.iter().any(|(n, v)| *n == "resource" && *v == mcp) {
+        return Vec::new();
+    }
+    let scope = hidden
+        .iter()
+        .find(|(n, _)| *n == "scope")
+        .map(|(_, v)| v.as_str());
+    match scope::parse21(scope) {
+        Ok(scope) => crate::mcp::abilities(&scope.base),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The consent page for `consent`, shown to the signed-in `session`.
 pub(crate) async fn page(
     state: &AppState,
@@ -64,6 +88,7 @@ pub(crate) async fn page(
         (Some(named), true) => sites.iter().find(|s| named(s)),
         _ => None,
     };
+    let agent = agent_abilities(state, &consent);
     let page = ConsentPage {
         action: consent.action,
         app: consent.app,
@@ -79,6 +104,8 @@ pub(crate) async fn page(
         hidden: consent.hidden,
         csrf: session::csrf_token(state, session, consent.purpose),
         unverified_host: (!consent.app.is_verified()).then(|| redirect_host(consent.redirect_uri)),
+        agent,
+        single_blog: single,
     };
     let mut response = page.into_response();
     no_store(response.headers_mut());

@@ -15,6 +15,7 @@ mod foundation;
 mod hot_path;
 mod lean;
 mod logs;
+mod mcp;
 mod mcp_interop;
 mod metrics;
 mod oauth1;

@@ -170,6 +170,12 @@ async fn the_official_mcp_sdk_client_registers_consents_calls_a_tool_refreshes_a
             ),
             _ => assert!(client_id.parse::<i64>().is_ok(), "{result}"),
         }
+        assert!(
+            result["consent_text"].as_str().unwrap().contains(
+                "is an AI agent. If you approve, it will act for you on the site you choose"
+            ),
+            "the consent page says an AI agent will act on the chosen site: {result}"
+        );
         assert_eq!(result["site_id"], site.id.to_string(), "{result}");
         assert_eq!(result["refreshed"], true, "{result}");
         assert_eq!(
