@@ -7,7 +7,10 @@
 //!
 //! `allow_loopback` (the tests' switches `icon_fetch_allow_loopback` and
 //! `oauth21.metadata_document_allow_loopback`, each logged at start-up) also allows loopback
-//! addresses, and there only plain `http`, so a test can serve the document without a certificate.
+//! addresses, and there only plain `http`, or `https` without checking the certificate: a test can
+//! serve the document without a certificate, or with a throwaway self-signed one where its client
+//! insists on an `https` URL (the MCP TypeScript SDK's `clientMetadataUrl`). Neither is weaker
+//! than the plain `http` the switch already allows, and neither applies to any other address.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -152,6 +155,10 @@ async fn get_within(raw_url: &str, rules: &Rules) -> Result<Fetched, FetchError>
             env!("CARGO_PKG_VERSION"),
             rules.user_agent
         ));
+    if plain_http_allowed {
+        // Loopback under the test switch: a self-signed certificate is no weaker than plain http.
+        client = client.danger_accept_invalid_certs(true);
+    }
     if let url::Host::Domain(name) = host {
         // Connect only to the addresses checked above: no second lookup that could rebind.
         client = client.resolve_to_addrs(name, &addresses);

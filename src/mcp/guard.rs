@@ -32,6 +32,12 @@ use crate::http::body::POST_BODY_LIMIT;
 use crate::oidc::discovery::{MCP_RESOURCE_PATH, resource_metadata_url};
 use crate::state::AppState;
 
+/// The scope a 401 asks for. MCP 2025-11-25 clients (the TypeScript SDK: SEP-835) ask for the
+/// challenge's `scope`, else for every scope the resource metadata lists, which puts `global` beside
+/// named scopes and is refused (`invalid_scope`). Minimal choice of the interop test: what
+/// `list_sites`, `get_post` and `create_post` need, on the blog the user picks.
+const MCP_SCOPE: &str = "sites posts";
+
 /// The session header of the Streamable HTTP transport.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
 
@@ -69,9 +75,11 @@ impl Refusal {
     fn challenge(&self, metadata: &str) -> Option<String> {
         let url = format!("resource_metadata=\"{metadata}\"");
         Some(match self {
-            Refusal::NoToken => format!("Bearer {url}"),
+            Refusal::NoToken => format!("Bearer {url}, scope=\"{MCP_SCOPE}\""),
             Refusal::TwoCredentials => format!("Bearer error=\"invalid_request\", {url}"),
-            Refusal::InvalidToken(_) => format!("Bearer error=\"invalid_token\", {url}"),
+            Refusal::InvalidToken(_) => {
+                format!("Bearer error=\"invalid_token\", {url}, scope=\"{MCP_SCOPE}\"")
+            }
             Refusal::InsufficientScope { scope, .. } => {
                 format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\", {url}")
             }
@@ -278,7 +286,11 @@ mod tests {
         let meta = "https://l.test/.well-known/oauth-protected-resource/wpcom/v2/mcp/v1";
         let m = format!("resource_metadata=\"{meta}\"");
         let cases = [
-            (Refusal::NoToken, 401, Some(format!("Bearer {m}"))),
+            (
+                Refusal::NoToken,
+                401,
+                Some(format!("Bearer {m}, scope=\"sites posts\"")),
+            ),
             (
                 Refusal::TwoCredentials,
                 400,
@@ -287,7 +299,9 @@ mod tests {
             (
                 Refusal::InvalidToken("x".into()),
                 401,
-                Some(format!("Bearer error=\"invalid_token\", {m}")),
+                Some(format!(
+                    "Bearer error=\"invalid_token\", {m}, scope=\"sites posts\""
+                )),
             ),
             (
                 Refusal::InsufficientScope {

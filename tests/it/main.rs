@@ -16,6 +16,7 @@ mod hot_path;
 mod lean;
 mod logs;
 mod mcp;
+mod mcp_interop;
 mod metrics;
 mod oauth1;
 mod oauth1_clients;

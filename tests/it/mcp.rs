@@ -314,7 +314,7 @@ async fn without_a_token_for_this_endpoint_every_method_answers_401_naming_its_m
             .assert_status(401);
         assert_eq!(
             r.header("www-authenticate"),
-            format!("Bearer {meta}"),
+            format!("Bearer {meta}, scope=\"sites posts\""),
             "{method}"
         );
     }
@@ -337,7 +337,7 @@ async fn without_a_token_for_this_endpoint_every_method_answers_401_naming_its_m
         let r = agent.post(&init).await.assert_status(401);
         assert_eq!(
             r.header("www-authenticate"),
-            format!("Bearer error=\"invalid_token\", {meta}"),
+            format!("Bearer error=\"invalid_token\", {meta}, scope=\"sites posts\""),
             "{why}"
         );
         assert_eq!(r.json()["error"], "invalid_token", "{why}");
@@ -615,7 +615,10 @@ async fn a_revoked_token_is_refused_at_the_next_call(app: TestApp) {
     let r = agent.post(&body).await.assert_status(401);
     assert_eq!(
         r.header("www-authenticate"),
-        format!("Bearer error=\"invalid_token\", {}", metadata(&app))
+        format!(
+            "Bearer error=\"invalid_token\", {}, scope=\"sites posts\"",
+            metadata(&app)
+        )
     );
 }
 both!(a_revoked_token_is_refused_at_the_next_call);
