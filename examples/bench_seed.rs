@@ -153,63 +153,27 @@ async fn main() -> anyhow::Result<()> {
         writeln!(malformed, "{head}{other}")?;
     }
 
-    let mut codes = std::io::BufWriter::new(std::fs::File::create(args.out.join("codes.txt"))?);
-    let mut progress = Progress::new("codes", args.codes);
-    let mut done = 0;
-    while done < args.codes {
-        let n = BATCH.min(args.codes - done);
-        let mut digests = Vec::with_capacity(n);
-        for _ in 0..n {
-            let code = secret::mint(Kind::AuthCode, &OsRandom);
-            writeln!(codes, "{code}")?;
-            digests.push(secret::digest(&code));
-        }
-        let template = NewCode {
-            digest: &[],
-            app_id: app.id,
-            user_id: user.id,
-            site_id: None,
-            scope: "global",
-            redirect_uri: REDIRECT,
-            code_challenge: None,
-            // Long enough for any run; the store does not cap what it is given.
-            expires_at: now + 3 * 3600,
-        };
-        store.seed_codes(&template, &digests, now).await?;
-        done += n;
-        progress.show(done);
-    }
-    codes.flush()?;
-    progress.finish();
-
-    let mut refresh = std::io::BufWriter::new(std::fs::File::create(args.out.join("refresh.txt"))?);
-    let mut progress = Progress::new("refresh", args.refresh);
-    let mut done = 0;
-    while done < args.refresh {
-        let n = BATCH.min(args.refresh - done);
-        let mut digests = Vec::with_capacity(n);
-        for _ in 0..n {
-            let token = secret::mint(Kind::RefreshToken, &OsRandom);
-            writeln!(refresh, "{token}")?;
-            digests.push(secret::digest(&token));
-        }
-        let template = NewCode {
-            digest: &[],
-            app_id: app.id,
-            user_id: user.id,
-            site_id: None,
-            scope: "global",
-            redirect_uri: REDIRECT,
-            code_challenge: None,
-            // Idle expiry far enough for any run.
-            expires_at: now + 24 * 3600,
-        };
-        store.seed_refresh_tokens(&template, &digests, now).await?;
-        done += n;
-        progress.show(done);
-    }
-    refresh.flush()?;
-    progress.finish();
+    // Codes live long enough for any run; a refresh token's idle expiry likewise.
+    seed_one_time(
+        &store,
+        &args,
+        OneTime::Codes,
+        &app,
+        &user,
+        now + 3 * 3600,
+        now,
+    )
+    .await?;
+    seed_one_time(
+        &store,
+        &args,
+        OneTime::Refresh,
+        &app,
+        &user,
+        now + 24 * 3600,
+        now,
+    )
+    .await?;
 
     let oauth1 = seed_oauth1(&store, &key.0, &user, &app, &created, now).await?;
 
@@ -233,6 +197,64 @@ async fn main() -> anyhow::Result<()> {
 /// An OAuth1 access token of the bench user for the bench app on the user's site, stored as
 /// `/oauth1/access` stores one (request token, approval, exchange), with what a consumer signs
 /// with: `{consumer_key, consumer_secret, token, token_secret}`.
+/// The single-use secrets the benchmark spends one per request.
+#[derive(Clone, Copy)]
+enum OneTime {
+    Codes,
+    Refresh,
+}
+
+/// Mints `--codes` authorization codes or `--refresh` refresh tokens, each under a grant of the
+/// bench app, writes them one per line to `codes.txt` / `refresh.txt` and stores their digests
+/// in batches.
+async fn seed_one_time(
+    store: &Store,
+    args: &Args,
+    what: OneTime,
+    app: &App,
+    user: &User,
+    expires_at: i64,
+    now: i64,
+) -> anyhow::Result<()> {
+    let (name, count, kind) = match what {
+        OneTime::Codes => ("codes", args.codes, Kind::AuthCode),
+        OneTime::Refresh => ("refresh", args.refresh, Kind::RefreshToken),
+    };
+    let file = std::fs::File::create(args.out.join(format!("{name}.txt")))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut progress = Progress::new(name, count);
+    let mut done = 0;
+    while done < count {
+        let n = BATCH.min(count - done);
+        let mut digests = Vec::with_capacity(n);
+        for _ in 0..n {
+            let secret = secret::mint(kind, &OsRandom);
+            writeln!(out, "{secret}")?;
+            digests.push(secret::digest(&secret));
+        }
+        let template = NewCode {
+            digest: &[],
+            app_id: app.id,
+            user_id: user.id,
+            site_id: None,
+            scope: "global",
+            redirect_uri: REDIRECT,
+            code_challenge: None,
+            // The store does not cap what it is given.
+            expires_at,
+        };
+        match what {
+            OneTime::Codes => store.seed_codes(&template, &digests, now).await?,
+            OneTime::Refresh => store.seed_refresh_tokens(&template, &digests, now).await?,
+        }
+        done += n;
+        progress.show(done);
+    }
+    out.flush()?;
+    progress.finish();
+    Ok(())
+}
+
 async fn seed_oauth1(
     store: &Store,
     key: &[u8; 32],
