@@ -147,7 +147,20 @@ class Server:
             return 0
 
 
-def wrk(base, mode, seconds, env, expect_4xx=False):
+def cpu_ticks(pid):
+    """User + system CPU time of `pid` so far, in clock ticks (/proc/PID/stat fields 14 and 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wrk(base, mode, seconds, env, expect_4xx=False, pid=None):
+    """One wrk run. With `pid`, also the CPU time that process spent per answered request
+    (`cpu_us`): a cost that, unlike req/s, hardly moves when other work shares the machine."""
+    before = cpu_ticks(pid) if pid else None
     e = dict(os.environ)
     e.update(env)
     e["BENCH_MODE"] = mode
@@ -155,8 +168,12 @@ def wrk(base, mode, seconds, env, expect_4xx=False):
     out = subprocess.run(
         ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "5s",
          "-s", LUA, base], env=e, capture_output=True, text=True, check=True).stdout
+    after = cpu_ticks(pid) if pid else None
     line = next(l for l in out.splitlines() if l.startswith('{"requests"'))
     r = json.loads(line)
+    cpu_us = None
+    if before is not None and after is not None and r["requests"]:
+        cpu_us = round((after - before) / os.sysconf("SC_CLK_TCK") * 1e6 / r["requests"], 1)
     socket_errors = r["connect"] + r["read"] + r["write"] + r["timeout"]
     # wrk counts every status >= 400 in "status"; scenarios that expect 400 count the others.
     wrong = (r["requests"] - r["status"]) if expect_4xx else r["status"]
@@ -167,6 +184,7 @@ def wrk(base, mode, seconds, env, expect_4xx=False):
         "p99_ms": r["p99_us"] / 1000,
         "max_ms": r["max_us"] / 1000,
         "errors": socket_errors + wrong,
+        "cpu_us": cpu_us,
     }
 
 
@@ -214,7 +232,7 @@ def ceiling(seconds, tokens_file):
                 time.sleep(0.005)
         env = {"BENCH_FILE": tokens_file, "BENCH_CLIENT_ID": "1"}
         wrk(base, "token-info", 1, env)
-        return wrk(base, "token-info", seconds, env)
+        return wrk(base, "token-info", seconds, env, pid=proc.pid)
     finally:
         proc.terminate()
         proc.wait()
@@ -277,7 +295,7 @@ def run_pgbench(db_url, setup, script, seconds, defines):
             "errors": int(failed.group(1)) if failed else 0}
 
 
-def oauth1_call(base, data, seconds):
+def oauth1_call(base, data, seconds, pid=None):
     """`oauth1-call`: wrk cannot sign, so examples/oauth1_sign signs enough requests (each with its
     own nonce) just before; wrk sends each once. Running out would show as errors."""
     signed = os.path.join(data, "oauth1.txt")
@@ -287,7 +305,7 @@ def oauth1_call(base, data, seconds):
     run([os.path.join(TARGET, "examples", "oauth1_sign"), "--meta", os.path.join(data, "meta.json"),
          "--count", str(count), "--out", signed], env=env)
     log(f"  signed {count} OAuth1 requests in {time.monotonic() - t0:.1f} s")
-    return wrk(base, "oauth1-call", seconds, {"BENCH_FILE": signed})
+    return wrk(base, "oauth1-call", seconds, {"BENCH_FILE": signed}, pid=pid)
 
 
 def login_form(base):
@@ -351,11 +369,11 @@ def bench_backend(backend, admin_url, args, results, notes):
                 lines = sum(1 for _ in open(e["BENCH_FILE"])) if mode != "login" else 0
                 warm = max(1, -(-lines // 5000)) if mode in ("token-info", "me", "introspection") else 1
                 wrk(base, mode, warm, dict(e, BENCH_SEQ="1"), expect_4xx)
-                r = wrk(base, mode, secs, e, expect_4xx)
+                r = wrk(base, mode, secs, e, expect_4xx, pid=server.proc.pid)
                 results.append(row(scenario, backend, size, r, ref, server, None))
                 log(f"  {scenario}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors")
             if small and want("oauth1-call"):
-                r = oauth1_call(base, data, secs)
+                r = oauth1_call(base, data, secs, pid=server.proc.pid)
                 results.append(row("oauth1-call", backend, size, r, ref, server, None))
                 log(f"  oauth1-call: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors")
             if small and want("code-exchange"):
@@ -363,7 +381,7 @@ def bench_backend(backend, admin_url, args, results, notes):
                             BENCH_CLIENT_SECRET=meta["client_secret"],
                             BENCH_REDIRECT=meta["redirect_uri"])
                 before = counts(backend, db_url)
-                r = wrk(base, "code-exchange", secs, cenv)
+                r = wrk(base, "code-exchange", secs, cenv, pid=server.proc.pid)
                 time.sleep(0.2)
                 after = counts(backend, db_url)
                 issued, used = after[0] - before[0], after[1] - before[1]
@@ -380,7 +398,8 @@ def bench_backend(backend, admin_url, args, results, notes):
                 results.append(row("code-exchange", backend, size, r, pg_ref, server, None))
                 log(f"  code-exchange: {r['rps']:.0f} req/s, {r['errors']} errors")
             if small and want("refresh"):
-                r = refresh_scenario(backend, db_url, base, data, meta, env, secs, notes)
+                r = refresh_scenario(backend, db_url, base, data, meta, env, secs, notes,
+                                     server.proc.pid)
                 pg_ref = None
                 if backend == "postgres":
                     pg_ref = pgbench_refresh(db_url, meta, secs,
@@ -393,7 +412,7 @@ def bench_backend(backend, admin_url, args, results, notes):
                 cookie, csrf = login_form(base)
                 lenv = {"BENCH_COOKIE": cookie, "BENCH_CSRF": csrf, "BENCH_USERNAME": meta["username"],
                         "BENCH_PASSWORD": meta["password"]}
-                r = wrk(base, "login", secs, lenv)
+                r = wrk(base, "login", secs, lenv, pid=server.proc.pid)
                 r["logins_per_s_per_core"] = round(r["rps"] / (os.cpu_count() or 1), 1)
                 results.append(row("login", backend, size, r, None, server, None))
                 log(f"  login: {r['rps']:.1f} logins/s")
@@ -417,14 +436,14 @@ def bench_backend(backend, admin_url, args, results, notes):
             log(f"  ready on the existing database after {ms:.0f} ms")
 
 
-def refresh_scenario(backend, db_url, base, data, meta, env, secs, notes):
+def refresh_scenario(backend, db_url, base, data, meta, env, secs, notes, pid):
     """`refresh`: `POST /oauth2-1/token` `grant_type=refresh_token`, each seeded refresh token
     once (rotation spends it). Every success rotates exactly one token and stores exactly one
     successor; anything else counts as errors."""
     renv = dict(env, BENCH_FILE=os.path.join(data, "refresh.txt"),
                 BENCH_CLIENT_SECRET=meta["client_secret"])
     before = refresh_counts(backend, db_url)
-    r = wrk(base, "refresh", secs, renv)
+    r = wrk(base, "refresh", secs, renv, pid=pid)
     time.sleep(0.2)
     after = refresh_counts(backend, db_url)
     issued, rotated = after[0] - before[0], after[1] - before[1]
@@ -508,7 +527,7 @@ def fmt(v, spec):
 
 
 def print_table(results, checks, notes):
-    head = f"{'scenario':<20}{'backend':<10}{'tokens':>9}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}{'ref':>10}{'ratio':>7}{'RSS MB':>8}"
+    head = f"{'scenario':<20}{'backend':<10}{'tokens':>9}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}{'ref':>10}{'ratio':>7}{'CPU µs':>8}{'RSS MB':>8}"
     print(head)
     print("-" * len(head))
     for r in results:
@@ -526,6 +545,7 @@ def print_table(results, checks, notes):
         print(f"{r['scenario']:<20}{r['backend']:<10}{r['tokens']:>9}{fmt(r['rps'], '11.1f')}"
               f"{fmt(r.get('p50_ms'), '9.2f')}{fmt(r.get('p99_ms'), '9.2f')}{fmt(r.get('max_ms'), '9.1f')}"
               f"{fmt(r.get('errors'), '8d')}{fmt(r.get('reference'), '10.0f')}{fmt(r.get('ratio'), '7.2f')}"
+              f"{fmt(r.get('cpu_us'), '8.1f')}"
               f"{fmt(r.get('peak_rss_mb'), '8.1f')}")
     print()
     for name, what, ok in checks:

@@ -84,7 +84,7 @@ pub async fn run(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     };
     let served = crate::server::run(listener, state.clone(), crate::server::shutdown_signal());
     let (served, ()) = tokio::join!(served, retry);
-    if let Some(provider) = telemetry {
+    if let Some(provider) = telemetry.provider {
         // Flushes the last batch of spans; the exporter's HTTP client blocks.
         let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
         if let Ok(Err(e)) = flushed {
@@ -135,11 +135,18 @@ async fn retry_migrations(state: &AppState) {
     }
 }
 
+/// What logging leaves running: the log writer's thread (flushed when this drops) and, with
+/// `otel.endpoint` set, the trace provider to shut down.
+struct Tracing {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    _log_writer: crate::telemetry::FlushOnDrop,
+}
+
 /// Logs to stderr (JSON or text) at `log.level`; with `otel.endpoint` set, also exports INFO spans
-/// (each request's, with its request id and route) over OTLP. Returns the provider to shut down.
-fn init_tracing(
-    settings: &Settings,
-) -> anyhow::Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>> {
+/// (each request's, with its request id and route) over OTLP.
+/// Lines go through `telemetry::BatchedStderr`: INFO lines (one per request) are written in
+/// batches, WARN and ERROR lines at once.
+fn init_tracing(settings: &Settings) -> anyhow::Result<Tracing> {
     use std::io::IsTerminal;
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -157,14 +164,18 @@ fn init_tracing(
         }
         None => (None, None),
     };
+    let (writer, guard) = crate::telemetry::BatchedStderr::start();
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let registry = tracing_subscriber::registry().with(otel);
     if settings.log_json {
         registry.with(fmt.json().with_filter(filter)).init();
     } else {
         registry.with(fmt.with_filter(filter)).init();
     }
-    Ok(provider)
+    Ok(Tracing {
+        provider,
+        _log_writer: guard,
+    })
 }
