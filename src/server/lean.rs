@@ -1,5 +1,6 @@
 //! The lean stack of the validation routes (performance.md; issue 17): `GET` token-info, the
-//! REST API's bearer check (`GET /rest/v1/me`, `GET /rest/v1.1/me`) and introspection (`POST
+//! REST API's bearer and OAuth1 checks (`GET /rest/v1/me`, `GET /rest/v1.1/me`, `GET
+//! /wp-json/wp/v2/users/me`, the OAuth1 dialect's signed call) and introspection (`POST
 //! /oauth2-1/token-info`, `POST /oauth2/introspect`, with a form-urlencoded body) pass one layer
 //! composed once
 //! instead of the full stack's eight, each of which `Router::layer` boxes per route (a service
@@ -53,7 +54,8 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 enum Lean {
     /// `GET /oauth2/token-info` or `GET /oauth/token-info`: answered here, without the router.
     TokenInfo(usize),
-    /// `GET /rest/v1/me` or `GET /rest/v1.1/me`: the bare router (the REST layers still apply).
+    /// `GET /rest/v1/me`, `GET /rest/v1.1/me` or `GET /wp-json/wp/v2/users/me`: the bare router
+    /// (the REST layers still apply).
     Me(usize),
     /// `POST /oauth2-1/token-info` or `POST /oauth2/introspect` with a form-urlencoded body:
     /// answered here by the handler, without the router.
@@ -61,7 +63,8 @@ enum Lean {
 }
 
 const TOKEN_INFO: [&str; 2] = ["/oauth2/token-info", "/oauth/token-info"];
-const ME: [&str; 2] = ["/rest/v1/me", "/rest/v1.1/me"];
+/// The bearer and OAuth1 checks of the REST API: `/me` of both dialects.
+const ME: [&str; 3] = ["/rest/v1/me", "/rest/v1.1/me", "/wp-json/wp/v2/users/me"];
 const INTROSPECT: [&str; 2] = ["/oauth2-1/token-info", "/oauth2/introspect"];
 const FORM: &[u8] = b"application/x-www-form-urlencoded";
 
@@ -103,7 +106,7 @@ struct Shared {
     bare: Router,
     /// The metric labels of the lean routes, made once.
     token_info: [Arc<str>; 2],
-    me: [Arc<str>; 2],
+    me: [Arc<str>; 3],
     introspect: [Arc<str>; 2],
 }
 

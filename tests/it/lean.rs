@@ -37,11 +37,13 @@ async fn the_lean_routes_answer_as_the_full_stack_with_request_ids_limits_and_he
     );
     let bad_info = format!("/oauth/token-info?client_id={}&token=lkat_nope", client.id);
     let bearer = format!("Bearer {}", issued.token);
-    let cases: [(&str, Option<&str>, u16); 4] = [
+    let cases: [(&str, Option<&str>, u16); 6] = [
         (&info, None, 200),
         (&bad_info, None, 400),
         ("/rest/v1.1/me", Some(&bearer), 200),
         ("/rest/v1/me", None, 403),
+        ("/wp-json/wp/v2/users/me", Some(&bearer), 200),
+        ("/wp-json/wp/v2/users/me", None, 401),
     ];
     let http = new_browser_without_cookies();
     for (path, authorization, status) in cases {
