@@ -87,7 +87,9 @@ impl BatchedStderr {
                 }
             });
         if spawned.is_err() {
-            eprintln!("warning: cannot start the log flusher; log lines are written when 32 KiB are due");
+            eprintln!(
+                "warning: cannot start the log flusher; log lines are written when 32 KiB are due"
+            );
         }
         (writer.clone(), FlushOnDrop(writer))
     }
