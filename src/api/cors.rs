@@ -14,9 +14,8 @@
 //! Only the REST routes get this layer: the authorization endpoint sends no CORS headers at all
 //! (BCP §2.6).
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
@@ -52,76 +51,117 @@ async fn allowed(state: &AppState, app_id: Option<i64>, origin: &str) -> Result<
     }
 }
 
-pub(crate) async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(origin_value) = request.headers().get(header::ORIGIN).cloned() else {
-        let mut response = next.run(request).await;
-        vary(response.headers_mut(), "Origin");
-        return response;
-    };
-    let origin = origin_value.to_str().unwrap_or("").to_owned();
-    let ours = state.settings.public_url.origin().ascii_serialization();
-    if origin == ours {
-        let mut response = next.run(request).await;
-        vary(response.headers_mut(), "Origin");
-        return response;
+/// What the CORS rule makes of an actual request: the headers its answer gets, and whether a
+/// write is refused before the endpoint runs.
+pub(crate) struct Cors {
+    /// The origin to echo, when it is allowed.
+    allow: Option<HeaderValue>,
+    refuse: bool,
+}
+
+impl Cors {
+    /// Whether the endpoint must not run (a write from an origin that is not allowed).
+    pub(crate) fn refuses(&self) -> bool {
+        self.refuse
     }
-    let preflight = request.method() == Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if preflight {
-        return match state.store.origin_registered(&origin).await {
-            Ok(true) => {
-                let mut response = StatusCode::NO_CONTENT.into_response();
-                let headers = response.headers_mut();
-                allow(headers, origin_value);
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_METHODS,
-                    HeaderValue::from_static(ALLOW_METHODS),
-                );
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    HeaderValue::from_static(ALLOW_HEADERS),
-                );
-                headers.insert(
-                    header::ACCESS_CONTROL_MAX_AGE,
-                    HeaderValue::from(MAX_AGE_SECS),
-                );
-                vary(
-                    headers,
-                    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
-                );
-                response
-            }
-            Ok(false) => refused(),
-            Err(e) => ApiError::from(e).into_response(),
-        };
-    }
-    let app_id = match principal::resolved(request.extensions()) {
-        Some(Ok(Some(principal))) => Some(principal.app_id),
-        _ => None,
-    };
-    let allowed = match allowed(&state, app_id, &origin).await {
-        Ok(allowed) => allowed,
-        Err(e) => return e.into_response(),
-    };
-    let write = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    let mut response = if !allowed && write {
+
+    /// The refusal of a write from an origin that is not allowed.
+    pub(crate) fn refusal(&self) -> Response {
         refused()
-    } else {
-        next.run(request).await
-    };
-    let headers = response.headers_mut();
-    vary(headers, "Origin");
-    if allowed {
-        allow(headers, origin_value);
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static(EXPOSE_HEADERS),
-        );
     }
-    response
+
+    /// The CORS headers of the answer.
+    pub(crate) fn decorate(self, headers: &mut HeaderMap) {
+        vary(headers, "Origin");
+        if let Some(origin) = self.allow {
+            allow(headers, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSE_HEADERS),
+            );
+        }
+    }
+}
+
+/// What the CORS rule needs of a request whose credentials are resolved.
+pub(crate) struct Asked {
+    origin: Option<HeaderValue>,
+    preflight: bool,
+    write: bool,
+    /// The app of the request's token, when it has a usable one.
+    app_id: Option<i64>,
+}
+
+impl Asked {
+    pub(crate) fn of(request: &Request) -> Self {
+        let method = request.method();
+        Self {
+            origin: request.headers().get(header::ORIGIN).cloned(),
+            preflight: method == Method::OPTIONS
+                && request
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD),
+            write: !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS),
+            app_id: match principal::resolved(request.extensions()) {
+                Some(Ok(Some(principal))) => Some(principal.app_id),
+                _ => None,
+            },
+        }
+    }
+
+    /// The rule's verdict: `Err` is the whole answer (a preflight's, or a failed lookup's).
+    pub(crate) async fn check(self, state: &AppState) -> Result<Cors, Response> {
+        let same = Cors {
+            allow: None,
+            refuse: false,
+        };
+        let Some(origin_value) = self.origin else {
+            return Ok(same);
+        };
+        let origin = origin_value.to_str().unwrap_or("").to_owned();
+        let ours = state.settings.public_url.origin().ascii_serialization();
+        if origin == ours {
+            return Ok(same);
+        }
+        if self.preflight {
+            return Err(preflight(state, &origin, origin_value).await);
+        }
+        let allowed = allowed(state, self.app_id, &origin)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Cors {
+            allow: allowed.then_some(origin_value),
+            refuse: !allowed && self.write,
+        })
+    }
+}
+
+/// A preflight carries no token: allowed when some app registered the origin.
+async fn preflight(state: &AppState, origin: &str, origin_value: HeaderValue) -> Response {
+    match state.store.origin_registered(origin).await {
+        Ok(true) => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            let headers = response.headers_mut();
+            allow(headers, origin_value);
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOW_METHODS),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(ALLOW_HEADERS),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from(MAX_AGE_SECS),
+            );
+            vary(
+                headers,
+                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            );
+            response
+        }
+        Ok(false) => refused(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }

@@ -4,12 +4,8 @@
 //! `{"error":ErrorCode::InvalidInput,"message":…}` on `/rest/…`, WordPress's `rest_invalid_param` on
 //! `/wp-json/…`.
 
-use axum::extract::Request;
-use axum::http::{StatusCode, Uri};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
 
-use super::error::{ApiError, ErrorCode};
 use crate::domain::input::{self, Field};
 
 /// What is wrong with the request line, as a message for the client.
@@ -19,26 +15,6 @@ pub(crate) fn check(uri: &Uri) -> Result<(), String> {
         input::decode_pair(name, value, |_| Field::Line).map_err(|m| m.to_string())?;
     }
     Ok(())
-}
-
-/// Middleware for `/rest/v1(.1)/…`.
-pub(crate) async fn rest(request: Request, next: Next) -> Response {
-    match check(request.uri()) {
-        Ok(()) => next.run(request).await,
-        Err(message) => {
-            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, message).into_response()
-        }
-    }
-}
-
-/// Middleware for `/wp-json/…`.
-pub(crate) async fn wp(request: Request, next: Next) -> Response {
-    match check(request.uri()) {
-        Ok(()) => next.run(request).await,
-        Err(message) => {
-            super::wp::wp_error(StatusCode::BAD_REQUEST, "rest_invalid_param", &message)
-        }
-    }
 }
 
 #[cfg(test)]

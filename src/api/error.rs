@@ -1,9 +1,7 @@
 //! The REST error of `/rest/v1(.1)/…` (oauth2.md §6): `{"error":…,"message":…}`.
 
 use axum::Json;
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -126,15 +124,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware for the REST routes: a 401 with a Bearer challenge (a bad, expired or revoked token)
+/// The REST routes' answer: a 401 with a Bearer challenge (a bad, expired or revoked token)
 /// names the API's RFC 9728 metadata in it (oauth21.md §4), so an OAuth 2.1 client finds the
 /// authorization server from the refusal alone. OAuth1 refusals keep their own challenge.
-pub(crate) async fn challenge_layer(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
+pub(crate) fn challenge(state: &AppState, mut response: Response) -> Response {
     if response.status() == StatusCode::UNAUTHORIZED {
         let headers = response.headers_mut();
         let bearer = headers

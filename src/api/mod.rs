@@ -14,15 +14,17 @@
 //! | `POST sites/{site}/posts/{id}/likes/new`, `POST sites/{site}/follows/new` | `follow` |
 //! | `GET me/connected-applications`, `POST me/connected-applications/{app_id}/delete` | browser session only, never a token |
 //!
-//! Every route passes, outermost first, through `options` (`http_envelope`, `pretty`, `fields`),
-//! `error::challenge_layer` (a 401 names the API's RFC 9728 metadata, oauth21.md §4), `edge` (the
-//! input rule on the path and query), `oauth1::authenticate` (an OAuth1 signature,
-//! verified), `principal::resolve_layer` (credentials, once) and `cors` (browser origins).
+//! Every route passes one layer (`layer`), whose steps are, outermost first: `options`
+//! (`http_envelope`, `pretty`, `fields`), `error::challenge` (a 401 names the API's RFC 9728
+//! metadata, oauth21.md §4), `edge` (the input rule on the path and query), `oauth1::authenticate`
+//! (an OAuth1 signature, verified), `principal::resolve_once` (credentials, once) and `cors`
+//! (browser origins).
 
 pub(crate) mod connections;
 pub(crate) mod cors;
 pub(crate) mod edge;
 pub(crate) mod error;
+pub(crate) mod layer;
 pub(crate) mod me;
 pub(crate) mod oauth1;
 pub(crate) mod options;
@@ -79,23 +81,12 @@ fn endpoints() -> Router<AppState> {
         .method_not_allowed_fallback(options::method_not_allowed)
 }
 
-/// The REST routes. A request passes, outermost first: the options (`http_envelope`, `pretty`,
-/// `fields`), the OAuth1 layer (a valid signature becomes a `Principal`; a bad one is refused in the
-/// WordPress JSON shape), the credential resolution (bearer, or the OAuth1 principal), CORS, and the
-/// handler.
+/// The REST routes, each under the one layer of its dialect ([`layer`]).
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    let oauth1 = from_fn_with_state(state.clone(), oauth1::authenticate);
-    let resolve = from_fn_with_state(state.clone(), principal::resolve_layer);
-    let challenge = from_fn_with_state(state.clone(), error::challenge_layer);
     let rest = Router::new()
         .nest("/rest/v1", endpoints())
         .nest("/rest/v1.1", endpoints())
-        .layer(from_fn_with_state(state.clone(), cors::layer))
-        .layer(resolve.clone())
-        .layer(oauth1.clone())
-        .layer(axum::middleware::from_fn(edge::rest))
-        .layer(challenge.clone())
-        .layer(axum::middleware::from_fn(options::layer));
+        .layer(from_fn_with_state(state.clone(), layer::rest));
     let wp = Router::new()
         .route("/wp-json", get(wp::index))
         .route("/wp-json/", get(wp::index))
@@ -106,9 +97,6 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
                 .post(wp::create_post)
                 .layer(DefaultBodyLimit::max(POST_BODY_LIMIT)),
         )
-        .route_layer(resolve)
-        .route_layer(oauth1)
-        .route_layer(axum::middleware::from_fn(edge::wp))
-        .route_layer(challenge);
+        .route_layer(from_fn_with_state(state, layer::wp));
     rest.merge(wp)
 }

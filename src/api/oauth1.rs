@@ -1,11 +1,10 @@
-//! OAuth1-signed REST calls (`spec/oauth1.md` §6): a layer on the REST routes that verifies a
+//! OAuth1-signed REST calls (`spec/oauth1.md` §6): a step of the REST routes' layer that verifies a
 //! signature made with an access token and hands the handler the same `Principal` an OAuth2
 //! single-blog bearer for that blog would give. Requests without any OAuth parameter pass through
 //! untouched (anonymous or bearer); errors are the WordPress JSON shape, 401.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::Response;
 
 use super::principal::Principal;
@@ -14,17 +13,15 @@ use crate::oauth1::problem::Problem;
 use crate::oauth1::verify::{self, Expect, Incoming, Token};
 use crate::state::AppState;
 
-pub(crate) async fn authenticate(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The request, with the `Principal` of its verified signature when it carries OAuth parameters;
+/// a bad signature is refused.
+pub(crate) async fn authenticate(state: &AppState, request: Request) -> Result<Request, Response> {
     let (incoming, mut request) = match Incoming::read(request).await {
         Ok(read) => read,
-        Err(problem) => return problem.into_rest_response(),
+        Err(problem) => return Err(problem.into_rest_response()),
     };
     if !incoming.has_oauth() {
-        return next.run(request).await;
+        return Ok(request);
     }
     let other_scheme = request
         .headers()
@@ -38,14 +35,14 @@ pub(crate) async fn authenticate(
     if other_scheme {
         // Two kinds of credentials: the credential resolution refuses them (400 invalid_request,
         // RFC 6750 §3.1) in the shape of the route.
-        return next.run(request).await;
+        return Ok(request);
     }
-    match principal(&state, &incoming).await {
+    match principal(state, &incoming).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
-            next.run(request).await
+            Ok(request)
         }
-        Err(problem) => problem.into_rest_response(),
+        Err(problem) => Err(problem.into_rest_response()),
     }
 }
 

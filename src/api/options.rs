@@ -17,7 +17,6 @@
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -144,13 +143,31 @@ fn as_api_error(status: StatusCode, text: &str) -> ApiError {
     ApiError::new(status, error, message)
 }
 
-pub(crate) async fn layer(request: Request, next: Next) -> Response {
-    let options = options(request.uri().query());
-    let preflight = request.method() == Method::OPTIONS;
-    let mut response = next.run(request).await;
-    if preflight {
-        return response;
+/// What a request asked of its answer: the options of its query, and whether it is a preflight
+/// (whose answer passes untouched).
+pub(crate) struct Requested {
+    options: Options,
+    preflight: bool,
+}
+
+impl Requested {
+    pub(crate) fn of(request: &Request) -> Self {
+        Self {
+            options: options(request.uri().query()),
+            preflight: request.method() == Method::OPTIONS,
+        }
     }
+
+    /// The finished answer with the options applied.
+    pub(crate) async fn apply(self, response: Response) -> Response {
+        if self.preflight {
+            return response;
+        }
+        apply(self.options, response).await
+    }
+}
+
+async fn apply(options: Options, mut response: Response) -> Response {
     let status = response.status();
     let json = is_json(response.headers());
     if json && options == Options::default() {

@@ -12,14 +12,13 @@
 //! (RFC 6750 §2, §3.1): guessing which one the client meant would let one credential ride on
 //! another's checks.
 //!
-//! [`resolve_layer`] resolves the credentials once per request, before the CORS check (which needs
+//! [`resolve_once`] resolves the credentials once per request, before the CORS check (which needs
 //! the token's app), and leaves the outcome in the request's extensions for the extractor.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorCode};
@@ -48,7 +47,7 @@ pub(crate) enum Presented<'a> {
     OAuth1,
 }
 
-/// The raw `application/x-www-form-urlencoded` body of a REST request, kept by [`resolve_layer`]:
+/// The raw `application/x-www-form-urlencoded` body of a REST request, kept by [`resolve_once`]:
 /// OAuth1 signs its parameters, and a bearer request must not smuggle `oauth_*` ones in it.
 #[derive(Debug, Clone)]
 pub(crate) struct FormBody(pub Bytes);
@@ -184,7 +183,7 @@ pub(crate) async fn resolve(
     }
 }
 
-/// How [`resolve_layer`] resolved this request's credentials, if it ran.
+/// How [`resolve_once`] resolved this request's credentials, if it ran.
 pub(crate) fn resolved(
     extensions: &axum::http::Extensions,
 ) -> Option<&Result<Option<Principal>, ApiError>> {
@@ -203,28 +202,24 @@ fn is_form(parts: &Parts) -> bool {
         })
 }
 
-/// Middleware for the REST routes: keeps a form body (up to [`POST_BODY_LIMIT`]) and
-/// resolves the credentials once, for the CORS check and the handler.
-pub(crate) async fn resolve_layer(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Keeps a form body (up to [`POST_BODY_LIMIT`]) and resolves the credentials once, for the CORS
+/// check and the handler; a body over the limit is refused.
+pub(crate) async fn resolve_once(state: &AppState, request: Request) -> Result<Request, Response> {
     let (mut parts, body) = request.into_parts();
     let (body, form) = if is_form(&parts) {
         match axum::body::to_bytes(body, POST_BODY_LIMIT).await {
             Ok(bytes) => (Body::from(bytes.clone()), Some(bytes)),
-            Err(_) => return super::too_large().into_response(),
+            Err(_) => return Err(super::too_large().into_response()),
         }
     } else {
         (body, None)
     };
-    let resolved = resolve(&state, &parts, form.as_deref()).await;
+    let resolved = resolve(state, &parts, form.as_deref()).await;
     parts.extensions.insert(Resolved(resolved));
     if let Some(bytes) = form {
         parts.extensions.insert(FormBody(bytes));
     }
-    next.run(Request::from_parts(parts, body)).await
+    Ok(Request::from_parts(parts, body))
 }
 
 impl OptionalFromRequestParts<AppState> for Principal {
