@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `get_profile` | every token | `GET me` |
 //! | `list_sites` | `sites` | `GET me/sites` |
-//! | `list_posts`, `get_post` | `posts` | `GET sites/{site}/posts` |
+//! | `list_posts`, `get_post` | `posts` | `GET sites/{site}/posts`, `GET sites/{site}/posts/{id}` |
 //! | `create_post`, `update_post` | `posts` | `POST sites/{site}/posts/new` |
 //! | `list_connected_applications` | `global` or the full single-blog grant | `GET me/connected-applications` (browser only there) |
 //!
