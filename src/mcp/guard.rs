@@ -14,7 +14,7 @@
 //! rmcp, which answers them as the Streamable HTTP transport says (400, 404 session, 405, 406,
 //! 415, or a JSON-RPC error).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::Json;
 use axum::body::Body;
@@ -32,11 +32,9 @@ use crate::http::body::POST_BODY_LIMIT;
 use crate::oidc::discovery::{MCP_RESOURCE_PATH, resource_metadata_url};
 use crate::state::AppState;
 
-/// The scope a 401 asks for. MCP 2025-11-25 clients (the TypeScript SDK: SEP-835) ask for the
-/// challenge's `scope`, else for every scope the resource metadata lists, which puts `global` beside
-/// named scopes and is refused (`invalid_scope`). Minimal choice of the interop test: what
-/// `list_sites`, `get_post` and `create_post` need, on the blog the user picks.
-const MCP_SCOPE: &str = "sites posts";
+/// The scope a 401 asks for (`tools::challenge_scope`, from the per-tool scope table), worked out
+/// once.
+static CHALLENGE_SCOPE: LazyLock<String> = LazyLock::new(tools::challenge_scope);
 
 /// The session header of the Streamable HTTP transport.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
@@ -75,10 +73,11 @@ impl Refusal {
     fn challenge(&self, metadata: &str) -> Option<String> {
         let url = format!("resource_metadata=\"{metadata}\"");
         Some(match self {
-            Refusal::NoToken => format!("Bearer {url}, scope=\"{MCP_SCOPE}\""),
+            Refusal::NoToken => format!("Bearer {url}, scope=\"{}\"", *CHALLENGE_SCOPE),
             Refusal::TwoCredentials => format!("Bearer error=\"invalid_request\", {url}"),
             Refusal::InvalidToken(_) => {
-                format!("Bearer error=\"invalid_token\", {url}, scope=\"{MCP_SCOPE}\"")
+                let scope = &*CHALLENGE_SCOPE;
+                format!("Bearer error=\"invalid_token\", {url}, scope=\"{scope}\"")
             }
             Refusal::InsufficientScope { scope, .. } => {
                 format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\", {url}")

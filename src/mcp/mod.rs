@@ -26,6 +26,9 @@
 //!   header is what a rebinding page cannot send, so `Host` is not checked. `Origin`, when a browser
 //!   sends one, must be the public URL's origin (403 otherwise), as the transport asks.
 //! - **Bodies** up to the REST API's post limit (1 MiB), enough for a post's content.
+//! - **Metadata**: the RFC 9728 document at `/.well-known/oauth-protected-resource/wpcom/v2/mcp/v1`
+//!   is served here, its `scopes_supported` exactly the scopes the tools need
+//!   (`tools::scopes_needed`, from the per-tool table), and the 401's `scope` their named part.
 
 mod guard;
 mod sessions;
@@ -37,12 +40,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use axum::middleware::from_fn_with_state;
+use axum::response::Response;
+use axum::routing::get;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::config::Settings;
 use crate::http::body::POST_BODY_LIMIT;
-use crate::oidc::discovery::MCP_RESOURCE_PATH;
+use crate::oidc::discovery::{self, MCP_RESOURCE_PATH};
 use crate::state::AppState;
 use guard::Guard;
 use sessions::BoundedSessions;
@@ -56,7 +62,15 @@ fn public_origin(settings: &Settings) -> String {
     format!("{}://{host}:{port}", url.scheme())
 }
 
-/// The endpoint: the guard in front of rmcp's service, with this router's own session store.
+/// `GET /.well-known/oauth-protected-resource/wpcom/v2/mcp/v1`: the endpoint's RFC 9728 metadata.
+async fn protected_resource(State(state): State<AppState>) -> Response {
+    let scopes = tools::scopes_needed();
+    let doc = discovery::protected_resource(&state.settings, MCP_RESOURCE_PATH, &scopes);
+    discovery::cacheable(&state.settings, doc)
+}
+
+/// The endpoint: the guard in front of rmcp's service, with this router's own session store; and
+/// its metadata document, outside the guard.
 pub(crate) fn routes(state: &AppState) -> Router<AppState> {
     let settings = &state.settings;
     let sessions = Arc::new(BoundedSessions::new(
@@ -77,7 +91,9 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         state: state.clone(),
         sessions,
     };
+    let metadata = format!("/.well-known/oauth-protected-resource{MCP_RESOURCE_PATH}");
     Router::new()
         .route_service(MCP_RESOURCE_PATH, service)
         .route_layer(from_fn_with_state(guard, guard::guard))
+        .route(&metadata, get(protected_resource))
 }

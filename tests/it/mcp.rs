@@ -373,6 +373,16 @@ async fn a_scope_too_narrow_for_a_tool_is_a_403_naming_the_scope_to_ask_for(app:
         ("list_posts", json!({"site": w.blog1.id}), "posts"),
         ("list_connected_applications", json!({}), "global"),
     ];
+    // Every scope a 403 names is one the resource metadata lists, and so is the 401's.
+    let supported = app
+        .get(&format!("/.well-known/oauth-protected-resource{PATH}"))
+        .await
+        .read()
+        .await
+        .assert_status(200)
+        .json()["scopes_supported"]
+        .clone();
+    let listed = |scope: &str| supported.as_array().unwrap().contains(&json!(scope));
     for (tool, arguments, scope) in cases {
         let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
                           "params": {"name": tool, "arguments": arguments}});
@@ -383,7 +393,9 @@ async fn a_scope_too_narrow_for_a_tool_is_a_403_naming_the_scope_to_ask_for(app:
             "{tool}"
         );
         assert_eq!(r.json()["error"], "insufficient_scope");
+        assert!(listed(scope), "{scope} not in {supported}");
     }
+    assert!(["sites", "posts"].iter().all(|s| listed(s)), "{supported}");
     // An identity-only token reads the profile and nothing else.
     let auth = app.mcp_token(&w, Some("auth"), None).await;
     let mut agent = Agent::new(&app, &auth.access);
