@@ -7,7 +7,8 @@
 //! the next request, on every instance); a POST body within [`POST_BODY_LIMIT`] (else 413); a
 //! `tools/call` whose tool the token's scope allows (else 403 `insufficient_scope` naming the scope
 //! to ask for, `tools::missing_scope`); an `initialize` only while there is room for a session
-//! (else 503); a session only for the user and app that opened it (else 404). The principal then
+//! (else 503); a session that is live (not ended nor idle past `mcp.session_idle_secs`) and was
+//! opened by this token's user and app (else 404, for every method). The principal then
 //! rides in the request's extensions, which rmcp hands to the tools with the HTTP `Parts`.
 //!
 //! Malformed JSON-RPC, unknown methods and tools, wrong `Content-Type` or `Accept` are left to
@@ -22,6 +23,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
 use serde_json::{Value, json};
 
 use super::sessions::{BoundedSessions, Owner};
@@ -232,10 +234,17 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Some(id) = &session
-        && guard.sessions.owner(id).is_some_and(|o| o != owner)
-    {
-        return Refusal::UnknownSession.into_response(&metadata);
+    if let Some(id) = &session {
+        // Gone (ended, idle past `mcp.session_idle_secs`, never made) or another user's: 404 for
+        // every method, DELETE included, which rmcp would otherwise accept as a no-op.
+        let live = guard
+            .sessions
+            .has_session(&SessionId::from(id.as_str()))
+            .await
+            .unwrap_or(false);
+        if !live || guard.sessions.owner(id).is_some_and(|o| o != owner) {
+            return Refusal::UnknownSession.into_response(&metadata);
+        }
     }
     let mut initializing = false;
     let body = if parts.method == Method::POST {
@@ -256,6 +265,12 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
             return Refusal::InsufficientScope { scope, tool }.into_response(&metadata);
         }
         initializing = session.is_none() && method.as_deref() == Some("initialize");
+        if initializing {
+            // Idle sessions make room before the cap is judged.
+            if let Err(error) = guard.sessions.sweep().await {
+                tracing::warn!(%error, "closing idle MCP sessions");
+            }
+        }
         if initializing && guard.sessions.is_full() {
             return Refusal::Full.into_response(&metadata);
         }

@@ -15,7 +15,8 @@
 //!   with `isError`, which the model can read.
 //! - **Sessions** (`sessions`): stateful, in the memory of the instance that created them (rmcp's
 //!   `LocalSessionManager`), at most `mcp.max_sessions` (an `initialize` beyond answers 503 with
-//!   `Retry-After`), closed after `mcp.session_idle_secs` without a message, and bound to the user
+//!   `Retry-After`), closed after `mcp.session_idle_secs` without a message (on the app's injected
+//!   clock; a request naming it then gets 404), and bound to the user
 //!   and app of the token that opened them. Behind a load balancer, route by the `Mcp-Session-Id`
 //!   header (or keep affinity); a client whose session is gone gets 404 and starts a new one, as
 //!   the transport specifies.
@@ -37,7 +38,6 @@ mod tools;
 pub(crate) use tools::abilities;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -75,7 +75,8 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
     let settings = &state.settings;
     let sessions = Arc::new(BoundedSessions::new(
         settings.mcp.max_sessions,
-        Duration::from_secs(settings.mcp.session_idle_secs),
+        settings.mcp.session_idle_secs,
+        state.clock.clone(),
     ));
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()

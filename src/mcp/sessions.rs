@@ -1,9 +1,12 @@
 //! Bounded MCP sessions: rmcp's in-memory `LocalSessionManager`, with a cap on the number of live
 //! sessions and the owner of each (the user and app whose token opened it).
 //!
-//! - Idle end: the inner manager's `keep_alive` closes a session that sees no message for
-//!   `mcp.session_idle_secs`; rmcp then calls [`SessionManager::close_session`], which forgets it
-//!   here too.
+//! - Idle end, on the app's injected clock: a session that has seen no message for
+//!   `mcp.session_idle_secs` is closed when a request names it (rmcp asks
+//!   [`SessionManager::has_session`] first, and answers 404 as the transport specifies for a
+//!   session that is gone) and swept before a new session is made. The inner manager's
+//!   `keep_alive` timer stays as the backstop that ends a forgotten session's worker in real
+//!   time; rmcp then calls [`SessionManager::close_session`], which forgets it here too.
 //! - Cap: `mcp::guard` refuses an `initialize` with 503 while [`BoundedSessions::is_full`]; should
 //!   two race past it, [`SessionManager::create_session`] closes the least recently used session
 //!   rather than exceed `mcp.max_sessions`, so memory stays bounded whatever the clients do.
@@ -11,11 +14,11 @@
 //!   specification's advice to bind session IDs to the user); another token gets 404, as for a
 //!   session that does not exist.
 //!
-//! Recency is a counter, not a clock: only the order matters.
+//! Recency for the cap is a counter, not a clock: only the order matters there.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -26,6 +29,8 @@ use rmcp::transport::streamable_http_server::session::local::{
 use rmcp::transport::streamable_http_server::session::{
     ServerSseMessage, SessionId, SessionManager,
 };
+
+use crate::domain::clock::Clock;
 
 /// Whose token opened a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,23 +43,38 @@ pub(crate) struct Owner {
 struct Entry {
     owner: Option<Owner>,
     last_used: u64,
+    /// The clock's time (Unix seconds) of the session's last message.
+    last_seen: i64,
 }
 
-#[derive(Debug)]
 pub(crate) struct BoundedSessions {
     inner: LocalSessionManager,
     max: usize,
+    idle_secs: i64,
+    clock: Arc<dyn Clock>,
     book: Mutex<HashMap<SessionId, Entry>>,
     tick: AtomicU64,
 }
 
+impl std::fmt::Debug for BoundedSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedSessions")
+            .field("max", &self.max)
+            .field("idle_secs", &self.idle_secs)
+            .field("live", &self.book().len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl BoundedSessions {
-    pub(crate) fn new(max: usize, idle: Duration) -> Self {
+    pub(crate) fn new(max: usize, idle_secs: u64, clock: Arc<dyn Clock>) -> Self {
         let mut inner = LocalSessionManager::default();
-        inner.session_config.keep_alive = Some(idle);
+        inner.session_config.keep_alive = Some(Duration::from_secs(idle_secs));
         Self {
             inner,
             max,
+            idle_secs: i64::try_from(idle_secs).unwrap_or(i64::MAX),
+            clock,
             book: Mutex::new(HashMap::new()),
             tick: AtomicU64::new(0),
         }
@@ -69,9 +89,30 @@ impl BoundedSessions {
 
     fn touch(&self, id: &SessionId) {
         let tick = self.tick.fetch_add(1, Ordering::Relaxed);
+        let now = self.clock.now();
         if let Some(entry) = self.book().get_mut(id) {
             entry.last_used = tick;
+            entry.last_seen = now;
         }
+    }
+
+    fn is_idle(&self, entry: &Entry, now: i64) -> bool {
+        now.saturating_sub(entry.last_seen) >= self.idle_secs
+    }
+
+    /// Closes every session idle for `mcp.session_idle_secs` or more.
+    pub(crate) async fn sweep(&self) -> Result<(), LocalSessionManagerError> {
+        let now = self.clock.now();
+        let idle: Vec<SessionId> = self
+            .book()
+            .iter()
+            .filter(|(_, entry)| self.is_idle(entry, now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in idle {
+            self.close_session(&id).await?;
+        }
+        Ok(())
     }
 
     /// Whether a new session would exceed the cap.
@@ -97,6 +138,7 @@ impl SessionManager for BoundedSessions {
     type Transport = <LocalSessionManager as SessionManager>::Transport;
 
     async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
+        self.sweep().await?;
         let evict = {
             let book = self.book();
             (book.len() >= self.max)
@@ -117,6 +159,7 @@ impl SessionManager for BoundedSessions {
             Entry {
                 owner: None,
                 last_used,
+                last_seen: self.clock.now(),
             },
         );
         Ok((id, transport))
@@ -131,7 +174,18 @@ impl SessionManager for BoundedSessions {
         self.inner.initialize_session(id, message).await
     }
 
+    /// rmcp asks this before every request that names a session: an idle one is closed here and
+    /// answered as gone (404).
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
+        let now = self.clock.now();
+        let idle = self
+            .book()
+            .get(id)
+            .is_some_and(|entry| self.is_idle(entry, now));
+        if idle {
+            self.close_session(id).await?;
+            return Ok(false);
+        }
         self.inner.has_session(id).await
     }
 

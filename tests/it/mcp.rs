@@ -693,6 +693,53 @@ both!(
     mcp.max_sessions = 2
 );
 
+async fn a_session_idle_past_session_idle_secs_answers_404_and_frees_its_slot(app: TestApp) {
+    let w = world(&app).await;
+    let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    let mut agent = Agent::new(&app, &token.access);
+    agent.initialize().await;
+    // Each message starts the idle time again (the app's clock; nothing sleeps).
+    for _ in 0..3 {
+        app.clock.advance(59);
+        agent.ok("get_profile", json!({})).await;
+    }
+    app.clock.advance(60);
+    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "get_profile", "arguments": {}}});
+    agent.post(&call).await.assert_status(404);
+    // Gone for every method, as a session that never existed.
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        agent
+            .request(method.clone())
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap()
+            .read()
+            .await
+            .assert_status(404);
+    }
+    // An idle session does not hold its slot: with room for one, the next initialize is served
+    // though the first session was never ended, and that one is gone when the second idles.
+    agent.session = None;
+    agent.initialize().await;
+    agent.ok("get_profile", json!({})).await;
+    let mut other = Agent::new(&app, &token.access);
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": VERSION, "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    other.post(&init).await.assert_status(503);
+    app.clock.advance(60);
+    other.initialize().await;
+    other.ok("get_profile", json!({})).await;
+    agent.post(&call).await.assert_status(404);
+}
+both!(
+    a_session_idle_past_session_idle_secs_answers_404_and_frees_its_slot,
+    mcp.session_idle_secs = 60,
+    mcp.max_sessions = 1,
+);
+
 async fn the_consent_page_says_in_plain_words_that_an_ai_agent_will_act_and_what_it_may_do(
     app: TestApp,
 ) {
