@@ -245,6 +245,7 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
         if !live || guard.sessions.owner(id).is_some_and(|o| o != owner) {
             return Refusal::UnknownSession.into_response(&metadata);
         }
+        guard.sessions.used_with(id, principal.token_id);
     }
     let mut initializing = false;
     let body = if parts.method == Method::POST {
@@ -278,6 +279,7 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
     } else {
         body
     };
+    let token_id = principal.token_id;
     parts.extensions.insert::<Principal>(principal);
     let response = next.run(Request::from_parts(parts, body)).await;
     if initializing
@@ -287,6 +289,7 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
             .and_then(|v| v.to_str().ok())
     {
         guard.sessions.bind(id, owner);
+        guard.sessions.used_with(id, token_id);
     }
     response
 }

@@ -6,8 +6,9 @@
 //! - **Authorization first** (`guard`): nothing reaches rmcp without a token valid for this
 //!   resource; the token is checked on every HTTP request through the same validation cache as the
 //!   REST API, so a revocation (announced to every instance) ends the next call. A token issued
-//!   without `resource`, or for other resources, is refused (oauth21.md §4). An open GET stream is
-//!   not cut at revocation; its next POST is.
+//!   without `resource`, or for other resources, is refused (oauth21.md §4). The revocation also
+//!   closes, on every instance, the sessions of the grant or token it ends, and with them an open
+//!   GET stream (`end_revoked_sessions`, fed by the validation cache's notices).
 //! - **Scope per tool** (`tools::missing_scope`): a `tools/call` beyond the token's scope is an HTTP
 //!   403 `insufficient_scope` naming the scope to ask for, before the tool runs; what a tool may
 //!   touch is then the REST API's own rule (`domain::reach` through `api::sites::check`), called,
@@ -50,6 +51,7 @@ use crate::config::Settings;
 use crate::http::body::POST_BODY_LIMIT;
 use crate::oidc::discovery::{self, MCP_RESOURCE_PATH};
 use crate::state::AppState;
+use crate::store::notify::{Revocation, Stale};
 use guard::Guard;
 use sessions::BoundedSessions;
 
@@ -69,6 +71,33 @@ async fn protected_resource(State(state): State<AppState>) -> Response {
     discovery::cacheable(&state.settings, doc)
 }
 
+/// Closes the sessions each revocation ends, as the validation cache hears of it (a local commit
+/// or another instance's announcement). A subscriber that lagged may have missed one, so it closes
+/// every session, as the cache forgets everything then. Runs while the sessions exist; without a
+/// runtime (a router built only to be inspected) there are no sessions to close.
+fn end_revoked_sessions(state: &AppState, sessions: &Arc<BoundedSessions>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let mut notices = state.store.validation_cache().subscribe();
+    // Weak: rmcp's session workers hold the sessions, and this task must not keep them alive.
+    let sessions = Arc::downgrade(sessions);
+    runtime.spawn(async move {
+        loop {
+            let stale = match notices.recv().await {
+                Ok(stale) => stale,
+                Err(RecvError::Lagged(_)) => Stale::Tokens(Revocation::All),
+                Err(RecvError::Closed) => break,
+            };
+            let Some(sessions) = sessions.upgrade() else {
+                break;
+            };
+            sessions.close_revoked(stale).await;
+        }
+    });
+}
+
 /// The endpoint: the guard in front of rmcp's service, with this router's own session store; and
 /// its metadata document, outside the guard.
 pub(crate) fn routes(state: &AppState) -> Router<AppState> {
@@ -82,6 +111,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .disable_allowed_hosts()
         .with_allowed_origins([public_origin(settings)])
         .with_max_request_body_bytes(POST_BODY_LIMIT);
+    end_revoked_sessions(state, &sessions);
     let for_sessions = state.clone();
     let service = StreamableHttpService::new(
         move || Ok(tools::Latchkey::new(for_sessions.clone())),

@@ -13,6 +13,9 @@
 //! - Owner: a session answers only to tokens of the user and app that opened it (the MCP
 //!   specification's advice to bind session IDs to the user); another token gets 404, as for a
 //!   session that does not exist.
+//! - Revocation: [`BoundedSessions::close_revoked`] closes the sessions a revocation ends (their
+//!   owner's grant, or the access token they last used), which ends an open GET stream too; the
+//!   notices come from the validation cache (`mcp::end_revoked_sessions`).
 //!
 //! Recency for the cap is a counter, not a clock: only the order matters there.
 
@@ -31,6 +34,7 @@ use rmcp::transport::streamable_http_server::session::{
 };
 
 use crate::domain::clock::Clock;
+use crate::store::notify::{Revocation, Stale};
 
 /// Whose token opened a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +46,8 @@ pub(crate) struct Owner {
 #[derive(Debug)]
 struct Entry {
     owner: Option<Owner>,
+    /// The access token of the session's last request.
+    token_id: Option<i64>,
     last_used: u64,
     /// The clock's time (Unix seconds) of the session's last message.
     last_seen: i64,
@@ -131,6 +137,41 @@ impl BoundedSessions {
             entry.owner = Some(owner);
         }
     }
+
+    /// Records the access token a request on session `id` came with: a session ends with the
+    /// token it is used with now, not with one it was refreshed away from.
+    pub(crate) fn used_with(&self, id: &str, token_id: Option<i64>) {
+        if let Some(entry) = self.book().get_mut(id) {
+            entry.token_id = token_id;
+        }
+    }
+
+    /// Closes every session `stale` ends: all of them for [`Revocation::All`], those of the
+    /// owner's grant it covers, or those whose last token it names. Profile and consumer
+    /// notices end none.
+    pub(crate) async fn close_revoked(&self, stale: Stale) {
+        let Stale::Tokens(revocation) = stale else {
+            return;
+        };
+        let ends = |entry: &Entry| match revocation {
+            Revocation::All => true,
+            Revocation::Token(id) => entry.token_id == Some(id),
+            _ => entry
+                .owner
+                .is_some_and(|o| revocation.covers_grant_of(o.user_id, o.app_id)),
+        };
+        let ended: Vec<SessionId> = self
+            .book()
+            .iter()
+            .filter(|(_, entry)| ends(entry))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ended {
+            if let Err(error) = self.close_session(&id).await {
+                tracing::warn!(%error, "closing a revoked MCP session");
+            }
+        }
+    }
 }
 
 impl SessionManager for BoundedSessions {
@@ -158,6 +199,7 @@ impl SessionManager for BoundedSessions {
             id.clone(),
             Entry {
                 owner: None,
+                token_id: None,
                 last_used,
                 last_seen: self.clock.now(),
             },

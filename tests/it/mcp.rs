@@ -632,6 +632,10 @@ async fn a_revoked_token_is_refused_at_the_next_call(app: TestApp) {
             metadata(&app)
         )
     );
+    // The session ended with the token it was used with: a new token finds it gone.
+    let fresh = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    agent.token = fresh.access;
+    agent.post(&body).await.assert_status(404);
 }
 both!(a_revoked_token_is_refused_at_the_next_call);
 
@@ -739,6 +743,67 @@ both!(
     mcp.session_idle_secs = 60,
     mcp.max_sessions = 1,
 );
+
+/// Reads an SSE response until the server ends it; `None` when it is still open after `wait`.
+async fn stream_end(mut stream: reqwest::Response, wait: std::time::Duration) -> Option<()> {
+    let drain = async { while let Ok(Some(_)) = stream.chunk().await {} };
+    tokio::time::timeout(wait, drain).await.ok()
+}
+
+async fn disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream(app: TestApp) {
+    let w = world(&app).await;
+    let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    let mut agent = Agent::new(&app, &token.access);
+    agent.initialize().await;
+    let stream = agent
+        .request(reqwest::Method::GET)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    // Another user's session stays open through Alice's disconnect.
+    let bob = app.issue_token(w.bob.id, w.c1.id, None).await;
+    app.scalar(&format!(
+        "UPDATE access_tokens SET audiences = '{}' WHERE id = {} RETURNING id",
+        app.mcp_resource(),
+        bob.grant.token_id
+    ))
+    .await;
+    let mut bobs = Agent::new(&app, &bob.token);
+    bobs.initialize().await;
+    let bobs_stream = bobs
+        .request(reqwest::Method::GET)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bobs_stream.status(), 200);
+    // Alice disconnects the app (the connected-applications page's write).
+    commit_with(&app.store, async |tx| {
+        tx.revoke_app_for_user(w.alice.id, w.c1.id).await
+    })
+    .await
+    .unwrap();
+    let waited = std::time::Duration::from_secs(10);
+    assert!(
+        stream_end(stream, waited).await.is_some(),
+        "the GET stream outlived the disconnect"
+    );
+    let short = std::time::Duration::from_millis(300);
+    assert!(
+        stream_end(bobs_stream, short).await.is_none(),
+        "Bob's stream ended too"
+    );
+    bobs.ok("get_profile", json!({})).await;
+    // A new grant of the same user and app finds the session gone.
+    let fresh = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    agent.token = fresh.access;
+    let call = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                      "params": {"name": "get_profile", "arguments": {}}});
+    agent.post(&call).await.assert_status(404);
+}
+both!(disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream);
 
 async fn the_consent_page_says_in_plain_words_that_an_ai_agent_will_act_and_what_it_may_do(
     app: TestApp,
