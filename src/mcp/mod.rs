@@ -26,12 +26,14 @@
 //! - **Host and Origin**: rmcp's DNS-rebinding guard checks `Host` against loopback names by
 //!   default; a public server is reached under many names behind proxies, and a bearer token in a
 //!   header is what a rebinding page cannot send, so `Host` is not checked. `Origin`, when a browser
-//!   sends one, must be the public URL's origin (403 otherwise), as the transport asks.
+//!   sends one, must be the public URL's origin or one of `mcp.allowed_origins` (403 otherwise),
+//!   as the transport asks; those same origins, and no others, get CORS answers (`cors`).
 //! - **Bodies** up to the REST API's post limit (1 MiB), enough for a post's content.
 //! - **Metadata**: the RFC 9728 document at `/.well-known/oauth-protected-resource/wpcom/v2/mcp/v1`
 //!   is served here, its `scopes_supported` exactly the scopes the tools need
 //!   (`tools::scopes_needed`, from the per-tool table), and the 401's `scope` their named part.
 
+mod cors;
 mod guard;
 mod sessions;
 mod tools;
@@ -47,22 +49,12 @@ use axum::response::Response;
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
-use crate::config::Settings;
 use crate::http::body::POST_BODY_LIMIT;
 use crate::oidc::discovery::{self, MCP_RESOURCE_PATH};
 use crate::state::AppState;
 use crate::store::notify::{Revocation, Stale};
 use guard::Guard;
 use sessions::BoundedSessions;
-
-/// The public URL's origin with its port spelled out (`scheme://host:port`), the one `Origin`
-/// browsers may send.
-fn public_origin(settings: &Settings) -> String {
-    let url = &settings.public_url;
-    let host = url.host_str().unwrap_or_default();
-    let port = url.port_or_known_default().unwrap_or(443);
-    format!("{}://{host}:{port}", url.scheme())
-}
 
 /// `GET /.well-known/oauth-protected-resource/wpcom/v2/mcp/v1`: the endpoint's RFC 9728 metadata.
 async fn protected_resource(State(state): State<AppState>) -> Response {
@@ -107,9 +99,10 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         settings.mcp.session_idle_secs,
         state.clock.clone(),
     ));
+    let origins = cors::allowed_origins(settings);
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
-        .with_allowed_origins([public_origin(settings)])
+        .with_allowed_origins(origins.clone())
         .with_max_request_body_bytes(POST_BODY_LIMIT);
     end_revoked_sessions(state, &sessions);
     let for_sessions = state.clone();
@@ -127,4 +120,5 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route_service(MCP_RESOURCE_PATH, service)
         .route_layer(from_fn_with_state(guard, guard::guard))
         .route(&metadata, get(protected_resource))
+        .layer(cors::layer(&origins))
 }

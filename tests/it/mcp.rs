@@ -805,6 +805,126 @@ async fn disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream(a
 }
 both!(disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream);
 
+const INSPECTOR: &str = "http://localhost:6274";
+
+async fn browser_clients_of_a_trusted_origin_get_cors_answers_and_other_origins_none(app: TestApp) {
+    let w = world(&app).await;
+    let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    let url = app.mcp_resource();
+    let allow = |r: &Checked| {
+        r.headers
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let list = |r: &Checked, name: &str| -> Vec<String> {
+        r.header(name)
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect()
+    };
+    let preflight = |origin: &str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id",
+            )
+            .send()
+    };
+    // A preflight carries no token: answered before the guard, for the configured origin and
+    // the public URL's.
+    for origin in [INSPECTOR, app.base.as_str()] {
+        let r = preflight(origin).await.unwrap().read().await;
+        assert!(r.status < 300, "{origin}: {}", r.status);
+        assert_eq!(allow(&r).as_deref(), Some(origin));
+        let headers = list(&r, "access-control-allow-headers");
+        for wanted in [
+            "authorization",
+            "content-type",
+            "mcp-session-id",
+            "mcp-protocol-version",
+            "last-event-id",
+        ] {
+            assert!(headers.iter().any(|h| h == wanted), "{wanted}: {headers:?}");
+        }
+        let methods = list(&r, "access-control-allow-methods");
+        for wanted in ["get", "post", "delete"] {
+            assert!(methods.iter().any(|m| m == wanted), "{wanted}: {methods:?}");
+        }
+        assert!(r.headers.get("access-control-allow-credentials").is_none());
+    }
+    // An actual request: the session header and the challenge are readable.
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": VERSION, "capabilities": {},
+        "clientInfo": {"name": "inspector", "version": "1"}}});
+    let post = |origin: &str, bearer: Option<&str>| {
+        let mut request = app
+            .http
+            .post(&url)
+            .header("origin", origin)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(init.to_string());
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    let r = post(INSPECTOR, Some(&token.access))
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(200);
+    assert_eq!(allow(&r).as_deref(), Some(INSPECTOR));
+    assert!(!r.header("mcp-session-id").is_empty());
+    let exposed = list(&r, "access-control-expose-headers");
+    for wanted in ["mcp-session-id", "www-authenticate"] {
+        assert!(exposed.iter().any(|h| h == wanted), "{wanted}: {exposed:?}");
+    }
+    let r = post(INSPECTOR, None)
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(401);
+    assert_eq!(allow(&r).as_deref(), Some(INSPECTOR));
+    assert!(r.header("www-authenticate").contains("resource_metadata="));
+    let r = app
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource{PATH}",
+            app.base
+        ))
+        .header("origin", INSPECTOR)
+        .send()
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(200);
+    assert_eq!(allow(&r).as_deref(), Some(INSPECTOR));
+    // Any other origin: no CORS answer, and the Origin check (DNS-rebinding protection) refuses
+    // its requests even with a good token.
+    let evil = "http://evil.example";
+    let r = preflight(evil).await.unwrap().read().await;
+    assert_eq!(allow(&r), None);
+    let r = post(evil, Some(&token.access))
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(403);
+    assert_eq!(allow(&r), None);
+    assert!(r.headers.get("mcp-session-id").is_none());
+}
+both!(
+    browser_clients_of_a_trusted_origin_get_cors_answers_and_other_origins_none,
+    mcp.allowed_origins = vec!["http://localhost:6274".to_owned()],
+);
+
 async fn the_consent_page_says_in_plain_words_that_an_ai_agent_will_act_and_what_it_may_do(
     app: TestApp,
 ) {
