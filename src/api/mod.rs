@@ -10,7 +10,7 @@
 //! | `GET me` | none: every token |
 //! | `GET me/sites` | `sites` |
 //! | `GET sites/{site}`, `GET sites/{site}/settings` | `sites` |
-//! | `GET sites/{site}/posts`, `POST sites/{site}/posts/new` | `posts` |
+//! | `GET sites/{site}/posts`, `GET sites/{site}/posts/{post_id}`, `POST sites/{site}/posts/new` | `posts` |
 //! | `POST sites/{site}/posts/{id}/likes/new`, `POST sites/{site}/follows/new` | `follow` |
 //! | `GET me/connected-applications`, `POST me/connected-applications/{app_id}/delete` | browser session only, never a token |
 //!
@@ -68,6 +68,7 @@ fn endpoints() -> Router<AppState> {
         .route("/sites/{site}", get(sites::site))
         .route("/sites/{site}/settings", get(sites::settings))
         .route("/sites/{site}/posts", get(posts::list))
+        .route("/sites/{site}/posts/{post_id}", get(posts::read))
         .route(
             "/sites/{site}/posts/new",
             post(posts::create).layer(DefaultBodyLimit::max(POST_BODY_LIMIT)),

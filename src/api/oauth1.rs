@@ -56,5 +56,6 @@ async fn principal(state: &AppState, incoming: &Incoming) -> Result<Principal, P
         app_id: token.app_id,
         site_id: token.site_id,
         scope: Scope::full_blog(),
+        token_id: None,
     })
 }

@@ -1,5 +1,6 @@
-//! `GET sites/{site}/posts` and `POST sites/{site}/posts/new` (oauth2.md §6): a blog's stored
-//! posts, newest first, and new ones. Both need the `posts` area of a blog the token reaches.
+//! `GET sites/{site}/posts`, `GET sites/{site}/posts/{post_id}` and `POST sites/{site}/posts/new`
+//! (oauth2.md §6): a blog's stored posts, newest first, one of them, and new ones. All need the
+//! `posts` area of a blog the token reaches (one rule, [`posts_of`] through `sites::check`).
 //!
 //! Paging, as WordPress.com's `/sites/$site/posts`: `number` (1–100, default 20) posts per page;
 //! `page` (1-based) takes precedence over `offset` (0-based, default 0). `status` is a comma list of
@@ -112,6 +113,24 @@ pub(crate) async fn list(
     let page = page_of(&state, &principal, &site, &params).await?;
     let posts: Vec<Value> = page.posts.iter().map(|p| post_json(&site, p)).collect();
     Ok(Json(json!({ "found": page.found, "posts": posts })))
+}
+
+/// `GET sites/{site}/posts/{post_id}`: one post, as WordPress.com's single-post read; a blog
+/// without that post (or an ID that is no number) answers 404 `unknown_post`.
+pub(crate) async fn read(
+    State(state): State<AppState>,
+    Path((raw, post_id)): Path<(String, String)>,
+    principal: Option<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = require(principal)?;
+    let site = find(&state, &raw).await?;
+    let Ok(post_id) = post_id.parse::<i64>() else {
+        // The reach check comes first whatever the ID, so a 404 says nothing of an unreached blog.
+        check(&state, &principal, posts_of(&site)).await?;
+        return Err(unknown_post());
+    };
+    let post = read_checked(&state, &principal, &site, post_id).await?;
+    Ok(Json(post_json(&site, &post)))
 }
 
 /// A page of `site`'s posts for `principal`, after the reach check. `number`/`page`/`offset` as

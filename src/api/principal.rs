@@ -36,6 +36,9 @@ pub(crate) struct Principal {
     /// The blog of a single-blog grant; `None` for `global` and `auth`.
     pub site_id: Option<i64>,
     pub scope: Scope,
+    /// The OAuth2 access token presented (`None` for an OAuth1 signature), so what it opened can
+    /// end with it.
+    pub token_id: Option<i64>,
 }
 
 /// The credentials a request presents, before any of them is checked.
@@ -161,6 +164,7 @@ pub(crate) async fn bearer_for(
         app_id: grant.app_id,
         site_id: grant.site_id,
         scope,
+        token_id: Some(grant.token_id),
     })
 }
 

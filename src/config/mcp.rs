@@ -12,6 +12,9 @@ pub struct McpConfig {
     pub max_sessions: usize,
     /// A session that sees no message this long is closed and forgotten.
     pub session_idle_secs: u64,
+    /// Browser origins (`scheme://host[:port]`) besides the public URL's that may call the
+    /// endpoint: they pass its Origin check and get CORS answers (MCP Inspector's, for one).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for McpConfig {
@@ -19,6 +22,7 @@ impl Default for McpConfig {
         Self {
             max_sessions: 1000,
             session_idle_secs: 600,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -35,6 +39,62 @@ impl McpConfig {
                 "must be between 1 and 86400 seconds",
             ));
         }
+        for origin in &self.allowed_origins {
+            if !is_origin(origin) {
+                return Err(invalid(
+                    "mcp.allowed_origins",
+                    format!(
+                        "{origin:?} is not an origin: write scheme://host or scheme://host:port \
+                         (http or https), without a path"
+                    ),
+                ));
+            }
+        }
         Ok(self.clone())
+    }
+}
+
+/// Whether `raw` is a web origin as browsers send it in `Origin`: http(s), a host, an optional
+/// port, nothing after.
+fn is_origin(raw: &str) -> bool {
+    url::Url::parse(raw).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && !raw.ends_with(':')
+            && !raw.ends_with('/')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_origins_must_be_bare_origins() {
+        for good in [
+            "http://localhost:6274",
+            "https://inspector.example",
+            "http://[::1]:6274",
+        ] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in [
+            "localhost:6274",
+            "ftp://x.example",
+            "https://x.example/",
+            "https://x.example/path",
+            "https://x.example?q",
+            "https://u@x.example",
+            "*",
+            "null",
+            "",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
     }
 }

@@ -7,14 +7,15 @@
 //! the next request, on every instance); a POST body within [`POST_BODY_LIMIT`] (else 413); a
 //! `tools/call` whose tool the token's scope allows (else 403 `insufficient_scope` naming the scope
 //! to ask for, `tools::missing_scope`); an `initialize` only while there is room for a session
-//! (else 503); a session only for the user and app that opened it (else 404). The principal then
+//! (else 503); a session that is live (not ended nor idle past `mcp.session_idle_secs`) and was
+//! opened by this token's user and app (else 404, for every method). The principal then
 //! rides in the request's extensions, which rmcp hands to the tools with the HTTP `Parts`.
 //!
 //! Malformed JSON-RPC, unknown methods and tools, wrong `Content-Type` or `Accept` are left to
 //! rmcp, which answers them as the Streamable HTTP transport says (400, 404 session, 405, 406,
 //! 415, or a JSON-RPC error).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::Json;
 use axum::body::Body;
@@ -22,6 +23,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
 use serde_json::{Value, json};
 
 use super::sessions::{BoundedSessions, Owner};
@@ -32,11 +34,9 @@ use crate::http::body::POST_BODY_LIMIT;
 use crate::oidc::discovery::{MCP_RESOURCE_PATH, resource_metadata_url};
 use crate::state::AppState;
 
-/// The scope a 401 asks for. MCP 2025-11-25 clients (the TypeScript SDK: SEP-835) ask for the
-/// challenge's `scope`, else for every scope the resource metadata lists, which puts `global` beside
-/// named scopes and is refused (`invalid_scope`). Minimal choice of the interop test: what
-/// `list_sites`, `get_post` and `create_post` need, on the blog the user picks.
-const MCP_SCOPE: &str = "sites posts";
+/// The scope a 401 asks for (`tools::challenge_scope`, from the per-tool scope table), worked out
+/// once.
+static CHALLENGE_SCOPE: LazyLock<String> = LazyLock::new(tools::challenge_scope);
 
 /// The session header of the Streamable HTTP transport.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
@@ -75,10 +75,11 @@ impl Refusal {
     fn challenge(&self, metadata: &str) -> Option<String> {
         let url = format!("resource_metadata=\"{metadata}\"");
         Some(match self {
-            Refusal::NoToken => format!("Bearer {url}, scope=\"{MCP_SCOPE}\""),
+            Refusal::NoToken => format!("Bearer {url}, scope=\"{}\"", *CHALLENGE_SCOPE),
             Refusal::TwoCredentials => format!("Bearer error=\"invalid_request\", {url}"),
             Refusal::InvalidToken(_) => {
-                format!("Bearer error=\"invalid_token\", {url}, scope=\"{MCP_SCOPE}\"")
+                let scope = &*CHALLENGE_SCOPE;
+                format!("Bearer error=\"invalid_token\", {url}, scope=\"{scope}\"")
             }
             Refusal::InsufficientScope { scope, .. } => {
                 format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\", {url}")
@@ -233,10 +234,18 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Some(id) = &session
-        && guard.sessions.owner(id).is_some_and(|o| o != owner)
-    {
-        return Refusal::UnknownSession.into_response(&metadata);
+    if let Some(id) = &session {
+        // Gone (ended, idle past `mcp.session_idle_secs`, never made) or another user's: 404 for
+        // every method, DELETE included, which rmcp would otherwise accept as a no-op.
+        let live = guard
+            .sessions
+            .has_session(&SessionId::from(id.as_str()))
+            .await
+            .unwrap_or(false);
+        if !live || guard.sessions.owner(id).is_some_and(|o| o != owner) {
+            return Refusal::UnknownSession.into_response(&metadata);
+        }
+        guard.sessions.used_with(id, principal.token_id);
     }
     let mut initializing = false;
     let body = if parts.method == Method::POST {
@@ -257,6 +266,12 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
             return Refusal::InsufficientScope { scope, tool }.into_response(&metadata);
         }
         initializing = session.is_none() && method.as_deref() == Some("initialize");
+        if initializing {
+            // Idle sessions make room before the cap is judged.
+            if let Err(error) = guard.sessions.sweep().await {
+                tracing::warn!(%error, "closing idle MCP sessions");
+            }
+        }
         if initializing && guard.sessions.is_full() {
             return Refusal::Full.into_response(&metadata);
         }
@@ -264,6 +279,7 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
     } else {
         body
     };
+    let token_id = principal.token_id;
     parts.extensions.insert::<Principal>(principal);
     let response = next.run(Request::from_parts(parts, body)).await;
     if initializing
@@ -273,6 +289,7 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
             .and_then(|v| v.to_str().ok())
     {
         guard.sessions.bind(id, owner);
+        guard.sessions.used_with(id, token_id);
     }
     response
 }

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `get_profile` | every token | `GET me` |
 //! | `list_sites` | `sites` | `GET me/sites` |
-//! | `list_posts`, `get_post` | `posts` | `GET sites/{site}/posts` |
+//! | `list_posts`, `get_post` | `posts` | `GET sites/{site}/posts`, `GET sites/{site}/posts/{id}` |
 //! | `create_post`, `update_post` | `posts` | `POST sites/{site}/posts/new` |
 //! | `list_connected_applications` | `global` or the full single-blog grant | `GET me/connected-applications` (browser only there) |
 //!
@@ -71,6 +71,37 @@ pub(crate) fn missing_scope(scope: &Scope, tool: &str) -> Option<&'static str> {
             _ => Some("global"),
         },
     }
+}
+
+/// Every scope a tool of the router needs (each value a 403 may name): the named areas in
+/// `Area::ALL` order, then `global`. The endpoint's RFC 9728 `scopes_supported`.
+pub(crate) fn scopes_needed() -> Vec<&'static str> {
+    let needed: Vec<Needs> = Latchkey::tool_router()
+        .list_all()
+        .iter()
+        .filter_map(|tool| needs(&tool.name))
+        .collect();
+    let mut scopes: Vec<&'static str> = Area::ALL
+        .into_iter()
+        .filter(|area| needed.contains(&Needs::Area(*area)))
+        .map(Area::as_str)
+        .collect();
+    if needed.contains(&Needs::FullAccess) {
+        scopes.push("global");
+    }
+    scopes
+}
+
+/// The scope a 401 names: the named scopes of [`scopes_needed`], which one single-blog grant may
+/// hold together. `global` is left out because it must stand alone (`domain::scope::parse`): MCP
+/// 2025-11-25 clients (SEP-835) ask for the challenge's `scope` first, else for all of
+/// `scopes_supported` joined, which would put `global` beside named scopes and be refused.
+pub(crate) fn challenge_scope() -> String {
+    scopes_needed()
+        .into_iter()
+        .filter(|scope| *scope != "global")
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What an agent holding `scope` may do through the tools, in plain words, for the consent page
@@ -417,6 +448,30 @@ mod tests {
             assert_eq!(missing_scope(scope, tool), *want, "{scope:?} {tool}");
         }
         assert_eq!(needs("no_such_tool"), None);
+    }
+
+    #[test]
+    fn every_tool_of_the_router_has_a_row_in_the_scope_table() {
+        for tool in Latchkey::tool_router().list_all() {
+            assert!(needs(&tool.name).is_some(), "{} has no row", tool.name);
+        }
+    }
+
+    #[test]
+    fn the_metadata_lists_exactly_the_scopes_a_tool_may_ask_for() {
+        assert_eq!(scopes_needed(), ["sites", "posts", "global"]);
+        assert_eq!(challenge_scope(), "sites posts");
+        // Every scope a 403 may name is listed, and nothing else.
+        let mut named: Vec<&str> = Latchkey::tool_router()
+            .list_all()
+            .iter()
+            .filter_map(|tool| missing_scope(&Scope::Auth, &tool.name))
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        let mut listed = scopes_needed();
+        listed.sort_unstable();
+        assert_eq!(named, listed);
     }
 
     #[test]

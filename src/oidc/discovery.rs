@@ -13,7 +13,8 @@
 //!
 //! The REST API is one resource under one identifier, whichever version prefix a request uses: a
 //! token is good for all of them alike. The root document repeats the REST API's (WordPress.com
-//! publishes one at the root, and clients that look there first find the API they expect).
+//! publishes one at the root, and clients that look there first find the API they expect). The MCP
+//! endpoint's document is served by `mcp` itself, whose tools decide its `scopes_supported`.
 
 use axum::Json;
 use axum::extract::State;
@@ -124,8 +125,8 @@ pub(crate) fn openid_configuration(settings: &Settings) -> Value {
     doc
 }
 
-/// The RFC 9728 document of the resource at `path`.
-pub(crate) fn protected_resource(settings: &Settings, path: &str) -> Value {
+/// The RFC 9728 document of the resource at `path`, which `scopes` (its `scopes_supported`) serve.
+pub(crate) fn protected_resource(settings: &Settings, path: &str, scopes: &[&str]) -> Value {
     let base = settings.base_url();
     let (name, documentation) = if path == MCP_RESOURCE_PATH {
         ("Latchkey MCP server", format!("{base}/"))
@@ -139,7 +140,7 @@ pub(crate) fn protected_resource(settings: &Settings, path: &str) -> Value {
         "resource": resource_identifier(settings, path),
         "authorization_servers": [settings.issuer()],
         "bearer_methods_supported": ["header"],
-        "scopes_supported": scopes_supported(),
+        "scopes_supported": scopes,
         "resource_name": name,
         "resource_documentation": documentation,
     })
@@ -170,14 +171,6 @@ pub(crate) async fn openid_configuration_metadata(State(state): State<AppState>)
 pub(crate) async fn rest_protected_resource(State(state): State<AppState>) -> Response {
     cacheable(
         &state.settings,
-        protected_resource(&state.settings, REST_RESOURCE_PATH),
-    )
-}
-
-/// `GET /.well-known/oauth-protected-resource/wpcom/v2/mcp/v1`.
-pub(crate) async fn mcp_protected_resource(State(state): State<AppState>) -> Response {
-    cacheable(
-        &state.settings,
-        protected_resource(&state.settings, MCP_RESOURCE_PATH),
+        protected_resource(&state.settings, REST_RESOURCE_PATH, &scopes_supported()),
     )
 }

@@ -40,8 +40,4 @@ pub(crate) fn routes() -> Router<AppState> {
             "/.well-known/oauth-protected-resource/rest/v1",
             get(d::rest_protected_resource),
         )
-        .route(
-            "/.well-known/oauth-protected-resource/wpcom/v2/mcp/v1",
-            get(d::mcp_protected_resource),
-        )
 }

@@ -26,6 +26,10 @@
 //! is bypassed. Writes made outside Latchkey (an `sqlite3` shell) are seen only when the entries'
 //! [`TTL`] runs out.
 //!
+//! Whatever this cache forgets is also told to its subscribers ([`ValidationCache::subscribe`]):
+//! what a token opened beyond the cache (the MCP endpoint's sessions and their open streams) ends
+//! at the same moment, for a local commit and an announcement from elsewhere alike.
+//!
 //! [`Tx::revoke_token`]: super::Tx::revoke_token
 //! [`Tx::revoke_app_for_user`]: super::Tx::revoke_app_for_user
 //! [`Tx::revoke_app_password`]: super::Tx::revoke_app_password
@@ -49,6 +53,7 @@ mod map;
 
 use map::ClockMap;
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 
 use super::notify::{Revocation, Stale};
 use super::{AccessToken, App, Membership, Result, Store, TokenGrant};
@@ -59,6 +64,8 @@ pub const CAPACITY: u64 = 200_000;
 pub const PROFILE_CAPACITY: u64 = 50_000;
 /// How many OAuth1 consumers (apps) it holds.
 pub const CONSUMER_CAPACITY: u64 = 10_000;
+/// How many notices a slow subscriber may fall behind before it is told it lagged.
+pub const NOTICE_BACKLOG: usize = 1024;
 /// The longest an entry lives even when no revocation is heard.
 pub const TTL: Duration = Duration::from_secs(60);
 
@@ -110,6 +117,8 @@ pub struct ValidationCache {
     fill: RwLock<()>,
     /// True while a watcher is connected and listening; otherwise the cache is bypassed.
     live: AtomicBool,
+    /// Every notice [`ValidationCache::forget`] applies, for subscribers.
+    notices: broadcast::Sender<Stale>,
 }
 
 impl std::fmt::Debug for ValidationCache {
@@ -138,7 +147,15 @@ impl ValidationCache {
             epoch: AtomicU64::new(0),
             fill: RwLock::new(()),
             live: AtomicBool::new(false),
+            notices: broadcast::channel(NOTICE_BACKLOG).0,
         }
+    }
+
+    /// The notices this cache applies from now on (revocations, profile and consumer changes),
+    /// local or announced by another instance. A subscriber that falls [`NOTICE_BACKLOG`] behind
+    /// gets `Lagged` and must assume it missed a revocation.
+    pub fn subscribe(&self) -> broadcast::Receiver<Stale> {
+        self.notices.subscribe()
     }
 
     fn epoch(&self) -> u64 {
@@ -178,6 +195,8 @@ impl ValidationCache {
 
     /// Drops every entry `stale` covers; later lookups go to the database.
     pub fn forget(&self, stale: Stale) {
+        // No subscriber is no error.
+        let _ = self.notices.send(stale);
         let _exclusive = self.fill.write().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match stale {

@@ -80,7 +80,7 @@ impl Revocation {
 impl Revocation {
     /// Whether this ends the grants (and so the tokens) of `user` for `app`; a `Token` names one
     /// OAuth2 token, not a grant.
-    pub(super) fn covers_grant_of(self, user: i64, app: i64) -> bool {
+    pub fn covers_grant_of(self, user: i64, app: i64) -> bool {
         match self {
             Revocation::Token(_) => false,
             Revocation::UserApp { user_id, app_id } => user == user_id && app == app_id,

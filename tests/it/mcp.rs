@@ -373,6 +373,16 @@ async fn a_scope_too_narrow_for_a_tool_is_a_403_naming_the_scope_to_ask_for(app:
         ("list_posts", json!({"site": w.blog1.id}), "posts"),
         ("list_connected_applications", json!({}), "global"),
     ];
+    // Every scope a 403 names is one the resource metadata lists, and so is the 401's.
+    let supported = app
+        .get(&format!("/.well-known/oauth-protected-resource{PATH}"))
+        .await
+        .read()
+        .await
+        .assert_status(200)
+        .json()["scopes_supported"]
+        .clone();
+    let listed = |scope: &str| supported.as_array().unwrap().contains(&json!(scope));
     for (tool, arguments, scope) in cases {
         let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
                           "params": {"name": tool, "arguments": arguments}});
@@ -383,7 +393,9 @@ async fn a_scope_too_narrow_for_a_tool_is_a_403_naming_the_scope_to_ask_for(app:
             "{tool}"
         );
         assert_eq!(r.json()["error"], "insufficient_scope");
+        assert!(listed(scope), "{scope} not in {supported}");
     }
+    assert!(["sites", "posts"].iter().all(|s| listed(s)), "{supported}");
     // An identity-only token reads the profile and nothing else.
     let auth = app.mcp_token(&w, Some("auth"), None).await;
     let mut agent = Agent::new(&app, &auth.access);
@@ -620,6 +632,10 @@ async fn a_revoked_token_is_refused_at_the_next_call(app: TestApp) {
             metadata(&app)
         )
     );
+    // The session ended with the token it was used with: a new token finds it gone.
+    let fresh = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    agent.token = fresh.access;
+    agent.post(&body).await.assert_status(404);
 }
 both!(a_revoked_token_is_refused_at_the_next_call);
 
@@ -679,6 +695,234 @@ async fn sessions_are_capped_and_answer_only_the_user_and_app_that_opened_them(a
 both!(
     sessions_are_capped_and_answer_only_the_user_and_app_that_opened_them,
     mcp.max_sessions = 2
+);
+
+async fn a_session_idle_past_session_idle_secs_answers_404_and_frees_its_slot(app: TestApp) {
+    let w = world(&app).await;
+    let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    let mut agent = Agent::new(&app, &token.access);
+    agent.initialize().await;
+    // Each message starts the idle time again (the app's clock; nothing sleeps).
+    for _ in 0..3 {
+        app.clock.advance(59);
+        agent.ok("get_profile", json!({})).await;
+    }
+    app.clock.advance(60);
+    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "get_profile", "arguments": {}}});
+    agent.post(&call).await.assert_status(404);
+    // Gone for every method, as a session that never existed.
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        agent
+            .request(method.clone())
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap()
+            .read()
+            .await
+            .assert_status(404);
+    }
+    // An idle session does not hold its slot: with room for one, the next initialize is served
+    // though the first session was never ended, and that one is gone when the second idles.
+    agent.session = None;
+    agent.initialize().await;
+    agent.ok("get_profile", json!({})).await;
+    let mut other = Agent::new(&app, &token.access);
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": VERSION, "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    other.post(&init).await.assert_status(503);
+    app.clock.advance(60);
+    other.initialize().await;
+    other.ok("get_profile", json!({})).await;
+    agent.post(&call).await.assert_status(404);
+}
+both!(
+    a_session_idle_past_session_idle_secs_answers_404_and_frees_its_slot,
+    mcp.session_idle_secs = 60,
+    mcp.max_sessions = 1,
+);
+
+/// Reads an SSE response until the server ends it; `None` when it is still open after `wait`.
+async fn stream_end(mut stream: reqwest::Response, wait: std::time::Duration) -> Option<()> {
+    let drain = async { while let Ok(Some(_)) = stream.chunk().await {} };
+    tokio::time::timeout(wait, drain).await.ok()
+}
+
+async fn disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream(app: TestApp) {
+    let w = world(&app).await;
+    let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    let mut agent = Agent::new(&app, &token.access);
+    agent.initialize().await;
+    let stream = agent
+        .request(reqwest::Method::GET)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    // Another user's session stays open through Alice's disconnect.
+    let bob = app.issue_token(w.bob.id, w.c1.id, None).await;
+    app.scalar(&format!(
+        "UPDATE access_tokens SET audiences = '{}' WHERE id = {} RETURNING id",
+        app.mcp_resource(),
+        bob.grant.token_id
+    ))
+    .await;
+    let mut bobs = Agent::new(&app, &bob.token);
+    bobs.initialize().await;
+    let bobs_stream = bobs
+        .request(reqwest::Method::GET)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bobs_stream.status(), 200);
+    // Alice disconnects the app (the connected-applications page's write).
+    commit_with(&app.store, async |tx| {
+        tx.revoke_app_for_user(w.alice.id, w.c1.id).await
+    })
+    .await
+    .unwrap();
+    let waited = std::time::Duration::from_secs(10);
+    assert!(
+        stream_end(stream, waited).await.is_some(),
+        "the GET stream outlived the disconnect"
+    );
+    let short = std::time::Duration::from_millis(300);
+    assert!(
+        stream_end(bobs_stream, short).await.is_none(),
+        "Bob's stream ended too"
+    );
+    bobs.ok("get_profile", json!({})).await;
+    // A new grant of the same user and app finds the session gone.
+    let fresh = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    agent.token = fresh.access;
+    let call = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                      "params": {"name": "get_profile", "arguments": {}}});
+    agent.post(&call).await.assert_status(404);
+}
+both!(disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream);
+
+const INSPECTOR: &str = "http://localhost:6274";
+
+async fn browser_clients_of_a_trusted_origin_get_cors_answers_and_other_origins_none(app: TestApp) {
+    let w = world(&app).await;
+    let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    let url = app.mcp_resource();
+    let allow = |r: &Checked| {
+        r.headers
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let list = |r: &Checked, name: &str| -> Vec<String> {
+        r.header(name)
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect()
+    };
+    let preflight = |origin: &str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id",
+            )
+            .send()
+    };
+    // A preflight carries no token: answered before the guard, for the configured origin and
+    // the public URL's.
+    for origin in [INSPECTOR, app.base.as_str()] {
+        let r = preflight(origin).await.unwrap().read().await;
+        assert!(r.status < 300, "{origin}: {}", r.status);
+        assert_eq!(allow(&r).as_deref(), Some(origin));
+        let headers = list(&r, "access-control-allow-headers");
+        for wanted in [
+            "authorization",
+            "content-type",
+            "mcp-session-id",
+            "mcp-protocol-version",
+            "last-event-id",
+        ] {
+            assert!(headers.iter().any(|h| h == wanted), "{wanted}: {headers:?}");
+        }
+        let methods = list(&r, "access-control-allow-methods");
+        for wanted in ["get", "post", "delete"] {
+            assert!(methods.iter().any(|m| m == wanted), "{wanted}: {methods:?}");
+        }
+        assert!(r.headers.get("access-control-allow-credentials").is_none());
+    }
+    // An actual request: the session header and the challenge are readable.
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": VERSION, "capabilities": {},
+        "clientInfo": {"name": "inspector", "version": "1"}}});
+    let post = |origin: &str, bearer: Option<&str>| {
+        let mut request = app
+            .http
+            .post(&url)
+            .header("origin", origin)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(init.to_string());
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    let r = post(INSPECTOR, Some(&token.access))
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(200);
+    assert_eq!(allow(&r).as_deref(), Some(INSPECTOR));
+    assert!(!r.header("mcp-session-id").is_empty());
+    let exposed = list(&r, "access-control-expose-headers");
+    for wanted in ["mcp-session-id", "www-authenticate"] {
+        assert!(exposed.iter().any(|h| h == wanted), "{wanted}: {exposed:?}");
+    }
+    let r = post(INSPECTOR, None)
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(401);
+    assert_eq!(allow(&r).as_deref(), Some(INSPECTOR));
+    assert!(r.header("www-authenticate").contains("resource_metadata="));
+    let r = app
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource{PATH}",
+            app.base
+        ))
+        .header("origin", INSPECTOR)
+        .send()
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(200);
+    assert_eq!(allow(&r).as_deref(), Some(INSPECTOR));
+    // Any other origin: no CORS answer, and the Origin check (DNS-rebinding protection) refuses
+    // its requests even with a good token.
+    let evil = "http://evil.example";
+    let r = preflight(evil).await.unwrap().read().await;
+    assert_eq!(allow(&r), None);
+    let r = post(evil, Some(&token.access))
+        .await
+        .unwrap()
+        .read()
+        .await
+        .assert_status(403);
+    assert_eq!(allow(&r), None);
+    assert!(r.headers.get("mcp-session-id").is_none());
+}
+both!(
+    browser_clients_of_a_trusted_origin_get_cors_answers_and_other_origins_none,
+    mcp.allowed_origins = vec!["http://localhost:6274".to_owned()],
 );
 
 async fn the_consent_page_says_in_plain_words_that_an_ai_agent_will_act_and_what_it_may_do(

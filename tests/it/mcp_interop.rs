@@ -179,6 +179,14 @@ async fn the_official_mcp_sdk_client_registers_consents_calls_a_tool_refreshes_a
         assert_eq!(result["site_id"], site.id.to_string(), "{result}");
         assert_eq!(result["refreshed"], true, "{result}");
         assert_eq!(
+            result["rest_single_post"], 200,
+            "the post is read back at GET /rest/v1.1/sites/{{site}}/posts/{{id}}: {result}"
+        );
+        assert_eq!(
+            result["tool_read_title"], result["title"],
+            "get_post reads it too: {result}"
+        );
+        assert_eq!(
             result["rest_with_mcp_token"], 401,
             "a token for the MCP endpoint is not one for the REST API: {result}"
         );

@@ -1051,6 +1051,109 @@ async fn posts_are_listed_newest_first_with_number_page_and_offset(t: TestApp) {
 }
 both!(posts_are_listed_newest_first_with_number_page_and_offset);
 
+async fn one_post_is_read_by_its_id_under_the_list_reach_rule(t: TestApp) {
+    let w = world(&t).await;
+    let tok = token(&t, &w.app, &w.alice, Some(&w.s1), "").await;
+    let made = post_form(
+        &t,
+        &format!("/rest/v1.1/sites/{}/posts/new", w.s1.id),
+        &tok,
+        &[
+            ("title", "A draft"),
+            ("content", "<p>Hi</p>"),
+            ("status", "draft"),
+        ],
+    )
+    .await
+    .read()
+    .await
+    .assert_status(200)
+    .json();
+    let id = made["ID"].as_i64().unwrap();
+    // Both versions, by blog ID or address, drafts included: the object the list and create give.
+    for path in [
+        format!("/rest/v1/sites/{}/posts/{id}", w.s1.id),
+        format!("/rest/v1.1/sites/alice.example/posts/{id}"),
+    ] {
+        let read = get(&t, &path, &tok)
+            .await
+            .read()
+            .await
+            .assert_status(200)
+            .json();
+        assert_eq!(read, made, "{path}");
+    }
+    // No such post on this blog, or an ID that is no number: 404 unknown_post, as WordPress.com.
+    for missing in ["424242".to_owned(), "abc".to_owned(), "-1".to_owned()] {
+        let r = get(
+            &t,
+            &format!("/rest/v1.1/sites/{}/posts/{missing}", w.s1.id),
+            &tok,
+        )
+        .await
+        .read()
+        .await
+        .assert_status(404)
+        .json();
+        assert_eq!(
+            r,
+            json!({"error": "unknown_post", "message": "Unknown post"}),
+            "{missing}"
+        );
+    }
+    // The post exists, but under another blog's address: unknown there.
+    let bobs = token(&t, &w.app, &w.bob, Some(&w.s3), "").await;
+    let elsewhere = format!("/rest/v1.1/sites/{}/posts/{id}", w.s3.id);
+    assert_eq!(
+        get(&t, &elsewhere, &bobs)
+            .await
+            .read()
+            .await
+            .assert_status(404)
+            .json()["error"],
+        "unknown_post"
+    );
+    // The list's reach rule: another blog, a token without `posts`, an `auth` token: 403, even for
+    // an ID that is no number; no token: 403 authorization_required; an unknown blog: 404
+    // unknown_blog.
+    let sites_only = token(&t, &w.app, &w.alice, Some(&w.s1), "sites").await;
+    let auth = token(&t, &w.app, &w.alice, None, "auth").await;
+    for (path, tok) in [
+        (format!("/rest/v1.1/sites/{}/posts/{id}", w.s1.id), &bobs),
+        (format!("/rest/v1.1/sites/{}/posts/abc", w.s1.id), &bobs),
+        (
+            format!("/rest/v1.1/sites/{}/posts/{id}", w.s1.id),
+            &sites_only,
+        ),
+        (format!("/rest/v1.1/sites/{}/posts/{id}", w.s1.id), &auth),
+    ] {
+        let r = get(&t, &path, tok).await.read().await.assert_status(403);
+        assert_eq!(r.json()["error"], "unauthorized", "{path}");
+    }
+    let anonymous = t
+        .http
+        .get(t.url(&format!("/rest/v1.1/sites/{}/posts/{id}", w.s1.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous.read().await.assert_status(403).json()["error"],
+        "authorization_required"
+    );
+    let nowhere = get(
+        &t,
+        &format!("/rest/v1.1/sites/nowhere.example/posts/{id}"),
+        &tok,
+    )
+    .await
+    .read()
+    .await
+    .assert_status(404)
+    .json();
+    assert_eq!(nowhere["error"], "unknown_blog");
+}
+both!(one_post_is_read_by_its_id_under_the_list_reach_rule);
+
 async fn sites_are_found_by_id_or_domain(t: TestApp) {
     let w = world(&t).await;
     let tok = token(&t, &w.app, &w.alice, Some(&w.s1), "").await;
