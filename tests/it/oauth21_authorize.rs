@@ -222,6 +222,51 @@ async fn response_type_token_is_unsupported_on_the_oauth21_server(app: TestApp) 
 }
 both!(response_type_token_is_unsupported_on_the_oauth21_server);
 
+async fn a_client_without_the_authorization_code_grant_is_refused_at_its_redirect_uri(
+    app: TestApp,
+) {
+    use latchkey::domain::client_metadata::GrantType;
+    let w = world(&app).await;
+    let browser = app.alice_browser().await;
+    app.set_grants(w.c1.id, &[GrantType::ClientCredentials])
+        .await;
+    for extra in [&[][..], &[("prompt", "none")][..]] {
+        let r = app
+            .authorize21(&browser, &q21(w.c1.id, extra))
+            .await
+            .read()
+            .await
+            .assert_status(303);
+        assert_bounced(&r, &app, "unauthorized_client");
+    }
+    // A redirect URI the client did not register is still a page, never a redirect.
+    let r = app
+        .authorize21(
+            &browser,
+            &authz_query(
+                w.c1.id,
+                "https://evil.example/cb",
+                &[
+                    ("code_challenge", CHALLENGE),
+                    ("code_challenge_method", "S256"),
+                ],
+            ),
+        )
+        .await
+        .read()
+        .await
+        .assert_status(400);
+    assert!(!r.headers.contains_key("location"), "no redirect");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM auth_codes").await, 0);
+    // The legacy dialect does not read the 2.1 grant list.
+    app.authorize(&browser, &authz_query(w.c1.id, C1_REDIRECT, &[]))
+        .await
+        .read()
+        .await
+        .assert_status(200);
+}
+both!(a_client_without_the_authorization_code_grant_is_refused_at_its_redirect_uri);
+
 async fn oidc_scopes_join_any_form_on_oauth21_and_the_legacy_authorize_still_refuses_them(
     app: TestApp,
 ) {
