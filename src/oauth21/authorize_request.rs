@@ -186,7 +186,9 @@ async fn client_and_redirect(
 
 fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
     let mut prompt = Prompt::default();
+    let mut values = 0;
     for value in raw.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+        values += 1;
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
@@ -198,7 +200,8 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
             }
         }
     }
-    if prompt.none && (prompt.login || prompt.consent) {
+    // OIDC Core §3.1.2.1: `none` with any other value, `select_account` included, is an error.
+    if prompt.none && values > 1 {
         return Err("prompt=none cannot be combined with other values.");
     }
     Ok(prompt)
