@@ -316,6 +316,10 @@ pub struct AppUpdate {
     /// Remove the OAuth1 consumer (its key and secret stop working).
     #[arg(long)]
     pub no_oauth1: bool,
+    /// Replace the grants of the OAuth 2.1 token endpoint (repeatable): authorization_code,
+    /// refresh_token or client_credentials, as `app create --grant-type`.
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<crate::domain::client_metadata::GrantType>,
 }
 
 #[derive(Debug, Args)]

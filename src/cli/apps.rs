@@ -207,8 +207,9 @@ pub async fn list(store: &Store, args: &ListArgs) -> Result<()> {
     Ok(())
 }
 
-/// `app update ID [--name …] …`: the options given replace those fields; the rest stay. The same
-/// rules as `app create` apply to the result (`admin::update_app`).
+/// `app update ID [--name …] [--grant-type …] …`: the options given replace those fields (the
+/// grant types as a whole list); the rest stay. The same rules as `app create` apply to the result
+/// (`admin::update_app`, `admin::grant_types`).
 pub async fn update(
     store: &Store,
     random: &dyn Random,
@@ -247,8 +248,21 @@ pub async fn update(
         allow_implicit: args.implicit.unwrap_or(app.allow_implicit),
         oauth1_callback: oauth1_callback.as_deref(),
     };
+    // Checked before anything is written, like the other fields.
+    let grants = match args.grant_types.is_empty() {
+        true => None,
+        false => Some(admin::grant_types(
+            args.grant_types.iter().map(|g| g.as_str()),
+        )?),
+    };
     let mut tx = store.begin();
-    let updated = admin::update_app(&mut tx, random, key, &app, &input, own_origin).await?;
+    let mut updated = admin::update_app(&mut tx, random, key, &app, &input, own_origin).await?;
+    if let Some(grants) = &grants {
+        // Announced like every app change: the validation cache drops the client at once.
+        tx.set_app_grant_types(app.id, grants).await?;
+        let stored: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
+        updated.app.grant_types = stored.join(" ");
+    }
     tx.commit().await?;
     eprintln!(
         "updated app {} (client_id {})",

@@ -2,6 +2,13 @@
 //! rules of `oauth2::authorize`, for the code flow only, with the OIDC `prompt` and `max_age`.
 //! The request's validation is in `authorize_request`.
 //!
+//! `prompt=none` (OIDC Core §3.1.2.6) never shows a page: it answers at the redirect URI, with
+//! `state` and `iss`, `login_required` where the login page would come (no session, or a login
+//! older than `max_age`), `consent_required` where the consent page would (no earlier identical
+//! grant, or a client Latchkey has not verified), and otherwise a code. Latchkey has no other
+//! interaction (one account per session, nothing to select), so `interaction_required` is never
+//! the answer.
+//!
 //! An earlier grant of the same user to the same app for the same scope and audiences is taken as
 //! consent (a code at once, and the answer to `prompt=none`) unless `prompt=consent` asks again.
 //! `prompt=login` and `max_age` send the user through the login page again; the way back carries

@@ -1,10 +1,11 @@
 //! The authorization request of `/oauth2-1/authorize` (oauth21.md §2): the legacy order of
 //! oauth2.md §2 for the client and its redirect URI (an HTML page until both are valid), then the
-//! 2.1 rules, each refused at the redirect URI with `iss` (RFC 9207): `code` only, PKCE S256 for
-//! every client, the 2.1 scopes, resource indicators (RFC 8707), and the OIDC `nonce`, `prompt`
+//! 2.1 rules, each refused at the redirect URI with `iss` (RFC 9207): `code` only, a client that
+//! registered the `authorization_code` grant, PKCE S256 for every client, the 2.1 scopes, resource indicators (RFC 8707), and the OIDC `nonce`, `prompt`
 //! and `max_age`.
 
 use super::register::{ResolveError, resolve_client};
+use crate::domain::client_metadata::GrantType;
 use crate::domain::pkce;
 use crate::domain::resource;
 use crate::domain::scope::{self, Scope21};
@@ -104,6 +105,14 @@ pub(super) async fn validate(
             ));
         }
     }
+    // The redirect URI is the client's own by now, so the refusal goes there (oauth21.md §3:
+    // the app's registered grants, as at the token endpoint).
+    if !app.allows_grant(GrantType::AuthorizationCode) {
+        return Err(bounce(
+            ErrorCode::UnauthorizedClient,
+            "This client did not register the authorization_code grant.",
+        ));
+    }
     let scope =
         scope::parse21(get("scope")).map_err(|e| bounce(ErrorCode::InvalidScope, &e.detail()))?;
     let Some(challenge) = get("code_challenge") else {
@@ -177,7 +186,9 @@ async fn client_and_redirect(
 
 fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
     let mut prompt = Prompt::default();
+    let mut values = 0;
     for value in raw.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+        values += 1;
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
@@ -189,7 +200,8 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
             }
         }
     }
-    if prompt.none && (prompt.login || prompt.consent) {
+    // OIDC Core §3.1.2.1: `none` with any other value, `select_account` included, is an error.
+    if prompt.none && values > 1 {
         return Err("prompt=none cannot be combined with other values.");
     }
     Ok(prompt)

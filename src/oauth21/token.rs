@@ -67,6 +67,7 @@ pub(crate) async fn token(
         &["authorization_code", "refresh_token", "client_credentials"],
     )?;
     let client = super::client_auth::authenticate(&state, &params, &headers, peer).await?;
+    registered(&client, grant_type)?;
     let issued = match grant_type {
         "authorization_code" => authorization_code(&state, &client, &params, peer).await?,
         "refresh_token" => refresh_token(&state, &client, &params, peer).await?,
@@ -75,6 +76,24 @@ pub(crate) async fn token(
     let mut response = Json(issued).into_response();
     no_store(response.headers_mut());
     Ok(response)
+}
+
+/// `unauthorized_client` unless the app registered `grant_type` (oauth21.md §3; `app create
+/// --grant-type`, the app form, RFC 7591 `grant_types`). `refresh_token` is not checked here: a
+/// refresh token exists only when the code exchange issued one, which already follows the list
+/// (or `offline_access`).
+fn registered(client: &Client, grant_type: &str) -> Result<(), OAuthError> {
+    let grant = match grant_type {
+        "authorization_code" => GrantType::AuthorizationCode,
+        "client_credentials" => GrantType::ClientCredentials,
+        _ => return Ok(()),
+    };
+    match client.app.allows_grant(grant) {
+        true => Ok(()),
+        false => Err(OAuthError::unauthorized_client(format!(
+            "This client did not register the {grant_type} grant."
+        ))),
+    }
 }
 
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {

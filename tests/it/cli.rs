@@ -955,3 +955,74 @@ async fn app_create_takes_the_grant_types_of_the_oauth21_token_endpoint(app: Tes
     assert_eq!(app.count("apps").await, apps_before);
 }
 both!(app_create_takes_the_grant_types_of_the_oauth21_token_endpoint);
+
+async fn app_update_replaces_the_grant_types_of_the_oauth21_token_endpoint(app: TestApp) {
+    app.user("alice", "correct horse battery").await;
+    let created = ok_json(&latchkey(
+        &app,
+        &[
+            "app",
+            "create",
+            "--owner",
+            "alice",
+            "--name",
+            "Agent",
+            "--redirect-uri",
+            "https://c.example/cb",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+        ],
+    ));
+    let id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let updated = ok_json(&latchkey(
+        &app,
+        &["app", "update", id, "--grant-type", "client_credentials"],
+    ));
+    assert_eq!(
+        updated["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    let stored = app
+        .store
+        .app_by_id(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.grant_types, "client_credentials");
+    assert_eq!(
+        stored.redirect_uris, "https://c.example/cb",
+        "the rest stays"
+    );
+    app.token21(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ])
+    .await
+    .read()
+    .await
+    .assert_status(200);
+
+    // Without --grant-type the list stays; an unknown grant writes nothing.
+    let renamed = ok_json(&latchkey(&app, &["app", "update", id, "--name", "Agent 2"]));
+    assert_eq!(
+        renamed["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    fails_saying(
+        &latchkey(&app, &["app", "update", id, "--grant-type", "password"]),
+        "--grant-type",
+    );
+    let stored = app
+        .store
+        .app_by_id(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.grant_types, "client_credentials");
+    assert_eq!(stored.name, "Agent 2");
+}
+both!(app_update_replaces_the_grant_types_of_the_oauth21_token_endpoint);

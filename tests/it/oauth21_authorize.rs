@@ -222,6 +222,51 @@ async fn response_type_token_is_unsupported_on_the_oauth21_server(app: TestApp) 
 }
 both!(response_type_token_is_unsupported_on_the_oauth21_server);
 
+async fn a_client_without_the_authorization_code_grant_is_refused_at_its_redirect_uri(
+    app: TestApp,
+) {
+    use latchkey::domain::client_metadata::GrantType;
+    let w = world(&app).await;
+    let browser = app.alice_browser().await;
+    app.set_grants(w.c1.id, &[GrantType::ClientCredentials])
+        .await;
+    for extra in [&[][..], &[("prompt", "none")][..]] {
+        let r = app
+            .authorize21(&browser, &q21(w.c1.id, extra))
+            .await
+            .read()
+            .await
+            .assert_status(303);
+        assert_bounced(&r, &app, "unauthorized_client");
+    }
+    // A redirect URI the client did not register is still a page, never a redirect.
+    let r = app
+        .authorize21(
+            &browser,
+            &authz_query(
+                w.c1.id,
+                "https://evil.example/cb",
+                &[
+                    ("code_challenge", CHALLENGE),
+                    ("code_challenge_method", "S256"),
+                ],
+            ),
+        )
+        .await
+        .read()
+        .await
+        .assert_status(400);
+    assert!(!r.headers.contains_key("location"), "no redirect");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM auth_codes").await, 0);
+    // The legacy dialect does not read the 2.1 grant list.
+    app.authorize(&browser, &authz_query(w.c1.id, C1_REDIRECT, &[]))
+        .await
+        .read()
+        .await
+        .assert_status(200);
+}
+both!(a_client_without_the_authorization_code_grant_is_refused_at_its_redirect_uri);
+
 async fn oidc_scopes_join_any_form_on_oauth21_and_the_legacy_authorize_still_refuses_them(
     app: TestApp,
 ) {
@@ -449,6 +494,62 @@ async fn prompt_none_answers_login_required_without_a_session_and_consent_requir
     assert_bounced(&r, &app, "invalid_request");
 }
 both!(prompt_none_answers_login_required_without_a_session_and_consent_required_with_one);
+
+async fn prompt_none_never_shows_a_page_and_answers_each_case_at_the_redirect_uri(app: TestApp) {
+    let w = world(&app).await;
+    let browser = app.alice_browser().await;
+    let none = |extra: &[(&str, &str)]| {
+        let mut extra = extra.to_vec();
+        extra.push(("prompt", "none"));
+        q21(w.c1.id, &extra)
+    };
+    // OIDC Core §3.1.2.1: none with any other value is an error.
+    for combined in ["none select_account", "select_account none", "none consent"] {
+        let r = app
+            .authorize21(&browser, &q21(w.c1.id, &[("prompt", combined)]))
+            .await
+            .read()
+            .await
+            .assert_status(303);
+        assert_bounced(&r, &app, "invalid_request");
+    }
+    // An earlier single-blog grant answers for its own blog only; another blog needs consent.
+    let blog1 = w.blog1.id.to_string();
+    let blog2 = w.blog2.id.to_string();
+    app.code21(
+        &browser,
+        &q21(w.c1.id, &[("scope", "posts")]),
+        Some(w.blog1.id),
+    )
+    .await;
+    let r = app
+        .authorize21(&browser, &none(&[("scope", "posts"), ("blog", &blog1)]))
+        .await
+        .read()
+        .await
+        .assert_status(303);
+    let params = redirect_params(&r);
+    assert!(param(&params, "code").is_some(), "{params:?}");
+    assert_eq!(param(&params, "state").as_deref(), Some("xyz"));
+    assert_eq!(param(&params, "iss").as_deref(), Some(app.base.as_str()));
+    let r = app
+        .authorize21(&browser, &none(&[("scope", "posts"), ("blog", &blog2)]))
+        .await
+        .read()
+        .await
+        .assert_status(303);
+    assert_bounced(&r, &app, "consent_required");
+    // A logged-out browser is never sent to the login page.
+    let r = app
+        .authorize21(&new_browser(), &none(&[("scope", "posts")]))
+        .await
+        .read()
+        .await
+        .assert_status(303);
+    assert_bounced(&r, &app, "login_required");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM auth_codes").await, 2);
+}
+both!(prompt_none_never_shows_a_page_and_answers_each_case_at_the_redirect_uri);
 
 /// Follows a redirect to the login page: logs in as alice there and returns where it sends back.
 async fn log_in_again(app: &TestApp, browser: &reqwest::Client, to_login: &Checked) -> String {

@@ -258,3 +258,32 @@ both!(
     a_metadata_document_without_the_requested_redirect_uri_is_an_error_page_never_a_redirect,
     oauth21.metadata_document_allow_loopback = true
 );
+
+async fn prompt_none_answers_consent_required_to_an_unverified_client_even_after_an_approval(
+    app: TestApp,
+) {
+    world(&app).await;
+    let client = register(
+        &app,
+        json!({"redirect_uris": [PUBLIC_REDIRECT], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let id = client["client_id"].as_str().unwrap();
+    let query = query(id, PUBLIC_REDIRECT);
+    approved_code(&app, &query, PUBLIC_REDIRECT, false).await;
+    let browser = app.alice_browser().await;
+    let r = app
+        .authorize21(&browser, &format!("{query}&prompt=none"))
+        .await
+        .read()
+        .await
+        .assert_status(303);
+    let location = r.header("location");
+    assert!(location.starts_with(PUBLIC_REDIRECT), "{location}");
+    let params = location_params(location, false);
+    assert_eq!(param(&params, "error").as_deref(), Some("consent_required"));
+    assert_eq!(param(&params, "state").as_deref(), Some("xyz"));
+    assert_eq!(param(&params, "iss").as_deref(), Some(app.base.as_str()));
+    assert!(param(&params, "code").is_none());
+}
+both!(prompt_none_answers_consent_required_to_an_unverified_client_even_after_an_approval);

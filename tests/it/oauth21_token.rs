@@ -3,6 +3,7 @@
 //! at the REST API and token-info.
 
 use latchkey::domain::app::AppType;
+use latchkey::domain::client_metadata::GrantType;
 use latchkey::store::App;
 
 use crate::both;
@@ -68,6 +69,13 @@ impl TestApp {
         ];
         form.extend_from_slice(extra);
         self.token21(&form).await.read().await
+    }
+
+    /// Replaces the 2.1 grant types `app_id` registered.
+    pub(crate) async fn set_grants(&self, app_id: i64, grants: &[GrantType]) {
+        let mut tx = self.store.begin();
+        assert!(tx.set_app_grant_types(app_id, grants).await.unwrap());
+        tx.commit().await.unwrap();
     }
 
     async fn rest_me(&self, token: &str) -> u16 {
@@ -613,6 +621,11 @@ both!(a_token_bound_to_other_audiences_is_refused_by_the_rest_api);
 async fn client_credentials_give_a_confidential_client_a_token_with_no_user(app: TestApp) {
     let w = world(&app).await;
     let id = w.c1.id.to_string();
+    app.set_grants(
+        w.c1.id,
+        &[GrantType::AuthorizationCode, GrantType::ClientCredentials],
+    )
+    .await;
     let r = app
         .token21(&[
             ("grant_type", "client_credentials"),
@@ -682,6 +695,66 @@ async fn client_credentials_are_refused_to_a_public_client(app: TestApp) {
     assert_oauth_error(&r, "unsupported_grant_type");
 }
 both!(client_credentials_are_refused_to_a_public_client);
+
+async fn a_client_that_did_not_register_a_grant_is_an_unauthorized_client_at_the_token_endpoint(
+    app: TestApp,
+) {
+    let w = world(&app).await;
+    let id = w.c1.id.to_string();
+    let browser = app.alice_browser().await;
+    let code = app
+        .code21(&browser, &q21(w.c1.id, &[("scope", "auth")]), None)
+        .await;
+    // c1 holds authorization_code alone (an owner's app by default).
+    let credentials = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id.as_str()),
+        ("client_secret", w.s1.as_str()),
+    ];
+    let r = app
+        .token21(&credentials)
+        .await
+        .read()
+        .await
+        .assert_status(400);
+    assert_oauth_error(&r, "unauthorized_client");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM access_tokens").await, 0);
+    // Without authorization_code, the code is refused and stays unspent.
+    app.set_grants(w.c1.id, &[GrantType::ClientCredentials])
+        .await;
+    let r = app
+        .exchange21(&w.c1, &w.s1, &code, &[])
+        .await
+        .read()
+        .await
+        .assert_status(400);
+    assert_oauth_error(&r, "unauthorized_client");
+    app.token21(&credentials)
+        .await
+        .read()
+        .await
+        .assert_status(200);
+    app.set_grants(w.c1.id, &[GrantType::AuthorizationCode])
+        .await;
+    app.exchange21(&w.c1, &w.s1, &code, &[])
+        .await
+        .read()
+        .await
+        .assert_status(200);
+    // The legacy token endpoint knows nothing of the 2.1 grant list.
+    let legacy = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &w.s1),
+        ])
+        .await
+        .read()
+        .await
+        .assert_status(400);
+    assert_oauth_error(&legacy, "unsupported_grant_type");
+}
+both!(a_client_that_did_not_register_a_grant_is_an_unauthorized_client_at_the_token_endpoint);
 
 /// Starts `latchkey serve` on this app's database with the refresh grace off, so two parallel
 /// refreshes race on the rotation statement itself.
