@@ -26,17 +26,26 @@ pub(crate) async fn read_form(
     Ok((headers, params))
 }
 
+/// The value of a parameter (of those sent at most once: [`read_form`] refused a repeat); `None`
+/// when it was not sent.
+pub(crate) fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).ok().flatten()
+}
+
+/// The value of a parameter the request cannot do without: `invalid_request` ("The … parameter is
+/// required.") when it was not sent.
+pub(crate) fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
+    param(params, name)
+        .ok_or_else(|| OAuthError::invalid_request(format!("The {name} parameter is required.")))
+}
+
 /// The `grant_type` of a token request, one of `supported`: `invalid_request` when absent,
 /// `unsupported_grant_type` (naming the supported ones and, cut short, the one sent) otherwise.
 pub(crate) fn grant_type<'a>(
     params: &'a Params,
     supported: &[&'static str],
 ) -> Result<&'a str, OAuthError> {
-    let Some(grant_type) = params.get("grant_type").ok().flatten() else {
-        return Err(OAuthError::invalid_request(
-            "The grant_type parameter is required.",
-        ));
-    };
+    let grant_type = required(params, "grant_type")?;
     if supported.contains(&grant_type) {
         return Ok(grant_type);
     }

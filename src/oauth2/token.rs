@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::body::{self, read_form};
+use super::body::{self, param, read_form, required};
 use super::client_auth::{self, Client, Method};
 use super::error::OAuthError;
 use super::tokens;
@@ -72,10 +72,6 @@ pub(crate) async fn token(
     Ok(response)
 }
 
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params.get(name).ok().flatten()
-}
-
 async fn issued(
     state: &AppState,
     token: String,
@@ -111,11 +107,7 @@ async fn authorization_code(
     params: &Params,
     peer: Peer,
 ) -> Result<Issued, OAuthError> {
-    let Some(code) = param(params, "code") else {
-        return Err(OAuthError::invalid_request(
-            "The code parameter is required.",
-        ));
-    };
+    let code = required(params, "code")?;
     if !secret::well_formed(secret::Kind::AuthCode, code) {
         return Err(OAuthError::invalid_request(
             "The code parameter is malformed.",

@@ -13,7 +13,7 @@ use axum::extract::Request;
 
 use crate::domain::secret::{self, Kind};
 use crate::http::peer::Peer;
-use crate::oauth2::body::read_form;
+use crate::oauth2::body::{read_form, required};
 use crate::oauth2::client_auth::Client;
 use crate::oauth2::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
@@ -58,11 +58,7 @@ pub(super) async fn read(
     let client = super::client_auth::authenticate(state, &params, &headers, peer)
         .await
         .map_err(challenge)?;
-    let Some(token) = params.get("token").ok().flatten() else {
-        return Err(OAuthError::invalid_request(
-            "The token parameter is required.",
-        ));
-    };
+    let token = required(&params, "token")?;
     Ok(TokenRequest {
         client,
         token: classify(token),

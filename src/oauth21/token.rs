@@ -17,7 +17,7 @@ use crate::domain::{pkce, redirect_uri, resource, secret};
 use crate::http::headers::no_store;
 use crate::http::params::Params;
 use crate::http::peer::Peer;
-use crate::oauth2::body::{self, read_form};
+use crate::oauth2::body::{self, param, read_form, required};
 use crate::oauth2::client_auth::{self, Client, Method};
 use crate::oauth2::error::OAuthError;
 use crate::oauth2::token::record_refusal;
@@ -94,10 +94,6 @@ fn registered(client: &Client, grant_type: &str) -> Result<(), OAuthError> {
             "This client did not register the {grant_type} grant."
         ))),
     }
-}
-
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params.get(name).ok().flatten()
 }
 
 /// The `resource` values of a token request, each one of `allowed` (RFC 8707 §2.2); all of
@@ -180,11 +176,7 @@ async fn authorization_code(
     params: &Params,
     peer: Peer,
 ) -> Result<Issued, OAuthError> {
-    let Some(code) = param(params, "code") else {
-        return Err(OAuthError::invalid_request(
-            "The code parameter is required.",
-        ));
-    };
+    let code = required(params, "code")?;
     let Some(verifier) = param(params, "code_verifier") else {
         return Err(OAuthError::invalid_request(
             "The code_verifier parameter is required (PKCE).",
@@ -289,11 +281,7 @@ async fn refresh_token(
     params: &Params,
     peer: Peer,
 ) -> Result<Issued, OAuthError> {
-    let Some(presented) = param(params, "refresh_token") else {
-        return Err(OAuthError::invalid_request(
-            "The refresh_token parameter is required.",
-        ));
-    };
+    let presented = required(params, "refresh_token")?;
     if !secret::well_formed(secret::Kind::RefreshToken, presented) {
         return Err(OAuthError::invalid_grant(BAD_GRANT));
     }

@@ -4,8 +4,8 @@
 //! code stays as a tombstone so that a replay can revoke the token issued from it.
 
 use super::notify::Revocation;
-use super::tokens::{insert_token, site_admin};
-use super::{NewToken, Result, Store, Tx, with_tx, with_writer};
+use super::tokens::{NewGrant, site_admin};
+use super::{NewCode21, NewToken, Result, Store, Tx, with_tx, with_writer};
 
 #[derive(Debug, Clone)]
 pub struct NewCode<'a> {
@@ -56,22 +56,28 @@ pub struct CodeToken<'a> {
 impl Tx<'_> {
     /// Records a grant and the code that will redeem it.
     pub async fn grant_code(&mut self, code: &NewCode<'_>, now: i64) -> Result<i64> {
-        Ok(with_tx!(self, |tx| {
-            let grant_id: i64 = sqlx::query_scalar(
-                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            )
-            .bind(code.user_id)
-            .bind(code.app_id)
-            .bind(code.site_id)
-            .bind(code.scope)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+        self.insert_grant_and_code(code, None, now).await
+    }
+
+    /// Records a grant and its code, of either dialect: a 2.1 code (`code21`, whose `code` is
+    /// `code`) also binds the grant's audiences, the nonce and the authentication time.
+    pub(super) async fn insert_grant_and_code(
+        &mut self,
+        code: &NewCode<'_>,
+        code21: Option<&NewCode21<'_>>,
+        now: i64,
+    ) -> Result<i64> {
+        let resources = code21.and_then(|c| c.resources);
+        let grant = NewGrant {
+            resources,
+            ..NewGrant::of(code.user_id, code.app_id, code.site_id, code.scope)
+        };
+        let grant_id = self.insert_grant(&grant, now).await?;
+        with_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO auth_codes (digest, app_id, user_id, grant_id, site_id, scope, \
-                 redirect_uri, code_challenge, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 redirect_uri, code_challenge, expires_at, oauth21, resources, nonce, auth_time) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(code.digest)
             .bind(code.app_id)
@@ -82,10 +88,26 @@ impl Tx<'_> {
             .bind(code.redirect_uri)
             .bind(code.code_challenge)
             .bind(code.expires_at)
+            .bind(code21.is_some())
+            .bind(resources)
+            .bind(code21.and_then(|c| c.nonce))
+            .bind(code21.map(|c| c.auth_time))
             .execute(&mut *tx)
             .await?;
-            grant_id
-        }))
+        });
+        Ok(grant_id)
+    }
+
+    /// Ties a redeemed code to the access token issued from it, so a replay can revoke that token.
+    pub(super) async fn tie_code(&mut self, digest: &[u8], token_id: i64) -> Result<()> {
+        with_tx!(self, |tx| {
+            sqlx::query("UPDATE auth_codes SET token_id = $1 WHERE digest = $2")
+                .bind(token_id)
+                .bind(digest)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
     }
 }
 
@@ -151,20 +173,12 @@ impl Tx<'_> {
             origin: "code",
             expires_at: token.expires_at,
         };
-        Ok(with_tx!(self, |tx| {
-            let token_id = insert_token!(&mut *tx, &token, code.grant_id, now);
-            sqlx::query("UPDATE auth_codes SET token_id = $1 WHERE digest = $2")
-                .bind(token_id)
-                .bind(digest)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE grants SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(code.grant_id)
-                .execute(&mut *tx)
-                .await?;
-            token_id
-        }))
+        let token_id = self
+            .insert_access_token(&token.row(code.grant_id), now)
+            .await?;
+        self.tie_code(digest, token_id).await?;
+        self.touch_grant(code.grant_id, now).await?;
+        Ok(token_id)
     }
 
     /// Ends a redemption whose code could not be claimed (both dialects): a replay of a used code

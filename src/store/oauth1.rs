@@ -2,6 +2,7 @@
 //! credentials (access tokens, each under a grant like any OAuth2 token) and the nonce register.
 //! Keys are looked up by digest; secrets arrive and leave sealed, this module never sees them.
 
+use super::tokens::NewGrant;
 use super::{Result, Store, Tx, with_pool, with_tx, with_writer};
 
 /// A request token as stored.
@@ -243,8 +244,8 @@ impl Tx<'_> {
         token: &NewAccessToken<'_>,
         now: i64,
     ) -> Result<Option<AccessToken>> {
-        with_tx!(self, |tx| {
-            let claimed: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        let claimed: Option<(i64, Option<i64>, Option<i64>)> = with_tx!(self, |tx| {
+            sqlx::query_as(
                 "DELETE FROM oauth1_request_tokens \
                  WHERE id = $1 AND approved_at IS NOT NULL AND expires_at > $2 \
                  RETURNING app_id, user_id, site_id",
@@ -252,21 +253,17 @@ impl Tx<'_> {
             .bind(id)
             .bind(now)
             .fetch_optional(&mut *tx)
-            .await?;
-            let Some((app_id, Some(user_id), site_id)) = claimed else {
-                return Ok(None);
-            };
-            let grant_id: i64 = sqlx::query_scalar(
-                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-            )
-            .bind(user_id)
-            .bind(app_id)
-            .bind(site_id)
-            .bind(token.scope)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+            .await?
+        });
+        let Some((app_id, Some(user_id), site_id)) = claimed else {
+            return Ok(None);
+        };
+        let grant = NewGrant {
+            used: true,
+            ..NewGrant::of(user_id, app_id, site_id, token.scope)
+        };
+        let grant_id = self.insert_grant(&grant, now).await?;
+        with_tx!(self, |tx| {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO oauth1_access_tokens (digest, secret_enc, app_id, user_id, site_id, \
                  grant_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",

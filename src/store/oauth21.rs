@@ -5,7 +5,7 @@
 //! Refresh tokens and their rotation are in `refresh_tokens`.
 
 use super::codes::RedeemRefusal;
-use super::tokens::site_admin;
+use super::tokens::{AccessTokenRow, site_admin};
 use super::{NewCode, Result, Store, Tx, with_pool, with_tx};
 
 /// A code of the 2.1 server: the legacy binding plus what the 2.1 token endpoint and the ID token
@@ -76,41 +76,7 @@ pub struct NewClientToken<'a> {
 impl Tx<'_> {
     /// Records a grant of the 2.1 server (with its audiences) and the code that will redeem it.
     pub async fn grant_code21(&mut self, c: &NewCode21<'_>, now: i64) -> Result<i64> {
-        let code = &c.code;
-        Ok(with_tx!(self, |tx| {
-            let grant_id: i64 = sqlx::query_scalar(
-                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, resources) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(code.user_id)
-            .bind(code.app_id)
-            .bind(code.site_id)
-            .bind(code.scope)
-            .bind(now)
-            .bind(c.resources)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO auth_codes (digest, app_id, user_id, grant_id, site_id, scope, \
-                 redirect_uri, code_challenge, expires_at, oauth21, resources, nonce, auth_time) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, TRUE, $10, $11, $12)",
-            )
-            .bind(code.digest)
-            .bind(code.app_id)
-            .bind(code.user_id)
-            .bind(grant_id)
-            .bind(code.site_id)
-            .bind(code.scope)
-            .bind(code.redirect_uri)
-            .bind(code.code_challenge)
-            .bind(code.expires_at)
-            .bind(c.resources)
-            .bind(c.nonce)
-            .bind(c.auth_time)
-            .execute(&mut *tx)
-            .await?;
-            grant_id
-        }))
+        self.insert_grant_and_code(&c.code, Some(c), now).await
     }
 
     /// Stores an access token (and a refresh token, when `issue` has one) of a grant.
@@ -130,25 +96,20 @@ impl Tx<'_> {
         issue: &Issue21,
         now: i64,
     ) -> Result<Issued21> {
-        Ok(with_tx!(self, |tx| {
-            let access_token_id: i64 = sqlx::query_scalar(
-                "INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, \
-                 origin, created_at, expires_at, audiences) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-            )
-            .bind(&issue.access_digest[..])
-            .bind(app_id)
-            .bind(user_id)
-            .bind(grant_id)
-            .bind(site_id)
-            .bind(issue.scope.as_str())
-            .bind(origin)
-            .bind(now)
-            .bind(issue.access_expires_at)
-            .bind(issue.audiences.as_deref())
-            .fetch_one(&mut *tx)
-            .await?;
-            let refresh_token_id = match issue.refresh {
+        let token = AccessTokenRow {
+            digest: &issue.access_digest,
+            app_id,
+            user_id: Some(user_id),
+            grant_id: Some(grant_id),
+            site_id,
+            scope: &issue.scope,
+            origin,
+            expires_at: Some(issue.access_expires_at),
+            audiences: issue.audiences.as_deref(),
+        };
+        let access_token_id = self.insert_access_token(&token, now).await?;
+        let refresh_token_id = with_tx!(self, |tx| {
+            match issue.refresh {
                 None => None,
                 Some((digest, expires_at)) => Some(
                     sqlx::query_scalar(
@@ -168,39 +129,31 @@ impl Tx<'_> {
                     .fetch_one(&mut *tx)
                     .await?,
                 ),
-            };
-            sqlx::query("UPDATE grants SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(grant_id)
-                .execute(&mut *tx)
-                .await?;
-            Issued21 {
-                access_token_id,
-                refresh_token_id,
             }
-        }))
+        });
+        self.touch_grant(grant_id, now).await?;
+        Ok(Issued21 {
+            access_token_id,
+            refresh_token_id,
+        })
     }
 
     /// Stores a `client_credentials` token and returns its id.
     pub async fn issue_client_token(&mut self, t: &NewClientToken<'_>, now: i64) -> Result<i64> {
-        Ok(with_tx!(self, |tx| {
-            sqlx::query_scalar(
-                "INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, \
-                 origin, created_at, expires_at, audiences) \
-                 VALUES ($1, $2, NULL, NULL, NULL, $3, 'client', $4, $5, $6) RETURNING id",
-            )
-            .bind(t.digest)
-            .bind(t.app_id)
-            .bind(t.scope)
-            .bind(now)
-            .bind(t.expires_at)
-            .bind(t.audiences)
-            .fetch_one(&mut *tx)
-            .await?
-        }))
+        let token = AccessTokenRow {
+            digest: t.digest,
+            app_id: t.app_id,
+            user_id: None,
+            grant_id: None,
+            site_id: None,
+            scope: t.scope,
+            origin: "client",
+            expires_at: Some(t.expires_at),
+            audiences: t.audiences,
+        };
+        self.insert_access_token(&token, now).await
     }
 }
-
 impl Store {
     /// Claims a 2.1 code and issues what `check` builds from it, atomically (as
     /// [`Store::redeem_code`] does for the legacy dialect, whose codes this never claims).
@@ -248,13 +201,7 @@ impl Store {
                 now,
             )
             .await?;
-        with_tx!(tx, |conn| {
-            sqlx::query("UPDATE auth_codes SET token_id = $1 WHERE digest = $2")
-                .bind(issued.access_token_id)
-                .bind(digest)
-                .execute(&mut *conn)
-                .await?;
-        });
+        tx.tie_code(digest, issued.access_token_id).await?;
         tx.commit().await?;
         Ok(Ok((code, issued)))
     }

@@ -77,22 +77,10 @@ impl Tx<'_> {
         key: &NewSigningKey<'_>,
         now: i64,
     ) -> Result<bool> {
-        Ok(with_tx!(self, |tx| {
-            sqlx::query(
-                "INSERT INTO signing_keys \
-                 (kid, alg, private_key_enc, public_n, public_e, is_current, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(key.kid)
-            .bind(key.alg)
-            .bind(key.private_key_enc)
-            .bind(key.public_n)
-            .bind(key.public_e)
-            .bind(now)
-            .execute(&mut *tx)
+        Ok(self
+            .insert_current_key(key, now, " ON CONFLICT DO NOTHING")
             .await?
-            .rows_affected()
-        }) == 1)
+            == 1)
     }
 
     /// Retires the current key (if any) at `now` and makes `key` current. Returns the retired key's
@@ -103,28 +91,43 @@ impl Tx<'_> {
         key: &NewSigningKey<'_>,
         now: i64,
     ) -> Result<Option<String>> {
-        with_tx!(self, |tx| {
-            let retired: Option<String> = sqlx::query_scalar(
+        let retired: Option<String> = with_tx!(self, |tx| {
+            sqlx::query_scalar(
                 "UPDATE signing_keys SET is_current = NULL, retired_at = $1 \
                  WHERE is_current = 1 RETURNING kid",
             )
             .bind(now)
             .fetch_optional(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO signing_keys \
-                 (kid, alg, private_key_enc, public_n, public_e, is_current, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 1, $6)",
-            )
-            .bind(key.kid)
-            .bind(key.alg)
-            .bind(key.private_key_enc)
-            .bind(key.public_n)
-            .bind(key.public_e)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            Ok(retired)
-        })
+            .await?
+        });
+        self.insert_current_key(key, now, "").await?;
+        Ok(retired)
+    }
+
+    /// Inserts `key` as the current key, the statement ending with `on_conflict` (a clause or
+    /// nothing); returns how many rows went in.
+    async fn insert_current_key(
+        &mut self,
+        key: &NewSigningKey<'_>,
+        now: i64,
+        on_conflict: &str,
+    ) -> Result<u64> {
+        let sql = format!(
+            "INSERT INTO signing_keys \
+             (kid, alg, private_key_enc, public_n, public_e, is_current, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6){on_conflict}"
+        );
+        Ok(with_tx!(self, |tx| {
+            sqlx::query(&sql)
+                .bind(key.kid)
+                .bind(key.alg)
+                .bind(key.private_key_enc)
+                .bind(key.public_n)
+                .bind(key.public_e)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        }))
     }
 }

@@ -64,6 +64,66 @@ pub struct NewToken<'a> {
     pub expires_at: Option<i64>,
 }
 
+impl<'a> NewToken<'a> {
+    /// The row of this token under `grant_id`.
+    pub(super) fn row(&self, grant_id: i64) -> AccessTokenRow<'a> {
+        AccessTokenRow {
+            digest: self.digest,
+            app_id: self.app_id,
+            user_id: Some(self.user_id),
+            grant_id: Some(grant_id),
+            site_id: self.site_id,
+            scope: self.scope,
+            origin: self.origin,
+            expires_at: self.expires_at,
+            audiences: None,
+        }
+    }
+}
+
+/// A `grants` row to insert ([`Tx::insert_grant`]): every grant of every dialect.
+#[derive(Debug, Clone)]
+pub(super) struct NewGrant<'a> {
+    pub(super) user_id: i64,
+    pub(super) app_id: i64,
+    pub(super) site_id: Option<i64>,
+    pub(super) scope: &'a str,
+    /// The grant's audiences (the 2.1 server only).
+    pub(super) resources: Option<&'a str>,
+    /// Whether a token is issued with it at once (`last_used_at` is then its creation time).
+    pub(super) used: bool,
+}
+
+impl<'a> NewGrant<'a> {
+    /// A grant of this binding, without audiences, not yet used.
+    pub(super) fn of(user_id: i64, app_id: i64, site_id: Option<i64>, scope: &'a str) -> Self {
+        Self {
+            user_id,
+            app_id,
+            site_id,
+            scope,
+            resources: None,
+            used: false,
+        }
+    }
+}
+
+/// An `access_tokens` row to insert ([`Tx::insert_access_token`]): every access token of both
+/// OAuth 2 dialects.
+#[derive(Debug, Clone)]
+pub(super) struct AccessTokenRow<'a> {
+    pub(super) digest: &'a [u8],
+    pub(super) app_id: i64,
+    /// `None` for a `client_credentials` token (the app alone).
+    pub(super) user_id: Option<i64>,
+    pub(super) grant_id: Option<i64>,
+    pub(super) site_id: Option<i64>,
+    pub(super) scope: &'a str,
+    pub(super) origin: &'static str,
+    pub(super) expires_at: Option<i64>,
+    pub(super) audiences: Option<&'a str>,
+}
+
 impl Store {
     /// The live token with this digest, if any: unknown, expired and revoked tokens are all `None`.
     pub async fn token_by_digest(&self, digest: &[u8], now: i64) -> Result<Option<TokenGrant>> {
@@ -86,20 +146,103 @@ impl Store {
 impl Tx<'_> {
     /// Records a grant and the token issued under it.
     pub async fn grant_token(&mut self, token: &NewToken<'_>, now: i64) -> Result<TokenGrant> {
+        let grant = NewGrant {
+            used: true,
+            ..NewGrant::of(token.user_id, token.app_id, token.site_id, token.scope)
+        };
+        let grant_id = self.insert_grant(&grant, now).await?;
+        self.insert_token_grant(token, grant_id, now).await
+    }
+
+    /// Inserts a grant row and returns its id.
+    pub(super) async fn insert_grant(&mut self, grant: &NewGrant<'_>, now: i64) -> Result<i64> {
         Ok(with_tx!(self, |tx| {
-            let grant_id: i64 = sqlx::query_scalar(
-                "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            sqlx::query_scalar(
+                "INSERT INTO grants (user_id, app_id, site_id, scope, resources, created_at, \
+                 last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
-            .bind(token.user_id)
+            .bind(grant.user_id)
+            .bind(grant.app_id)
+            .bind(grant.site_id)
+            .bind(grant.scope)
+            .bind(grant.resources)
+            .bind(now)
+            .bind(grant.used.then_some(now))
+            .fetch_one(&mut *tx)
+            .await?
+        }))
+    }
+
+    /// Inserts an access token row and returns its id.
+    pub(super) async fn insert_access_token(
+        &mut self,
+        token: &AccessTokenRow<'_>,
+        now: i64,
+    ) -> Result<i64> {
+        Ok(with_tx!(self, |tx| {
+            sqlx::query_scalar(
+                "INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, \
+                 origin, created_at, expires_at, audiences) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(token.digest)
             .bind(token.app_id)
+            .bind(token.user_id)
+            .bind(token.grant_id)
             .bind(token.site_id)
             .bind(token.scope)
+            .bind(token.origin)
             .bind(now)
+            .bind(token.expires_at)
+            .bind(token.audiences)
             .fetch_one(&mut *tx)
-            .await?;
-            insert_token_grant!(&mut *tx, token, grant_id, now)
+            .await?
         }))
+    }
+
+    /// Inserts the token of `grant_id` and returns it as a [`TokenGrant`], with whether its user
+    /// administers its blog read in the same transaction.
+    pub(super) async fn insert_token_grant(
+        &mut self,
+        token: &NewToken<'_>,
+        grant_id: i64,
+        now: i64,
+    ) -> Result<TokenGrant> {
+        let token_id = self.insert_access_token(&token.row(grant_id), now).await?;
+        let site_admin: bool = with_tx!(self, |tx| {
+            sqlx::query_scalar(concat!(
+                "SELECT ",
+                site_admin!("access_tokens"),
+                " FROM access_tokens WHERE id = $1"
+            ))
+            .bind(token_id)
+            .fetch_one(&mut *tx)
+            .await?
+        });
+        Ok(TokenGrant {
+            token_id,
+            app_id: token.app_id,
+            user_id: token.user_id,
+            grant_id,
+            site_id: token.site_id,
+            scope: token.scope.to_owned(),
+            expires_at: token.expires_at,
+            issued_at: now,
+            site_admin,
+            audiences: None,
+        })
+    }
+
+    /// Records that the grant was used now (a token issued from it).
+    pub(super) async fn touch_grant(&mut self, grant_id: i64, now: i64) -> Result<()> {
+        with_tx!(self, |tx| {
+            sqlx::query("UPDATE grants SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Revokes every grant, code and token of this user for this app at once, on every instance
@@ -132,58 +275,3 @@ impl Tx<'_> {
         Ok(done > 0)
     }
 }
-
-/// Inserts a token row on `$conn` (inside a caller's transaction) and evaluates to its id. A macro
-/// rather than a function so the same statement serves both databases' connection types.
-macro_rules! insert_token {
-    ($conn:expr, $token:expr, $grant_id:expr, $now:expr) => {{
-        let token = $token;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, origin, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(token.digest)
-        .bind(token.app_id)
-        .bind(token.user_id)
-        .bind($grant_id)
-        .bind(token.site_id)
-        .bind(token.scope)
-        .bind(token.origin)
-        .bind($now)
-        .bind(token.expires_at)
-        .fetch_one($conn)
-        .await?;
-        id
-    }};
-}
-pub(super) use insert_token;
-
-/// Inserts the token of `$grant_id` (as [`insert_token!`]) and returns it as a [`TokenGrant`], with
-/// whether its user administers its blog read in the same transaction.
-macro_rules! insert_token_grant {
-    ($conn:expr, $token:expr, $grant_id:expr, $now:expr) => {{
-        let token = $token;
-        let token_id = $crate::store::tokens::insert_token!(&mut *$conn, token, $grant_id, $now);
-        let site_admin: bool = sqlx::query_scalar(concat!(
-            "SELECT ",
-            $crate::store::tokens::site_admin!("access_tokens"),
-            " FROM access_tokens WHERE id = $1"
-        ))
-        .bind(token_id)
-        .fetch_one(&mut *$conn)
-        .await?;
-        $crate::store::TokenGrant {
-            token_id,
-            app_id: token.app_id,
-            user_id: token.user_id,
-            grant_id: $grant_id,
-            site_id: token.site_id,
-            scope: token.scope.to_owned(),
-            expires_at: token.expires_at,
-            issued_at: $now,
-            site_admin,
-            audiences: None,
-        }
-    }};
-}
-pub(super) use insert_token_grant;

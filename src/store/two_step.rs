@@ -3,7 +3,6 @@
 //! application password that obtained them (migration 0005).
 
 use super::notify::Revocation;
-use super::tokens::insert_token_grant;
 use super::{NewToken, Result, Store, TokenGrant, Tx, with_pool, with_tx};
 
 /// A user's 2-step state: the sealed seed (`None` when 2-step is off) and the last step accepted.
@@ -241,8 +240,8 @@ impl Tx<'_> {
         app_password_id: i64,
         now: i64,
     ) -> Result<Option<TokenGrant>> {
-        with_tx!(self, |tx| {
-            let grant_id: Option<i64> = sqlx::query_scalar(
+        let grant_id: Option<i64> = with_tx!(self, |tx| {
+            sqlx::query_scalar(
                 "INSERT INTO grants (user_id, app_id, site_id, scope, created_at, last_used_at, app_password_id) \
                  SELECT $1, $2, $3, $4, $5, $5, id FROM app_passwords WHERE id = $6 AND user_id = $1 \
                  RETURNING id",
@@ -254,11 +253,11 @@ impl Tx<'_> {
             .bind(now)
             .bind(app_password_id)
             .fetch_optional(&mut *tx)
-            .await?;
-            let Some(grant_id) = grant_id else {
-                return Ok(None);
-            };
-            Ok(Some(insert_token_grant!(&mut *tx, token, grant_id, now)))
-        })
+            .await?
+        });
+        let Some(grant_id) = grant_id else {
+            return Ok(None);
+        };
+        Ok(Some(self.insert_token_grant(token, grant_id, now).await?))
     }
 }

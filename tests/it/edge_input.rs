@@ -137,13 +137,7 @@ async fn the_password_grant_refuses_control_characters_and_broken_utf8_in_every_
     assert_eq!(app.count("grants").await, 0);
     // The good request still works: nothing was throttled or locked by the bad ones.
     let good = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
+        .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[])
         .await;
     good.read().await.assert_status(200);
 }

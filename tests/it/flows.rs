@@ -272,6 +272,20 @@ impl TestApp {
         action: &str,
         blog_id: Option<i64>,
     ) -> reqwest::Response {
+        self.submit_consent(browser, "/oauth2/authorize", page, action, blog_id)
+            .await
+    }
+
+    /// Submits the consent form of `page` to `path` (either dialect's authorize endpoint) with
+    /// `action`; a `blog_id` replaces the one the page chose.
+    pub(crate) async fn submit_consent(
+        &self,
+        browser: &reqwest::Client,
+        path: &str,
+        page: &str,
+        action: &str,
+        blog_id: Option<i64>,
+    ) -> reqwest::Response {
         let mut fields = hidden_inputs(page);
         fields.retain(|(k, _)| k != "blog_id" || blog_id.is_none());
         if let Some(id) = blog_id {
@@ -279,7 +293,7 @@ impl TestApp {
         }
         fields.push(("action".into(), action.into()));
         browser
-            .post(self.url("/oauth2/authorize"))
+            .post(self.url(path))
             .form(&fields)
             .send()
             .await
@@ -299,8 +313,21 @@ impl TestApp {
             .read()
             .await
             .assert_status(200);
+        self.approve_for_code(browser, "/oauth2/authorize", &page.body, blog_id)
+            .await
+    }
+
+    /// Approves the consent `page` at `path` (either dialect's authorize endpoint) and returns the
+    /// code from the redirect.
+    pub(crate) async fn approve_for_code(
+        &self,
+        browser: &reqwest::Client,
+        path: &str,
+        page: &str,
+        blog_id: Option<i64>,
+    ) -> String {
         let redirect = self
-            .consent(browser, &page.body, "approve", blog_id)
+            .submit_consent(browser, path, page, "approve", blog_id)
             .await
             .read()
             .await
@@ -318,6 +345,27 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// POST /oauth2/token with the password grant (RFC 6749 §4.3) for `client_id` and its
+    /// `secret`, plus `extra`.
+    pub(crate) async fn password_grant(
+        &self,
+        client_id: &str,
+        secret: &str,
+        username: &str,
+        password: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", "password"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("username", username),
+            ("password", password),
+        ];
+        form.extend_from_slice(extra);
+        self.token(&form).await
     }
 
     pub(crate) async fn exchange_code(

@@ -41,17 +41,8 @@ impl TestApp {
         action: &str,
         blog_id: Option<i64>,
     ) -> reqwest::Response {
-        let mut fields = hidden_inputs(page);
-        if let Some(id) = blog_id {
-            fields.push(("blog_id".into(), id.to_string()));
-        }
-        fields.push(("action".into(), action.into()));
-        browser
-            .post(self.url("/oauth2-1/authorize"))
-            .form(&fields)
-            .send()
+        self.submit_consent(browser, "/oauth2-1/authorize", page, action, blog_id)
             .await
-            .unwrap()
     }
 
     /// The browser part of the 2.1 code flow: the code from the redirect (at once when an
@@ -69,15 +60,8 @@ impl TestApp {
                 .unwrap_or_else(|| panic!("no code in {}", page.header("location")));
         }
         let page = page.assert_status(200);
-        let redirect = self
-            .consent21(browser, &page.body, "approve", blog_id)
+        self.approve_for_code(browser, "/oauth2-1/authorize", &page.body, blog_id)
             .await
-            .read()
-            .await
-            .assert_status(303);
-        let params = location_params(redirect.header("location"), false);
-        param(&params, "code")
-            .unwrap_or_else(|| panic!("no code in {}", redirect.header("location")))
     }
 
     pub(crate) async fn token21(&self, form: &[(&str, &str)]) -> reqwest::Response {

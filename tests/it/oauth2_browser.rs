@@ -415,25 +415,13 @@ async fn tk10_credential_responses_are_never_cached(app: TestApp) {
     let w = world(&app).await;
     let id = w.c1.id.to_string();
     let ok = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
+        .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[])
         .await
         .read()
         .await
         .assert_status(200);
     let err = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", "nope"),
-        ])
+        .password_grant(&id, &w.s1, "alice", "nope", &[])
         .await
         .read()
         .await
@@ -512,13 +500,7 @@ async fn pw01_pw02_login_failures_are_throttled_per_account_and_address(app: Tes
     for n in 0..budget {
         let pw = format!("wrong-{n}");
         let r = app
-            .token(&[
-                ("grant_type", "password"),
-                ("client_id", &id),
-                ("client_secret", &w.s1),
-                ("username", "alice"),
-                ("password", &pw),
-            ])
+            .password_grant(&id, &w.s1, "alice", &pw, &[])
             .await
             .read()
             .await
@@ -530,13 +512,7 @@ async fn pw01_pw02_login_failures_are_throttled_per_account_and_address(app: Tes
     }
     // Even the right password is refused while throttled, on the grant and the web login alike.
     let r = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
+        .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[])
         .await
         .read()
         .await
@@ -625,17 +601,11 @@ async fn in05_oversized_inputs_are_refused_without_side_effects(app: TestApp) {
     assert!(r.status().is_client_error());
     let long_password = "p".repeat(2000);
     let id = w.c1.id.to_string();
-    app.token(&[
-        ("grant_type", "password"),
-        ("client_id", &id),
-        ("client_secret", &w.s1),
-        ("username", "alice"),
-        ("password", &long_password),
-    ])
-    .await
-    .read()
-    .await
-    .assert_status(400);
+    app.password_grant(&id, &w.s1, "alice", &long_password, &[])
+        .await
+        .read()
+        .await
+        .assert_status(400);
     assert_eq!(app.count("access_tokens").await, 0);
 }
 both!(in05_oversized_inputs_are_refused_without_side_effects);
@@ -719,13 +689,7 @@ async fn in11_a_lost_database_is_a_generic_503(app: TestApp) {
     let id = w.c1.id.to_string();
     app.store.close().await;
     let r = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
+        .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[])
         .await
         .read()
         .await

@@ -456,26 +456,14 @@ async fn cl07_repeated_client_failures_are_throttled(app: TestApp) {
     let id = w.c1.id.to_string();
     let budget = app.state.settings.limits.client_failures_per_client;
     for _ in 0..budget {
-        app.token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", "wrong"),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
-        .await
-        .read()
-        .await
-        .assert_status(400);
+        app.password_grant(&id, "wrong", "alice", ALICE_PASSWORD, &[])
+            .await
+            .read()
+            .await
+            .assert_status(400);
     }
     let throttled = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
+        .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[])
         .await
         .read()
         .await
@@ -483,17 +471,11 @@ async fn cl07_repeated_client_failures_are_throttled(app: TestApp) {
     assert!(throttled.header("retry-after").parse::<i64>().unwrap() > 0);
     assert_eq!(throttled.json()["error"], "rate_limited");
     app.clock.advance(app.state.settings.limits.window_secs);
-    app.token(&[
-        ("grant_type", "password"),
-        ("client_id", &id),
-        ("client_secret", &w.s1),
-        ("username", "alice"),
-        ("password", ALICE_PASSWORD),
-    ])
-    .await
-    .read()
-    .await
-    .assert_status(200);
+    app.password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[])
+        .await
+        .read()
+        .await
+        .assert_status(200);
 }
 both!(cl07_repeated_client_failures_are_throttled);
 
@@ -517,29 +499,17 @@ async fn cl08_reset_secret_invalidates_the_old_one_and_only_digests_are_stored(a
     .unwrap();
     let id = w.c1.id.to_string();
     let old = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
+        .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[])
         .await
         .read()
         .await
         .assert_status(400);
     assert_oauth_error(&old, "invalid_client");
-    app.token(&[
-        ("grant_type", "password"),
-        ("client_id", &id),
-        ("client_secret", &new),
-        ("username", "alice"),
-        ("password", ALICE_PASSWORD),
-    ])
-    .await
-    .read()
-    .await
-    .assert_status(200);
+    app.password_grant(&id, &new, "alice", ALICE_PASSWORD, &[])
+        .await
+        .read()
+        .await
+        .assert_status(200);
 }
 both!(cl08_reset_secret_invalidates_the_old_one_and_only_digests_are_stored);
 

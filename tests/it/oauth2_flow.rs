@@ -343,13 +343,7 @@ async fn the_password_grant_works_for_the_owner_only(app: TestApp) {
     let w = world(&app).await;
     let id = w.c1.id.to_string();
     let issued = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
+        .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[])
         .await
         .read()
         .await
@@ -363,14 +357,13 @@ async fn the_password_grant_works_for_the_owner_only(app: TestApp) {
     assert_eq!(issued["scope"], "");
     let blog2 = w.blog2.id.to_string();
     let issued = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice@example.com"),
-            ("password", ALICE_PASSWORD),
-            ("blog", &blog2),
-        ])
+        .password_grant(
+            &id,
+            &w.s1,
+            "alice@example.com",
+            ALICE_PASSWORD,
+            &[("blog", &blog2)],
+        )
         .await
         .read()
         .await
@@ -379,13 +372,7 @@ async fn the_password_grant_works_for_the_owner_only(app: TestApp) {
     assert_eq!(issued["blog_id"], blog2);
     // PW06: another user, even with the right password.
     let refused = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "bob"),
-            ("password", "bob's long password"),
-        ])
+        .password_grant(&id, &w.s1, "bob", "bob's long password", &[])
         .await
         .read()
         .await
@@ -401,14 +388,7 @@ async fn the_password_grant_works_for_the_owner_only(app: TestApp) {
         ("nonsense", "invalid_scope"),
     ] {
         let refused = app
-            .token(&[
-                ("grant_type", "password"),
-                ("client_id", &id),
-                ("client_secret", &w.s1),
-                ("username", "alice"),
-                ("password", ALICE_PASSWORD),
-                ("scope", scope),
-            ])
+            .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[("scope", scope)])
             .await
             .read()
             .await
@@ -417,13 +397,7 @@ async fn the_password_grant_works_for_the_owner_only(app: TestApp) {
         assert_eq!(refused["error"], error);
     }
     let wrong = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", "wrong"),
-        ])
+        .password_grant(&id, &w.s1, "alice", "wrong", &[])
         .await
         .read()
         .await

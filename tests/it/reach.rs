@@ -510,14 +510,7 @@ async fn a_configured_lifetime_shows_as_expires_in(app: TestApp) {
     assert_eq!(issued.json()["token_type"], "bearer");
     let id = w.c1.id.to_string();
     let password = app
-        .token(&[
-            ("grant_type", "password"),
-            ("client_id", &id),
-            ("client_secret", &w.s1),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-            ("scope", "global"),
-        ])
+        .password_grant(&id, &w.s1, "alice", ALICE_PASSWORD, &[("scope", "global")])
         .await
         .read()
         .await
