@@ -30,6 +30,9 @@ pub struct Shared {
     pub playground: Arc<PlaygroundClient>,
     /// The OAuth1 discovery `Link` every page and REST response carries, built once.
     pub discovery_link: Option<HeaderValue>,
+    /// The current ID token signer, read from the database at most once a minute
+    /// (`oidc::keys::SignerCache`).
+    pub signer: Arc<crate::oidc::keys::SignerCache>,
 }
 
 impl std::ops::Deref for AppState {
@@ -62,6 +65,7 @@ impl AppState {
             throttle: Arc::new(Throttle::default()),
             migrated: Arc::new(AtomicBool::new(true)),
             playground: Arc::default(),
+            signer: Arc::default(),
         }))
     }
 

@@ -36,13 +36,13 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// Signs an ID token for `input` with the current key (made first if there is none). Fails when
+/// Signs an ID token for `input` with the current key (made first if there is none; cached for
+/// [`keys::signer_ttl`], see `keys`). Fails when
 /// the user is gone, the key cannot be opened, or the store cannot be read; the caller answers
 /// [`KeysError::report`]'s outcome (500 or 503 `server_error`).
 pub async fn id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<String, KeysError> {
     let now = state.now();
-    let stored = keys::ensure(&state.store, &state.key.0, &state.random, now).await?;
-    let signer = Signer::open(&stored, &state.key.0)?;
+    let signer = keys::current_signer(state, now).await?;
     let granted = Granted::from_scope(input.scope);
     let mut claims = claims::user_claims(&state.store, input.user_id, granted)
         .await?

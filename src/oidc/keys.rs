@@ -2,6 +2,12 @@
 //! sealed in the database so every instance signs with the same key, rotated by `latchkey keys
 //! rotate`, and published in the JWKS while current or within `oauth21.key_overlap_secs` of their
 //! retirement.
+//!
+//! Signing does not read the database: each process keeps the current signer (the key opened from
+//! its seal) in [`SignerCache`] for [`signer_ttl`] — [`SIGNER_TTL_SECS`], or the overlap when that
+//! is shorter — then reads the current key again. So a `keys rotate` run by any process takes
+//! effect on every instance within that time; until then an instance may still sign with the key
+//! just retired, which the JWKS keeps publishing for the whole overlap, so those ID tokens verify.
 
 use std::sync::Arc;
 
@@ -176,5 +182,87 @@ impl Signer {
             kid: stored.kid.clone(),
             key: jsonwebtoken::EncodingKey::from_rsa_der(&pkcs1),
         })
+    }
+}
+
+/// How long a process signs with the signer it last read before reading the current key again.
+pub const SIGNER_TTL_SECS: i64 = 60;
+
+/// The cache lifetime under an overlap of `overlap` seconds: never longer than the overlap, so a
+/// token signed with a cached, just-retired key verifies against the JWKS for as long as any
+/// other token signed before the rotation does (an overlap of 0 turns the cache off).
+pub fn signer_ttl(overlap: i64) -> i64 {
+    SIGNER_TTL_SECS.min(overlap).max(0)
+}
+
+/// The current signer of this process and when it was read (see the module doc).
+#[derive(Default)]
+pub struct SignerCache {
+    slot: std::sync::Mutex<Option<(Arc<Signer>, i64)>>,
+}
+
+impl std::fmt::Debug for SignerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignerCache(..)")
+    }
+}
+
+impl SignerCache {
+    /// The cached signer while it is younger than `ttl` (and the clock has not gone back).
+    fn fresh(&self, now: i64, ttl: i64) -> Option<Arc<Signer>> {
+        let slot = self.slot.lock().ok()?;
+        slot.as_ref()
+            .filter(|(_, read_at)| now >= *read_at && now - *read_at < ttl)
+            .map(|(signer, _)| Arc::clone(signer))
+    }
+
+    fn keep(&self, signer: &Arc<Signer>, now: i64) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some((Arc::clone(signer), now));
+        }
+    }
+}
+
+/// The signer of the current key: the cached one while fresh, otherwise the stored current key
+/// (made first if there is none), opened and kept for [`signer_ttl`].
+pub(crate) async fn current_signer(
+    state: &crate::state::AppState,
+    now: i64,
+) -> Result<Arc<Signer>, KeysError> {
+    let ttl = signer_ttl(state.settings.oauth21.key_overlap_secs);
+    if let Some(signer) = state.signer.fresh(now, ttl) {
+        return Ok(signer);
+    }
+    let stored = ensure(&state.store, &state.key.0, &state.random, now).await?;
+    let signer = Arc::new(Signer::open(&stored, &state.key.0)?);
+    state.signer.keep(&signer, now);
+    Ok(signer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signer_ttl_is_a_minute_capped_by_the_key_overlap() {
+        assert_eq!(signer_ttl(24 * 3600), SIGNER_TTL_SECS);
+        assert_eq!(signer_ttl(10), 10);
+        assert_eq!(signer_ttl(0), 0);
+    }
+
+    #[test]
+    fn a_cached_signer_is_fresh_for_the_ttl_only_and_never_when_the_clock_went_back() {
+        let cache = SignerCache::default();
+        assert!(cache.fresh(100, 60).is_none());
+        let signer = Arc::new(Signer {
+            kid: "k".into(),
+            key: jsonwebtoken::EncodingKey::from_secret(b"unused"),
+        });
+        cache.keep(&signer, 100);
+        assert!(cache.fresh(100, 60).is_some());
+        assert!(cache.fresh(159, 60).is_some());
+        assert!(cache.fresh(160, 60).is_none());
+        assert!(cache.fresh(99, 60).is_none());
+        assert!(cache.fresh(100, 0).is_none());
     }
 }

@@ -255,7 +255,8 @@ impl Store {
 
     /// Deletes self-registered clients created at or before `cutoff` that no user has connected
     /// (no grant: a grant is made when a user approves the consent page), at most `batch` at a
-    /// time. They never had a token, so nothing is announced.
+    /// time. They never had a token, but each purged client id is announced (below) so no cached
+    /// client app outlives it.
     pub async fn purge_unclaimed_clients(&self, cutoff: i64, batch: i64) -> Result<u64> {
         let mut purged = 0;
         loop {

@@ -51,8 +51,11 @@ async fn authlib_and_pyjwt_complete_the_code_flow_refresh_and_a_key_rotation(app
         return;
     }
     let w = world(&app).await;
-    // The Python clients check `exp` and `iat` against the real time.
-    app.clock.set(crate::oidc::real_now());
+    // The Python clients check `exp` and `iat` against the real time (`iat` may be in the past,
+    // never in the future). The first run is two signer-cache lifetimes back, so the second, on
+    // real time, signs with the rotated key (`oidc::keys::SIGNER_TTL_SECS`).
+    let ttl = latchkey::oidc::keys::SIGNER_TTL_SECS;
+    app.clock.set(crate::oidc::real_now() - 2 * ttl);
     let first = run_script(&app, &w, None).await;
     let rotated = crate::oidc::latchkey(&app, &["keys", "rotate"]);
     assert!(
@@ -60,6 +63,7 @@ async fn authlib_and_pyjwt_complete_the_code_flow_refresh_and_a_key_rotation(app
         "{}",
         String::from_utf8_lossy(&rotated.stderr)
     );
+    app.clock.set(crate::oidc::real_now());
     let second = run_script(&app, &w, first["id_token"].as_str()).await;
     assert_ne!(first["kid"], second["kid"]);
 }

@@ -574,6 +574,47 @@ both!(
     unclaimed_clients_are_deleted_after_their_ttl_while_connected_ones_stay_and_show_under_connections
 );
 
+async fn a_purged_unclaimed_client_is_refused_at_once_though_its_app_was_cached(app: TestApp) {
+    let ttl = app.state.settings.oauth21.unclaimed_client_ttl_secs;
+    let body = app
+        .register(json!({"redirect_uris": ["https://agent.example/cb"]}))
+        .await
+        .assert_status(201)
+        .json();
+    let id = body["client_id"].as_str().unwrap().to_owned();
+    let secret = body["client_secret"].as_str().unwrap().to_owned();
+    let revoke = || async {
+        reqwest::Client::new()
+            .post(app.url("/oauth2-1/revoke"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("token", "lkat_unknown")])
+            .send()
+            .await
+            .unwrap()
+            .read()
+            .await
+    };
+    // The client authenticates, which puts its app in the validation cache.
+    revoke().await.assert_status(200);
+    let numeric: i64 = id.parse().unwrap();
+    assert!(app.store.client_app(numeric).await.unwrap().is_some());
+    app.clock.advance(ttl);
+    let cutoff = app.clock_now() - ttl;
+    assert_eq!(
+        app.store
+            .purge_unclaimed_clients(cutoff, latchkey::store::gc::BATCH)
+            .await
+            .unwrap(),
+        1
+    );
+    // The purge announced the client: the cached app is gone, and the client is refused at once.
+    assert!(app.store.client_app(numeric).await.unwrap().is_none());
+    let refused = revoke().await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(refused.json()["error"], "invalid_client");
+}
+both!(a_purged_unclaimed_client_is_refused_at_once_though_its_app_was_cached);
+
 async fn an_owners_app_is_verified_and_its_grant_types_can_be_set(app: TestApp) {
     use latchkey::domain::client_metadata::GrantType;
     let w = world(&app).await;

@@ -204,8 +204,18 @@ async fn keys_rotate_keeps_the_previous_key_published_for_the_overlap(app: TestA
 
     let after = jwks(&app).await;
     assert_eq!(kids(&after), vec![new_kid.clone(), old_kid.clone()]);
-    // A token signed before the rotation still verifies; new ones are signed with the new key.
+    // A token signed before the rotation still verifies. For `SIGNER_TTL_SECS` this process
+    // still signs with the signer it holds (the key just retired, still in the JWKS); then with
+    // the new key.
     verify(&after, &signed_before, &app.base, "4242");
+    app.clock.advance(1);
+    let signed_within_ttl = sign_for(&app, user.id, "openid", None).await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&signed_within_ttl).unwrap().kid,
+        Some(old_kid.clone())
+    );
+    verify(&after, &signed_within_ttl, &app.base, "4242");
+    app.clock.advance(latchkey::oidc::keys::SIGNER_TTL_SECS);
     let signed_after = sign_for(&app, user.id, "openid", None).await;
     assert_eq!(
         jsonwebtoken::decode_header(&signed_after).unwrap().kid,
@@ -230,6 +240,38 @@ async fn keys_rotate_keeps_the_previous_key_published_for_the_overlap(app: TestA
     assert!(table.starts_with("KID"), "{table}");
 }
 both!(keys_rotate_keeps_the_previous_key_published_for_the_overlap);
+
+async fn id_tokens_from_the_token_endpoint_verify_across_a_rotation(app: TestApp) {
+    app.clock
+        .set(real_now() - 2 * latchkey::oidc::keys::SIGNER_TTL_SECS);
+    let w = crate::flows::world(&app).await;
+    let first = app.grant21(&w, &[("scope", "auth openid")], None).await;
+    let first = first.body["id_token"].as_str().unwrap().to_owned();
+    let rotated = ok_json(&latchkey(&app, &["keys", "rotate"]));
+    // At once: the cached signer (the retired key) may still sign; its token verifies.
+    let within = app.grant21(&w, &[("scope", "auth openid")], None).await;
+    let within = within.body["id_token"].as_str().unwrap().to_owned();
+    // After the cache lifetime: the new key signs.
+    app.clock.set(real_now());
+    let later = app.grant21(&w, &[("scope", "auth openid")], None).await;
+    let later = later.body["id_token"].as_str().unwrap().to_owned();
+    let published = jwks(&app).await;
+    assert_eq!(published["keys"].as_array().unwrap().len(), 2);
+    let audience = w.c1.id.to_string();
+    for token in [&first, &within, &later] {
+        let claims = verify(&published, token, &app.base, &audience);
+        assert_eq!(claims["sub"], w.alice.id.to_string());
+    }
+    assert_eq!(
+        jsonwebtoken::decode_header(&later).unwrap().kid.as_deref(),
+        rotated["kid"].as_str()
+    );
+    assert_eq!(
+        jsonwebtoken::decode_header(&within).unwrap().kid.as_deref(),
+        rotated["retired_kid"].as_str()
+    );
+}
+both!(id_tokens_from_the_token_endpoint_verify_across_a_rotation);
 
 async fn keys_rotate_on_an_empty_database_makes_the_first_key(app: TestApp) {
     let rotated = ok_json(&latchkey(&app, &["keys", "rotate"]));
