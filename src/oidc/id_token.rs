@@ -1,6 +1,8 @@
 //! ID tokens (OpenID Connect Core §2, oauth21.md §6): an RS256 JWT signed with the current key,
 //! whose `kid` the JWKS lists. The token endpoint calls [`id_token`] when the grant holds `openid`.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Header};
@@ -42,7 +44,7 @@ pub fn at_hash(access_token: &str) -> String {
 /// [`KeysError::report`]'s outcome (500 or 503 `server_error`).
 pub async fn id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<String, KeysError> {
     let now = state.now();
-    let signer = keys::current_signer(state, now).await?;
+    let signer = current_signer(state, now).await?;
     let granted = Granted::from_scope(input.scope);
     let mut claims = claims::user_claims(&state.store, input.user_id, granted)
         .await?
@@ -60,6 +62,19 @@ pub async fn id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<Strin
     }
     claims.insert("at_hash".into(), at_hash(input.access_token).into());
     sign(&signer, &Value::Object(claims))
+}
+
+/// The signer of the current key: the cached one while fresh, otherwise the stored current key
+/// (made first if there is none), opened and kept for [`signer_ttl`].
+async fn current_signer(state: &AppState, now: i64) -> Result<Arc<Signer>, KeysError> {
+    let ttl = keys::signer_ttl(state.settings.oauth21.key_overlap_secs);
+    if let Some(signer) = state.signer.fresh(now, ttl) {
+        return Ok(signer);
+    }
+    let stored = keys::ensure(&state.store, &state.key.0, &state.random, now).await?;
+    let signer = Arc::new(Signer::open(&stored, &state.key.0)?);
+    state.signer.keep(&signer, now);
+    Ok(signer)
 }
 
 fn sign(signer: &Signer, claims: &Value) -> Result<String, KeysError> {

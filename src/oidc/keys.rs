@@ -209,34 +209,18 @@ impl std::fmt::Debug for SignerCache {
 
 impl SignerCache {
     /// The cached signer while it is younger than `ttl` (and the clock has not gone back).
-    fn fresh(&self, now: i64, ttl: i64) -> Option<Arc<Signer>> {
+    pub(crate) fn fresh(&self, now: i64, ttl: i64) -> Option<Arc<Signer>> {
         let slot = self.slot.lock().ok()?;
         slot.as_ref()
             .filter(|(_, read_at)| now >= *read_at && now - *read_at < ttl)
             .map(|(signer, _)| Arc::clone(signer))
     }
 
-    fn keep(&self, signer: &Arc<Signer>, now: i64) {
+    pub(crate) fn keep(&self, signer: &Arc<Signer>, now: i64) {
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((Arc::clone(signer), now));
         }
     }
-}
-
-/// The signer of the current key: the cached one while fresh, otherwise the stored current key
-/// (made first if there is none), opened and kept for [`signer_ttl`].
-pub(crate) async fn current_signer(
-    state: &crate::state::AppState,
-    now: i64,
-) -> Result<Arc<Signer>, KeysError> {
-    let ttl = signer_ttl(state.settings.oauth21.key_overlap_secs);
-    if let Some(signer) = state.signer.fresh(now, ttl) {
-        return Ok(signer);
-    }
-    let stored = ensure(&state.store, &state.key.0, &state.random, now).await?;
-    let signer = Arc::new(Signer::open(&stored, &state.key.0)?);
-    state.signer.keep(&signer, now);
-    Ok(signer)
 }
 
 #[cfg(test)]
