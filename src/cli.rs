@@ -320,6 +320,14 @@ pub struct AppUpdate {
     /// refresh_token or client_credentials, as `app create --grant-type`.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<crate::domain::client_metadata::GrantType>,
+    /// Replace the URIs of the APIs this app serves as a resource server (repeatable): clients
+    /// may ask for tokens bound to them (`resource`, RFC 8707) and this app may introspect those
+    /// tokens (oauth21.md §4).
+    #[arg(long = "resource", conflicts_with = "no_resources")]
+    pub resources: Vec<String>,
+    /// Remove every resource URI of this app.
+    #[arg(long)]
+    pub no_resources: bool,
 }
 
 #[derive(Debug, Args)]
@@ -354,4 +362,8 @@ pub struct AppCreate {
     /// client_credentials. Default: authorization_code alone.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<crate::domain::client_metadata::GrantType>,
+    /// The URI of an API this app serves as a resource server (repeatable), as `app update
+    /// --resource`.
+    #[arg(long = "resource")]
+    pub resources: Vec<String>,
 }

@@ -5,12 +5,13 @@ use serde_json::{Value, json};
 
 use super::database::{self, now};
 use super::{AppCommand, AppUpdate, ListArgs, output};
-use crate::admin::{self, AppInput, Result};
+use crate::admin::{self, AdminError, AppInput, Result};
 use crate::config::Settings;
 use crate::domain::app::AppType;
 use crate::domain::client_metadata::RegistrationKind;
 use crate::domain::random::OsRandom;
 use crate::domain::random::Random;
+use crate::domain::resource;
 use crate::domain::secret;
 use crate::store::{App, Store};
 
@@ -46,6 +47,9 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
                 allow_implicit: !args.no_implicit,
                 oauth1_callback: args.oauth1_callback.as_deref(),
             };
+            let resources = resources(store, &settings.base_url(), None, &args.resources)
+                .await
+                .map_err(output::explain)?;
             let mut tx = store.begin();
             let created = admin::create_app(
                 &mut tx,
@@ -68,6 +72,8 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
             if let Some(grants) = &grants {
                 tx.set_app_grant_types(created.app.id, grants).await?;
             }
+            tx.set_app_resources(created.app.id, &resources, now())
+                .await?;
             database::audit(&mut tx, "app_created", Some(owner.id), Some(created.app.id)).await?;
             tx.commit().await?;
             eprintln!(
@@ -81,6 +87,9 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
             if let Some(grants) = &grants {
                 let grants: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
                 out["grant_types"] = json!(grants);
+            }
+            if !resources.is_empty() {
+                out["resources"] = json!(resources);
             }
             if let (Some(key), Some(secret)) = (&created.app.oauth1_key, &created.consumer_secret) {
                 out["consumer_key"] = json!(key);
@@ -165,8 +174,9 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
 
 /// An app as the CLI prints it: never a secret. `registration` says who registered it: `manual`
 /// (its owner), `dynamic` (the client itself, RFC 7591) or `metadata_document` (nobody: a Client
-/// ID Metadata Document); `grant_types` are those it may use at `/oauth2-1/token`.
-pub fn app_json(a: &App) -> Value {
+/// ID Metadata Document); `grant_types` are those it may use at `/oauth2-1/token`; `resources`
+/// the URIs of the APIs it serves as a resource server.
+pub fn app_json(a: &App, resources: &[String]) -> Value {
     let grants: Vec<&str> = a.grant_type_list().iter().map(|g| g.as_str()).collect();
     json!({
         "client_id": a.id.to_string(),
@@ -183,6 +193,7 @@ pub fn app_json(a: &App) -> Value {
         "oauth1_callback": a.oauth1_callback,
         "registration": a.registration.as_str(),
         "grant_types": grants,
+        "resources": resources,
     })
 }
 
@@ -193,7 +204,7 @@ pub fn app_json(a: &App) -> Value {
 pub async fn list(store: &Store, args: &ListArgs) -> Result<()> {
     let mut apps = Vec::new();
     for app in store.list_apps(None).await? {
-        let mut json = app_json(&app);
+        let mut json = app_json(&app, &store.app_resources(app.id).await?);
         if app.registration == RegistrationKind::MetadataDocument {
             let url = store
                 .client_registration(app.id)
@@ -255,8 +266,16 @@ pub async fn update(
             args.grant_types.iter().map(|g| g.as_str()),
         )?),
     };
+    let resources = match (args.no_resources, args.resources.is_empty()) {
+        (true, _) => Some(Vec::new()),
+        (false, true) => None,
+        (false, false) => Some(resources(store, own_origin, Some(app.id), &args.resources).await?),
+    };
     let mut tx = store.begin();
     let mut updated = admin::update_app(&mut tx, random, key, &app, &input, own_origin).await?;
+    if let Some(resources) = &resources {
+        tx.set_app_resources(app.id, resources, now()).await?;
+    }
     if let Some(grants) = &grants {
         // Announced like every app change: the validation cache drops the client at once.
         tx.set_app_grant_types(app.id, grants).await?;
@@ -268,11 +287,38 @@ pub async fn update(
         "updated app {} (client_id {})",
         updated.app.name, updated.app.id
     );
-    let mut out = app_json(&updated.app);
+    let mut out = app_json(&updated.app, &store.app_resources(app.id).await?);
     if let Some(secret) = updated.consumer_secret {
         eprintln!("the new OAuth1 consumer secret is shown only now");
         out["consumer_secret"] = json!(secret);
     }
     output::json(&out);
     Ok(())
+}
+
+/// The URIs of the APIs an app is to serve as a resource server (`--resource`): each well formed,
+/// none of Latchkey's own (`domain::resource::registrable`) and none another app holds. Checked
+/// before anything is written.
+async fn resources(
+    store: &Store,
+    base_url: &str,
+    app_id: Option<i64>,
+    uris: &[String],
+) -> Result<Vec<String>> {
+    let invalid = |message: String| AdminError::Invalid {
+        field: "resource",
+        message,
+    };
+    let uris = resource::registrable(uris, &resource::protected(base_url))
+        .map_err(|e| invalid(e.to_string()))?;
+    for uri in &uris {
+        if let Some(owner) = store.resource_owner(uri).await?
+            && Some(owner) != app_id
+        {
+            return Err(invalid(format!(
+                "{uri} is already the resource of app {owner}."
+            )));
+        }
+    }
+    Ok(uris)
 }

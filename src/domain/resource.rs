@@ -14,6 +14,11 @@ pub fn mcp(base_url: &str) -> String {
     format!("{base_url}/wpcom/v2/mcp/v1")
 }
 
+/// The resources Latchkey itself protects under a public URL: its REST API and its MCP endpoint.
+pub fn protected(base_url: &str) -> Vec<String> {
+    vec![rest_api(base_url), mcp(base_url)]
+}
+
 /// Why a `resource` value is refused: `invalid_target` (RFC 8707 §2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTarget {
@@ -32,9 +37,7 @@ pub fn check<'a>(
 ) -> Result<Vec<&'a str>, InvalidTarget> {
     let mut out: Vec<&str> = Vec::new();
     for &r in requested {
-        let absolute =
-            url::Url::parse(r).is_ok_and(|u| u.fragment().is_none() && !u.cannot_be_a_base());
-        if !absolute || r.contains('#') || r.contains(' ') {
+        if !well_formed(r) {
             return Err(InvalidTarget::Malformed);
         }
         if !protected.iter().chain(registered).any(|p| p == r) {
@@ -42,6 +45,41 @@ pub fn check<'a>(
         }
         if !out.contains(&r) {
             out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `r` can name a resource: an absolute URI without fragment (RFC 8707 §2), and without
+/// a space, which separates audiences in storage.
+fn well_formed(r: &str) -> bool {
+    let absolute =
+        url::Url::parse(r).is_ok_and(|u| u.fragment().is_none() && !u.cannot_be_a_base());
+    absolute && !r.contains('#') && !r.contains(' ')
+}
+
+/// Why an app cannot register a resource URI (`latchkey app update --resource`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unregistrable {
+    #[error("{0} is not an absolute URI without a fragment.")]
+    Malformed(String),
+    #[error("{0} is one of Latchkey's own resources.")]
+    Protected(String),
+}
+
+/// Checks the resource URIs an app registers as its own APIs: each well formed and none of the
+/// resources Latchkey itself protects. Returns them without duplicates, in order.
+pub fn registrable(uris: &[String], protected: &[String]) -> Result<Vec<String>, Unregistrable> {
+    let mut out: Vec<String> = Vec::new();
+    for uri in uris {
+        if !well_formed(uri) {
+            return Err(Unregistrable::Malformed(uri.clone()));
+        }
+        if protected.contains(uri) {
+            return Err(Unregistrable::Protected(uri.clone()));
+        }
+        if !out.contains(uri) {
+            out.push(uri.clone());
         }
     }
     Ok(out)
@@ -75,7 +113,7 @@ mod tests {
     const BASE: &str = "https://latchkey.test";
 
     fn protected() -> Vec<String> {
-        vec![rest_api(BASE), mcp(BASE)]
+        super::protected(BASE)
     }
 
     #[test]
@@ -122,6 +160,37 @@ mod tests {
         ];
         for (raw, want, why) in cases {
             assert_eq!(check(&[raw], &protected(), &[]), Err(want), "{why}");
+        }
+    }
+
+    #[test]
+    fn an_app_registers_absolute_uris_other_than_latchkeys_own() {
+        let ok = registrable(
+            &[
+                "https://rs.example/api".into(),
+                "https://rs.example/api".into(),
+                "https://ledger.example/".into(),
+            ],
+            &protected(),
+        );
+        assert_eq!(
+            ok,
+            Ok(vec![
+                "https://rs.example/api".to_owned(),
+                "https://ledger.example/".to_owned()
+            ])
+        );
+        let own = rest_api(BASE);
+        assert_eq!(
+            registrable(std::slice::from_ref(&own), &protected()),
+            Err(Unregistrable::Protected(own))
+        );
+        for bad in ["/api", "https://rs.example/api#x", "https://rs.example/a b"] {
+            assert_eq!(
+                registrable(&[bad.to_owned()], &protected()),
+                Err(Unregistrable::Malformed(bad.to_owned())),
+                "{bad}"
+            );
         }
     }
 

@@ -17,7 +17,7 @@ use crate::oauth2::authorize_request::{
 };
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
-use crate::store::App;
+use crate::store::{App, StoreError};
 use crate::web::error::PageError;
 
 /// Parameters that may appear at most once (`resource` may repeat: RFC 8707 §2).
@@ -61,10 +61,27 @@ pub(super) struct Request21 {
     pub max_age: Option<i64>,
 }
 
-/// The resources Latchkey itself protects: its REST API and its MCP endpoint.
-pub(crate) fn protected(state: &AppState) -> Vec<String> {
-    let base = state.settings.base_url();
-    vec![resource::rest_api(&base), resource::mcp(&base)]
+/// Checks the `resource` values of a 2.1 request (oauth21.md §2, RFC 8707 §2): each one Latchkey
+/// protects or one an app registered as its own API (`latchkey app update --resource`, any app:
+/// a client asks for tokens to call someone's resource server). Looks up no more than the
+/// requested values up to the first unknown one.
+pub(crate) async fn checked_resources(
+    state: &AppState,
+    requested: &[&str],
+) -> Result<Result<Vec<String>, resource::InvalidTarget>, StoreError> {
+    let protected = resource::protected(&state.settings.base_url());
+    let mut registered = Vec::new();
+    for &r in requested {
+        if protected.iter().any(|p| p == r) || registered.iter().any(|p| p == r) {
+            continue;
+        }
+        if state.store.resource_owner(r).await?.is_none() {
+            break;
+        }
+        registered.push(r.to_owned());
+    }
+    Ok(resource::check(requested, &protected, &registered)
+        .map(|chosen| chosen.into_iter().map(str::to_owned).collect()))
 }
 
 pub(super) async fn validate(
@@ -124,13 +141,9 @@ pub(super) async fn validate(
     };
     pkce::validate_challenge(challenge, get("code_challenge_method"))
         .map_err(|e| bounce(ErrorCode::InvalidRequest, &e.to_string()))?;
-    let requested = params.all("resource");
-    // Resources an app registers arrive with dynamic registration (oauth21.md §5).
-    let resources = resource::check(&requested, &protected(state), &[])
-        .map_err(|e| bounce(ErrorCode::InvalidTarget, &e.to_string()))?
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let resources = checked_resources(state, &params.all("resource"))
+        .await?
+        .map_err(|e| bounce(ErrorCode::InvalidTarget, &e.to_string()))?;
     let prompt = parse_prompt(get("prompt")).map_err(|m| bounce(ErrorCode::InvalidRequest, m))?;
     let max_age = match get("max_age") {
         None => None,

@@ -9,11 +9,14 @@
 //! `{"active":false}`: unknown, malformed, revoked, expired, lapsed (its user lost its blog,
 //! `domain::reach::holds`) and foreign ones alike (RFC 7662 §2.2), so the answer leaks nothing.
 //!
-//! Who sees a token: its own client only. oauth21.md §4 also lets the registered resource servers of
-//! a token's audiences see it, but Latchkey has no registry of resource servers yet (its audiences
-//! are its own REST API and MCP endpoint, which validate tokens in-process), so no other client can
-//! be recognised as one; letting any authenticated client read any token would turn
-//! introspection into a way to learn other users' names and scopes from a leaked token.
+//! Who sees a token (oauth21.md §4): its own client, and for an access token also the resource
+//! servers of its audiences, the apps that registered one of the URIs it is bound to (`latchkey
+//! app update --resource`, `Store::resource_owner`). A refresh token is only ever shown to its own
+//! client: a resource server is never sent one. Letting any authenticated client read any token
+//! would turn introspection into a way to learn other users' names and scopes from a leaked token.
+//!
+//! An app-only token (`client_credentials`, oauth21.md §3) answers without `sub` and `username`:
+//! it has no user, and a client id in `sub` could be taken for the user with the same number.
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -38,13 +41,17 @@ struct Active {
     /// Space-separated (RFC 7662); the stored form separates with commas (`domain::scope::wire`).
     scope: String,
     client_id: String,
-    username: String,
+    /// Absent for an app-only (`client_credentials`) token, which has no user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
     token_type: &'static str,
     /// Absent for a token that does not expire (the legacy dialect's, oauth2.md §5).
     #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<i64>,
     iat: i64,
-    sub: String,
+    /// The user's id; absent for an app-only token, so it is never taken for a user's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
     aud: Vec<String>,
     iss: String,
     blog_id: String,
@@ -65,14 +72,18 @@ pub(crate) async fn introspect(
     let now = state.now();
     let active = match request.token {
         Some(Presented::Access(digest)) => match state.store.token_grant(&digest, now).await? {
-            Some(grant) => active(&state, &request.client, &grant, "Bearer").await?,
+            Some(grant) => {
+                let sees = sees(&state, &request.client, &grant).await?;
+                active(&state, sees, &grant, "Bearer").await?
+            }
             None => None,
         },
         Some(Presented::Refresh(digest)) => {
             match state.store.refresh_by_digest(&digest, now).await? {
                 Some(refresh) => {
                     let grant = refresh_view(refresh);
-                    active(&state, &request.client, &grant, "refresh_token").await?
+                    let own = grant.app_id == request.client.app.id;
+                    active(&state, own, &grant, "refresh_token").await?
                 }
                 None => None,
             }
@@ -109,32 +120,48 @@ fn refresh_view(refresh: RefreshGrant) -> TokenGrant {
     }
 }
 
-/// The answer for a live token: `None` unless it belongs to `client`, still holds
+/// Whether `client` may see the access token of `grant`: it is the token's own client, or it
+/// registered one of the token's audiences as its resource.
+async fn sees(state: &AppState, client: &Client, grant: &TokenGrant) -> Result<bool, OAuthError> {
+    if grant.app_id == client.app.id {
+        return Ok(true);
+    }
+    for audience in resource::decode(grant.audiences.as_deref()) {
+        if state.store.resource_owner(audience).await? == Some(client.app.id) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The answer for a live token: `None` unless the caller `sees` it, it still holds
 /// (`domain::reach::holds`) and its user still exists.
 async fn active(
     state: &AppState,
-    client: &Client,
+    sees: bool,
     grant: &TokenGrant,
     token_type: &'static str,
 ) -> Result<Option<Active>, OAuthError> {
-    if grant.app_id != client.app.id
-        || !tokens::holds(&grant.scope, grant.site_id, grant.site_admin)
-    {
+    if !sees || !tokens::holds(&grant.scope, grant.site_id, grant.site_admin) {
         return Ok(None);
     }
     // A token outlives its user only until the deletion's revocation lands: then it is inactive.
-    let Some(profile) = state.store.profile(grant.user_id).await? else {
-        return Ok(None);
+    let username = match grant.has_user() {
+        true => match state.store.profile(grant.user_id).await? {
+            Some(profile) => Some(profile.username.clone()),
+            None => return Ok(None),
+        },
+        false => None,
     };
     Ok(Some(Active {
         active: true,
         scope: grant.scope.replace(',', " "),
         client_id: grant.app_id.to_string(),
-        username: profile.username.clone(),
+        sub: username.as_ref().map(|_| grant.user_id.to_string()),
+        username,
         token_type,
         exp: grant.expires_at,
         iat: grant.issued_at,
-        sub: grant.user_id.to_string(),
         aud: audiences(state, grant.audiences.as_deref()),
         iss: state.settings.issuer(),
         blog_id: grant.site_id.unwrap_or(0).to_string(),
@@ -169,11 +196,11 @@ mod tests {
             active: true,
             scope: "global".into(),
             client_id: "7".into(),
-            username: "alice".into(),
+            username: Some("alice".into()),
             token_type: "Bearer",
             exp: None,
             iat: 1,
-            sub: "3".into(),
+            sub: Some("3".into()),
             aud: vec!["https://example.com".into()],
             iss: "https://example.com".into(),
             blog_id: "0".into(),

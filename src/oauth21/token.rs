@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::authorize_request::protected;
+use super::authorize_request::checked_resources;
 use crate::domain::client_metadata::GrantType;
 use crate::domain::scope::{self, Oidc, Scope, Scope21};
 use crate::domain::{pkce, redirect_uri, resource, secret};
@@ -384,11 +384,16 @@ async fn client_credentials(
             "A client_credentials token stands for the app alone: its scope is auth or global.",
         ));
     }
-    let protected = protected(state);
-    let protected: Vec<&str> = protected.iter().map(String::as_str).collect();
-    let audiences = match params.all("resource").is_empty() {
-        false => audiences(params, &protected)?,
+    let requested = params.all("resource");
+    let audiences = match requested.is_empty() {
         true => None,
+        false => {
+            let chosen = checked_resources(state, &requested)
+                .await?
+                .map_err(|e| OAuthError::invalid_target(e.to_string()))?;
+            let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
+            resource::encode(&chosen)
+        }
     };
     let now = state.now();
     let access = tokens::mint(state);

@@ -38,6 +38,7 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "oauth1_access_tokens.digest",
         "token",
     ),
+    ("app_resources_uri_key", "app_resources.uri", "resource URI"),
     (
         "signing_keys_one_current",
         "signing_keys.is_current",

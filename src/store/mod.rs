@@ -23,6 +23,7 @@ mod oauth21;
 mod posts;
 mod refresh_tokens;
 mod registrations;
+mod resources;
 mod seed;
 mod sessions;
 mod signing_keys;

@@ -9,7 +9,7 @@ use crate::both;
 use crate::harness::*;
 
 /// Runs the binary against the test app's database.
-fn latchkey(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) fn latchkey(app: &TestApp, args: &[&str]) -> Output {
     let url = match app.store.db() {
         latchkey::store::Db::Sqlite(_) => app.state.settings.database.url.clone(),
         latchkey::store::Db::Postgres(_) => app.state.settings.database.url.clone(),
@@ -24,7 +24,7 @@ fn latchkey(app: &TestApp, args: &[&str]) -> Output {
 }
 
 #[track_caller]
-fn ok_json(out: &Output) -> serde_json::Value {
+pub(crate) fn ok_json(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "command failed: {}",
@@ -34,7 +34,7 @@ fn ok_json(out: &Output) -> serde_json::Value {
 }
 
 #[track_caller]
-fn fails_saying(out: &Output, needle: &str) {
+pub(crate) fn fails_saying(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),

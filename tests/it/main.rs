@@ -25,6 +25,7 @@ mod oauth21_clients;
 mod oauth21_interop;
 mod oauth21_refresh_arms;
 mod oauth21_register;
+mod oauth21_resources;
 mod oauth21_revoke;
 mod oauth21_token;
 mod oauth2_browser;

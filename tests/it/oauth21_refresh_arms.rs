@@ -37,7 +37,7 @@ async fn post_on(
         .await
 }
 
-async fn introspect_on(base: &str, client: &App, secret: &str, token: &str) -> Checked {
+pub(crate) async fn introspect_on(base: &str, client: &App, secret: &str, token: &str) -> Checked {
     post_on(base, INTROSPECT, client, secret, &[("token", token)])
         .await
         .assert_status(200)

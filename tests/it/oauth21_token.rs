@@ -12,7 +12,7 @@ use crate::harness::*;
 use crate::oauth21_authorize::q21;
 
 #[track_caller]
-fn assert_oauth_error(checked: &Checked, error: &str) {
+pub(crate) fn assert_oauth_error(checked: &Checked, error: &str) {
     assert_eq!(checked.json()["error"], error, "{}", checked.body);
     assert!(checked.json()["error_description"].is_string());
     assert_eq!(checked.header("cache-control"), "no-store");
