@@ -37,6 +37,9 @@ struct ConsentPage<'a> {
     agent: Vec<&'static str>,
     /// Whether the agent works on one site (else on every site the user administers).
     single_blog: bool,
+    /// The other apps' APIs the access is for (a 2.1 request's registered `resource` values):
+    /// each URI with the name of the app that serves it.
+    elsewhere: Vec<(String, String)>,
 }
 
 /// What one authorize endpoint asks the user to approve.
@@ -76,6 +79,27 @@ fn agent_abilities(state: &AppState, consent: &Consent<'_>) -> Vec<&'static str>
     }
 }
 
+/// The APIs of other apps that a 2.1 request names as its resources (oauth21.md §2): the access
+/// approved here is for them, so the page says whose they are.
+async fn resource_servers(
+    state: &AppState,
+    consent: &Consent<'_>,
+) -> Result<Vec<(String, String)>, PageError> {
+    let mut out = Vec::new();
+    for (name, uri) in &consent.hidden {
+        if *name != "resource" {
+            continue;
+        }
+        let Some(owner) = state.store.resource_owner(uri).await? else {
+            continue;
+        };
+        if let Some(app) = state.store.app_by_id(owner).await? {
+            out.push((uri.clone(), app.name));
+        }
+    }
+    Ok(out)
+}
+
 /// The consent page for `consent`, shown to the signed-in `session`.
 pub(crate) async fn page(
     state: &AppState,
@@ -89,6 +113,7 @@ pub(crate) async fn page(
         _ => None,
     };
     let agent = agent_abilities(state, &consent);
+    let elsewhere = resource_servers(state, &consent).await?;
     let page = ConsentPage {
         action: consent.action,
         app: consent.app,
@@ -106,6 +131,7 @@ pub(crate) async fn page(
         unverified_host: (!consent.app.is_verified()).then(|| redirect_host(consent.redirect_uri)),
         agent,
         single_blog: single,
+        elsewhere,
     };
     let mut response = page.into_response();
     no_store(response.headers_mut());

@@ -45,6 +45,19 @@ async fn a_registered_resource_server_introspects_the_tokens_bound_to_it_and_no_
         &["app", "update", &c2, "--resource", LEDGER],
     ));
     assert_eq!(updated["resources"], json!([LEDGER]));
+    // The consent page says whose API the access is for.
+    let browser = app.alice_browser().await;
+    let page = app
+        .authorize21(&browser, &q21(w.c1.id, &[("resource", LEDGER)]))
+        .await
+        .read()
+        .await
+        .assert_status(200);
+    let expected = format!(
+        "<li><strong>{}</strong> at {LEDGER}, a service that app runs, not Latchkey</li>",
+        w.c2.name
+    );
+    assert!(page.body.contains(&expected), "{}", page.body);
 
     // c1 gets a token for the ledger; the ledger's app (c2) sees it, as c1 does.
     let bound = app
