@@ -33,6 +33,10 @@ pub struct Shared {
     /// The current ID token signer, read from the database at most once a minute
     /// (`oidc::keys::SignerCache`).
     pub signer: Arc<crate::oidc::keys::SignerCache>,
+    /// Cancelled when the server begins its graceful shutdown (`server::run`), so responses that
+    /// would stay open (the MCP endpoint's event streams) end at once instead of holding the
+    /// drain until its deadline.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,6 +70,7 @@ impl AppState {
             migrated: Arc::new(AtomicBool::new(true)),
             playground: Arc::default(),
             signer: Arc::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }))
     }
 

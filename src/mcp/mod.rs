@@ -103,7 +103,8 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .with_allowed_origins(origins.clone())
-        .with_max_request_body_bytes(POST_BODY_LIMIT);
+        .with_max_request_body_bytes(POST_BODY_LIMIT)
+        .with_cancellation_token(state.shutdown.child_token());
     end_revoked_sessions(state, &sessions);
     let for_sessions = state.clone();
     let service = StreamableHttpService::new(

@@ -123,8 +123,10 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let streams = state.shutdown.clone();
     let signal = async move {
         shutdown.await;
+        streams.cancel();
         let _ = tx.send(());
     };
     // The validation routes under the lean stack, the rest under `app`'s (`lean`).

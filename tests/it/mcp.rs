@@ -805,6 +805,43 @@ async fn disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream(a
 }
 both!(disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream);
 
+async fn a_graceful_shutdown_ends_open_mcp_streams_without_waiting_for_the_deadline(app: TestApp) {
+    let w = world(&app).await;
+    let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
+    // A second server on the same state, which this test shuts down.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(latchkey::server::run(
+        listener,
+        app.state.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut agent = Agent::new(&app, &token.access);
+    agent.url = format!("{base}{PATH}");
+    agent.initialize().await;
+    let stream = agent
+        .request(reqwest::Method::GET)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    stop.send(()).unwrap();
+    // Well inside the 10 s drain deadline: the open stream does not hold the shutdown.
+    let wait = std::time::Duration::from_secs(5);
+    let exited = tokio::time::timeout(wait, served).await;
+    assert!(
+        exited.is_ok(),
+        "the server waited for its deadline with an MCP stream open"
+    );
+    exited.unwrap().unwrap().unwrap();
+    assert!(stream_end(stream, wait).await.is_some(), "the stream ended");
+}
+both!(a_graceful_shutdown_ends_open_mcp_streams_without_waiting_for_the_deadline);
+
 const INSPECTOR: &str = "http://localhost:6274";
 
 async fn browser_clients_of_a_trusted_origin_get_cors_answers_and_other_origins_none(app: TestApp) {
