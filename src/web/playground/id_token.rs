@@ -192,4 +192,48 @@ mod tests {
         assert!(!unknown.verified);
         assert!(unknown.verdict.contains("no key k1"), "{}", unknown.verdict);
     }
+
+    #[test]
+    fn a_good_rs256_signature_is_valid_and_a_forged_payload_is_not() {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+        use crate::domain::random::OsRandom;
+        use crate::domain::signing_key;
+
+        let key = signing_key::generate(&OsRandom).unwrap();
+        let der = signing_key::pkcs1_der(&key.pkcs8_der).unwrap();
+        let header = Header {
+            kid: Some(key.kid.clone()),
+            ..Header::new(Algorithm::RS256)
+        };
+        let claims = json!({"iss": "https://latchkey.example", "aud": "42", "sub": "7",
+                            "exp": 1_800_000_600, "iat": 1_800_000_000, "nonce": "n-0S6_WzA2Mj"});
+        let token =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(&der)).unwrap();
+        let jwks = json!({"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig",
+                                    "kid": key.kid, "n": key.n, "e": key.e}]});
+        let good = check(&token, Some(&jwks), &expected());
+        assert!(good.verified, "{}", good.verdict);
+        assert!(good.verdict.starts_with("Valid: RS256 signature verified"));
+
+        // The same header and signature over other claims: someone else's `sub`.
+        let mut forged_claims = claims.clone();
+        forged_claims["sub"] = json!("8");
+        let payload = URL_SAFE_NO_PAD.encode(forged_claims.to_string());
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged = [parts[0], payload.as_str(), parts[2]].join(".");
+        let bad = check(&forged, Some(&jwks), &expected());
+        assert!(!bad.verified);
+        assert!(
+            bad.verdict.starts_with("Verification failed"),
+            "{}",
+            bad.verdict
+        );
+        assert!(
+            bad.claims.contains("\"sub\": \"8\""),
+            "shown, marked unverified: {}",
+            bad.claims
+        );
+    }
 }
