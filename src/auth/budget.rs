@@ -172,6 +172,7 @@ mod tests {
             client_failures_per_client: 2,
             client_failures_per_ip: 4,
             token_info_failures_per_ip: 1,
+            ..LimitsConfig::default()
         }
     }
 

@@ -266,6 +266,12 @@ impl Config {
         if self.limits.window_secs < 1 {
             return Err(invalid("limits.window_secs", "must be positive"));
         }
+        if !(1..=3600).contains(&self.limits.request_timeout_secs) {
+            return Err(invalid(
+                "limits.request_timeout_secs",
+                "must be between 1 and 3600",
+            ));
+        }
         let metrics_listen = match self.metrics.listen.trim() {
             "" => None,
             addr => Some(addr.parse().map_err(|_| {
@@ -439,6 +445,10 @@ mod tests {
             (
                 "trusted_proxies",
                 Box::new(|c| c.trusted_proxies = vec!["proxy".into()]),
+            ),
+            (
+                "limits.request_timeout_secs",
+                Box::new(|c| c.limits.request_timeout_secs = 0),
             ),
         ];
         for (key, mutate) in cases {

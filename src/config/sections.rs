@@ -82,6 +82,9 @@ pub struct LimitsConfig {
     pub client_failures_per_client: u32,
     pub client_failures_per_ip: u32,
     pub token_info_failures_per_ip: u32,
+    /// How long a request may take, its body included, before it is answered 408 (slow-loris
+    /// bodies), on the full stack and the lean one alike.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for AuditConfig {
@@ -148,6 +151,7 @@ impl Default for LimitsConfig {
             client_failures_per_client: 20,
             client_failures_per_ip: 50,
             token_info_failures_per_ip: 1000,
+            request_timeout_secs: 30,
         }
     }
 }

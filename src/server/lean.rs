@@ -220,7 +220,7 @@ async fn serve(shared: Arc<Shared>, route: Lean, mut request: Request) -> Respon
             let answer = async {
                 if matches!(route, Lean::Introspect(_)) {
                     // A body is read: slow-loris bodies end as in the full stack.
-                    tokio::time::timeout(super::REQUEST_TIMEOUT, answer)
+                    tokio::time::timeout(super::request_timeout(state), answer)
                         .await
                         .ok()
                 } else {

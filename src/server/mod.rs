@@ -23,8 +23,11 @@ use tracing::Level;
 use crate::http::body::MAX_BODY_BYTES;
 use crate::state::AppState;
 
-/// How long a request may take, body included, before it is answered 408 (slow-loris bodies).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request may take, body included, before it is answered 408 (slow-loris bodies):
+/// `limits.request_timeout_secs`.
+fn request_timeout(state: &AppState) -> Duration {
+    Duration::from_secs(state.settings.limits.request_timeout_secs)
+}
 /// How long in-flight requests may drain after SIGINT/SIGTERM.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -61,7 +64,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            request_timeout(&state),
         ))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(axum::middleware::from_fn_with_state(

@@ -741,3 +741,35 @@ async fn the_oauth1_authorize_page_names_a_malformed_parameter(app: TestApp) {
     }
 }
 both!(the_oauth1_authorize_page_names_a_malformed_parameter);
+
+/// Sends a POST to `path` whose head announces a 100-byte form body, then only 10 bytes of it, and
+/// returns the first bytes the server answers (within 10 s).
+async fn slow_body(base: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\ntoken=abcd"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 512];
+    let wait = std::time::Duration::from_secs(10);
+    let read = tokio::time::timeout(wait, stream.read(&mut answer)).await;
+    let n = read.expect("the server answered a stalled body").unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+/// Slow-loris bodies (catalogue: resource exhaustion) end with a 408 after
+/// `limits.request_timeout_secs`, on the lean stack (introspection) and the full one (the token
+/// endpoints) alike.
+async fn a_body_that_never_arrives_is_answered_408_on_the_lean_and_the_full_stack(app: TestApp) {
+    for path in ["/oauth2-1/token-info", "/oauth2-1/token", "/oauth2/token"] {
+        let answer = slow_body(&app.base, path).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+    }
+}
+both!(
+    a_body_that_never_arrives_is_answered_408_on_the_lean_and_the_full_stack,
+    limits.request_timeout_secs = 1
+);
