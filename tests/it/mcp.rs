@@ -3,6 +3,7 @@
 //! the authorization refusals (401 with the resource metadata, 403 `insufficient_scope`),
 //! revocation, bad input, and the session cap.
 
+use latchkey::store::notify::{Revocation, Stale};
 use serde_json::{Value, json};
 
 use crate::both;
@@ -808,7 +809,10 @@ both!(disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream);
 async fn a_graceful_shutdown_ends_open_mcp_streams_without_waiting_for_the_deadline(app: TestApp) {
     let w = world(&app).await;
     let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
-    // A second server on the same state, which this test shuts down.
+    // A second server on the same state, which this test shuts down. Its revocation watcher,
+    // once listening, clears the shared cache (`Revocation::All`), which also ends every MCP
+    // session: the agent starts only after that.
+    let mut notices = app.store.validation_cache().subscribe();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -819,6 +823,18 @@ async fn a_graceful_shutdown_ends_open_mcp_streams_without_waiting_for_the_deadl
             let _ = stopped.await;
         },
     ));
+    let watching = async {
+        loop {
+            match notices.recv().await {
+                Ok(Stale::Tokens(Revocation::All)) => break,
+                Ok(_) => {}
+                Err(e) => panic!("notices: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, watching)
+        .await
+        .expect("the second server's revocation watcher listens");
     let mut agent = Agent::new(&app, &token.access);
     agent.url = format!("{base}{PATH}");
     agent.initialize().await;
