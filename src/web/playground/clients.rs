@@ -4,6 +4,9 @@
 //! (oauth1.md §7). An app registered with `oob` is not offered for OAuth1: its verifier is shown to
 //! the user instead of coming back, and the redirect leg is what the playground is here to show.
 
+use axum::response::Response;
+
+use super::page::form_error;
 use crate::admin::AdminError;
 use crate::oauth1::callback;
 use crate::state::AppState;
@@ -17,6 +20,42 @@ pub(super) struct ClientChoice {
     pub(super) label: String,
     pub(super) demo: bool,
     pub(super) native: bool,
+}
+
+impl ClientChoice {
+    /// Whether a code flow must be given the client secret to exchange the code: for the user's
+    /// own confidential app (the demo app's stays on the server; a native app has none).
+    pub(super) fn lacks_secret(&self, pasted: &str) -> bool {
+        !self.demo && !self.native && pasted.is_empty()
+    }
+
+    /// The client secret a code flow keeps for its exchange: the one pasted for the user's own
+    /// app; `None` for the demo app, whose secret stays on the server.
+    pub(super) fn secret_to_keep(&self, pasted: &str) -> Option<String> {
+        (!self.demo && !pasted.is_empty()).then(|| pasted.to_owned())
+    }
+}
+
+/// Whether `scope` is one the OAuth2 flows' scope list offers (none, `global` or `auth`).
+pub(super) fn listed_scope(scope: &str) -> bool {
+    ["", "global", "auth"].contains(&scope)
+}
+
+/// The playground again, asking for one of the listed clients at `field`.
+pub(super) async fn choose_a_client(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &Form,
+    field: &'static str,
+) -> Result<Response, PageError> {
+    form_error(
+        state,
+        viewer,
+        form,
+        field,
+        "Choose one of the listed clients.",
+    )
+    .await
 }
 
 /// Where the OAuth2 flows come back.

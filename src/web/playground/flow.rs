@@ -10,6 +10,7 @@
 //! test needs to predict it. The clearing cookie carries nothing and is written as a plain one.
 
 use axum::extract::FromRef;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{CookieJar, Key, PrivateCookieJar};
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
@@ -92,6 +93,20 @@ pub(super) fn keep<F: Flow>(state: &AppState, viewer: &Viewer, jar: Jar, flow: F
     };
     let value = serde_json::to_string(&envelope).unwrap_or_default();
     jar.add(session::cookie(state, cookie_name(state), value, Some(TTL)))
+}
+
+/// Begins a flow: keeps it (made by `flow` from the absolute address of `path`, which it shows in
+/// the transcript) in the cookie and sends the browser to `path`, an authorize endpoint here.
+pub(super) fn begin<F: Flow>(
+    state: &AppState,
+    viewer: &Viewer,
+    jar: Jar,
+    path: &str,
+    flow: impl FnOnce(String) -> F,
+) -> Response {
+    let flow = flow(format!("{}{path}", state.settings.base_url()));
+    let jar = keep(state, viewer, jar, flow);
+    (jar, Redirect::to(path)).into_response()
 }
 
 /// The flow of kind `F` in progress for this viewer, if the cookie is present, intact, of that

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::clients::chosen;
+use super::clients::{choose_a_client, chosen};
 use super::oauth2::{token_request, with_checks};
 use super::page::{Outcome, Posted, form_error, result};
 use crate::http::peer::Peer;
@@ -18,14 +18,7 @@ pub(super) async fn password(
     Posted { viewer, form }: Posted,
 ) -> Result<Response, PageError> {
     let Some((client, app)) = chosen(&state, &viewer, &form).await? else {
-        return form_error(
-            &state,
-            &viewer,
-            &form,
-            "password-client",
-            "Choose one of the listed clients.",
-        )
-        .await;
+        return choose_a_client(&state, &viewer, &form, "password-client").await;
     };
     let secret = form.get("client_secret").trim();
     if !client.demo && secret.is_empty() {
