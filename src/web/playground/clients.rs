@@ -4,9 +4,6 @@
 //! (oauth1.md §7). An app registered with `oob` is not offered for OAuth1: its verifier is shown to
 //! the user instead of coming back, and the redirect leg is what the playground is here to show.
 
-use axum::response::Response;
-
-use super::page::form_error;
 use crate::admin::AdminError;
 use crate::oauth1::callback;
 use crate::state::AppState;
@@ -39,23 +36,6 @@ impl ClientChoice {
 /// Whether `scope` is one the OAuth2 flows' scope list offers (none, `global` or `auth`).
 pub(super) fn listed_scope(scope: &str) -> bool {
     ["", "global", "auth"].contains(&scope)
-}
-
-/// The playground again, asking for one of the listed clients at `field`.
-pub(super) async fn choose_a_client(
-    state: &AppState,
-    viewer: &Viewer,
-    form: &Form,
-    field: &'static str,
-) -> Result<Response, PageError> {
-    form_error(
-        state,
-        viewer,
-        form,
-        field,
-        "Choose one of the listed clients.",
-    )
-    .await
 }
 
 /// Where the OAuth2 flows come back.

@@ -76,11 +76,7 @@ struct Envelope<F> {
 }
 
 fn cookie_name(state: &AppState) -> &'static str {
-    if state.settings.is_https() {
-        "__Host-latchkey_playground"
-    } else {
-        "latchkey_playground"
-    }
+    session::cookie_name(state, "__Host-latchkey_playground")
 }
 
 /// Puts `flow`, begun now by the viewer, into the cookie.

@@ -24,12 +24,12 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::call::{self, Call, Exchange};
-use super::clients::{callback_url, choose_a_client, chosen, listed_scope};
+use super::clients::{callback_url, chosen, listed_scope};
 use super::flow::{self, Jar};
 use super::id_token::{self, Expected, IdTokenView};
 use super::oauth2::token_request;
 use super::oauth2_start::challenge;
-use super::page::{CSRF, Outcome, Posted, form_error, no_flow};
+use super::page::{CSRF, Outcome, Posted, choose_a_client, form_error, no_flow};
 use crate::domain::random::alphanumeric;
 use crate::http::params::Params;
 use crate::http::peer::Peer;

@@ -8,9 +8,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::clients::{callback_url, choose_a_client, chosen, listed_scope};
+use super::clients::{callback_url, chosen, listed_scope};
 use super::flow::{self, Jar};
-use super::page::{Posted, form_error};
+use super::page::{Posted, choose_a_client, form_error};
 use crate::domain::random::alphanumeric;
 use crate::state::AppState;
 use crate::web::error::PageError;

@@ -4,9 +4,9 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::clients::{choose_a_client, chosen};
+use super::clients::chosen;
 use super::oauth2::{token_request, with_checks};
-use super::page::{Outcome, Posted, form_error, result};
+use super::page::{Outcome, Posted, choose_a_client, form_error, result};
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::web::error::PageError;
