@@ -1,7 +1,6 @@
 //! Account, site and application administration shared by the CLI and the web pages: every input
 //! is validated here, with a message that says what to fix, before anything is written.
 
-use crate::domain::app::AppType;
 use crate::domain::client_metadata::GrantType;
 use crate::domain::input::{self, Field};
 use crate::domain::random::{Random, alphanumeric, bytes};
@@ -210,39 +209,24 @@ pub async fn remove_member(tx: &mut Tx<'_>, site: &Site, user_id: i64) -> Result
     Ok(())
 }
 
-pub struct AppInput<'a> {
-    pub name: &'a str,
-    pub description: &'a str,
-    pub website: &'a str,
-    pub icon_url: &'a str,
-    pub app_type: AppType,
-    pub redirect_uris: &'a [String],
-    pub js_origins: &'a [String],
-    pub allow_implicit: bool,
-    pub oauth1_callback: Option<&'a str>,
-}
+/// The editable fields of an app as given (the store's [`AppInput`]), checked by [`check_app`].
+pub use crate::store::AppInput;
 
-impl<'a> AppInput<'a> {
-    /// The fields stored for this input (name and description trimmed), with the OAuth1 consumer
-    /// the caller decided on.
-    fn stored(
-        &self,
-        oauth1_key: Option<&'a str>,
-        oauth1_secret_enc: Option<&'a [u8]>,
-    ) -> AppChanges<'a> {
-        AppChanges {
-            name: self.name.trim(),
-            description: self.description.trim(),
-            website: self.website,
-            icon_url: self.icon_url,
-            app_type: self.app_type,
-            redirect_uris: self.redirect_uris,
-            js_origins: self.js_origins,
-            allow_implicit: self.allow_implicit,
-            oauth1_key,
-            oauth1_secret_enc,
-            oauth1_callback: self.oauth1_callback,
-        }
+/// The fields stored for `input` (name and description trimmed), with the OAuth1 consumer the
+/// caller decided on.
+fn stored<'a>(
+    input: &AppInput<'a>,
+    oauth1_key: Option<&'a str>,
+    oauth1_secret_enc: Option<&'a [u8]>,
+) -> AppChanges<'a> {
+    AppChanges {
+        input: AppInput {
+            name: input.name.trim(),
+            description: input.description.trim(),
+            ..*input
+        },
+        oauth1_key,
+        oauth1_secret_enc,
     }
 }
 
@@ -374,7 +358,7 @@ pub async fn create_app(
     let new = NewApp {
         owner_id: owner.id,
         secret_digest: &digest,
-        fields: input.stored(consumer_key.as_deref(), sealed.as_deref()),
+        fields: stored(input, consumer_key.as_deref(), sealed.as_deref()),
     };
     let app = tx.create_app(&new, now).await?;
     Ok(CreatedApp {
@@ -439,7 +423,7 @@ pub async fn update_app(
             (Some(alphanumeric(random, 12)), Some(sealed), Some(secret))
         }
     };
-    let changes = input.stored(oauth1_key.as_deref(), sealed.as_deref());
+    let changes = stored(input, oauth1_key.as_deref(), sealed.as_deref());
     let app = tx
         .update_app(app.id, &changes)
         .await?

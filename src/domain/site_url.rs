@@ -11,6 +11,16 @@ pub enum BlogRef {
     Url(String),
 }
 
+impl BlogRef {
+    /// True when this names the site with `id` and `url`: the same ID, or the same normalised URL.
+    pub fn names(&self, id: i64, url: &str) -> bool {
+        match self {
+            BlogRef::Id(wanted) => *wanted == id,
+            BlogRef::Url(key) => normalise(url).is_ok_and(|k| &k == key),
+        }
+    }
+}
+
 /// Why a `blog` value or a site URL cannot be used. Each message says what to send instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidBlog {

@@ -38,6 +38,7 @@ use crate::api::{connections, me, sites};
 use crate::domain::scope::{Area, Scope};
 use crate::http::params::Params;
 use crate::state::AppState;
+use crate::store::Site;
 
 /// What a tool needs of the token's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +222,22 @@ impl Latchkey {
             tool_router: Self::tool_router(),
         }
     }
+
+    /// Runs a tool's rule on the site its arguments name, for the request's principal: an unknown
+    /// site and every refusal of the rule are the REST error as a tool result.
+    async fn on_site(
+        &self,
+        parts: &Parts,
+        site: &SiteRef,
+        rule: impl AsyncFnOnce(&Principal, Site) -> Result<Value, ApiError>,
+    ) -> ToolResult {
+        let principal = principal(parts)?;
+        let outcome = async {
+            let site = sites::find(&self.state, &site.raw()).await?;
+            rule(principal, site).await
+        };
+        answer(outcome.await)
+    }
 }
 
 type ToolResult = Result<CallToolResult, ErrorData>;
@@ -302,15 +319,13 @@ impl Latchkey {
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<ListPosts>,
     ) -> ToolResult {
-        let principal = principal(&parts)?;
-        let outcome = async {
-            let site = sites::find(&self.state, &args.site.raw()).await?;
+        self.on_site(&parts, &args.site, async |principal, site| {
             let params = paging(&args)?;
             let page = posts::page_of(&self.state, principal, &site, &params).await?;
             let posts: Vec<Value> = page.posts.iter().map(|p| post_json(&site, p)).collect();
             Ok(json!({ "found": page.found, "posts": posts }))
-        };
-        answer(outcome.await)
+        })
+        .await
     }
 
     #[tool(
@@ -322,13 +337,11 @@ impl Latchkey {
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<GetPost>,
     ) -> ToolResult {
-        let principal = principal(&parts)?;
-        let outcome = async {
-            let site = sites::find(&self.state, &args.site.raw()).await?;
+        self.on_site(&parts, &args.site, async |principal, site| {
             let post = posts::read_checked(&self.state, principal, &site, args.post_id).await?;
             Ok(post_json(&site, &post))
-        };
-        answer(outcome.await)
+        })
+        .await
     }
 
     #[tool(
@@ -345,18 +358,16 @@ impl Latchkey {
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<CreatePost>,
     ) -> ToolResult {
-        let principal = principal(&parts)?;
-        let outcome = async {
-            let site = sites::find(&self.state, &args.site.raw()).await?;
-            let fields = PostFields {
-                title: args.title,
-                content: args.content,
-                status: args.status,
-            };
+        let fields = PostFields {
+            title: args.title,
+            content: args.content,
+            status: args.status,
+        };
+        self.on_site(&parts, &args.site, async |principal, site| {
             let post = posts::create_checked(&self.state, principal, &site, fields).await?;
             Ok(post_json(&site, &post))
-        };
-        answer(outcome.await)
+        })
+        .await
     }
 
     #[tool(
@@ -373,19 +384,17 @@ impl Latchkey {
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<UpdatePost>,
     ) -> ToolResult {
-        let principal = principal(&parts)?;
-        let outcome = async {
-            let site = sites::find(&self.state, &args.site.raw()).await?;
-            let fields = PostFields {
-                title: args.title,
-                content: args.content,
-                status: args.status,
-            };
+        let fields = PostFields {
+            title: args.title,
+            content: args.content,
+            status: args.status,
+        };
+        self.on_site(&parts, &args.site, async |principal, site| {
             let post =
                 posts::update_checked(&self.state, principal, &site, args.post_id, fields).await?;
             Ok(post_json(&site, &post))
-        };
-        answer(outcome.await)
+        })
+        .await
     }
 
     #[tool(

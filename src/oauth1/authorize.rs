@@ -252,13 +252,7 @@ async fn answer(
     if params.get("action").ok().flatten() != Some("approve") {
         let mut tx = state.store.begin();
         tx.delete_request_token(pending.token.id).await?;
-        let event = AuditEvent {
-            kind: "consent_denied",
-            user_id: Some(user.id),
-            app_id: Some(pending.app.id),
-            detail: "oauth1",
-            ..Default::default()
-        };
+        let event = AuditEvent::consent_denied(user.id, pending.app.id, "oauth1");
         tx.audit(&event, now).await?;
         tx.commit().await?;
         return Ok(deliver(
@@ -305,13 +299,7 @@ async fn answer(
             "This request was already approved or has expired: start again from the application.",
         ));
     }
-    let event = AuditEvent {
-        kind: "consent_granted",
-        user_id: Some(user.id),
-        app_id: Some(pending.app.id),
-        detail: "oauth1",
-        ..Default::default()
-    };
+    let event = AuditEvent::consent_granted(user.id, pending.app.id, "oauth1");
     tx.audit(&event, now).await?;
     tx.commit().await?;
     Ok(deliver(

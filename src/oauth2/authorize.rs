@@ -20,7 +20,7 @@ use super::tokens;
 use crate::domain::secret;
 use crate::http::params::{Malformed, Params};
 use crate::state::AppState;
-use crate::store::{AuditEvent, NewCode, NewToken, Site};
+use crate::store::{AuditEvent, NewCode, NewToken};
 use crate::web::consent::{self, Consent};
 use crate::web::error::PageError;
 use crate::web::redirect::login_first;
@@ -91,18 +91,12 @@ async fn consent_page(
         hidden.push(("code_challenge", c.clone()));
         hidden.push(("code_challenge_method", "S256".to_owned()));
     }
-    let named = |site: &Site| {
-        request
-            .blog
-            .as_ref()
-            .is_some_and(|wanted| super::blog::is(wanted, site))
-    };
     let consent = Consent {
         action: "/oauth2/authorize",
         app: &request.app,
         permissions: request.scope.permissions(),
         single_blog: request.scope.is_single_blog(),
-        named_blog: Some(&named),
+        named_blog: request.blog.as_ref(),
         redirect_uri: &request.redirect_uri,
         hidden,
         purpose: &request.purpose(),
@@ -149,13 +143,7 @@ async fn decide(
     let site_id = chosen_blog(state, user.id, params, request.scope.is_single_blog()).await?;
     let wire = request.scope.wire();
     let state_param = request.state.as_deref().unwrap_or("");
-    let event = AuditEvent {
-        kind: "consent_granted",
-        user_id: Some(user.id),
-        app_id: Some(request.app.id),
-        detail: &wire,
-        ..Default::default()
-    };
+    let event = AuditEvent::consent_granted(user.id, request.app.id, &wire);
     match request.response_type {
         ResponseType::Code => {
             let code = secret::mint(secret::Kind::AuthCode, &*state.random);
@@ -253,12 +241,7 @@ pub(crate) async fn approves(
     if params.get("action").ok().flatten() == Some("approve") {
         return Ok(true);
     }
-    let event = AuditEvent {
-        kind: "consent_denied",
-        user_id: Some(user_id),
-        app_id: Some(app_id),
-        ..Default::default()
-    };
+    let event = AuditEvent::consent_denied(user_id, app_id, "");
     state.store.audit_alone(&event, state.now()).await?;
     Ok(false)
 }

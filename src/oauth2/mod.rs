@@ -4,7 +4,6 @@
 pub(crate) mod authorize;
 pub(crate) mod authorize_pages;
 pub(crate) mod authorize_request;
-pub(crate) mod blog;
 pub(crate) mod body;
 pub(crate) mod client_auth;
 pub(crate) mod error;

@@ -67,9 +67,27 @@ pub(crate) async fn token(
         "authorization_code" => authorization_code(&state, &client, &params, peer).await?,
         _ => password(&state, &client, &params, peer).await?,
     };
+    Ok(token_response(issued))
+}
+
+/// A token endpoint's success, in both dialects: the JSON body, never cached (RFC 6749 §5.1).
+pub(crate) fn token_response(issued: impl Serialize) -> Response {
     let mut response = Json(issued).into_response();
     no_store(response.headers_mut());
-    Ok(response)
+    response
+}
+
+/// The `blog_id` and `blog_url` of a token response, in both dialects: `"0"` and none for a grant
+/// tied to no blog (or to one since deleted, for the URL).
+pub(crate) async fn blog_fields(
+    state: &AppState,
+    site_id: Option<i64>,
+) -> Result<(String, Option<String>), OAuthError> {
+    let site: Option<Site> = match site_id {
+        Some(id) => state.store.site_by_id(id).await?,
+        None => None,
+    };
+    Ok((site_id.unwrap_or(0).to_string(), site.map(|s| s.url)))
 }
 
 async fn issued(
@@ -78,15 +96,12 @@ async fn issued(
     site_id: Option<i64>,
     scope: String,
 ) -> Result<Issued, OAuthError> {
-    let site: Option<Site> = match site_id {
-        Some(id) => state.store.site_by_id(id).await?,
-        None => None,
-    };
+    let (blog_id, blog_url) = blog_fields(state, site_id).await?;
     Ok(Issued {
         access_token: token,
         token_type: "bearer",
-        blog_id: site_id.unwrap_or(0).to_string(),
-        blog_url: site.map(|s| s.url),
+        blog_id,
+        blog_url,
         scope,
         expires_in: state.settings.access_token_ttl,
     })
@@ -204,8 +219,8 @@ pub(crate) async fn record_refusal<R>(
 
 /// Whether the grant a claimed code carries still holds (AC11), by the rule the REST API applies.
 /// The account, the app and the connection need no check here: deleting any of them deletes the
-/// code (foreign keys), so it can no longer be claimed.
-fn code_holds(code: &RedeemedCode) -> bool {
+/// code (foreign keys), so it can no longer be claimed. Shared with `oauth21::token`.
+pub(crate) fn code_holds(code: &RedeemedCode) -> bool {
     tokens::holds(&code.scope, code.site_id, code.site_admin)
 }
 
@@ -307,7 +322,7 @@ async fn password_grant_blog(
                 .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
             sites
                 .iter()
-                .find(|s| super::blog::is(&wanted, s))
+                .find(|s| wanted.names(s.id, &s.url))
                 .map(|s| s.id)
                 .ok_or_else(|| {
                     OAuthError::invalid_request(

@@ -27,7 +27,7 @@ use crate::oauth2::authorize::{approves, chosen_blog, code_response, deciding_us
 use crate::oauth2::authorize_request::{Refused, refused};
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
-use crate::store::{AuditEvent, NewCode, NewCode21, Site};
+use crate::store::{AuditEvent, NewCode, NewCode21};
 use crate::web::consent::{self, Consent};
 use crate::web::error::PageError;
 use crate::web::redirect::login_first;
@@ -123,7 +123,7 @@ async fn earlier_approval(
     }
     if let (Some(wanted), Some(site_id)) = (&request.blog, earlier.site_id) {
         let site = state.store.site_by_id(site_id).await?;
-        if !site.is_some_and(|s| crate::oauth2::blog::is(wanted, &s)) {
+        if !site.is_some_and(|s| wanted.names(s.id, &s.url)) {
             return Ok(None);
         }
     }
@@ -177,18 +177,12 @@ async fn consent_page(
     for r in &request.resources {
         hidden.push(("resource", r.clone()));
     }
-    let named = |site: &Site| {
-        request
-            .blog
-            .as_ref()
-            .is_some_and(|wanted| crate::oauth2::blog::is(wanted, site))
-    };
     let consent = Consent {
         action: PATH,
         app: &request.app,
         permissions: request.scope.permissions(),
         single_blog: request.scope.base.is_single_blog(),
-        named_blog: Some(&named),
+        named_blog: request.blog.as_ref(),
         redirect_uri: &request.redirect_uri,
         hidden,
         purpose: &request.purpose(),
@@ -247,13 +241,7 @@ async fn issue_code(
     let resources: Vec<&str> = request.resources.iter().map(String::as_str).collect();
     let resources = crate::domain::resource::encode(&resources);
     let code = secret::mint(secret::Kind::AuthCode, &*state.random);
-    let event = AuditEvent {
-        kind: "consent_granted",
-        user_id: Some(user_id),
-        app_id: Some(request.app.id),
-        detail: &wire,
-        ..Default::default()
-    };
+    let event = AuditEvent::consent_granted(user_id, request.app.id, &wire);
     let mut tx = state.store.begin();
     tx.grant_code21(
         &NewCode21 {

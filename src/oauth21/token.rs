@@ -5,22 +5,20 @@
 //!
 //! Every bad, used, expired or foreign code or refresh token is the same `invalid_grant`.
 
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 
 use super::authorize_request::checked_resources;
 use crate::domain::client_metadata::GrantType;
 use crate::domain::scope::{self, Oidc, Scope, Scope21};
 use crate::domain::{pkce, redirect_uri, resource, secret};
-use crate::http::headers::no_store;
 use crate::http::params::Params;
 use crate::http::peer::Peer;
 use crate::oauth2::body::{self, param, read_form, required};
 use crate::oauth2::client_auth::{self, Client, Method};
 use crate::oauth2::error::OAuthError;
-use crate::oauth2::token::record_refusal;
+use crate::oauth2::token::{blog_fields, code_holds, record_refusal, token_response};
 use crate::oauth2::tokens;
 use crate::oidc::id_token::IdTokenInput;
 use crate::state::AppState;
@@ -73,9 +71,7 @@ pub(crate) async fn token(
         "refresh_token" => refresh_token(&state, &client, &params, peer).await?,
         _ => client_credentials(&state, &client, &params).await?,
     };
-    let mut response = Json(issued).into_response();
-    no_store(response.headers_mut());
-    Ok(response)
+    Ok(token_response(issued))
 }
 
 /// `unauthorized_client` unless the app registered `grant_type` (oauth21.md §3; `app create
@@ -117,10 +113,7 @@ async fn issued(
     scope: String,
     id_token: Option<String>,
 ) -> Result<Issued, OAuthError> {
-    let site = match site_id {
-        Some(id) => state.store.site_by_id(id).await?,
-        None => None,
-    };
+    let (blog_id, blog_url) = blog_fields(state, site_id).await?;
     Ok(Issued {
         access_token: token,
         token_type: "Bearer",
@@ -128,8 +121,8 @@ async fn issued(
         refresh_token,
         scope,
         id_token,
-        blog_id: site_id.unwrap_or(0).to_string(),
-        blog_url: site.map(|s| s.url),
+        blog_id,
+        blog_url,
     })
 }
 
@@ -141,17 +134,17 @@ async fn id_token(
     claimed: &Code21,
     access_token: &str,
 ) -> Result<Option<String>, OAuthError> {
-    let scope = scope::parse21(Some(&claimed.scope)).unwrap_or_default();
+    let scope = scope::parse21(Some(&claimed.code.scope)).unwrap_or_default();
     if !scope.has(Oidc::OpenId) {
         return Ok(None);
     }
     let input = IdTokenInput {
-        user_id: claimed.user_id,
+        user_id: claimed.code.user_id,
         client_id,
         nonce: claimed.nonce.as_deref(),
         auth_time: claimed.auth_time.unwrap_or_else(|| state.now()),
         access_token,
-        scope: &claimed.scope,
+        scope: &claimed.code.scope,
     };
     match crate::oidc::id_token::id_token(state, input).await {
         Ok(token) => Ok(Some(token)),
@@ -198,22 +191,23 @@ async fn authorization_code(
     let outcome = state
         .store
         .redeem_code21(&secret::digest(code), now, |claimed| {
-            if claimed.app_id != app.id {
+            let code = &claimed.code;
+            if code.app_id != app.id {
                 return Err((CodeMismatch::OtherClient, false));
             }
-            redirect_uri::same_as_authorized(redirect_uri, &registered, &claimed.redirect_uri)
+            redirect_uri::same_as_authorized(redirect_uri, &registered, &code.redirect_uri)
                 .map_err(|_| (CodeMismatch::RedirectUri, false))?;
-            match &claimed.code_challenge {
+            match &code.code_challenge {
                 Some(challenge) if pkce::verify(verifier, challenge) => {}
                 _ => return Err((CodeMismatch::Pkce, true)),
             }
-            if !tokens::holds(&claimed.scope, claimed.site_id, claimed.site_admin) {
+            if !code_holds(code) {
                 return Err((CodeMismatch::GrantLapsed, true));
             }
             let allowed = resource::decode(claimed.resources.as_deref());
             let audiences =
                 audiences(params, &allowed).map_err(|_| (CodeMismatch::Target, false))?;
-            let scope = scope::parse21(Some(&claimed.scope)).unwrap_or_default();
+            let scope = scope::parse21(Some(&code.scope)).unwrap_or_default();
             // `offline_access`, or an app registered with the refresh_token grant (oauth21.md
             // §2). Owner-created apps hold `authorization_code` alone (migration 0012's default),
             // so they get refresh tokens only with `offline_access`.
@@ -222,7 +216,7 @@ async fn authorization_code(
             Ok(Issue21 {
                 access_digest: access.digest,
                 access_expires_at: now + settings.access_token_ttl_secs,
-                scope: claimed.scope.clone(),
+                scope: code.scope.clone(),
                 audiences,
                 refresh: with_refresh.then_some((refresh_digest, now + settings.refresh_idle_secs)),
             })
@@ -232,13 +226,13 @@ async fn authorization_code(
         Ok((claimed, _)) => {
             let refresh = with_refresh.then_some(refresh);
             let id_token = id_token(state, &app.id.to_string(), &claimed, &access.token).await?;
-            let site_id = claimed.site_id;
+            let site_id = claimed.code.site_id;
             issued(
                 state,
                 access.token,
                 refresh,
                 site_id,
-                claimed.scope,
+                claimed.code.scope,
                 id_token,
             )
             .await

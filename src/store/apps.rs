@@ -97,9 +97,10 @@ pub struct NewApp<'a> {
     pub fields: AppChanges<'a>,
 }
 
-/// The editable fields of an app, for [`Tx::create_app`] and [`Tx::update_app`].
-#[derive(Debug, Clone)]
-pub struct AppChanges<'a> {
+/// The editable fields of an app, as its owner or the CLI gives them (`admin::check_app` checks
+/// them).
+#[derive(Debug, Clone, Copy)]
+pub struct AppInput<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub website: &'a str,
@@ -108,28 +109,36 @@ pub struct AppChanges<'a> {
     pub redirect_uris: &'a [String],
     pub js_origins: &'a [String],
     pub allow_implicit: bool,
-    pub oauth1_key: Option<&'a str>,
-    pub oauth1_secret_enc: Option<&'a [u8]>,
     pub oauth1_callback: Option<&'a str>,
 }
 
-/// Binds the fields of an [`AppChanges`] to the next eleven placeholders, in the order of the
-/// struct (the order the `INSERT` and the `UPDATE` below name their columns).
+/// What [`Tx::create_app`] and [`Tx::update_app`] store: the editable fields and the OAuth1
+/// consumer that goes with the callback.
+#[derive(Debug, Clone)]
+pub struct AppChanges<'a> {
+    pub input: AppInput<'a>,
+    pub oauth1_key: Option<&'a str>,
+    pub oauth1_secret_enc: Option<&'a [u8]>,
+}
+
+/// Binds the fields of an [`AppChanges`] to the next eleven placeholders, the consumer key and
+/// secret before the callback (the order the `INSERT` and the `UPDATE` below name their columns).
 macro_rules! bind_changes {
     ($query:expr, $changes:expr) => {{
         let c: &AppChanges<'_> = $changes;
+        let i = &c.input;
         $query
-            .bind(c.name)
-            .bind(c.description)
-            .bind(c.website)
-            .bind(c.icon_url)
-            .bind(c.app_type)
-            .bind(c.redirect_uris.join("\n"))
-            .bind(c.js_origins.join("\n"))
-            .bind(c.allow_implicit)
+            .bind(i.name)
+            .bind(i.description)
+            .bind(i.website)
+            .bind(i.icon_url)
+            .bind(i.app_type)
+            .bind(i.redirect_uris.join("\n"))
+            .bind(i.js_origins.join("\n"))
+            .bind(i.allow_implicit)
             .bind(c.oauth1_key)
             .bind(c.oauth1_secret_enc)
-            .bind(c.oauth1_callback)
+            .bind(i.oauth1_callback)
     }};
 }
 

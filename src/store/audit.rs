@@ -19,6 +19,29 @@ pub struct AuditEvent<'a> {
     pub detail: &'a str,
 }
 
+impl<'a> AuditEvent<'a> {
+    /// A user's approval on a consent page, in every dialect: `detail` is the scope granted
+    /// (`oauth1` for OAuth1, which has none).
+    pub fn consent_granted(user_id: i64, app_id: i64, detail: &'a str) -> Self {
+        Self::consent("consent_granted", user_id, app_id, detail)
+    }
+
+    /// A user's denial on a consent page; `detail` as for [`Self::consent_granted`], or empty.
+    pub fn consent_denied(user_id: i64, app_id: i64, detail: &'a str) -> Self {
+        Self::consent("consent_denied", user_id, app_id, detail)
+    }
+
+    fn consent(kind: &'a str, user_id: i64, app_id: i64, detail: &'a str) -> Self {
+        AuditEvent {
+            kind,
+            user_id: Some(user_id),
+            app_id: Some(app_id),
+            detail,
+            ..Default::default()
+        }
+    }
+}
+
 /// One stored event, as `latchkey audit` and the Security page show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct AuditRecord {

@@ -33,7 +33,7 @@ mod two_step;
 mod tx;
 mod users;
 
-pub use apps::{App, AppChanges, AppIcon, NewApp};
+pub use apps::{App, AppChanges, AppIcon, AppInput, NewApp};
 pub use audit::{AuditEvent, AuditFilter, AuditRecord};
 pub use codes::{CodeToken, NewCode, RedeemRefusal, RedeemedCode};
 pub use connections::{Connection, SiteMember};

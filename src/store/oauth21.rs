@@ -4,7 +4,7 @@
 //!
 //! Refresh tokens and their rotation are in `refresh_tokens`.
 
-use super::codes::RedeemRefusal;
+use super::codes::{RedeemRefusal, RedeemedCode};
 use super::tokens::{AccessTokenRow, site_admin};
 use super::{NewCode, Result, Store, Tx, with_pool, with_tx};
 
@@ -20,21 +20,14 @@ pub struct NewCode21<'a> {
     pub auth_time: i64,
 }
 
-/// A claimed 2.1 code.
+/// A claimed 2.1 code: the binding every code has, and what the 2.1 authorization request added.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Code21 {
-    pub app_id: i64,
-    pub user_id: i64,
-    pub grant_id: i64,
-    pub site_id: Option<i64>,
-    pub scope: String,
-    pub redirect_uri: String,
-    pub code_challenge: Option<String>,
+    #[sqlx(flatten)]
+    pub code: RedeemedCode,
     pub resources: Option<String>,
     pub nonce: Option<String>,
     pub auth_time: Option<i64>,
-    /// Whether the user administers the code's blog at the claim (`false` without a blog).
-    pub site_admin: bool,
 }
 
 /// What a redemption or a refresh issues, built by the caller's check from what was claimed.
@@ -188,15 +181,16 @@ impl Store {
             Ok(issue) => issue,
             Err((reason, burn)) => return Ok(Err(tx.refuse_claimed(reason, burn).await?)),
         };
+        let (bound, resources) = (&code.code, code.resources.as_deref());
         let issued = tx
             .issue21(
-                code.grant_id,
-                code.app_id,
-                code.user_id,
-                code.site_id,
+                bound.grant_id,
+                bound.app_id,
+                bound.user_id,
+                bound.site_id,
                 "code",
-                &code.scope,
-                code.resources.as_deref(),
+                &bound.scope,
+                resources,
                 &issue,
                 now,
             )

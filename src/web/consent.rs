@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::PageError;
 use super::session::{self, SessionUser};
 use crate::domain::client_metadata::redirect_host;
+use crate::domain::site_url::BlogRef;
 use crate::domain::{resource, scope};
 use crate::http::headers::no_store;
 use crate::state::AppState;
@@ -50,8 +51,8 @@ pub(crate) struct Consent<'a> {
     pub permissions: Vec<&'static str>,
     /// Whether the grant is for one blog (the user picks it, or the request named it).
     pub single_blog: bool,
-    /// The blog the request named, as a test over the blogs the user administers.
-    pub named_blog: Option<&'a (dyn Fn(&Site) -> bool + Sync)>,
+    /// The blog the request named (`blog`), fixed on the page when the user administers it.
+    pub named_blog: Option<&'a BlogRef>,
     /// Where approval sends the user (shown for an unverified app).
     pub redirect_uri: &'a str,
     /// The request, carried through the form.
@@ -109,7 +110,7 @@ pub(crate) async fn page(
     let sites = state.store.administered_sites(session.user.id).await?;
     let single = consent.single_blog;
     let fixed_blog = match (consent.named_blog, single) {
-        (Some(named), true) => sites.iter().find(|s| named(s)),
+        (Some(named), true) => sites.iter().find(|s| named.names(s.id, &s.url)),
         _ => None,
     };
     let agent = agent_abilities(state, &consent);

@@ -35,11 +35,7 @@ struct Sealed {
 }
 
 fn name(state: &AppState) -> &'static str {
-    if state.settings.is_https() {
-        "__Host-latchkey_flash"
-    } else {
-        "latchkey_flash"
-    }
+    session::cookie_name(state, "__Host-latchkey_flash")
 }
 
 /// The cookie that carries `flash` to the next GET of `path` by `user_id`.

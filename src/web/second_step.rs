@@ -30,11 +30,7 @@ struct SecondStepPage<'a> {
 }
 
 fn pending_cookie_name(state: &AppState) -> &'static str {
-    if state.settings.is_https() {
-        "__Host-latchkey_2fa"
-    } else {
-        "latchkey_2fa"
-    }
+    session::cookie_name(state, "__Host-latchkey_2fa")
 }
 
 fn second_step_form(

@@ -30,20 +30,23 @@ pub struct SessionUser {
     pub digest: [u8; 32],
 }
 
-pub(crate) fn session_cookie_name(state: &AppState) -> &'static str {
+/// The name of a Latchkey cookie, given with its `__Host-` prefix: kept over https (the prefix
+/// binds the cookie to this host, `Secure` and `Path=/`), dropped over plain http, where browsers
+/// refuse a prefixed cookie.
+pub(crate) fn cookie_name(state: &AppState, prefixed: &'static str) -> &'static str {
     if state.settings.is_https() {
-        "__Host-latchkey_session"
+        prefixed
     } else {
-        "latchkey_session"
+        prefixed.strip_prefix("__Host-").unwrap_or(prefixed)
     }
 }
 
+pub(crate) fn session_cookie_name(state: &AppState) -> &'static str {
+    cookie_name(state, "__Host-latchkey_session")
+}
+
 pub(crate) fn login_cookie_name(state: &AppState) -> &'static str {
-    if state.settings.is_https() {
-        "__Host-latchkey_login"
-    } else {
-        "latchkey_login"
-    }
+    cookie_name(state, "__Host-latchkey_login")
 }
 
 /// A cookie with the attributes every Latchkey cookie has.

@@ -19,6 +19,25 @@ pub(super) struct ClientChoice {
     pub(super) native: bool,
 }
 
+impl ClientChoice {
+    /// Whether a code flow must be given the client secret to exchange the code: for the user's
+    /// own confidential app (the demo app's stays on the server; a native app has none).
+    pub(super) fn lacks_secret(&self, pasted: &str) -> bool {
+        !self.demo && !self.native && pasted.is_empty()
+    }
+
+    /// The client secret a code flow keeps for its exchange: the one pasted for the user's own
+    /// app; `None` for the demo app, whose secret stays on the server.
+    pub(super) fn secret_to_keep(&self, pasted: &str) -> Option<String> {
+        (!self.demo && !pasted.is_empty()).then(|| pasted.to_owned())
+    }
+}
+
+/// Whether `scope` is one the OAuth2 flows' scope list offers (none, `global` or `auth`).
+pub(super) fn listed_scope(scope: &str) -> bool {
+    ["", "global", "auth"].contains(&scope)
+}
+
 /// Where the OAuth2 flows come back.
 pub(super) fn callback_url(state: &AppState) -> String {
     format!("{}/playground/callback", state.settings.base_url())

@@ -10,6 +10,7 @@
 //! test needs to predict it. The clearing cookie carries nothing and is written as a plain one.
 
 use axum::extract::FromRef;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{CookieJar, Key, PrivateCookieJar};
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
@@ -75,11 +76,7 @@ struct Envelope<F> {
 }
 
 fn cookie_name(state: &AppState) -> &'static str {
-    if state.settings.is_https() {
-        "__Host-latchkey_playground"
-    } else {
-        "latchkey_playground"
-    }
+    session::cookie_name(state, "__Host-latchkey_playground")
 }
 
 /// Puts `flow`, begun now by the viewer, into the cookie.
@@ -92,6 +89,20 @@ pub(super) fn keep<F: Flow>(state: &AppState, viewer: &Viewer, jar: Jar, flow: F
     };
     let value = serde_json::to_string(&envelope).unwrap_or_default();
     jar.add(session::cookie(state, cookie_name(state), value, Some(TTL)))
+}
+
+/// Begins a flow: keeps it (made by `flow` from the absolute address of `path`, which it shows in
+/// the transcript) in the cookie and sends the browser to `path`, an authorize endpoint here.
+pub(super) fn begin<F: Flow>(
+    state: &AppState,
+    viewer: &Viewer,
+    jar: Jar,
+    path: &str,
+    flow: impl FnOnce(String) -> F,
+) -> Response {
+    let flow = flow(format!("{}{path}", state.settings.base_url()));
+    let jar = keep(state, viewer, jar, flow);
+    (jar, Redirect::to(path)).into_response()
 }
 
 /// The flow of kind `F` in progress for this viewer, if the cookie is present, intact, of that

@@ -20,7 +20,7 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::Method;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::call::{self, Call, Exchange};
@@ -160,15 +160,15 @@ pub(super) async fn start(
             .append_pair("oauth_token", &token)
             .finish()
     );
-    let flow = Flow {
-        app_id: app.id,
-        token,
-        token_secret,
-        authorize_url: format!("{}{path}", state.settings.base_url()),
-        request,
-    };
-    let jar = flow::keep(&state, &viewer, jar, flow);
-    Ok((jar, Redirect::to(&path)).into_response())
+    Ok(flow::begin(&state, &viewer, jar, &path, |authorize_url| {
+        Flow {
+            app_id: app.id,
+            token,
+            token_secret,
+            authorize_url,
+            request,
+        }
+    }))
 }
 
 /// `GET /playground/oauth1/callback`: exchanges the verifier, then calls the REST API.

@@ -20,16 +20,16 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::Method;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::call::{self, Call, Exchange};
-use super::clients::{callback_url, chosen};
+use super::clients::{callback_url, chosen, listed_scope};
 use super::flow::{self, Jar};
 use super::id_token::{self, Expected, IdTokenView};
 use super::oauth2::token_request;
 use super::oauth2_start::challenge;
-use super::page::{CSRF, Outcome, Posted, form_error, no_flow};
+use super::page::{CSRF, Outcome, Posted, choose_a_client, form_error, no_flow};
 use crate::domain::random::alphanumeric;
 use crate::http::params::Params;
 use crate::http::peer::Peer;
@@ -94,16 +94,15 @@ pub(super) async fn start(
     Posted { viewer, form }: Posted,
 ) -> Result<Response, PageError> {
     let Some((client, app)) = chosen(&state, &viewer, &form).await? else {
-        let why = "Choose one of the listed clients.";
-        return form_error(&state, &viewer, &form, "oauth21-client", why).await;
+        return choose_a_client(&state, &viewer, &form, "oauth21-client").await;
     };
     let secret = form.get("client_secret").trim();
-    if !client.demo && !client.native && secret.is_empty() {
+    if client.lacks_secret(secret) {
         let why = "Paste your app's client secret: the playground needs it to exchange the code.";
         return form_error(&state, &viewer, &form, "oauth21-secret", why).await;
     }
     let base = form.get("scope");
-    if !["", "global", "auth"].contains(&base) {
+    if !listed_scope(base) {
         let why = "Choose one of the listed scopes.";
         return form_error(&state, &viewer, &form, "oauth21-scope", why).await;
     }
@@ -124,16 +123,17 @@ pub(super) async fn start(
         .append_pair("code_challenge_method", "S256")
         .finish();
     let path = format!("/oauth2-1/authorize?{query}");
-    let flow = Flow21 {
-        client_id: app.id,
-        secret: (!client.demo && !secret.is_empty()).then(|| secret.to_owned()),
-        state: flow_state,
-        verifier,
-        nonce,
-        authorize_url: format!("{}{path}", state.settings.base_url()),
-    };
-    let jar = flow::keep(&state, &viewer, jar, flow);
-    Ok((jar, Redirect::to(&path)).into_response())
+    let secret = client.secret_to_keep(secret);
+    Ok(flow::begin(&state, &viewer, jar, &path, |authorize_url| {
+        Flow21 {
+            client_id: app.id,
+            secret,
+            state: flow_state,
+            verifier,
+            nonce,
+            authorize_url,
+        }
+    }))
 }
 
 /// The 2.1 flow in the cookie, if that is the flow this browser started.

@@ -3,14 +3,14 @@
 //! `/oauth2/authorize`, and keeps in the flow cookie what the way back needs.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::clients::{callback_url, chosen};
+use super::clients::{callback_url, chosen, listed_scope};
 use super::flow::{self, Jar};
-use super::page::{Posted, form_error};
+use super::page::{Posted, choose_a_client, form_error};
 use crate::domain::random::alphanumeric;
 use crate::state::AppState;
 use crate::web::error::PageError;
@@ -41,14 +41,7 @@ pub(super) async fn start(
     Posted { viewer, form }: Posted,
 ) -> Result<Response, PageError> {
     let Some((client, app)) = chosen(&state, &viewer, &form).await? else {
-        return form_error(
-            &state,
-            &viewer,
-            &form,
-            "client_id",
-            "Choose one of the listed clients.",
-        )
-        .await;
+        return choose_a_client(&state, &viewer, &form, "client_id").await;
     };
     let implicit = form.get("flow") == "token";
     let secret = form.get("client_secret").trim();
@@ -62,7 +55,7 @@ pub(super) async fn start(
         )
         .await;
     }
-    if !implicit && !client.demo && !client.native && secret.is_empty() {
+    if !implicit && client.lacks_secret(secret) {
         return form_error(
             &state,
             &viewer,
@@ -73,7 +66,7 @@ pub(super) async fn start(
         .await;
     }
     let scope = form.get("scope");
-    if !["", "global", "auth"].contains(&scope) {
+    if !listed_scope(scope) {
         return form_error(
             &state,
             &viewer,
@@ -99,14 +92,15 @@ pub(super) async fn start(
             .append_pair("code_challenge_method", "S256");
     }
     let path = format!("/oauth2/authorize?{}", q.finish());
-    let flow = Flow {
-        client_id: app.id,
-        secret: (!client.demo && !secret.is_empty()).then(|| secret.to_owned()),
-        state: flow_state,
-        verifier,
-        implicit,
-        authorize_url: format!("{}{path}", state.settings.base_url()),
-    };
-    let jar = flow::keep(&state, &viewer, jar, flow);
-    Ok((jar, Redirect::to(&path)).into_response())
+    let secret = client.secret_to_keep(secret);
+    Ok(flow::begin(&state, &viewer, jar, &path, |authorize_url| {
+        Flow {
+            client_id: app.id,
+            secret,
+            state: flow_state,
+            verifier,
+            implicit,
+            authorize_url,
+        }
+    }))
 }

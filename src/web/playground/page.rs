@@ -98,6 +98,23 @@ pub(super) async fn form_error(
     Ok(page::render_with(StatusCode::BAD_REQUEST, page))
 }
 
+/// The playground again, asking for one of the listed clients at `field`.
+pub(super) async fn choose_a_client(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &Form,
+    field: &'static str,
+) -> Result<Response, PageError> {
+    form_error(
+        state,
+        viewer,
+        form,
+        field,
+        "Choose one of the listed clients.",
+    )
+    .await
+}
+
 /// What a result page shows, apart from the navigation and the form token.
 pub(super) struct Outcome {
     pub(super) title: &'static str,

@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use super::clients::chosen;
 use super::oauth2::{token_request, with_checks};
-use super::page::{Outcome, Posted, form_error, result};
+use super::page::{Outcome, Posted, choose_a_client, form_error, result};
 use crate::http::peer::Peer;
 use crate::state::AppState;
 use crate::web::error::PageError;
@@ -18,14 +18,7 @@ pub(super) async fn password(
     Posted { viewer, form }: Posted,
 ) -> Result<Response, PageError> {
     let Some((client, app)) = chosen(&state, &viewer, &form).await? else {
-        return form_error(
-            &state,
-            &viewer,
-            &form,
-            "password-client",
-            "Choose one of the listed clients.",
-        )
-        .await;
+        return choose_a_client(&state, &viewer, &form, "password-client").await;
     };
     let secret = form.get("client_secret").trim();
     if !client.demo && secret.is_empty() {
