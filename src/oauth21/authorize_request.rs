@@ -63,8 +63,7 @@ pub(super) struct Request21 {
 
 /// The resources Latchkey itself protects: its REST API and its MCP endpoint.
 pub(crate) fn protected(state: &AppState) -> Vec<String> {
-    let base = state.settings.base_url();
-    vec![resource::rest_api(&base), resource::mcp(&base)]
+    vec![state.rest_api.clone(), state.mcp_resource.clone()]
 }
 
 pub(super) async fn validate(

@@ -136,7 +136,7 @@ async fn active(
         iat: grant.issued_at,
         sub: grant.user_id.to_string(),
         aud: audiences(state, grant.audiences.as_deref()),
-        iss: state.settings.issuer(),
+        iss: state.settings.issuer().to_owned(),
         blog_id: grant.site_id.unwrap_or(0).to_string(),
     }))
 }
@@ -148,7 +148,7 @@ async fn active(
 fn audiences(state: &AppState, stored: Option<&str>) -> Vec<String> {
     let bound = resource::decode(stored);
     if bound.is_empty() {
-        return vec![resource::rest_api(&state.settings.base_url())];
+        return vec![state.rest_api.clone()];
     }
     bound.into_iter().map(str::to_owned).collect()
 }
