@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
         &key.0,
         &user,
         &input,
-        &settings.base_url(),
+        settings.base_url(),
         now,
     )
     .await

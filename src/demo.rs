@@ -90,7 +90,7 @@ pub async fn seed(state: &AppState) -> Result<String, AdminError> {
             let input = AppInput {
                 name: DEMO_APP_NAME,
                 description: "The built-in demo client: try every flow against this server.",
-                website: &base,
+                website: base,
                 icon_url: "",
                 app_type: AppType::Web,
                 redirect_uris: std::slice::from_ref(&redirect),
@@ -99,7 +99,7 @@ pub async fn seed(state: &AppState) -> Result<String, AdminError> {
                 oauth1_callback: Some(&format!("{base}/playground/oauth1/callback")),
             };
             let created =
-                admin::create_app(&mut tx, random, &state.key.0, &user, &input, &base, now).await?;
+                admin::create_app(&mut tx, random, &state.key.0, &user, &input, base, now).await?;
             (created.app, created.client_secret)
         }
     };

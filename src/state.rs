@@ -30,6 +30,10 @@ pub struct Shared {
     pub playground: Arc<PlaygroundClient>,
     /// The OAuth1 discovery `Link` every page and REST response carries, built once.
     pub discovery_link: Option<HeaderValue>,
+    /// The resource identifiers of the REST API and of the MCP endpoint
+    /// (`domain::resource::rest_api`, `mcp`), built once: every bearer check compares with them.
+    pub rest_api: String,
+    pub mcp_resource: String,
     /// The current ID token signer, read from the database at most once a minute
     /// (`oidc::keys::SignerCache`).
     pub signer: Arc<crate::oidc::keys::SignerCache>,
@@ -61,6 +65,8 @@ impl AppState {
         );
         Self(Arc::new(Shared {
             discovery_link: HeaderValue::from_str(&link).ok(),
+            rest_api: crate::domain::resource::rest_api(settings.base_url()),
+            mcp_resource: crate::domain::resource::mcp(settings.base_url()),
             store,
             settings: Arc::new(settings),
             clock,

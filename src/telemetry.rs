@@ -51,7 +51,11 @@ pub(crate) fn tracer(
 /// one `write(2)`. Lines of INFO and below wait in the buffer until it holds [`BATCH_BYTES`] or
 /// [`FLUSH_EVERY`] has passed (a background thread flushes it); a WARN or ERROR line (a security
 /// event, a failure) is written at once, with everything before it, in order. The guard returned
-/// with it flushes what is left when the server stops.
+/// with it flushes what is left when the server stops (a `?` error return drops it too; the
+/// `process::exit` paths of `cli::serve` log an ERROR line first, which writes everything before it).
+///
+/// Blocking, not lossy: no line is dropped to keep up. When standard error cannot take a batch (a
+/// full pipe), the write waits, holding the buffer, and so do the requests logging meanwhile.
 ///
 /// Why not `tracing-appender`'s non-blocking writer: it hands each line to a thread over a channel,
 /// and on this 2-core machine the wake-ups and spinning of that hand-over cost more CPU per request

@@ -67,14 +67,14 @@ pub(crate) async fn me(
     let principal = principal.ok_or_else(|| ApiError::authorization_required(NO_TOKEN_FOR_ME))?;
     let profile = profile_of(&state, &principal).await?;
     let base = state.settings.base_url();
-    Ok(Json(me_body(&profile, &principal, &base)).into_response())
+    Ok(Json(me_body(&profile, &principal, base)).into_response())
 }
 
 /// The `/me` object as a JSON value (the MCP endpoint's `get_profile` tool).
 pub(crate) async fn me_value(state: &AppState, principal: &Principal) -> Result<Value, ApiError> {
     let profile = profile_of(state, principal).await?;
     let base = state.settings.base_url();
-    serde_json::to_value(me_body(&profile, principal, &base)).map_err(|_| ApiError::invalid_token())
+    serde_json::to_value(me_body(&profile, principal, base)).map_err(|_| ApiError::invalid_token())
 }
 
 async fn profile_of(state: &AppState, principal: &Principal) -> Result<Arc<Profile>, ApiError> {

@@ -10,12 +10,18 @@ use axum::response::Response;
 use super::principal::Principal;
 use crate::domain::scope::Scope;
 use crate::oauth1::problem::Problem;
+use crate::oauth1::signature::{self, RequestParts};
 use crate::oauth1::verify::{self, Expect, Incoming, Token};
 use crate::state::AppState;
 
 /// The request, with the `Principal` of its verified signature when it carries OAuth parameters;
 /// a bad signature is refused.
 pub(crate) async fn authenticate(state: &AppState, request: Request) -> Result<Request, Response> {
+    if !verify::is_form(request.headers()) && !signature::has_oauth(&unsigned_parts(&request)) {
+        // Most calls carry a bearer or nothing, and no body to read: decided on the request as it
+        // is, without the copy of its parts that verifying a signature needs.
+        return Ok(request);
+    }
     let (incoming, mut request) = match Incoming::read(request).await {
         Ok(read) => read,
         Err(problem) => return Err(problem.into_rest_response()),
@@ -43,6 +49,21 @@ pub(crate) async fn authenticate(state: &AppState, request: Request) -> Result<R
             Ok(request)
         }
         Err(problem) => Err(problem.into_rest_response()),
+    }
+}
+
+/// The parts of a request without a form body that a signature would cover, borrowed (what
+/// `Incoming::read` copies).
+fn unsigned_parts(request: &Request) -> RequestParts<'_> {
+    RequestParts {
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        query: request.uri().query(),
+        form_body: None,
+        authorization: request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
     }
 }
 

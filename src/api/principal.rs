@@ -133,8 +133,7 @@ pub(crate) fn presents_credentials(headers: &HeaderMap, uri: &Uri) -> bool {
 }
 
 async fn bearer(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    let rest_api = resource::rest_api(&state.settings.base_url());
-    bearer_for(state, token, &rest_api).await
+    bearer_for(state, token, &state.rest_api).await
 }
 
 /// The principal behind a bearer token presented to the Latchkey resource `resource` (the REST
@@ -145,11 +144,11 @@ pub(crate) async fn bearer_for(
     token: &str,
     resource: &str,
 ) -> Result<Principal, ApiError> {
-    let grant = tokens::validate(state, token, state.now())
+    // The cached grant itself (`tokens::lookup`), not a copy: only its ids and scope are kept.
+    let grant = tokens::lookup(state, token, state.now())
         .await?
         .ok_or_else(ApiError::invalid_token)?;
-    let rest_api = resource::rest_api(&state.settings.base_url());
-    if !resource::admits(grant.audiences.as_deref(), resource, &rest_api) {
+    if !resource::admits(grant.audiences.as_deref(), resource, &state.rest_api) {
         return Err(ApiError::invalid_token());
     }
     if !grant.has_user() {

@@ -105,7 +105,7 @@ pub(crate) async fn users_me(
     let email_hash = &profile.email_hash;
     let avatar =
         |size: u32| format!("https://secure.gravatar.com/avatar/{email_hash}?s={size}&d=mm&r=g");
-    let home = site_url.unwrap_or_else(|| state.settings.base_url());
+    let home = site_url.unwrap_or_else(|| state.settings.base_url().to_owned());
     Json(json!({
         "id": profile.user_id,
         "name": profile.display_name,

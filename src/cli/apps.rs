@@ -57,7 +57,7 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
                 &key.0,
                 &owner,
                 &input,
-                &settings.base_url(),
+                settings.base_url(),
                 now(),
             )
             .await
@@ -102,7 +102,7 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
         }
         AppCommand::Update(args) => {
             let key = settings.secret_key(&OsRandom)?;
-            update(store, &OsRandom, &key.0, &settings.base_url(), args)
+            update(store, &OsRandom, &key.0, settings.base_url(), args)
                 .await
                 .map_err(output::explain)?;
         }

@@ -366,12 +366,12 @@ fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
 
 impl Settings {
     /// The public URL without a trailing slash, for building absolute URLs.
-    pub fn base_url(&self) -> String {
-        self.public_url.as_str().trim_end_matches('/').to_owned()
+    pub fn base_url(&self) -> &str {
+        self.public_url.as_str().trim_end_matches('/')
     }
 
     /// The issuer identifier (RFC 8414, RFC 9207): the public URL without a trailing slash.
-    pub fn issuer(&self) -> String {
+    pub fn issuer(&self) -> &str {
         self.base_url()
     }
 

@@ -29,7 +29,6 @@ use serde_json::{Value, json};
 use super::sessions::{BoundedSessions, Owner};
 use super::tools;
 use crate::api::principal::{self, Principal};
-use crate::domain::resource;
 use crate::http::body::POST_BODY_LIMIT;
 use crate::oidc::discovery::{MCP_RESOURCE_PATH, resource_metadata_url};
 use crate::state::AppState;
@@ -219,8 +218,7 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
         Ok(token) => token,
         Err(refusal) => return refusal.into_response(&metadata),
     };
-    let mcp = resource::mcp(&state.settings.base_url());
-    let principal = match principal::bearer_for(state, token, &mcp).await {
+    let principal = match principal::bearer_for(state, token, &state.mcp_resource).await {
         Ok(principal) => principal,
         Err(error) if error.status.is_server_error() => return error.into_response(),
         Err(error) => return Refusal::InvalidToken(error.message).into_response(&metadata),

@@ -202,7 +202,7 @@ async fn decide(
             if !state_param.is_empty() {
                 params.push(("state", state_param));
             }
-            params.push(("iss", &issuer));
+            params.push(("iss", issuer));
             Ok(respond_to(
                 &request.redirect_uri,
                 ResponseType::Token,
@@ -259,7 +259,7 @@ pub(crate) fn code_response(
     if let Some(s) = client_state.filter(|s| !s.is_empty()) {
         params.push(("state", s));
     }
-    params.push(("iss", &issuer));
+    params.push(("iss", issuer));
     respond_to(redirect_uri, ResponseType::Code, &params)
 }
 

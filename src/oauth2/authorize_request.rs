@@ -293,6 +293,6 @@ impl Bounce {
 pub(crate) fn refused(state: &AppState, r: Refused) -> Response {
     match r {
         Refused::Page(p) => p.into_response(),
-        Refused::Bounce(b) => b.into_response(&state.settings.issuer()),
+        Refused::Bounce(b) => b.into_response(state.settings.issuer()),
     }
 }

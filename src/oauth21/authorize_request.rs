@@ -69,7 +69,7 @@ pub(crate) async fn checked_resources(
     state: &AppState,
     requested: &[&str],
 ) -> Result<Result<Vec<String>, resource::InvalidTarget>, StoreError> {
-    let protected = resource::protected(&state.settings.base_url());
+    let protected = [state.rest_api.clone(), state.mcp_resource.clone()];
     let mut registered = Vec::new();
     for &r in requested {
         if protected.iter().any(|p| p == r) || registered.iter().any(|p| p == r) {

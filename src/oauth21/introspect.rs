@@ -163,7 +163,7 @@ async fn active(
         exp: grant.expires_at,
         iat: grant.issued_at,
         aud: audiences(state, grant.audiences.as_deref()),
-        iss: state.settings.issuer(),
+        iss: state.settings.issuer().to_owned(),
         blog_id: grant.site_id.unwrap_or(0).to_string(),
     }))
 }
@@ -175,7 +175,7 @@ async fn active(
 fn audiences(state: &AppState, stored: Option<&str>) -> Vec<String> {
     let bound = resource::decode(stored);
     if bound.is_empty() {
-        return vec![resource::rest_api(&state.settings.base_url())];
+        return vec![state.rest_api.clone()];
     }
     bound.into_iter().map(str::to_owned).collect()
 }

@@ -169,7 +169,7 @@ pub(crate) async fn create(
             &state.key.0,
             &viewer.0.user,
             &fields.input(&parsed),
-            &base,
+            base,
             state.now(),
         )
         .await
@@ -215,7 +215,7 @@ async fn checked(
     old_icon_url: Option<&str>,
 ) -> Result<(Parsed, IconChange), Result<FieldError, PageError>> {
     let parsed = fields.parse().map_err(Ok)?;
-    admin::check_app(&fields.input(&parsed), &state.settings.base_url())
+    admin::check_app(&fields.input(&parsed), state.settings.base_url())
         .map_err(FieldError::from_admin)?;
     let icon = icons::prepare(state, old_icon_url, &fields.icon_url)
         .await
@@ -325,7 +325,7 @@ pub(crate) async fn update(
             &state.key.0,
             &app,
             &fields.input(&parsed),
-            &base,
+            base,
         )
         .await
         .map(|updated| (updated, icon, parsed.grant_types.clone()))

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use super::error::PageError;
 use super::session::{self, SessionUser};
 use crate::domain::client_metadata::redirect_host;
+use crate::domain::scope;
 use crate::domain::site_url::BlogRef;
-use crate::domain::{resource, scope};
 use crate::http::headers::no_store;
 use crate::state::AppState;
 use crate::store::{App, Site};
@@ -65,9 +65,11 @@ pub(crate) struct Consent<'a> {
 /// request, whose `resource` and `scope` ride in the form) names that endpoint as its resource;
 /// empty otherwise, and for the dialects without resources.
 fn agent_abilities(state: &AppState, consent: &Consent<'_>) -> Vec<&'static str> {
-    let mcp = resource::mcp(&state.settings.base_url());
     let hidden = &consent.hidden;
-    if !hidden.iter().any(|(n, v)| *n == "resource" && *v == mcp) {
+    if !hidden
+        .iter()
+        .any(|(n, v)| *n == "resource" && *v == state.mcp_resource)
+    {
         return Vec::new();
     }
     let scope = hidden

@@ -172,7 +172,7 @@ async fn openid_adds_an_id_token_that_verifies_against_the_jwks_with_the_nonce_a
         .expect("openid yields an ID token");
     let jwks = crate::oidc::jwks(&app).await;
     let issuer = app.state.settings.issuer();
-    let claims = crate::oidc::verify(&jwks, id_token, &issuer, &w.c1.id.to_string());
+    let claims = crate::oidc::verify(&jwks, id_token, issuer, &w.c1.id.to_string());
     assert_eq!(claims["sub"], w.alice.id.to_string());
     assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
     assert_eq!(

@@ -102,7 +102,7 @@ pub async fn resolve_client(
         ));
     }
     let metadata =
-        client_metadata::check(&body, Source::MetadataDocument, &state.settings.base_url())
+        client_metadata::check(&body, Source::MetadataDocument, state.settings.base_url())
             .map_err(|e| ResolveError::Document(format!("is not valid: {}", e.description())))?;
     let name = match &metadata.client_name {
         Some(n) => n.clone(),

@@ -205,7 +205,7 @@ async fn register_client(
     let metadata = client_metadata::check(
         &json_body(body)?,
         Source::Registration,
-        &state.settings.base_url(),
+        state.settings.base_url(),
     )?;
     let client_secret =
         (!metadata.is_public()).then(|| secret::mint(secret::Kind::ClientSecret, &*state.random));
@@ -367,7 +367,7 @@ async fn update_client(
             ));
         }
     }
-    let metadata = client_metadata::check(&body, Source::Registration, &state.settings.base_url())?;
+    let metadata = client_metadata::check(&body, Source::Registration, state.settings.base_url())?;
     if metadata.is_public() != app.is_public() {
         return Err(RegisterError::metadata(
             "a client cannot switch between public (\"none\") and confidential: register a new \

@@ -187,7 +187,7 @@ async fn verify_id_token(
     let issuer = state.settings.issuer();
     let client_id = app.id.to_string();
     let expected = Expected {
-        issuer: &issuer,
+        issuer,
         client_id: &client_id,
         nonce,
         access_token: answer.field("access_token"),
@@ -262,7 +262,7 @@ pub(super) async fn callback(
     };
     // RFC 9207: the response names its issuer; a client refuses one from another server.
     let issuer = state.settings.issuer();
-    if get_param("iss") != Some(issuer.as_str()) {
+    if get_param("iss") != Some(issuer) {
         let summary = format!(
             "The response's iss is {:?}, not this server's issuer {issuer:?}: a client must not use it (RFC 9207).",
             get_param("iss").unwrap_or("")
