@@ -47,7 +47,7 @@ pub async fn run(settings: &Settings, store: &Store, cmd: AppCommand) -> anyhow:
                 allow_implicit: !args.no_implicit,
                 oauth1_callback: args.oauth1_callback.as_deref(),
             };
-            let resources = resources(store, &settings.base_url(), None, &args.resources)
+            let resources = resources(store, settings.base_url(), None, &args.resources)
                 .await
                 .map_err(output::explain)?;
             let mut tx = store.begin();
