@@ -23,6 +23,7 @@ const COLUMNS: &[(&str, &str)] = &[
     ("type", "TYPE"),
     ("registration", "REGISTRATION"),
     ("grant_types", "GRANT_TYPES"),
+    ("resources", "RESOURCES"),
     ("redirect_uris", "REDIRECT_URIS"),
     ("consumer_key", "CONSUMER_KEY"),
 ];

@@ -101,6 +101,18 @@ impl Agent {
         reply["result"].clone()
     }
 
+    /// GET: opens the server's event stream of the session (200), left open for the caller.
+    async fn open_stream(&self) -> reqwest::Response {
+        let stream = self
+            .request(reqwest::Method::GET)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+        stream
+    }
+
     /// `tools/call`: the result (a tool error is a result too).
     async fn call(&mut self, tool: &str, arguments: Value) -> Value {
         let reply = self
@@ -253,13 +265,7 @@ async fn an_agent_initializes_lists_the_tools_and_calls_each_one(app: TestApp) {
     );
 
     // GET opens the server's stream; DELETE ends the session, which then is gone.
-    let stream = agent
-        .request(reqwest::Method::GET)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
+    let stream = agent.open_stream().await;
     assert_eq!(
         stream.headers()["content-type"]
             .to_str()
@@ -756,13 +762,7 @@ async fn disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream(a
     let token = app.mcp_token(&w, None, Some(w.blog1.id)).await;
     let mut agent = Agent::new(&app, &token.access);
     agent.initialize().await;
-    let stream = agent
-        .request(reqwest::Method::GET)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
+    let stream = agent.open_stream().await;
     // Another user's session stays open through Alice's disconnect.
     let bob = app.issue_token(w.bob.id, w.c1.id, None).await;
     app.scalar(&format!(
@@ -773,13 +773,7 @@ async fn disconnecting_the_app_closes_its_sessions_and_ends_an_open_get_stream(a
     .await;
     let mut bobs = Agent::new(&app, &bob.token);
     bobs.initialize().await;
-    let bobs_stream = bobs
-        .request(reqwest::Method::GET)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bobs_stream.status(), 200);
+    let bobs_stream = bobs.open_stream().await;
     // Alice disconnects the app (the connected-applications page's write).
     commit_with(&app.store, async |tx| {
         tx.revoke_app_for_user(w.alice.id, w.c1.id).await
@@ -838,13 +832,7 @@ async fn a_graceful_shutdown_ends_open_mcp_streams_without_waiting_for_the_deadl
     let mut agent = Agent::new(&app, &token.access);
     agent.url = format!("{base}{PATH}");
     agent.initialize().await;
-    let stream = agent
-        .request(reqwest::Method::GET)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
+    let stream = agent.open_stream().await;
     stop.send(()).unwrap();
     // Well inside the 10 s drain deadline: the open stream does not hold the shutdown.
     let wait = std::time::Duration::from_secs(5);

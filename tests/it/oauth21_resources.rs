@@ -202,5 +202,17 @@ async fn app_update_refuses_resource_uris_that_are_malformed_latchkeys_own_or_ta
         .find(|a| a["client_id"] == c2)
         .unwrap();
     assert_eq!(c2_listed["resources"], json!([LEDGER]));
+    let table = latchkey(&app, &["app", "list", "--table"]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.lines().next().unwrap().contains("RESOURCES"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&format!("{c2} ")) && l.contains(LEDGER)),
+        "{table}"
+    );
 }
 both!(app_update_refuses_resource_uris_that_are_malformed_latchkeys_own_or_taken);
