@@ -59,6 +59,9 @@ struct AppPage {
     /// Whether every code grant at `/oauth2-1/token` yields a refresh token (the `refresh_token`
     /// grant); without it, only a request with `offline_access` gets one (oauth21.md §2).
     refresh_tokens: bool,
+    /// The URIs of the APIs the app serves as a resource server (`latchkey app update
+    /// --resource`; oauth21.md §2, §4): shown, set only through the CLI.
+    resources: Vec<String>,
     oauth1_endpoints: Vec<(&'static str, String)>,
     example: String,
     /// What the POST before this GET issued or said: shown this once.
@@ -228,7 +231,13 @@ async fn checked(
     Ok((parsed, icon))
 }
 
-fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Flash) -> AppPage {
+fn app_page(
+    state: &AppState,
+    viewer: &Viewer,
+    app: App,
+    resources: Vec<String>,
+    issued: Flash,
+) -> AppPage {
     let base = state.settings.base_url();
     let endpoints = vec![
         ("Authorize URL", format!("{base}/oauth2/authorize")),
@@ -273,6 +282,7 @@ fn app_page(state: &AppState, viewer: &Viewer, app: App, issued: Flash) -> AppPa
         oauth21_endpoints,
         grant_types: app.grant_type_list().iter().map(|g| g.as_str()).collect(),
         refresh_tokens: app.allows_grant(GrantType::RefreshToken),
+        resources,
         oauth1_endpoints,
         example,
         issued,
@@ -289,7 +299,11 @@ pub(crate) async fn show(
     let app = owned(&state, &viewer, &id).await?;
     let path = format!("/apps/{}", app.id);
     let (jar, issued) = flash::take(&state, jar, viewer.0.user.id, &path);
-    Ok(page::render((jar, app_page(&state, &viewer, app, issued))))
+    let resources = state.store.app_resources(app.id).await?;
+    Ok(page::render((
+        jar,
+        app_page(&state, &viewer, app, resources, issued),
+    )))
 }
 
 pub(crate) async fn edit_form(

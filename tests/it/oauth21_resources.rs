@@ -45,8 +45,32 @@ async fn a_registered_resource_server_introspects_the_tokens_bound_to_it_and_no_
         &["app", "update", &c2, "--resource", LEDGER],
     ));
     assert_eq!(updated["resources"], json!([LEDGER]));
-    // The consent page says whose API the access is for.
+    // Its owner sees it on the app's page; an app that serves no API shows no such line.
     let browser = app.alice_browser().await;
+    let page = |id: i64| {
+        let browser = browser.clone();
+        let url = app.url(&format!("/apps/{id}"));
+        async move {
+            browser
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .read()
+                .await
+                .assert_status(200)
+        }
+    };
+    let shown = page(w.c2.id).await;
+    assert!(
+        shown
+            .body
+            .contains(&format!(r#"<dd id="resources"><code>{LEDGER}</code><br>"#)),
+        "{}",
+        shown.body
+    );
+    assert!(!page(w.c1.id).await.body.contains(r#"id="resources""#));
+    // The consent page says whose API the access is for.
     let page = app
         .authorize21(&browser, &q21(w.c1.id, &[("resource", LEDGER)]))
         .await
