@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::authorize_request::{
-    AuthzRequest, Bounce, Endpoint, Refused, ResponseType, refused, respond_to, validate,
+    AuthzRequest, Endpoint, Refused, ResponseType, refused, respond_to, validate,
 };
 use super::error::ErrorCode;
 use super::tokens;
@@ -132,13 +132,13 @@ async fn decide(
     let now = state.now();
     let user = &session.user;
     if !approves(state, params, user.id, request.app.id).await? {
-        return Err(Refused::Bounce(Box::new(Bounce {
-            redirect_uri: request.redirect_uri,
-            response_type: request.response_type,
-            state: request.state,
-            error: ErrorCode::AccessDenied,
-            description: "The user denied access to this application.".into(),
-        })));
+        return Err(Refused::bounce(
+            &request.redirect_uri,
+            request.response_type,
+            request.state.as_deref(),
+            ErrorCode::AccessDenied,
+            "The user denied access to this application.",
+        ));
     }
     let site_id = chosen_blog(state, user.id, params, request.scope.is_single_blog()).await?;
     let wire = request.scope.wire();

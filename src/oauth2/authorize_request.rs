@@ -59,6 +59,25 @@ pub(crate) enum Refused {
     Bounce(Box<Bounce>),
 }
 
+impl Refused {
+    /// The refusal of a request at its client's redirect URI, with `state` echoed (oauth2.md §2).
+    pub(crate) fn bounce(
+        redirect_uri: &str,
+        response_type: ResponseType,
+        state: Option<&str>,
+        error: ErrorCode,
+        description: &str,
+    ) -> Self {
+        Refused::Bounce(Box::new(Bounce {
+            redirect_uri: redirect_uri.to_owned(),
+            response_type,
+            state: state.map(str::to_owned),
+            error,
+            description: description.to_owned(),
+        }))
+    }
+}
+
 impl From<PageError> for Refused {
     fn from(e: PageError) -> Self {
         Refused::Page(e)
@@ -151,13 +170,13 @@ pub(super) async fn validate(
         _ => None,
     };
     let bounce = |error: ErrorCode, description: &str| {
-        Refused::Bounce(Box::new(Bounce {
-            redirect_uri: redirect_uri.clone(),
-            response_type: response_type.unwrap_or(ResponseType::Code),
-            state: client_state.clone(),
+        Refused::bounce(
+            &redirect_uri,
+            response_type.unwrap_or(ResponseType::Code),
+            client_state.as_deref(),
             error,
-            description: description.to_owned(),
-        }))
+            description,
+        )
     };
     if let Some(m) = malformed.first() {
         return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));

@@ -13,7 +13,7 @@ use crate::domain::site_url::{self, BlogRef};
 use crate::http::params::{Malformed, Params};
 use crate::oauth2::authorize_pages::UNKNOWN_CLIENT_ID;
 use crate::oauth2::authorize_request::{
-    Bounce, Refused, ResponseType, presented_client_id, registered_redirect_uri,
+    Refused, ResponseType, presented_client_id, registered_redirect_uri,
 };
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
@@ -92,13 +92,13 @@ pub(super) async fn validate(
     let (app, client_id, redirect_uri) = client_and_redirect(state, params, malformed).await?;
     let client_state = params.get("state").ok().flatten().map(str::to_owned);
     let bounce = |error: ErrorCode, description: &str| {
-        Refused::Bounce(Box::new(Bounce {
-            redirect_uri: redirect_uri.clone(),
-            response_type: ResponseType::Code,
-            state: client_state.clone(),
+        Refused::bounce(
+            &redirect_uri,
+            ResponseType::Code,
+            client_state.as_deref(),
             error,
-            description: description.to_owned(),
-        }))
+            description,
+        )
     };
     if let Some(m) = malformed.first() {
         return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));
@@ -237,12 +237,12 @@ impl Request21 {
 
     /// The refusal of this request at its redirect URI.
     pub(super) fn bounce(&self, error: ErrorCode, description: &str) -> Refused {
-        Refused::Bounce(Box::new(Bounce {
-            redirect_uri: self.redirect_uri.clone(),
-            response_type: ResponseType::Code,
-            state: self.state.clone(),
+        Refused::bounce(
+            &self.redirect_uri,
+            ResponseType::Code,
+            self.state.as_deref(),
             error,
-            description: description.to_owned(),
-        }))
+            description,
+        )
     }
 }
