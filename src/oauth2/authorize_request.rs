@@ -261,21 +261,6 @@ pub(super) async fn validate(
     })
 }
 
-impl AuthzRequest {
-    /// What the CSRF token of the consent form is bound to: everything that will be issued.
-    pub(super) fn purpose(&self) -> String {
-        format!(
-            "authorize\n{}\n{}\n{:?}\n{}\n{}\n{}",
-            self.app.id,
-            self.redirect_uri,
-            self.response_type,
-            self.scope.wire(),
-            self.state.as_deref().unwrap_or(""),
-            self.code_challenge.as_deref().unwrap_or(""),
-        )
-    }
-}
-
 /// Appends `params` to a redirect URI: to the query for codes, to the fragment for tokens.
 pub(crate) fn respond_to(
     redirect_uri: &str,

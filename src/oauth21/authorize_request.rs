@@ -219,30 +219,3 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
     }
     Ok(prompt)
 }
-
-impl Request21 {
-    /// What the CSRF token of the consent form is bound to: everything that will be issued.
-    pub(super) fn purpose(&self) -> String {
-        format!(
-            "authorize21\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
-            self.app.id,
-            self.redirect_uri,
-            self.scope.wire(),
-            self.state.as_deref().unwrap_or(""),
-            self.code_challenge,
-            self.resources.join(" "),
-            self.nonce.as_deref().unwrap_or(""),
-        )
-    }
-
-    /// The refusal of this request at its redirect URI.
-    pub(super) fn bounce(&self, error: ErrorCode, description: &str) -> Refused {
-        Refused::bounce(
-            &self.redirect_uri,
-            ResponseType::Code,
-            self.state.as_deref(),
-            error,
-            description,
-        )
-    }
-}
