@@ -25,6 +25,18 @@ pub(crate) enum ResponseType {
     Token,
 }
 
+/// Parameters of an authorization request that may appear at most once (oauth2.md §2); a repeat is
+/// `invalid_request` at the redirect URI. The 2.1 server checks these and then its own
+/// (`oauth21::authorize_request`).
+pub(crate) const SINGLE: &[&str] = &[
+    "scope",
+    "state",
+    "response_type",
+    "blog",
+    "code_challenge",
+    "code_challenge_method",
+];
+
 /// Which endpoint the request came through: `authenticate` defaults the scope to `auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Endpoint {
@@ -181,14 +193,7 @@ pub(super) async fn validate(
     if let Some(m) = malformed.first() {
         return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));
     }
-    if let Some(e) = params.first_repeated(&[
-        "scope",
-        "state",
-        "response_type",
-        "blog",
-        "code_challenge",
-        "code_challenge_method",
-    ]) {
+    if let Some(e) = params.first_repeated(SINGLE) {
         return Err(bounce(ErrorCode::InvalidRequest, &e.to_string()));
     }
     let raw_scope = params.get("scope").ok().flatten();

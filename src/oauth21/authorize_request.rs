@@ -13,25 +13,16 @@ use crate::domain::site_url::{self, BlogRef};
 use crate::http::params::{Malformed, Params};
 use crate::oauth2::authorize_pages::UNKNOWN_CLIENT_ID;
 use crate::oauth2::authorize_request::{
-    Refused, ResponseType, presented_client_id, registered_redirect_uri,
+    Refused, ResponseType, SINGLE, presented_client_id, registered_redirect_uri,
 };
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
 use crate::store::{App, StoreError};
 use crate::web::error::PageError;
 
-/// Parameters that may appear at most once (`resource` may repeat: RFC 8707 §2).
-const SINGLE: &[&str] = &[
-    "scope",
-    "state",
-    "response_type",
-    "blog",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",
-    "prompt",
-    "max_age",
-];
+/// The OIDC parameters that may appear at most once, after the legacy ones of
+/// `oauth2::authorize_request::SINGLE` (`resource` may repeat: RFC 8707 §2).
+const SINGLE_OIDC: &[&str] = &["nonce", "prompt", "max_age"];
 
 /// The OIDC `prompt` (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -103,7 +94,10 @@ pub(super) async fn validate(
     if let Some(m) = malformed.first() {
         return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));
     }
-    if let Some(e) = params.first_repeated(SINGLE) {
+    if let Some(e) = params
+        .first_repeated(SINGLE)
+        .or_else(|| params.first_repeated(SINGLE_OIDC))
+    {
         return Err(bounce(ErrorCode::InvalidRequest, &e.to_string()));
     }
     let get = |name: &str| params.get(name).ok().flatten();
