@@ -4,6 +4,7 @@
 //! nobody connected.
 
 use super::apps::COLUMNS;
+use super::gc::{BATCH_PAUSE, in_batches};
 use super::notify::Stale;
 use super::{App, Result, Store, Tx, text_column, with_pool, with_tx};
 use crate::domain::app::AppType;
@@ -262,15 +263,10 @@ impl Store {
     /// time. They never had a token, but each purged client id is announced (below) so no cached
     /// client app outlives it.
     pub async fn purge_unclaimed_clients(&self, cutoff: i64, batch: i64) -> Result<u64> {
-        let mut purged = 0;
-        loop {
-            let n = self.purge_unclaimed_batch(cutoff, batch).await?;
-            purged += n;
-            if n < batch as u64 {
-                return Ok(purged);
-            }
-            tokio::time::sleep(crate::store::gc::BATCH_PAUSE).await;
-        }
+        in_batches(batch, BATCH_PAUSE, || {
+            self.purge_unclaimed_batch(cutoff, batch)
+        })
+        .await
     }
 
     /// One batch of the purge, announced like any app change so no instance keeps authenticating
