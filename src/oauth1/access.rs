@@ -6,10 +6,10 @@
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 
+use super::NewCredentials;
 use super::problem::Problem;
 use super::verify::{self, Expect, Incoming, Token};
-use crate::domain::crypto::{self, ACCESS_SECRET_CONTEXT};
-use crate::domain::random::alphanumeric;
+use crate::domain::crypto::ACCESS_SECRET_CONTEXT;
 use crate::domain::scope::Scope;
 use crate::domain::secret;
 use crate::state::AppState;
@@ -39,22 +39,15 @@ async fn exchange(state: &AppState, request: Request) -> Result<String, Problem>
         return Err(Problem::VerifierInvalid);
     }
 
-    let key = alphanumeric(&*state.random, 24);
-    let token_secret = alphanumeric(&*state.random, 48);
-    let sealed = crypto::seal(
-        &state.key.0,
-        ACCESS_SECRET_CONTEXT,
-        token_secret.as_bytes(),
-        &*state.random,
-    );
+    let minted = NewCredentials::mint(state, ACCESS_SECRET_CONTEXT);
     let now = state.now();
     let mut tx = state.store.begin();
     let issued = tx
         .exchange_request_token(
             rt.id,
             &NewAccessToken {
-                digest: &secret::digest(&key),
-                secret_enc: &sealed,
+                digest: &secret::digest(&minted.token),
+                secret_enc: &minted.sealed,
                 scope: &Scope::full_blog().wire(),
             },
             now,
@@ -69,8 +62,5 @@ async fn exchange(state: &AppState, request: Request) -> Result<String, Problem>
     };
     tx.audit(&event, now).await?;
     tx.commit().await?;
-    Ok(form_urlencoded::Serializer::new(String::new())
-        .append_pair("oauth_token", &key)
-        .append_pair("oauth_token_secret", &token_secret)
-        .finish())
+    Ok(minted.body(&[]))
 }
