@@ -1,8 +1,8 @@
 //! The consent form's POST, one flow for both authorize dialects (oauth2.md §2, oauth21.md §2):
 //! the same origin, the request validated again, the session and the form's CSRF token bound to
-//! this very request, the user's approval or denial, the blog chosen for a single-blog grant; then
-//! the dialect issues what its request asks for ([`ConsentRequest`]). Also the code response both
-//! dialects send back on approval.
+//! this very request, the user's approval or denial, the blog chosen for a single-blog grant
+//! (`web::consent::chosen_blog`, as for OAuth1); then the dialect issues what its request asks for
+//! ([`ConsentRequest`]). Also the code response both dialects send back on approval.
 
 use std::future::Future;
 
@@ -15,6 +15,7 @@ use super::error::ErrorCode;
 use crate::http::params::{Malformed, Params};
 use crate::state::AppState;
 use crate::store::AuditEvent;
+use crate::web::consent;
 use crate::web::error::PageError;
 use crate::web::session::{self, SessionUser};
 
@@ -80,7 +81,11 @@ async fn decide<R: ConsentRequest>(
             "The user denied access to this application.",
         ));
     }
-    let site_id = chosen_blog(state, user_id, params, request.single_blog()).await?;
+    let site_id = if request.single_blog() {
+        Some(consent::chosen_blog(state, user_id, params).await?)
+    } else {
+        None
+    };
     request.issue(state, &session, site_id).await
 }
 
@@ -116,31 +121,6 @@ async fn approves(
     let event = AuditEvent::consent_denied(user_id, app_id, "");
     state.store.audit_alone(&event, state.now()).await?;
     Ok(false)
-}
-
-/// The blog of a single-blog grant, chosen on the consent form (`blog_id`): one the user
-/// administers. `None` when the grant is not tied to one blog.
-async fn chosen_blog(
-    state: &AppState,
-    user_id: i64,
-    params: &Params,
-    single: bool,
-) -> Result<Option<i64>, Refused> {
-    if !single {
-        return Ok(None);
-    }
-    let chosen = params
-        .get("blog_id")
-        .ok()
-        .flatten()
-        .and_then(|b| b.parse::<i64>().ok());
-    let Some(blog_id) = chosen else {
-        return Err(PageError::invalid_request("Choose the blog to grant access to.").into());
-    };
-    if !state.store.is_administrator(user_id, blog_id).await? {
-        return Err(PageError::invalid_request("You do not administer the chosen blog.").into());
-    }
-    Ok(Some(blog_id))
 }
 
 /// The code response at the redirect URI, in both dialects: `code`, the client's `state` unless
