@@ -4,7 +4,7 @@
 //! grant and the access token are written in one transaction.
 
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::NewCredentials;
 use super::problem::Problem;
@@ -16,10 +16,7 @@ use crate::state::AppState;
 use crate::store::{AuditEvent, NewAccessToken};
 
 pub(crate) async fn access(State(state): State<AppState>, request: Request) -> Response {
-    match exchange(&state, request).await {
-        Ok(body) => super::form_response(body),
-        Err(problem) => super::with_cors(problem.into_response()),
-    }
+    super::credentials_response(exchange(&state, request).await)
 }
 
 async fn exchange(state: &AppState, request: Request) -> Result<String, Problem> {

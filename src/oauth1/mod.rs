@@ -100,11 +100,17 @@ pub fn with_cors(mut response: Response) -> Response {
     response
 }
 
-/// A 200 with credentials in the form encoding (`spec/oauth1.md` §3).
-pub fn form_response(body: String) -> Response {
-    let mut response = ([(header::CONTENT_TYPE, problem::FORM)], body).into_response();
-    no_store(response.headers_mut());
-    with_cors(response)
+/// The answer of `/oauth1/request` and `/oauth1/access`, with CORS either way: a 200 with the
+/// credentials in the form encoding, not stored by caches (`spec/oauth1.md` §3), or the problem.
+fn credentials_response(result: Result<String, problem::Problem>) -> Response {
+    match result {
+        Ok(body) => {
+            let mut response = ([(header::CONTENT_TYPE, problem::FORM)], body).into_response();
+            no_store(response.headers_mut());
+            with_cors(response)
+        }
+        Err(problem) => with_cors(problem.into_response()),
+    }
 }
 
 /// A new pair of credentials, temporary or token (RFC 5849 §2.1, §2.3): the token and its secret,

@@ -5,7 +5,7 @@
 //! with `oob` (`authorize`).
 
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::NewCredentials;
 use super::callback;
@@ -17,10 +17,7 @@ use crate::state::AppState;
 use crate::store::NewRequestToken;
 
 pub(crate) async fn request(State(state): State<AppState>, request: Request) -> Response {
-    match issue(&state, request).await {
-        Ok(body) => super::form_response(body),
-        Err(problem) => super::with_cors(problem.into_response()),
-    }
+    super::credentials_response(issue(&state, request).await)
 }
 
 async fn issue(state: &AppState, request: Request) -> Result<String, Problem> {
