@@ -25,7 +25,7 @@ use latchkey::domain::random::alphanumeric;
 use latchkey::domain::scope::Scope;
 use latchkey::domain::secret::{self, Kind};
 use latchkey::store::{
-    App, Approval, NewAccessToken, NewCode, NewRequestToken, NewToken, Store, User,
+    App, Approval, NewAccessToken, NewCode, NewRequestToken, NewToken, OneTime, Store, User,
 };
 
 #[derive(Parser)]
@@ -194,16 +194,6 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An OAuth1 access token of the bench user for the bench app on the user's site, stored as
-/// `/oauth1/access` stores one (request token, approval, exchange), with what a consumer signs
-/// with: `{consumer_key, consumer_secret, token, token_secret}`.
-/// The single-use secrets the benchmark spends one per request.
-#[derive(Clone, Copy)]
-enum OneTime {
-    Codes,
-    Refresh,
-}
-
 /// Mints `--codes` authorization codes or `--refresh` refresh tokens, each under a grant of the
 /// bench app, writes them one per line to `codes.txt` / `refresh.txt` and stores their digests
 /// in batches.
@@ -243,10 +233,9 @@ async fn seed_one_time(
             // The store does not cap what it is given.
             expires_at,
         };
-        match what {
-            OneTime::Codes => store.seed_codes(&template, &digests, now).await?,
-            OneTime::Refresh => store.seed_refresh_tokens(&template, &digests, now).await?,
-        }
+        store
+            .seed_under_grants(what, &template, &digests, now)
+            .await?;
         done += n;
         progress.show(done);
     }
@@ -255,6 +244,9 @@ async fn seed_one_time(
     Ok(())
 }
 
+/// An OAuth1 access token of the bench user for the bench app on the user's site, stored as
+/// `/oauth1/access` stores one (request token, approval, exchange), with what a consumer signs
+/// with: `{consumer_key, consumer_secret, token, token_secret}`.
 async fn seed_oauth1(
     store: &Store,
     key: &[u8; 32],

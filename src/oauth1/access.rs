@@ -4,22 +4,19 @@
 //! grant and the access token are written in one transaction.
 
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
+use super::NewCredentials;
 use super::problem::Problem;
 use super::verify::{self, Expect, Incoming, Token};
-use crate::domain::crypto::{self, ACCESS_SECRET_CONTEXT};
-use crate::domain::random::alphanumeric;
+use crate::domain::crypto::ACCESS_SECRET_CONTEXT;
 use crate::domain::scope::Scope;
 use crate::domain::secret;
 use crate::state::AppState;
 use crate::store::{AuditEvent, NewAccessToken};
 
 pub(crate) async fn access(State(state): State<AppState>, request: Request) -> Response {
-    match exchange(&state, request).await {
-        Ok(body) => super::form_response(body),
-        Err(problem) => super::with_cors(problem.into_response()),
-    }
+    super::credentials_response(exchange(&state, request).await)
 }
 
 async fn exchange(state: &AppState, request: Request) -> Result<String, Problem> {
@@ -39,22 +36,15 @@ async fn exchange(state: &AppState, request: Request) -> Result<String, Problem>
         return Err(Problem::VerifierInvalid);
     }
 
-    let key = alphanumeric(&*state.random, 24);
-    let token_secret = alphanumeric(&*state.random, 48);
-    let sealed = crypto::seal(
-        &state.key.0,
-        ACCESS_SECRET_CONTEXT,
-        token_secret.as_bytes(),
-        &*state.random,
-    );
+    let minted = NewCredentials::mint(state, ACCESS_SECRET_CONTEXT);
     let now = state.now();
     let mut tx = state.store.begin();
     let issued = tx
         .exchange_request_token(
             rt.id,
             &NewAccessToken {
-                digest: &secret::digest(&key),
-                secret_enc: &sealed,
+                digest: &secret::digest(&minted.token),
+                secret_enc: &minted.sealed,
                 scope: &Scope::full_blog().wire(),
             },
             now,
@@ -69,8 +59,5 @@ async fn exchange(state: &AppState, request: Request) -> Result<String, Problem>
     };
     tx.audit(&event, now).await?;
     tx.commit().await?;
-    Ok(form_urlencoded::Serializer::new(String::new())
-        .append_pair("oauth_token", &key)
-        .append_pair("oauth_token_secret", &token_secret)
-        .finish())
+    Ok(minted.body(&[]))
 }

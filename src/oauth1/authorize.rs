@@ -264,17 +264,7 @@ async fn answer(
             None,
         ));
     }
-    let blog_id = params
-        .get("blog_id")
-        .ok()
-        .flatten()
-        .and_then(|b| b.parse::<i64>().ok())
-        .ok_or_else(|| PageError::invalid_request("Choose the blog to grant access to."))?;
-    if !state.store.is_administrator(user.id, blog_id).await? {
-        return Err(PageError::invalid_request(
-            "You do not administer the chosen blog.",
-        ));
-    }
+    let blog_id = consent::chosen_blog(state, user.id, params).await?;
     let verifier = alphanumeric(&*state.random, 24);
     let sealed = crypto::seal(
         &state.key.0,

@@ -23,6 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use tower::ServiceExt;
 
+use crate::domain::crypto;
+use crate::domain::random::alphanumeric;
 use crate::http::headers::no_store;
 use crate::state::AppState;
 
@@ -98,9 +100,46 @@ pub fn with_cors(mut response: Response) -> Response {
     response
 }
 
-/// A 200 with credentials in the form encoding (`spec/oauth1.md` §3).
-pub fn form_response(body: String) -> Response {
-    let mut response = ([(header::CONTENT_TYPE, problem::FORM)], body).into_response();
-    no_store(response.headers_mut());
-    with_cors(response)
+/// The answer of `/oauth1/request` and `/oauth1/access`, with CORS either way: a 200 with the
+/// credentials in the form encoding, not stored by caches (`spec/oauth1.md` §3), or the problem.
+fn credentials_response(result: Result<String, problem::Problem>) -> Response {
+    match result {
+        Ok(body) => {
+            let mut response = ([(header::CONTENT_TYPE, problem::FORM)], body).into_response();
+            no_store(response.headers_mut());
+            with_cors(response)
+        }
+        Err(problem) => with_cors(problem.into_response()),
+    }
+}
+
+/// A new pair of credentials, temporary or token (RFC 5849 §2.1, §2.3): the token and its secret,
+/// sent to the client once, and the secret sealed under `context` for storage beside the token's
+/// digest.
+pub(crate) struct NewCredentials {
+    pub token: String,
+    pub secret: String,
+    pub sealed: Vec<u8>,
+}
+
+impl NewCredentials {
+    pub(crate) fn mint(state: &AppState, context: &str) -> Self {
+        let token = alphanumeric(&*state.random, 24);
+        let secret = alphanumeric(&*state.random, 48);
+        let sealed = crypto::seal(&state.key.0, context, secret.as_bytes(), &*state.random);
+        Self {
+            token,
+            secret,
+            sealed,
+        }
+    }
+
+    /// The form-encoded answer: `oauth_token`, `oauth_token_secret`, then `extra`.
+    pub(crate) fn body(&self, extra: &[(&str, &str)]) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("oauth_token", &self.token)
+            .append_pair("oauth_token_secret", &self.secret)
+            .extend_pairs(extra)
+            .finish()
+    }
 }

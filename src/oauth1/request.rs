@@ -5,22 +5,19 @@
 //! with `oob` (`authorize`).
 
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
+use super::NewCredentials;
 use super::callback;
 use super::problem::Problem;
 use super::verify::{self, Expect, Incoming};
-use crate::domain::crypto::{self, REQUEST_SECRET_CONTEXT};
-use crate::domain::random::alphanumeric;
+use crate::domain::crypto::REQUEST_SECRET_CONTEXT;
 use crate::domain::secret;
 use crate::state::AppState;
 use crate::store::NewRequestToken;
 
 pub(crate) async fn request(State(state): State<AppState>, request: Request) -> Response {
-    match issue(&state, request).await {
-        Ok(body) => super::form_response(body),
-        Err(problem) => super::with_cors(problem.into_response()),
-    }
+    super::credentials_response(issue(&state, request).await)
 }
 
 async fn issue(state: &AppState, request: Request) -> Result<String, Problem> {
@@ -34,20 +31,13 @@ async fn issue(state: &AppState, request: Request) -> Result<String, Problem> {
     }
     let supplied = supplied.unwrap_or(callback::GIVEN_LATER);
 
-    let key = alphanumeric(&*state.random, 24);
-    let token_secret = alphanumeric(&*state.random, 48);
-    let sealed = crypto::seal(
-        &state.key.0,
-        REQUEST_SECRET_CONTEXT,
-        token_secret.as_bytes(),
-        &*state.random,
-    );
+    let minted = NewCredentials::mint(state, REQUEST_SECRET_CONTEXT);
     let now = state.now();
     let mut tx = state.store.begin();
     tx.create_request_token(
         &NewRequestToken {
-            digest: &secret::digest(&key),
-            secret_enc: &sealed,
+            digest: &secret::digest(&minted.token),
+            secret_enc: &minted.sealed,
             app_id: verified.app.id,
             callback: supplied,
             expires_at: now + state.settings.oauth1_request_token_ttl,
@@ -56,9 +46,5 @@ async fn issue(state: &AppState, request: Request) -> Result<String, Problem> {
     )
     .await?;
     tx.commit().await?;
-    Ok(form_urlencoded::Serializer::new(String::new())
-        .append_pair("oauth_token", &key)
-        .append_pair("oauth_token_secret", &token_secret)
-        .append_pair("oauth_callback_confirmed", "true")
-        .finish())
+    Ok(minted.body(&[("oauth_callback_confirmed", "true")]))
 }

@@ -25,6 +25,18 @@ pub(crate) enum ResponseType {
     Token,
 }
 
+/// Parameters of an authorization request that may appear at most once (oauth2.md §2); a repeat is
+/// `invalid_request` at the redirect URI. The 2.1 server checks these and then its own
+/// (`oauth21::authorize_request`).
+pub(crate) const SINGLE: &[&str] = &[
+    "scope",
+    "state",
+    "response_type",
+    "blog",
+    "code_challenge",
+    "code_challenge_method",
+];
+
 /// Which endpoint the request came through: `authenticate` defaults the scope to `auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Endpoint {
@@ -57,6 +69,25 @@ pub(crate) struct Bounce {
 pub(crate) enum Refused {
     Page(PageError),
     Bounce(Box<Bounce>),
+}
+
+impl Refused {
+    /// The refusal of a request at its client's redirect URI, with `state` echoed (oauth2.md §2).
+    pub(crate) fn bounce(
+        redirect_uri: &str,
+        response_type: ResponseType,
+        state: Option<&str>,
+        error: ErrorCode,
+        description: &str,
+    ) -> Self {
+        Refused::Bounce(Box::new(Bounce {
+            redirect_uri: redirect_uri.to_owned(),
+            response_type,
+            state: state.map(str::to_owned),
+            error,
+            description: description.to_owned(),
+        }))
+    }
 }
 
 impl From<PageError> for Refused {
@@ -151,25 +182,18 @@ pub(super) async fn validate(
         _ => None,
     };
     let bounce = |error: ErrorCode, description: &str| {
-        Refused::Bounce(Box::new(Bounce {
-            redirect_uri: redirect_uri.clone(),
-            response_type: response_type.unwrap_or(ResponseType::Code),
-            state: client_state.clone(),
+        Refused::bounce(
+            &redirect_uri,
+            response_type.unwrap_or(ResponseType::Code),
+            client_state.as_deref(),
             error,
-            description: description.to_owned(),
-        }))
+            description,
+        )
     };
     if let Some(m) = malformed.first() {
         return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));
     }
-    if let Some(e) = params.first_repeated(&[
-        "scope",
-        "state",
-        "response_type",
-        "blog",
-        "code_challenge",
-        "code_challenge_method",
-    ]) {
+    if let Some(e) = params.first_repeated(SINGLE) {
         return Err(bounce(ErrorCode::InvalidRequest, &e.to_string()));
     }
     let raw_scope = params.get("scope").ok().flatten();
@@ -240,21 +264,6 @@ pub(super) async fn validate(
         state: client_state,
         code_challenge: challenge.map(str::to_owned),
     })
-}
-
-impl AuthzRequest {
-    /// What the CSRF token of the consent form is bound to: everything that will be issued.
-    pub(super) fn purpose(&self) -> String {
-        format!(
-            "authorize\n{}\n{}\n{:?}\n{}\n{}\n{}",
-            self.app.id,
-            self.redirect_uri,
-            self.response_type,
-            self.scope.wire(),
-            self.state.as_deref().unwrap_or(""),
-            self.code_challenge.as_deref().unwrap_or(""),
-        )
-    }
 }
 
 /// Appends `params` to a redirect URI: to the query for codes, to the fragment for tokens.

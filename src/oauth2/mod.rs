@@ -6,6 +6,7 @@ pub(crate) mod authorize_pages;
 pub(crate) mod authorize_request;
 pub(crate) mod body;
 pub(crate) mod client_auth;
+pub(crate) mod decision;
 pub(crate) mod error;
 pub(crate) mod token;
 pub(crate) mod token_info;
@@ -14,13 +15,14 @@ pub mod tokens;
 use axum::Router;
 use axum::routing::{get, post};
 
+use self::authorize_request::AuthzRequest;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/oauth2/authorize",
-            get(authorize::get_authorize).post(authorize::post_authorize),
+            get(authorize::get_authorize).post(decision::post::<AuthzRequest>),
         )
         .route("/oauth2/authenticate", get(authorize::get_authenticate))
         .route("/oauth2/token", post(token::token))

@@ -1,6 +1,7 @@
 //! `GET/POST /oauth2-1/authorize` (oauth21.md §2): the legacy consent page, login detour and CSRF
 //! rules of `oauth2::authorize`, for the code flow only, with the OIDC `prompt` and `max_age`.
-//! The request's validation is in `authorize_request`.
+//! The request's validation is in `authorize_request`; the consent form's POST is
+//! `oauth2::decision::post`, which issues through this dialect's [`ConsentRequest`].
 //!
 //! `prompt=none` (OIDC Core §3.1.2.6) never shows a page: it answers at the redirect URI, with
 //! `state` and `iss`, `login_required` where the login page would come (no session, or a login
@@ -16,22 +17,21 @@
 //! at or after that moment and the detour cannot loop.
 
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::authorize_request::{Request21, validate};
 use crate::domain::secret;
 use crate::http::headers::no_store;
 use crate::http::params::{Malformed, Params};
-use crate::oauth2::authorize::{approves, chosen_blog, code_response, deciding_user};
-use crate::oauth2::authorize_request::{Refused, refused};
+use crate::oauth2::authorize_request::{Refused, ResponseType, refused};
+use crate::oauth2::decision::{ConsentRequest, code_response};
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
 use crate::store::{AuditEvent, NewCode, NewCode21};
 use crate::web::consent::{self, Consent};
 use crate::web::error::PageError;
 use crate::web::redirect::login_first;
-use crate::web::session::{self, SessionUser};
+use crate::web::session::SessionUser;
 
 const PATH: &str = "/oauth2-1/authorize";
 
@@ -190,42 +190,56 @@ async fn consent_page(
     consent::page(state, session, consent).await
 }
 
-/// The consent form's POST: re-validates everything, checks the CSRF token, then issues a code or
-/// denies.
-pub(crate) async fn post_authorize(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    session: Option<SessionUser>,
-    body: axum::body::Bytes,
-) -> Response {
-    let (params, malformed) = Params::decode_partial(&body, &[]);
-    match decide(&state, &headers, session, &params, &malformed).await {
-        Ok(r) => r,
-        Err(r) => refused(&state, r),
+impl ConsentRequest for Request21 {
+    async fn validate(
+        state: &AppState,
+        params: &Params,
+        malformed: &[Malformed],
+    ) -> Result<Self, Refused> {
+        validate(state, params, malformed).await
     }
-}
 
-async fn decide(
-    state: &AppState,
-    headers: &HeaderMap,
-    session: Option<SessionUser>,
-    params: &Params,
-    malformed: &[Malformed],
-) -> Result<Response, Refused> {
-    session::same_origin(state, headers)?;
-    let request = validate(state, params, malformed).await?;
-    let session = deciding_user(state, session, &request.purpose(), params)?;
-    let user = &session.user;
-    if !approves(state, params, user.id, request.app.id).await? {
-        return Err(request.bounce(
-            ErrorCode::AccessDenied,
-            "The user denied access to this application.",
-        ));
+    fn purpose(&self) -> String {
+        format!(
+            "authorize21\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.app.id,
+            self.redirect_uri,
+            self.scope.wire(),
+            self.state.as_deref().unwrap_or(""),
+            self.code_challenge,
+            self.resources.join(" "),
+            self.nonce.as_deref().unwrap_or(""),
+        )
     }
-    let single = request.scope.base.is_single_blog();
-    let site_id = chosen_blog(state, user.id, params, single).await?;
-    let auth_time = auth_time(state, &session).await?;
-    issue_code(state, &request, user.id, site_id, auth_time).await
+
+    fn app_id(&self) -> i64 {
+        self.app.id
+    }
+
+    fn single_blog(&self) -> bool {
+        self.scope.base.is_single_blog()
+    }
+
+    fn bounce(&self, error: ErrorCode, description: &str) -> Refused {
+        Refused::bounce(
+            &self.redirect_uri,
+            ResponseType::Code,
+            self.state.as_deref(),
+            error,
+            description,
+        )
+    }
+
+    /// A code, with the OIDC `auth_time` of the session that approved.
+    async fn issue(
+        &self,
+        state: &AppState,
+        session: &SessionUser,
+        site_id: Option<i64>,
+    ) -> Result<Response, Refused> {
+        let auth_time = auth_time(state, session).await?;
+        issue_code(state, self, session.user.id, site_id, auth_time).await
+    }
 }
 
 /// Records the grant and its code, and sends the code back with `state` and `iss`.

@@ -13,25 +13,16 @@ use crate::domain::site_url::{self, BlogRef};
 use crate::http::params::{Malformed, Params};
 use crate::oauth2::authorize_pages::UNKNOWN_CLIENT_ID;
 use crate::oauth2::authorize_request::{
-    Bounce, Refused, ResponseType, presented_client_id, registered_redirect_uri,
+    Refused, ResponseType, SINGLE, presented_client_id, registered_redirect_uri,
 };
 use crate::oauth2::error::ErrorCode;
 use crate::state::AppState;
 use crate::store::{App, StoreError};
 use crate::web::error::PageError;
 
-/// Parameters that may appear at most once (`resource` may repeat: RFC 8707 §2).
-const SINGLE: &[&str] = &[
-    "scope",
-    "state",
-    "response_type",
-    "blog",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",
-    "prompt",
-    "max_age",
-];
+/// The OIDC parameters that may appear at most once, after the legacy ones of
+/// `oauth2::authorize_request::SINGLE` (`resource` may repeat: RFC 8707 §2).
+const SINGLE_OIDC: &[&str] = &["nonce", "prompt", "max_age"];
 
 /// The OIDC `prompt` (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,18 +83,21 @@ pub(super) async fn validate(
     let (app, client_id, redirect_uri) = client_and_redirect(state, params, malformed).await?;
     let client_state = params.get("state").ok().flatten().map(str::to_owned);
     let bounce = |error: ErrorCode, description: &str| {
-        Refused::Bounce(Box::new(Bounce {
-            redirect_uri: redirect_uri.clone(),
-            response_type: ResponseType::Code,
-            state: client_state.clone(),
+        Refused::bounce(
+            &redirect_uri,
+            ResponseType::Code,
+            client_state.as_deref(),
             error,
-            description: description.to_owned(),
-        }))
+            description,
+        )
     };
     if let Some(m) = malformed.first() {
         return Err(bounce(ErrorCode::InvalidRequest, &m.to_string()));
     }
-    if let Some(e) = params.first_repeated(SINGLE) {
+    if let Some(e) = params
+        .first_repeated(SINGLE)
+        .or_else(|| params.first_repeated(SINGLE_OIDC))
+    {
         return Err(bounce(ErrorCode::InvalidRequest, &e.to_string()));
     }
     let get = |name: &str| params.get(name).ok().flatten();
@@ -218,31 +212,4 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
         return Err("prompt=none cannot be combined with other values.");
     }
     Ok(prompt)
-}
-
-impl Request21 {
-    /// What the CSRF token of the consent form is bound to: everything that will be issued.
-    pub(super) fn purpose(&self) -> String {
-        format!(
-            "authorize21\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
-            self.app.id,
-            self.redirect_uri,
-            self.scope.wire(),
-            self.state.as_deref().unwrap_or(""),
-            self.code_challenge,
-            self.resources.join(" "),
-            self.nonce.as_deref().unwrap_or(""),
-        )
-    }
-
-    /// The refusal of this request at its redirect URI.
-    pub(super) fn bounce(&self, error: ErrorCode, description: &str) -> Refused {
-        Refused::Bounce(Box::new(Bounce {
-            redirect_uri: self.redirect_uri.clone(),
-            response_type: ResponseType::Code,
-            state: self.state.clone(),
-            error,
-            description: description.to_owned(),
-        }))
-    }
 }

@@ -13,6 +13,8 @@ mod token;
 use axum::Router;
 use axum::routing::{get, post};
 
+use self::authorize_request::Request21;
+use crate::oauth2::decision;
 use crate::state::AppState;
 
 pub(crate) mod register;
@@ -37,7 +39,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/oauth2-1/authorize",
-            get(authorize::get_authorize).post(authorize::post_authorize),
+            get(authorize::get_authorize).post(decision::post::<Request21>),
         )
         .route("/oauth2-1/token", post(token::token))
 }

@@ -8,6 +8,7 @@
 //! refused redirect URI, …) gets its WARN line, so no call site pairs the three by hand. An event
 //! that describes no write (a failed login, a lockout) is written alone ([`Store::audit_alone`]).
 
+use super::gc::in_batches;
 use super::{Result, Store, Tx, with_pool, with_tx, with_writer};
 
 #[derive(Debug, Clone, Default)]
@@ -191,14 +192,6 @@ impl Store {
         batch: i64,
         pause: std::time::Duration,
     ) -> Result<u64> {
-        let mut purged = 0;
-        loop {
-            let n = self.purge_audit(before, batch).await?;
-            purged += n;
-            if n < batch as u64 {
-                return Ok(purged);
-            }
-            tokio::time::sleep(pause).await;
-        }
+        in_batches(batch, pause, || self.purge_audit(before, batch)).await
     }
 }

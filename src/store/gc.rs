@@ -49,44 +49,20 @@ impl Store {
     /// Purges everything expired, batch after batch with `pause` between them so the purge never
     /// monopolises the database (SQLite has one writer).
     pub async fn collect_garbage(&self, now: i64, batch: i64, pause: Duration) -> Result<Purged> {
-        let mut purged = Purged::default();
-        loop {
-            let n = self.purge_codes(now, CODE_TOMBSTONE_SECS, batch).await?;
-            purged.codes += n;
-            if n < batch as u64 {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-        }
-        loop {
-            let n = self.purge_tokens(now, batch).await?;
-            purged.tokens += n;
-            if n < batch as u64 {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-        }
+        let codes = in_batches(batch, pause, || {
+            self.purge_codes(now, CODE_TOMBSTONE_SECS, batch)
+        })
+        .await?;
+        let tokens = in_batches(batch, pause, || self.purge_tokens(now, batch)).await?;
         // Refresh tokens (oauth21.md §3) count as tokens.
-        loop {
-            let n = self.purge_refresh_tokens(now, batch).await?;
-            purged.tokens += n;
-            if n < batch as u64 {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-        }
-        loop {
-            let n = self.purge_oauth1(now, batch).await?;
-            purged.oauth1 += n;
-            if n < batch as u64 {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-        }
-        while self.purge_revocation_log(batch).await? == batch as u64 {
-            tokio::time::sleep(pause).await;
-        }
-        Ok(purged)
+        let refresh = in_batches(batch, pause, || self.purge_refresh_tokens(now, batch)).await?;
+        let oauth1 = in_batches(batch, pause, || self.purge_oauth1(now, batch)).await?;
+        in_batches(batch, pause, || self.purge_revocation_log(batch)).await?;
+        Ok(Purged {
+            codes,
+            tokens: tokens + refresh,
+            oauth1,
+        })
     }
 
     /// Deletes SQLite's announcements older than [`REVOCATION_LOG_SECS`] (by the database's clock:
@@ -106,5 +82,23 @@ impl Store {
         .await?
         .rows_affected();
         Ok(done)
+    }
+}
+
+/// Runs `purge` batch after batch, `pause` between two, until one deletes fewer than `batch`
+/// rows; how many it deleted in all.
+pub(super) async fn in_batches<F, Fut>(batch: i64, pause: Duration, mut purge: F) -> Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64>>,
+{
+    let mut purged = 0;
+    loop {
+        let n = purge().await?;
+        purged += n;
+        if n < batch as u64 {
+            return Ok(purged);
+        }
+        tokio::time::sleep(pause).await;
     }
 }

@@ -44,6 +44,7 @@ pub use oauth21::{Code21, EarlierGrant, Issue21, Issued21, NewClientToken, NewCo
 pub use posts::{NewPost, Post, PostPage, PostStatus, PostUpdate};
 pub use refresh_tokens::{RefreshGrant, RefreshRefusal};
 pub use registrations::{ClientApp, ClientRegistration, NewRegistration};
+pub use seed::OneTime;
 pub use sessions::Session;
 pub use signing_keys::{NewSigningKey, SigningKey};
 pub use sites::{Membership, Role, Site};

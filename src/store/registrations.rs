@@ -4,6 +4,7 @@
 //! nobody connected.
 
 use super::apps::COLUMNS;
+use super::gc::{BATCH_PAUSE, in_batches};
 use super::notify::Stale;
 use super::{App, Result, Store, Tx, text_column, with_pool, with_tx};
 use crate::domain::app::AppType;
@@ -69,6 +70,24 @@ pub struct NewRegistration<'a> {
     pub metadata_expires_at: Option<i64>,
 }
 
+/// Binds the `apps` columns of a [`ClientApp`] that both the `INSERT` and the `UPDATE` below set,
+/// to their first seven placeholders: `name`, `website`, `icon_url`, `app_type`, `redirect_uris`,
+/// `grant_types`, `token_endpoint_auth_method` (like `apps::bind_changes!`, a macro because the
+/// query is a different type on each database inside `with_tx!`).
+macro_rules! bind_client {
+    ($query:expr, $app:expr) => {{
+        let app: &ClientApp<'_> = $app;
+        $query
+            .bind(app.name)
+            .bind(app.website)
+            .bind(app.icon_url)
+            .bind(app.app_type)
+            .bind(app.redirect_uris.join("\n"))
+            .bind(app.grant_types)
+            .bind(app.token_endpoint_auth_method)
+    }};
+}
+
 const REGISTRATION_COLUMNS: &str = "app_id, access_token_digest, scope, contacts, response_types, \
      metadata_url, metadata_expires_at";
 
@@ -83,23 +102,16 @@ impl Tx<'_> {
         now: i64,
     ) -> Result<Option<App>> {
         let sql = format!(
-            "INSERT INTO apps (owner_id, name, description, website, icon_url, app_type, \
-             redirect_uris, js_origins, secret_digest, allow_implicit, created_at, grant_types, \
-             token_endpoint_auth_method, registration) \
-             VALUES (NULL, $1, '', $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
+            "INSERT INTO apps (name, website, icon_url, app_type, redirect_uris, grant_types, \
+             token_endpoint_auth_method, owner_id, description, js_origins, secret_digest, \
+             allow_implicit, created_at, registration) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', '', $8, $9, $10, $11) RETURNING {COLUMNS}"
         );
         let created: App = with_tx!(self, |tx| {
-            sqlx::query_as(&sql)
-                .bind(app.name)
-                .bind(app.website)
-                .bind(app.icon_url)
-                .bind(app.app_type)
-                .bind(app.redirect_uris.join("\n"))
+            bind_client!(sqlx::query_as(&sql), app)
                 .bind(secret_digest)
                 .bind(false)
                 .bind(now)
-                .bind(app.grant_types)
-                .bind(app.token_endpoint_auth_method)
                 .bind(app.registration)
                 .fetch_one(&mut *tx)
                 .await?
@@ -138,14 +150,7 @@ impl Tx<'_> {
              WHERE id = $8 AND registration <> 'manual' RETURNING {COLUMNS}"
         );
         let updated: Option<App> = with_tx!(self, |tx| {
-            sqlx::query_as(&sql)
-                .bind(app.name)
-                .bind(app.website)
-                .bind(app.icon_url)
-                .bind(app.app_type)
-                .bind(app.redirect_uris.join("\n"))
-                .bind(app.grant_types)
-                .bind(app.token_endpoint_auth_method)
+            bind_client!(sqlx::query_as(&sql), app)
                 .bind(app_id)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -258,15 +263,10 @@ impl Store {
     /// time. They never had a token, but each purged client id is announced (below) so no cached
     /// client app outlives it.
     pub async fn purge_unclaimed_clients(&self, cutoff: i64, batch: i64) -> Result<u64> {
-        let mut purged = 0;
-        loop {
-            let n = self.purge_unclaimed_batch(cutoff, batch).await?;
-            purged += n;
-            if n < batch as u64 {
-                return Ok(purged);
-            }
-            tokio::time::sleep(crate::store::gc::BATCH_PAUSE).await;
-        }
+        in_batches(batch, BATCH_PAUSE, || {
+            self.purge_unclaimed_batch(cutoff, batch)
+        })
+        .await
     }
 
     /// One batch of the purge, announced like any app change so no instance keeps authenticating

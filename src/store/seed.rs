@@ -43,35 +43,14 @@ impl Store {
         unit.commit().await
     }
 
-    /// Inserts one unused code per digest, each under a grant of its own (as the authorize
-    /// endpoint would), in one transaction.
-    pub async fn seed_codes(
+    /// Inserts one single-use secret per digest, each under a grant of its own for `code`'s user,
+    /// app, blog and scope (as the authorize endpoint would), expiring at `code.expires_at`, in one
+    /// transaction: unused codes, or live refresh tokens of the 2.1 server (oauth21.md §3) with no
+    /// access token beside them (`access_token_id` NULL), as after a lost response's grace has
+    /// passed.
+    pub async fn seed_under_grants(
         &self,
-        code: &super::NewCode<'_>,
-        digests: &[[u8; 32]],
-        now: i64,
-    ) -> Result<()> {
-        self.seed_under_grants(Rows::Codes, code, digests, now)
-            .await
-    }
-
-    /// Inserts one live refresh token per digest (2.1 server, oauth21.md §3), each under a grant
-    /// of its own for `code`'s user, app, blog and scope, expiring at `code.expires_at`, in one
-    /// transaction. They have no access token beside them (`access_token_id` NULL), as after a
-    /// lost response's grace has passed.
-    pub async fn seed_refresh_tokens(
-        &self,
-        code: &super::NewCode<'_>,
-        digests: &[[u8; 32]],
-        now: i64,
-    ) -> Result<()> {
-        self.seed_under_grants(Rows::Refresh, code, digests, now)
-            .await
-    }
-
-    async fn seed_under_grants(
-        &self,
-        rows: Rows,
+        what: OneTime,
         code: &super::NewCode<'_>,
         digests: &[[u8; 32]],
         now: i64,
@@ -91,12 +70,12 @@ impl Store {
                 });
                 grants.push(" RETURNING id");
                 let ids: Vec<i64> = grants.build_query_scalar().fetch_all(&mut *tx).await?;
-                let mut insert = sqlx::QueryBuilder::new(match rows {
-                    Rows::Codes => {
+                let mut insert = sqlx::QueryBuilder::new(match what {
+                    OneTime::Codes => {
                         "INSERT INTO auth_codes (digest, app_id, user_id, grant_id, site_id, \
                          scope, redirect_uri, code_challenge, expires_at) "
                     }
-                    Rows::Refresh => {
+                    OneTime::Refresh => {
                         "INSERT INTO refresh_tokens (digest, app_id, user_id, grant_id, \
                          created_at, scope, expires_at) "
                     }
@@ -106,13 +85,13 @@ impl Store {
                         .push_bind(code.app_id)
                         .push_bind(code.user_id)
                         .push_bind(grant_id);
-                    match rows {
-                        Rows::Codes => row
+                    match what {
+                        OneTime::Codes => row
                             .push_bind(code.site_id)
                             .push_bind(code.scope)
                             .push_bind(code.redirect_uri)
                             .push_bind(code.code_challenge),
-                        Rows::Refresh => row.push_bind(now).push_bind(code.scope),
+                        OneTime::Refresh => row.push_bind(now).push_bind(code.scope),
                     }
                     .push_bind(code.expires_at);
                 });
@@ -123,9 +102,11 @@ impl Store {
     }
 }
 
-/// What [`Store::seed_under_grants`] inserts under each grant.
-#[derive(Clone, Copy)]
-enum Rows {
+/// The single-use secrets [`Store::seed_under_grants`] inserts, one grant each.
+#[derive(Debug, Clone, Copy)]
+pub enum OneTime {
+    /// Authorization codes (`auth_codes`).
     Codes,
+    /// Refresh tokens of the 2.1 server (`refresh_tokens`).
     Refresh,
 }

@@ -44,12 +44,21 @@ impl ConfirmPage {
     }
 }
 
-/// `GET /apps/{id}/reset-secret` and `GET /apps/{id}/regenerate-consumer-secret`: "are you
-/// sure?" before the reset of `which` secret.
-pub(crate) fn confirm(which: Which) -> MethodRouter<AppState> {
+/// `/apps/{id}/reset-secret` and `/apps/{id}/regenerate-consumer-secret`: the GET asks "are you
+/// sure?", the POST resets `which` secret.
+pub(crate) fn routes(which: Which) -> MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>| async move {
             confirm_page(state, viewer, id, which).await
+        },
+    )
+    .post(
+        move |State(state): State<AppState>,
+              viewer: Viewer,
+              jar: CookieJar,
+              Path(id): Path<String>,
+              body: axum::body::Bytes| async move {
+            reset(state, viewer, jar, id, body, which).await
         },
     )
 }
@@ -78,60 +87,52 @@ fn no_consumer() -> PageError {
     )
 }
 
-pub(crate) async fn reset_secret(
-    State(state): State<AppState>,
+/// Resets `which` secret of an owned app, audits it, and shows the new one once on the app's page.
+async fn reset(
+    state: AppState,
     viewer: Viewer,
     jar: CookieJar,
-    Path(id): Path<String>,
+    id: String,
     body: axum::body::Bytes,
+    which: Which,
 ) -> Result<Response, PageError> {
     let (app, _) = owned_and_posted(&state, &viewer, &id, &body, &[]).await?;
-    let mut tx = state.store.begin();
-    let secret = admin::reset_secret(&mut tx, &*state.random, &app)
-        .await
-        .map_err(admin_failure)?;
-    audit(&mut tx, &viewer, app.id, "client_secret_reset", state.now()).await?;
-    tx.commit().await?;
-    state.playground.forget(app.id);
-    let issued = Flash {
-        client_secret: Some(secret),
-        notice: Some("A new client secret was issued. The old one no longer works.".into()),
-        ..Flash::default()
-    };
-    Ok(redirect_to_app(&state, &viewer, jar, app.id, issued))
-}
-
-pub(crate) async fn regenerate_consumer_secret(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    jar: CookieJar,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response, PageError> {
-    let (app, _) = owned_and_posted(&state, &viewer, &id, &body, &[]).await?;
-    if app.oauth1_key.is_none() {
+    if which == Which::Consumer && app.oauth1_key.is_none() {
         return Err(no_consumer());
     }
     let mut tx = state.store.begin();
-    let secret = admin::regenerate_consumer_secret(&mut tx, &*state.random, &state.key.0, &app)
-        .await
-        .map_err(admin_failure)?;
-    audit(
-        &mut tx,
-        &viewer,
-        app.id,
-        "consumer_secret_reset",
-        state.now(),
-    )
-    .await?;
+    let secret = match which {
+        Which::Client => admin::reset_secret(&mut tx, &*state.random, &app).await,
+        Which::Consumer => {
+            admin::regenerate_consumer_secret(&mut tx, &*state.random, &state.key.0, &app).await
+        }
+    }
+    .map_err(admin_failure)?;
+    let event = match which {
+        Which::Client => "client_secret_reset",
+        Which::Consumer => "consumer_secret_reset",
+    };
+    audit(&mut tx, &viewer, app.id, event, state.now()).await?;
     tx.commit().await?;
-    let issued = Flash {
-        consumer_secret: Some(secret),
-        notice: Some(
-            "A new consumer secret was issued; the consumer key is unchanged. The old secret no longer works."
-                .into(),
-        ),
-        ..Flash::default()
+    let issued = match which {
+        Which::Client => {
+            // The playground keeps the client secret it was last given: that one is void now.
+            state.playground.forget(app.id);
+            Flash {
+                client_secret: Some(secret),
+                notice: Some("A new client secret was issued. The old one no longer works.".into()),
+                ..Flash::default()
+            }
+        }
+        Which::Consumer => Flash {
+            consumer_secret: Some(secret),
+            notice: Some(
+                "A new consumer secret was issued; the consumer key is unchanged. The old secret \
+                 no longer works."
+                    .into(),
+            ),
+            ..Flash::default()
+        },
     };
     Ok(redirect_to_app(&state, &viewer, jar, app.id, issued))
 }

@@ -1,7 +1,7 @@
 //! The consent page (`templates/consent.html`), one page for the three authorize endpoints:
 //! `/oauth2/authorize`, `/oauth2-1/authorize` and `/oauth1/authorize`. Each endpoint validates its
-//! own request and says what the form carries; this module picks the blog choices, binds the CSRF
-//! token to the request, marks an unverified (self-registered) app with its redirect host in full
+//! own request and says what the form carries; this module picks the blog choices (and checks the
+//! one the form posts back), binds the CSRF token to the request, marks an unverified (self-registered) app with its redirect host in full
 //! (oauth21.md §5), and answers with `no-store`.
 
 use askama::Template;
@@ -14,6 +14,7 @@ use crate::domain::client_metadata::redirect_host;
 use crate::domain::scope;
 use crate::domain::site_url::BlogRef;
 use crate::http::headers::no_store;
+use crate::http::params::Params;
 use crate::state::AppState;
 use crate::store::{App, Site};
 
@@ -139,4 +140,29 @@ pub(crate) async fn page(
     let mut response = page.into_response();
     no_store(response.headers_mut());
     Ok(response)
+}
+
+/// The blog the user chose on the consent form (`blog_id`) for a single-blog grant, in the three
+/// authorize endpoints: one they administer.
+pub(crate) async fn chosen_blog(
+    state: &AppState,
+    user_id: i64,
+    params: &Params,
+) -> Result<i64, PageError> {
+    let chosen = params
+        .get("blog_id")
+        .ok()
+        .flatten()
+        .and_then(|b| b.parse::<i64>().ok());
+    let Some(blog_id) = chosen else {
+        return Err(PageError::invalid_request(
+            "Choose the blog to grant access to.",
+        ));
+    };
+    if !state.store.is_administrator(user_id, blog_id).await? {
+        return Err(PageError::invalid_request(
+            "You do not administer the chosen blog.",
+        ));
+    }
+    Ok(blog_id)
 }

@@ -76,11 +76,11 @@ fn self_service() -> Router<AppState> {
         )
         .route(
             "/apps/{client_id}/reset-secret",
-            app_secrets::confirm(Which::Client).post(app_secrets::reset_secret),
+            app_secrets::routes(Which::Client),
         )
         .route(
             "/apps/{client_id}/regenerate-consumer-secret",
-            app_secrets::confirm(Which::Consumer).post(app_secrets::regenerate_consumer_secret),
+            app_secrets::routes(Which::Consumer),
         )
         .route("/apps/{client_id}/icon", get(icons::serve))
         .route(
