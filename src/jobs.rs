@@ -1,6 +1,8 @@
 //! Background jobs of a serving instance (STYLE.md, "background jobs … stop cleanly"): the
-//! revocation watcher that keeps the validation cache honest (`store::notify`) and the periodic
-//! garbage collection (`store::gc`, and self-registered clients nobody connected). Both stop when `stop` turns true.
+//! revocation watcher that keeps the validation cache honest (`store::notify`), the periodic
+//! garbage collection (`store::gc`, and self-registered clients nobody connected), SQLite's
+//! checkpoints (`Store::checkpoint`, off the writer's path) and the metrics' upkeep (without it, a
+//! server nobody scrapes would keep every latency sample). All stop when `stop` turns true.
 
 use std::time::Duration;
 
@@ -15,12 +17,44 @@ pub(crate) const GC_INTERVAL: Duration = Duration::from_secs(300);
 /// The pause between two batches of one collection.
 pub(crate) const GC_PAUSE: Duration = Duration::from_millis(20);
 
+/// How often the request-latency samples are folded into their histograms (`Metrics::upkeep`).
+pub(crate) const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+/// How often SQLite's write-ahead log is copied back into the database (`Store::checkpoint`).
+pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// Starts every job; await the handles after sending `true` on the sender of `stop`.
 pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let watcher = {
         let store = state.store.clone();
         let stop = stop.clone();
         tokio::spawn(async move { store.watch_revocations(stop).await })
+    };
+    let upkeep = {
+        let state = state.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(METRICS_UPKEEP) => state.store.metrics().upkeep(),
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        })
+    };
+    let checkpointer = {
+        let store = state.store.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                if let Err(e) = store.checkpoint().await {
+                    tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry");
+                }
+            }
+        })
     };
     let collector = {
         let state = state.clone();
@@ -70,5 +104,5 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHa
             }
         })
     };
-    vec![watcher, collector]
+    vec![watcher, upkeep, checkpointer, collector]
 }

@@ -9,7 +9,7 @@
 //! Rare events (failures, refusals) register by name and label on the spot; the recorder returns
 //! the existing handle. Gauges that describe state (pool, cache) are sampled when scraped.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -95,9 +95,24 @@ pub(crate) const DESCRIPTIONS: &[(&str, &str)] = &[
 ];
 
 /// The handles of one (route, method) pair, by status.
-#[derive(Default)]
-struct RouteHandles {
+/// The request counter and latency histogram of one route and method, by status.
+pub struct RouteMetrics {
+    route: Arc<str>,
+    method: &'static str,
+    /// Status 200's, registered at the first.
+    ok: OnceLock<(Counter, Histogram)>,
     by_status: DashMap<u16, (Counter, Histogram)>,
+}
+
+impl RouteMetrics {
+    /// The route's label: its matched path, or a fixed word.
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
 }
 
 /// One instance's metrics: its recorder and the handles of the hot path.
@@ -106,7 +121,7 @@ pub struct Metrics {
     /// Route names, each allocated once: the label of every request of the route shares it.
     route_names: DashMap<Box<str>, Arc<str>>,
     unmatched: Arc<str>,
-    routes: DashMap<(Arc<str>, &'static str), Arc<RouteHandles>>,
+    routes: DashMap<(Arc<str>, &'static str), Arc<RouteMetrics>>,
     pub token_valid: Counter,
     pub token_invalid: Counter,
     pub token_malformed: Counter,
@@ -197,47 +212,77 @@ impl Metrics {
         )
     }
 
-    /// Records one answered request. The route is the matched path (`MatchedPath`, an `Arc<str>`
-    /// shared by every request of the route) or a fixed word, never the raw URI.
-    pub fn request(&self, route: &Arc<str>, method: &'static str, status: u16, took: Duration) {
-        let handles = match self.routes.get(&(Arc::clone(route), method)) {
-            Some(h) => Arc::clone(&h),
-            None => Arc::clone(&self.routes.entry((Arc::clone(route), method)).or_default()),
+    /// The request metrics of a route (the matched path, `Metrics::route`) and method: found in a
+    /// map per request by the full stack, kept by the lean stack (`server::lean`) for its routes.
+    pub fn route_metrics(&self, route: &Arc<str>, method: &'static str) -> Arc<RouteMetrics> {
+        let key = (Arc::clone(route), method);
+        if let Some(found) = self.routes.get(&key) {
+            return Arc::clone(&found);
+        }
+        let made = || {
+            Arc::new(RouteMetrics {
+                route: Arc::clone(route),
+                method,
+                ok: OnceLock::new(),
+                by_status: DashMap::new(),
+            })
         };
-        let pair = match handles.by_status.get(&status) {
-            Some(pair) => pair,
-            None => {
-                let status_text = status.to_string();
-                let counter = self.recorder.register_counter(
-                    &Key::from_parts(
-                        "latchkey_http_requests_total",
-                        vec![
-                            Label::new("route", route.to_string()),
-                            Label::from_static_parts("method", method),
-                            Label::new("status", status_text.clone()),
-                        ],
-                    ),
-                    &METADATA,
-                );
-                let histogram = self.recorder.register_histogram(
-                    &Key::from_parts(
-                        "latchkey_http_request_duration_seconds",
-                        vec![
-                            Label::new("route", route.to_string()),
-                            Label::new("status", status_text),
-                        ],
-                    ),
-                    &METADATA,
-                );
-                handles
+        Arc::clone(&self.routes.entry(key).or_insert_with(made))
+    }
+
+    /// Records one answered request of `route`.
+    pub fn request(&self, route: &RouteMetrics, status: u16, took: Duration) {
+        let register = || self.register_status(route, status);
+        let other;
+        let pair = if status == 200 {
+            // The common answer: one atomic load, no map and no lock.
+            route.ok.get_or_init(register)
+        } else {
+            other = match route.by_status.get(&status) {
+                Some(pair) => pair,
+                None => route
                     .by_status
                     .entry(status)
-                    .or_insert((counter, histogram))
-                    .downgrade()
-            }
+                    .or_insert_with(register)
+                    .downgrade(),
+            };
+            &*other
         };
         pair.0.increment(1);
         pair.1.record(took.as_secs_f64());
+    }
+
+    fn register_status(&self, route: &RouteMetrics, status: u16) -> (Counter, Histogram) {
+        let status_text = status.to_string();
+        let counter = self.recorder.register_counter(
+            &Key::from_parts(
+                "latchkey_http_requests_total",
+                vec![
+                    Label::new("route", route.route.to_string()),
+                    Label::from_static_parts("method", route.method),
+                    Label::new("status", status_text.clone()),
+                ],
+            ),
+            &METADATA,
+        );
+        let histogram = self.recorder.register_histogram(
+            &Key::from_parts(
+                "latchkey_http_request_duration_seconds",
+                vec![
+                    Label::new("route", route.route.to_string()),
+                    Label::new("status", status_text),
+                ],
+            ),
+            &METADATA,
+        );
+        (counter, histogram)
+    }
+
+    /// Folds the samples recorded since the last call into the histograms' buckets. Until then
+    /// each sample is kept in memory (8 bytes a request), so a server nobody scrapes runs this on
+    /// a timer (`jobs`); a scrape runs it too.
+    pub fn upkeep(&self) {
+        self.recorder.handle().run_upkeep();
     }
 
     /// Counts one occurrence of a rare event (a failure, a refusal, an audit event).
@@ -263,8 +308,41 @@ impl Metrics {
 
     /// The Prometheus text exposition of everything recorded so far.
     pub fn render(&self) -> String {
-        let handle = self.recorder.handle();
-        handle.run_upkeep();
-        handle.render()
+        self.upkeep();
+        self.recorder.handle().render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_method_and_status_across_upkeeps() {
+        let metrics = Metrics::new();
+        let route = metrics.route_metrics(&metrics.route(Some("/oauth2/token-info")), "GET");
+        assert!(Arc::ptr_eq(
+            &route,
+            &metrics.route_metrics(&metrics.route(Some("/oauth2/token-info")), "GET")
+        ));
+        metrics.request(&route, 200, Duration::from_millis(2));
+        metrics.request(&route, 400, Duration::from_millis(1));
+        metrics.upkeep();
+        metrics.request(&route, 200, Duration::from_millis(3));
+        let text = metrics.render();
+        let ok = r#"{route="/oauth2/token-info",status="200"}"#;
+        let count = format!("latchkey_http_request_duration_seconds_count{ok}");
+        assert_eq!(sample(&text, &count), Some(2.0), "{text}");
+        let sum = format!("latchkey_http_request_duration_seconds_sum{ok}");
+        assert!((sample(&text, &sum).unwrap() - 0.005).abs() < 1e-9);
+        let bad = r#"latchkey_http_requests_total{route="/oauth2/token-info",method="GET",status="400"}"#;
+        assert_eq!(sample(&text, bad), Some(1.0), "{text}");
+        // No series for a status that was never answered.
+        assert!(!text.contains(r#"status="404""#));
     }
 }

@@ -3,7 +3,6 @@
 //! a WARN line for the security events a response carries ([`SecurityEvent`]) or that its status
 //! shows (429: a failure budget is spent).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -11,6 +10,7 @@ use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::metrics::RouteMetrics;
 use crate::state::AppState;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,25 +43,18 @@ pub(crate) async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = method_label(request.method());
     let metrics = state.store.metrics();
-    let route: Arc<str> = metrics.route(
+    let route = metrics.route(
         request
             .extensions()
             .get::<MatchedPath>()
             .map(MatchedPath::as_str),
     );
+    let route = metrics.route_metrics(&route, method_label(request.method()));
     // A cheap clone (shared bytes), not a copy of the text.
     let request_id = request.headers().get(&REQUEST_ID).cloned();
     let response = next.run(request).await;
-    answered(
-        &state,
-        &route,
-        method,
-        request_id.as_ref(),
-        &response,
-        started,
-    );
+    answered(&state, &route, request_id.as_ref(), &response, started);
     response
 }
 
@@ -69,8 +62,7 @@ pub(crate) async fn observe(
 /// `server::lean` calls it too).
 pub(crate) fn answered(
     state: &AppState,
-    route: &Arc<str>,
-    method: &'static str,
+    route: &RouteMetrics,
     request_id: Option<&axum::http::HeaderValue>,
     response: &Response,
     started: Instant,
@@ -78,12 +70,14 @@ pub(crate) fn answered(
     let metrics = state.store.metrics();
     let took = started.elapsed();
     let status = response.status();
-    metrics.request(route, method, status.as_u16(), took);
+    metrics.request(route, status.as_u16(), took);
+    let method = route.method();
     let request_id = request_id.and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let route = route.route();
     if state.settings.log_requests {
         tracing::info!(
             method,
-            route = &**route,
+            route,
             status = status.as_u16(),
             latency_ms = took.as_secs_f64() * 1000.0,
             request_id,
@@ -95,7 +89,7 @@ pub(crate) fn answered(
         tracing::warn!(
             event = "throttled",
             method,
-            route = &**route,
+            route,
             request_id,
             "security event"
         );
@@ -105,7 +99,7 @@ pub(crate) fn answered(
         tracing::warn!(
             event = "oauth1_refused",
             problem,
-            route = &**route,
+            route,
             request_id,
             "security event"
         );

@@ -45,6 +45,7 @@ use tracing::Instrument;
 
 use crate::http::peer::Peer;
 use crate::http::{headers, observe};
+use crate::metrics::RouteMetrics;
 use crate::state::AppState;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -104,22 +105,23 @@ struct Shared {
     state: AppState,
     /// Every route without the outer layers (what the lean `/me` passes to).
     bare: Router,
-    /// The metric labels of the lean routes, made once.
-    token_info: [Arc<str>; 2],
-    me: [Arc<str>; 3],
-    introspect: [Arc<str>; 2],
+    /// The request metrics of the lean routes, found once.
+    token_info: [Arc<RouteMetrics>; 2],
+    me: [Arc<RouteMetrics>; 3],
+    introspect: [Arc<RouteMetrics>; 2],
 }
 
 impl Split {
     /// `full` is the complete application (`server::app`).
     pub(crate) fn new(state: AppState, full: Router) -> Self {
         let metrics = state.store.metrics();
-        let label = |path: &str| metrics.route(Some(path));
+        let of =
+            |method| move |path: &str| metrics.route_metrics(&metrics.route(Some(path)), method);
         let shared = Shared {
             bare: crate::router(state.clone()),
-            token_info: TOKEN_INFO.map(label),
-            me: ME.map(label),
-            introspect: INTROSPECT.map(label),
+            token_info: TOKEN_INFO.map(of("GET")),
+            me: ME.map(of("GET")),
+            introspect: INTROSPECT.map(of("POST")),
             state,
         };
         Self {
@@ -186,11 +188,12 @@ async fn serve(shared: Arc<Shared>, route: Lean, mut request: Request) -> Respon
         }
     };
     let state = &shared.state;
-    let (label, method) = match route {
-        Lean::TokenInfo(i) => (&shared.token_info[i], "GET"),
-        Lean::Me(i) => (&shared.me[i], "GET"),
-        Lean::Introspect(i) => (&shared.introspect[i], "POST"),
+    let metrics = match route {
+        Lean::TokenInfo(i) => &shared.token_info[i],
+        Lean::Me(i) => &shared.me[i],
+        Lean::Introspect(i) => &shared.introspect[i],
     };
+    let (label, method) = (metrics.route(), metrics.method());
     // As in the full stack: a refusal by the limits and a panic's 500 carry no security headers.
     let mut response = match headers::over_limits(&request) {
         Some(refused) => refused,
@@ -230,8 +233,7 @@ async fn serve(shared: Arc<Shared>, route: Lean, mut request: Request) -> Respon
             let answered = if state.settings.otel_endpoint.is_some() {
                 // Exported traces need the request span (with its id and route); logs do not.
                 let id = request_id.to_str().unwrap_or("-");
-                let span =
-                    tracing::info_span!("request", method, route = &**label, request_id = id);
+                let span = tracing::info_span!("request", method, route = label, request_id = id);
                 answer.instrument(span).await
             } else {
                 answer.await
@@ -246,12 +248,12 @@ async fn serve(shared: Arc<Shared>, route: Lean, mut request: Request) -> Respon
             }
         }
     };
-    observe::answered(state, label, method, Some(&request_id), &response, started);
+    observe::answered(state, metrics, Some(&request_id), &response, started);
     if response.status().is_server_error() {
         let id = request_id.to_str().unwrap_or("-");
         tracing::error!(
             status = response.status().as_u16(),
-            route = &**label,
+            route = label,
             request_id = id,
             "response failed"
         );

@@ -260,10 +260,12 @@ impl Store {
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .after_release(|conn, _| Box::pin(discard_unsettled(conn)));
+            // The writer never checkpoints on commit: `Store::checkpoint`, run by a background
+            // job, copies the log back off the write path (see there).
             let writer = pool_options
                 .clone()
                 .max_connections(1)
-                .connect_lazy_with(connect.clone());
+                .connect_lazy_with(connect.clone().pragma("wal_autocheckpoint", "0"));
             // Readiness has its own connection, which waits at most a moment for the write lock.
             let probe = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -424,6 +426,20 @@ impl Store {
         let started = std::time::Instant::now();
         with_pool!(self, |pool| pool.acquire().await.ok().map(drop))?;
         Some(started.elapsed())
+    }
+
+    /// SQLite: copies committed pages from the write-ahead log back into the database file, as far
+    /// as readers allow (`PRAGMA wal_checkpoint(PASSIVE)`), on a reading connection, so that the
+    /// writer, whose commits would otherwise run this copy (and its `fsync`) every 1,000 pages,
+    /// never stalls the writes queued behind it. The log restarts from its beginning at the
+    /// first write after a complete checkpoint. PostgreSQL: nothing to do.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if let Db::Sqlite(pool) = &self.db {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// This instance's metrics.

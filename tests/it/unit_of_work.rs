@@ -122,3 +122,55 @@ async fn a_transaction_that_never_wrote_commits_as_a_no_op(app: TestApp) {
     let _dropped = app.store.begin();
 }
 both!(a_transaction_that_never_wrote_commits_as_a_no_op);
+
+/// SQLite: commits on the writer connection never copy the write-ahead log back into the database
+/// (`wal_autocheckpoint` would, every 1,000 pages, stalling every write queued behind it);
+/// `Store::checkpoint`, which a background job runs, does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_leave_the_checkpoint_to_the_background_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latchkey.db");
+    let store = latchkey::store::Store::connect(&latchkey::store::DbOptions {
+        url: format!("sqlite://{}", file.display()),
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        sqlite_full_sync: false,
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    let wal = dir.path().join("latchkey.db-wal");
+    let before = size(&file);
+    // Far more than 1,000 pages of log: nonce rows through the writer, in concurrent batches.
+    for round in 0..40 {
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..500 {
+            let store = store.clone();
+            writes.spawn(async move {
+                let nonce = format!("nonce-{round}-{i}-{}", "x".repeat(40));
+                let nonce = latchkey::store::Nonce {
+                    consumer_key: "consumer",
+                    token: &[7u8; 32],
+                    timestamp: T0,
+                    nonce: &nonce,
+                    expires_at: T0 + 600,
+                };
+                assert!(store.record_nonce(&nonce).await.unwrap());
+            });
+        }
+        writes.join_all().await;
+    }
+    assert!(
+        size(&wal) > 1_000 * 4_096,
+        "the log was copied back on the way: {} bytes left in it",
+        size(&wal)
+    );
+    assert_eq!(size(&file), before, "the writer checkpointed");
+    store.checkpoint().await.unwrap();
+    assert!(
+        size(&file) > before + 1_000 * 4_096,
+        "the checkpoint copied nothing: {} bytes",
+        size(&file)
+    );
+}
