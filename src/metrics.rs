@@ -340,7 +340,8 @@ mod tests {
         assert_eq!(sample(&text, &count), Some(2.0), "{text}");
         let sum = format!("latchkey_http_request_duration_seconds_sum{ok}");
         assert!((sample(&text, &sum).unwrap() - 0.005).abs() < 1e-9);
-        let bad = r#"latchkey_http_requests_total{route="/oauth2/token-info",method="GET",status="400"}"#;
+        let bad =
+            r#"latchkey_http_requests_total{route="/oauth2/token-info",method="GET",status="400"}"#;
         assert_eq!(sample(&text, bad), Some(1.0), "{text}");
         // No series for a status that was never answered.
         assert!(!text.contains(r#"status="404""#));
