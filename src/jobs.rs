@@ -1,7 +1,7 @@
 //! Background jobs of a serving instance (STYLE.md, "background jobs … stop cleanly"): the
 //! revocation watcher that keeps the validation cache honest (`store::notify`), the periodic
 //! garbage collection (`store::gc`, and self-registered clients nobody connected), SQLite's
-//! checkpoints (`Store::checkpoint`, off the writer's path) and the metrics' upkeep (without it, a
+//! checkpoints (`Store::checkpoint`, beside the writer) and the metrics' upkeep (without it, a
 //! server nobody scrapes would keep every latency sample). All stop when `stop` turns true.
 
 use std::time::Duration;
@@ -20,7 +20,7 @@ pub(crate) const GC_PAUSE: Duration = Duration::from_millis(20);
 /// How often the request-latency samples are folded into their histograms (`Metrics::upkeep`).
 pub(crate) const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// How often SQLite's write-ahead log is copied back into the database (`Store::checkpoint`).
-pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Starts every job; await the handles after sending `true` on the sender of `stop`.
 pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {

@@ -123,9 +123,10 @@ async fn a_transaction_that_never_wrote_commits_as_a_no_op(app: TestApp) {
 }
 both!(a_transaction_that_never_wrote_commits_as_a_no_op);
 
-/// SQLite: commits on the writer connection never copy the write-ahead log back into the database
-/// (`wal_autocheckpoint` would, every 1,000 pages, stalling every write queued behind it);
-/// `Store::checkpoint`, which a background job runs, does.
+/// SQLite: commits on the writer connection do not copy the write-ahead log back into the
+/// database every 1,000 pages (SQLite's default, which stalled every write queued behind the
+/// commit that did it); `Store::checkpoint`, which a background job runs beside the writer, does.
+/// (The writer's own rarer checkpoint, which keeps the log bounded, is not reached here.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_writes_leave_the_checkpoint_to_the_background_job() {
     let dir = tempfile::tempdir().unwrap();
