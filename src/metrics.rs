@@ -94,7 +94,6 @@ pub(crate) const DESCRIPTIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The handles of one (route, method) pair, by status.
 /// The request counter and latency histogram of one route and method, by status.
 pub struct RouteMetrics {
     route: Arc<str>,
