@@ -31,25 +31,16 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHa
     };
     let upkeep = {
         let state = state.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(METRICS_UPKEEP) => state.store.metrics().upkeep(),
-                    _ = stop.wait_for(|s| *s) => break,
-                }
-            }
+        every(METRICS_UPKEEP, stop.clone(), move || {
+            state.store.metrics().upkeep();
+            async {}
         })
     };
     let checkpointer = {
         let store = state.store.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
-                    _ = stop.wait_for(|s| *s) => break,
-                }
+        every(CHECKPOINT_EVERY, stop.clone(), move || {
+            let store = store.clone();
+            async move {
                 if let Err(e) = store.checkpoint().await {
                     tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry");
                 }
@@ -105,4 +96,21 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinHa
         })
     };
     vec![watcher, upkeep, checkpointer, collector]
+}
+
+/// Runs `work` every `period` until `stop` turns true.
+fn every<F, W>(period: Duration, mut stop: watch::Receiver<bool>, mut work: W) -> JoinHandle<()>
+where
+    W: FnMut() -> F + Send + 'static,
+    F: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            work().await;
+        }
+    })
 }
