@@ -32,6 +32,23 @@ end
 
 local reqs, items, next_item, step, seq
 local client_id = os.getenv("BENCH_CLIENT_ID") or "0"
+local secret = urlencode(os.getenv("BENCH_CLIENT_SECRET") or "")
+local redirect = urlencode(os.getenv("BENCH_REDIRECT") or "")
+
+-- The request that spends one line of BENCH_FILE (a code, a refresh token, a signed header).
+function spend(item)
+  if mode == "code-exchange" then
+    local body = "grant_type=authorization_code&client_id=" .. client_id .. "&client_secret=" .. secret ..
+      "&redirect_uri=" .. redirect .. "&code=" .. item
+    return wrk.format("POST", "/oauth2/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+  elseif mode == "refresh" then
+    local body = "grant_type=refresh_token&client_id=" .. client_id .. "&client_secret=" .. secret ..
+      "&refresh_token=" .. item
+    return wrk.format("POST", "/oauth2-1/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+  end
+  if item == "exhausted" then item = "OAuth exhausted" end
+  return wrk.format("GET", "/wp-json/wp/v2/users/me", { ["Authorization"] = item })
+end
 
 function init(args)
   math.randomseed(os.time() * 1000 + (id or 0))
@@ -54,17 +71,14 @@ function init(args)
       reqs[#reqs + 1] = wrk.format("POST", "/oauth2-1/token-info",
         { ["Content-Type"] = "application/x-www-form-urlencoded" }, auth .. "&token=" .. t)
     end
-  elseif mode == "code-exchange" or mode == "refresh" then
-    items = lines(os.getenv("BENCH_FILE"))
-    step = tonumber(os.getenv("BENCH_THREADS") or "2")
-    next_item = id
-  elseif mode == "oauth1-call" then
-    -- Each signed request once (its nonce is spent): thread k keeps lines k, k+T, k+2T, ...
+  elseif mode == "code-exchange" or mode == "refresh" or mode == "oauth1-call" then
+    -- Each code, refresh token or signed request once (it is spent): thread k keeps lines
+    -- k, k+T, k+2T, ..., each request formatted here, as the other modes' are.
     items = {}
     local n = 0
     for line in io.lines(os.getenv("BENCH_FILE")) do
       n = n + 1
-      if #line > 0 and (n - id) % step == 0 then items[#items + 1] = line end
+      if #line > 0 and (n - id) % step == 0 then items[#items + 1] = spend(line) end
     end
     next_item = 1
   elseif mode == "login" then
@@ -78,30 +92,11 @@ function init(args)
   end
 end
 
-local secret = urlencode(os.getenv("BENCH_CLIENT_SECRET") or "")
-local redirect = urlencode(os.getenv("BENCH_REDIRECT") or "")
-
 function request()
-  if mode == "code-exchange" then
-    -- Each code once: thread k takes codes k, k+T, k+2T, ...
-    local code = items[next_item] or "exhausted"
-    next_item = next_item + step
-    local body = "grant_type=authorization_code&client_id=" .. client_id .. "&client_secret=" .. secret ..
-      "&redirect_uri=" .. redirect .. "&code=" .. code
-    return wrk.format("POST", "/oauth2/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
-  end
-  if mode == "refresh" then
-    -- Each refresh token once (rotation spends it): thread k takes tokens k, k+T, k+2T, ...
-    local token = items[next_item] or "exhausted"
-    next_item = next_item + step
-    local body = "grant_type=refresh_token&client_id=" .. client_id .. "&client_secret=" .. secret ..
-      "&refresh_token=" .. token
-    return wrk.format("POST", "/oauth2-1/token", { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
-  end
-  if mode == "oauth1-call" then
-    local header = items[next_item] or "OAuth exhausted"
+  if items then
+    local r = items[next_item] or spend("exhausted")
     next_item = next_item + 1
-    return wrk.format("GET", "/wp-json/wp/v2/users/me", { ["Authorization"] = header })
+    return r
   end
   if seq then
     -- Warm-up: every token once, thread k taking k, k+T, ...

@@ -5,7 +5,22 @@
 
 use super::notify::Revocation;
 use super::tokens::{NewGrant, site_admin};
-use super::{NewCode21, NewToken, Result, Store, Tx, with_tx, with_writer};
+use super::{Db, NewCode21, NewToken, Result, Store, StoreError, Tx, with_tx, with_writer};
+
+/// SQLite's redemption in one command on the writer connection ([`Store::redeem_at_once`]): the
+/// claim, the token (only if the claim changed a row), its tie to the code and the grant's use,
+/// in one transaction. `changes()` is the row count of the statement before; `last_insert_rowid()`
+/// the token just inserted. sqlx binds `$n` across the statements.
+const REDEEM_AT_ONCE_SQLITE: &str = "\
+    BEGIN IMMEDIATE; \
+    UPDATE auth_codes SET used_at = $8 \
+    WHERE digest = $11 AND used_at IS NULL AND expires_at > $8 AND NOT oauth21; \
+    INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, origin, \
+    created_at, expires_at, audiences) \
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE changes() = 1 RETURNING id; \
+    UPDATE auth_codes SET token_id = last_insert_rowid() WHERE digest = $11 AND changes() = 1; \
+    UPDATE grants SET last_used_at = $8 WHERE id = $4 AND changes() = 1; \
+    COMMIT";
 
 #[derive(Debug, Clone)]
 pub struct NewCode<'a> {
@@ -122,8 +137,11 @@ impl Store {
         check: F,
     ) -> Result<std::result::Result<(RedeemedCode, i64), RedeemRefusal<R>>>
     where
-        F: FnOnce(&RedeemedCode) -> std::result::Result<CodeToken<'a>, (R, bool)>,
+        F: Fn(&RedeemedCode) -> std::result::Result<CodeToken<'a>, (R, bool)>,
     {
+        if let Some(redeemed) = self.redeem_at_once(digest, now, &check).await? {
+            return Ok(Ok(redeemed));
+        }
         let mut tx = self.begin();
         let Some(code) = tx.claim_code(digest, now).await? else {
             return Ok(Err(tx.refuse_unclaimable(digest).await?));
@@ -135,6 +153,73 @@ impl Store {
         let token_id = tx.issue_for_code(&code, digest, &token, now).await?;
         tx.commit().await?;
         Ok(Ok((code, token_id)))
+    }
+}
+
+impl Store {
+    /// SQLite's fast path of [`Store::redeem_code`] for a code that `check` accepts: the code is
+    /// read on a reader, checked, then claimed and redeemed in one command on the writer
+    /// connection (one round trip to its worker thread where the transaction of `redeem_code` takes
+    /// six; issue 17). `None` (PostgreSQL; no such unused code; `check` refuses; another
+    /// redemption claimed it first) leaves everything to `redeem_code`'s transaction, which claims
+    /// before it checks and so answers refusals and replays as it always has. The code's binding
+    /// never changes, so what `check` saw on the reader is what the claim claims.
+    ///
+    /// The command runs in a task of its own, so a cancelled request cannot stop it between its
+    /// `BEGIN` and `COMMIT`; after any error the connection is closed (SQLite rolls back what a
+    /// failed command left open), since sqlx does not know about this transaction.
+    async fn redeem_at_once<'a, R, F>(
+        &self,
+        digest: &[u8],
+        now: i64,
+        check: &F,
+    ) -> Result<Option<(RedeemedCode, i64)>>
+    where
+        F: Fn(&RedeemedCode) -> std::result::Result<CodeToken<'a>, (R, bool)>,
+    {
+        let (Db::Sqlite(pool), Some(writer)) = (&self.db, &self.writer) else {
+            return Ok(None);
+        };
+        let code: Option<RedeemedCode> = sqlx::query_as(concat!(
+            "SELECT app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge, ",
+            site_admin!("auth_codes"),
+            " AS site_admin FROM auth_codes \
+             WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 AND NOT oauth21"
+        ))
+        .bind(digest)
+        .bind(now)
+        .fetch_optional(pool)
+        .await?;
+        let Some(code) = code else {
+            return Ok(None);
+        };
+        let Ok(token) = check(&code) else {
+            return Ok(None);
+        };
+        let redeem = sqlx::query_scalar::<_, i64>(REDEEM_AT_ONCE_SQLITE)
+            .bind(token.digest.to_vec())
+            .bind(code.app_id)
+            .bind(code.user_id)
+            .bind(code.grant_id)
+            .bind(code.site_id)
+            .bind(code.scope.clone())
+            .bind("code")
+            .bind(now)
+            .bind(token.expires_at)
+            .bind(None::<String>)
+            .bind(digest.to_vec());
+        let writer = writer.clone();
+        let ran = tokio::spawn(async move {
+            let mut conn = writer.acquire().await?;
+            let ran = redeem.fetch_all(&mut *conn).await;
+            if ran.is_err() {
+                let _ = conn.close().await;
+            }
+            ran
+        })
+        .await
+        .map_err(|e| StoreError::Internal(sqlx::Error::Protocol(format!("redeem task: {e}"))))?;
+        Ok(ran?.first().map(|&token_id| (code, token_id)))
     }
 }
 

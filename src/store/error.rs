@@ -131,6 +131,16 @@ impl StoreError {
     }
 }
 
+const SQLITE_FULL: i32 = 13;
+
+/// Set when an SQLite write met a full disk (by [`is_outage`], which sees every failed query),
+/// taken by `Store::checkpoint`, which then truncates the write-ahead log: a log keeps its size
+/// when its pages are copied back, so after a full disk the space it held is only given back to
+/// the file system, for the writes that follow, by truncating it. One flag for the process:
+/// truncating the log of a store that did not fail costs one checkpoint.
+pub(super) static DISK_FULL: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Whether `err` says the database is unreachable, overloaded or cannot write for now, rather than
 /// that the query or its data is wrong.
 pub(super) fn is_outage(err: &sqlx::Error) -> bool {
@@ -149,8 +159,11 @@ pub(super) fn is_outage(err: &sqlx::Error) -> bool {
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // Primary result codes (the low byte of the extended one): BUSY, LOCKED, NOMEM,
                 // READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
-                code.parse::<i32>()
-                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26))
+                let primary = code.parse::<i32>().map(|c| c & 0xff);
+                if primary == Ok(SQLITE_FULL) {
+                    DISK_FULL.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                primary.is_ok_and(|c| matches!(c, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26))
             } else {
                 // PostgreSQL SQLSTATEs: connection exception, insufficient resources, operator
                 // intervention (shutdown, statement_timeout), system error, a refused login or a

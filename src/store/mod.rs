@@ -436,16 +436,28 @@ impl Store {
 
     /// SQLite: copies committed pages from the write-ahead log back into the database file, as far
     /// as readers allow (`PRAGMA wal_checkpoint(PASSIVE)`), on a reading connection, beside the
-    /// writer. The writer still checkpoints itself every 1,000 pages of log (SQLite's automatic
-    /// checkpoint): that is what lets the log restart from its beginning, so it stays bounded
-    /// under a steady stream of writes, which a checkpoint beside the writer never catches up
-    /// with. But that checkpoint, run inside a commit while every queued write waits, now finds
-    /// most pages already copied. PostgreSQL: nothing to do.
+    /// writer. The writer still checkpoints itself every [`WRITER_CHECKPOINT_PAGES`] pages of log
+    /// (SQLite's automatic checkpoint): that is what lets the log restart from its beginning, so
+    /// it stays bounded under a steady stream of writes, which a checkpoint beside the writer never
+    /// catches up with. But that checkpoint, run inside a commit while every queued write waits,
+    /// now finds most pages already copied. After a write met a full disk
+    /// ([`error::DISK_FULL`]), the checkpoint truncates the log instead (`TRUNCATE`, which waits
+    /// for the writer), giving its space back for the writes that follow; until that succeeds, the
+    /// next checkpoint tries again. PostgreSQL: nothing to do.
     pub async fn checkpoint(&self) -> Result<()> {
         if let Db::Sqlite(pool) = &self.db {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(pool)
-                .await?;
+            let truncate = error::DISK_FULL.swap(false, std::sync::atomic::Ordering::Relaxed);
+            let sql = if truncate {
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            } else {
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            };
+            // A checkpoint that cannot finish for want of space is an SQLITE_FULL error (the flag
+            // is set again); one that readers or the writer hold up reports it in its row.
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(pool).await?;
+            if truncate && busy != 0 {
+                error::DISK_FULL.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         Ok(())
     }
