@@ -204,6 +204,11 @@ impl SmallDisk {
         Some(SmallDisk { dir })
     }
 
+    /// The URL of an SQLite database on this disk.
+    fn url(&self) -> String {
+        format!("sqlite://{}/latchkey.db", self.dir.path().display())
+    }
+
     /// Fills the disk with a file; returns its path.
     fn fill(&self) -> std::path::PathBuf {
         use std::io::Write;
@@ -225,6 +230,17 @@ impl Drop for SmallDisk {
     }
 }
 
+/// A server on the SQLite database at `url`, with a user, an app and its consumer: the app, the
+/// user's id, the consumer and the app's id.
+async fn serve_on(url: &str) -> (TestApp, i64, Consumer, i64) {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = url.to_owned())
+        .await
+        .unwrap();
+    let (user_id, consumer) = consumer(&app).await;
+    let app_id = app.scalar("SELECT id FROM apps").await;
+    (app, user_id, consumer, app_id)
+}
+
 async fn integrity(app: &TestApp) -> String {
     app.text("PRAGMA integrity_check").await
 }
@@ -238,12 +254,8 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
     let Some(disk) = SmallDisk::mount("8m") else {
         return;
     };
-    let url = format!("sqlite://{}/latchkey.db", disk.dir.path().display());
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = url.clone())
-        .await
-        .unwrap();
-    let (user_id, consumer) = consumer(&app).await;
-    let app_id = app.scalar("SELECT id FROM apps").await;
+    let url = disk.url();
+    let (app, user_id, consumer, app_id) = serve_on(&url).await;
     let token = |i: usize| {
         let digest = latchkey::domain::random::bytes::<32>(&OsRandom).to_vec();
         (digest, i)
@@ -419,12 +431,7 @@ async fn a_code_exchange_the_full_disk_refuses_is_a_503_that_spends_nothing() {
     let Some(disk) = SmallDisk::mount("3m") else {
         return;
     };
-    let url = format!("sqlite://{}/latchkey.db", disk.dir.path().display());
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = url.clone())
-        .await
-        .unwrap();
-    let (user_id, consumer) = consumer(&app).await;
-    let app_id = app.scalar("SELECT id FROM apps").await;
+    let (app, user_id, consumer, app_id) = serve_on(&disk.url()).await;
     let redirect_uri = "https://client.example/cb";
     let codes: Vec<String> = (0..1_500)
         .map(|_| secret::mint(Kind::AuthCode, &OsRandom))
