@@ -7,6 +7,24 @@ use super::notify::Revocation;
 use super::tokens::{NewGrant, site_admin};
 use super::{Db, NewCode21, NewToken, Result, Store, StoreError, Tx, with_tx, with_writer};
 
+/// The columns of a [`RedeemedCode`], read or returned from `auth_codes`.
+macro_rules! redeemed_code {
+    () => {
+        concat!(
+            "app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge, ",
+            site_admin!("auth_codes"),
+            " AS site_admin"
+        )
+    };
+}
+
+/// The legacy dialect's code that may still be redeemed: digest `$1`, unused, unexpired at `$2`.
+macro_rules! claimable {
+    () => {
+        "digest = $1 AND used_at IS NULL AND expires_at > $2 AND NOT oauth21"
+    };
+}
+
 /// SQLite's redemption in one command on the writer connection ([`Store::redeem_at_once`]): the
 /// claim, the token (only if the claim changed a row), its tie to the code and the grant's use,
 /// in one transaction. `changes()` is the row count of the statement before; `last_insert_rowid()`
@@ -181,10 +199,10 @@ impl Store {
             return Ok(None);
         };
         let code: Option<RedeemedCode> = sqlx::query_as(concat!(
-            "SELECT app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge, ",
-            site_admin!("auth_codes"),
-            " AS site_admin FROM auth_codes \
-             WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 AND NOT oauth21"
+            "SELECT ",
+            redeemed_code!(),
+            " FROM auth_codes WHERE ",
+            claimable!()
         ))
         .bind(digest)
         .bind(now)
@@ -228,11 +246,10 @@ impl Tx<'_> {
     async fn claim_code(&mut self, digest: &[u8], now: i64) -> Result<Option<RedeemedCode>> {
         Ok(with_tx!(self, |tx| {
             sqlx::query_as(concat!(
-                "UPDATE auth_codes SET used_at = $2 \
-                 WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 AND NOT oauth21 \
-                 RETURNING app_id, user_id, grant_id, site_id, scope, redirect_uri, code_challenge, ",
-                site_admin!("auth_codes"),
-                " AS site_admin"
+                "UPDATE auth_codes SET used_at = $2 WHERE ",
+                claimable!(),
+                " RETURNING ",
+                redeemed_code!()
             ))
             .bind(digest)
             .bind(now)
