@@ -133,13 +133,13 @@ impl StoreError {
 
 const SQLITE_FULL: i32 = 13;
 
-/// Set when an SQLite write met a full disk (by [`is_outage`], which sees every failed query),
-/// taken by `Store::checkpoint`, which then truncates the write-ahead log: a log keeps its size
-/// when its pages are copied back, so after a full disk the space it held is only given back to
-/// the file system, for the writes that follow, by truncating it. One flag for the process:
-/// truncating the log of a store that did not fail costs one checkpoint.
-pub(super) static DISK_FULL: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
+/// How many times an SQLite query met a full disk in this process (counted by [`is_outage`], which
+/// sees every failed query). `Store::checkpoint` truncates the write-ahead log when the count has
+/// moved since its last truncation: a log keeps its size when its pages are copied back, so after
+/// a full disk the space it held is only given back to the file system, for the writes that
+/// follow, by truncating it. A count rather than a flag, so that each store of the process (the
+/// tests run many) sees it; truncating the log of a store that did not fail costs one checkpoint.
+pub(super) static DISK_FULLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Whether `err` says the database is unreachable, overloaded or cannot write for now, rather than
 /// that the query or its data is wrong.
@@ -161,7 +161,7 @@ pub(super) fn is_outage(err: &sqlx::Error) -> bool {
                 // READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
                 let primary = code.parse::<i32>().map(|c| c & 0xff);
                 if primary == Ok(SQLITE_FULL) {
-                    DISK_FULL.store(true, std::sync::atomic::Ordering::Relaxed);
+                    DISK_FULLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 primary.is_ok_and(|c| matches!(c, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26))
             } else {

@@ -157,6 +157,8 @@ pub struct Store {
     writer: Option<SqlitePool>,
     /// This instance's metrics (`crate::metrics`), shared with the application state.
     metrics: Arc<crate::metrics::Metrics>,
+    /// SQLite: [`error::DISK_FULLS`] as of this store's last truncating checkpoint.
+    full_disks_handled: Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -310,6 +312,7 @@ impl Store {
             probe,
             writer,
             cache: Arc::default(),
+            full_disks_handled: Arc::default(),
         })
     }
 
@@ -440,23 +443,25 @@ impl Store {
     /// (SQLite's automatic checkpoint): that is what lets the log restart from its beginning, so
     /// it stays bounded under a steady stream of writes, which a checkpoint beside the writer never
     /// catches up with. But that checkpoint, run inside a commit while every queued write waits,
-    /// now finds most pages already copied. After a write met a full disk
-    /// ([`error::DISK_FULL`]), the checkpoint truncates the log instead (`TRUNCATE`, which waits
-    /// for the writer), giving its space back for the writes that follow; until that succeeds, the
-    /// next checkpoint tries again. PostgreSQL: nothing to do.
+    /// now finds most pages already copied. After a query met a full disk
+    /// ([`error::DISK_FULLS`]), the checkpoint truncates the log instead (`TRUNCATE`, which waits
+    /// for the writer), giving its space back for the writes that follow; until one succeeds, each
+    /// checkpoint tries again. PostgreSQL: nothing to do.
     pub async fn checkpoint(&self) -> Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
         if let Db::Sqlite(pool) = &self.db {
-            let truncate = error::DISK_FULL.swap(false, std::sync::atomic::Ordering::Relaxed);
+            let full_disks = error::DISK_FULLS.load(Relaxed);
+            let truncate = full_disks != self.full_disks_handled.load(Relaxed);
             let sql = if truncate {
                 "PRAGMA wal_checkpoint(TRUNCATE)"
             } else {
                 "PRAGMA wal_checkpoint(PASSIVE)"
             };
-            // A checkpoint that cannot finish for want of space is an SQLITE_FULL error (the flag
-            // is set again); one that readers or the writer hold up reports it in its row.
+            // A checkpoint that cannot finish for want of space fails with SQLITE_FULL; one that
+            // readers or the writer hold up says so in its first column.
             let (busy, _, _): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(pool).await?;
-            if truncate && busy != 0 {
-                error::DISK_FULL.store(true, std::sync::atomic::Ordering::Relaxed);
+            if truncate && busy == 0 {
+                self.full_disks_handled.store(full_disks, Relaxed);
             }
         }
         Ok(())

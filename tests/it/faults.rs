@@ -525,6 +525,47 @@ async fn a_code_exchange_the_full_disk_refuses_is_a_503_that_spends_nothing() {
     app.store.close().await;
 }
 
+/// After a write met the full disk, a checkpoint truncates the write-ahead log once there is room,
+/// so the space the log held goes back to the file system (a PASSIVE checkpoint copies its pages
+/// back but keeps the file at its size).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_full_disk_a_checkpoint_truncates_the_log() {
+    let Some(disk) = SmallDisk::mount("3m") else {
+        return;
+    };
+    let (app, user_id, _, app_id) = serve_on(&disk.url()).await;
+    let wal = disk.dir.path().join("latchkey.db-wal");
+    let filler = disk.fill();
+    let mut refused = false;
+    for _ in 0..5_000 {
+        let digest = latchkey::domain::random::bytes::<32>(&OsRandom).to_vec();
+        let new = NewToken {
+            digest: &digest,
+            app_id,
+            user_id,
+            site_id: None,
+            scope: "global",
+            origin: "implicit",
+            expires_at: None,
+        };
+        if let Err(e) = app.store.grant_token(&new, app.clock_now()).await {
+            assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the full disk refused no write");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    std::fs::remove_file(filler).unwrap();
+    // No write from here on: only a truncating checkpoint (the job runs every 250 ms) empties it.
+    wait_until("the log is truncated", PATIENCE, async || {
+        std::fs::metadata(&wal).is_ok_and(|m| m.len() == 0)
+    })
+    .await;
+    assert_eq!(integrity(&app).await, "ok");
+    app.store.close().await;
+}
+
 async fn a_query_the_database_refuses_is_a_500_server_error_not_a_503_to_retry(app: TestApp) {
     let (user_id, consumer) = consumer(&app).await;
     let app_id = app.scalar("SELECT id FROM apps").await;
