@@ -241,6 +241,22 @@ async fn serve_on(url: &str) -> (TestApp, i64, Consumer, i64) {
     (app, user_id, consumer, app_id)
 }
 
+/// Stores a token with this digest under a new grant of the user to the app, straight through the
+/// store (a write that does not go through HTTP); its id.
+async fn grant(app: &TestApp, user_id: i64, app_id: i64, digest: &[u8]) -> Result<i64, StoreError> {
+    let new = NewToken {
+        digest,
+        app_id,
+        user_id,
+        site_id: None,
+        scope: "global",
+        origin: "implicit",
+        expires_at: None,
+    };
+    let grant = app.store.grant_token(&new, app.clock_now()).await?;
+    Ok(grant.token_id)
+}
+
 async fn integrity(app: &TestApp) -> String {
     app.text("PRAGMA integrity_check").await
 }
@@ -297,17 +313,8 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
             answered.push((nonce, auth, status));
         }
         let (digest, _) = token(i);
-        let new = NewToken {
-            digest: &digest,
-            app_id,
-            user_id,
-            site_id: None,
-            scope: "global",
-            origin: "implicit",
-            expires_at: None,
-        };
-        match app.store.grant_token(&new, app.clock_now()).await {
-            Ok(grant) => issued.push(grant.token_id),
+        match grant(&app, user_id, app_id, &digest).await {
+            Ok(token_id) => issued.push(token_id),
             Err(e) => {
                 assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
                 refused.push(digest);
@@ -351,22 +358,7 @@ async fn a_full_disk_refuses_writes_with_503_loses_no_answered_write_and_recover
         );
         answered.push((nonce, auth, status));
         let (digest, _) = token(i);
-        let new = NewToken {
-            digest: &digest,
-            app_id,
-            user_id,
-            site_id: None,
-            scope: "global",
-            origin: "implicit",
-            expires_at: None,
-        };
-        issued.push(
-            app.store
-                .grant_token(&new, app.clock_now())
-                .await
-                .unwrap()
-                .token_id,
-        );
+        issued.push(grant(&app, user_id, app_id, &digest).await.unwrap());
     }
     assert_eq!(integrity(&app).await, "ok");
     ready_becomes(&app, 200).await;
@@ -539,16 +531,7 @@ async fn after_a_full_disk_a_checkpoint_truncates_the_log() {
     let mut refused = false;
     for _ in 0..5_000 {
         let digest = latchkey::domain::random::bytes::<32>(&OsRandom).to_vec();
-        let new = NewToken {
-            digest: &digest,
-            app_id,
-            user_id,
-            site_id: None,
-            scope: "global",
-            origin: "implicit",
-            expires_at: None,
-        };
-        if let Err(e) = app.store.grant_token(&new, app.clock_now()).await {
+        if let Err(e) = grant(&app, user_id, app_id, &digest).await {
             assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
             refused = true;
             break;
@@ -819,17 +802,8 @@ async fn connections_killed_under_load_lose_no_answered_write_and_the_pool_recov
             answered.push((nonce, status));
         }
         let digest = latchkey::domain::random::bytes::<32>(&OsRandom).to_vec();
-        let new = NewToken {
-            digest: &digest,
-            app_id,
-            user_id,
-            site_id: None,
-            scope: "global",
-            origin: "implicit",
-            expires_at: None,
-        };
-        match app.store.grant_token(&new, app.clock_now()).await {
-            Ok(grant) => issued.push(grant.token_id),
+        match grant(&app, user_id, app_id, &digest).await {
+            Ok(token_id) => issued.push(token_id),
             Err(e) => assert!(e.is_outage(), "{e}"),
         }
     }
