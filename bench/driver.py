@@ -362,7 +362,11 @@ def bench_backend(backend, admin_url, args, results, notes):
         half = max(2, secs // 2)
 
         server = Server(db_url, name)
-        ready_ms = server.start()
+        try:
+            ready_ms = server.start()
+        except BaseException:
+            ceiling.stop()
+            raise
         time.sleep(1.0)
         idle = server.rss()[0]
         results.append({"scenario": "start-up", "backend": backend, "tokens": size,

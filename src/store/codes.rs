@@ -4,7 +4,7 @@
 //! code stays as a tombstone so that a replay can revoke the token issued from it.
 
 use super::notify::Revocation;
-use super::tokens::{NewGrant, site_admin};
+use super::tokens::{NewGrant, insert_access_token, site_admin};
 use super::{Db, NewCode21, NewToken, Result, Store, StoreError, Tx, with_tx, with_writer};
 
 /// The columns of a [`RedeemedCode`], read or returned from `auth_codes`.
@@ -18,10 +18,17 @@ macro_rules! redeemed_code {
     };
 }
 
-/// The legacy dialect's code that may still be redeemed: digest `$1`, unused, unexpired at `$2`.
+/// The legacy dialect's code that may still be redeemed: this digest, unused, unexpired at `now`
+/// (the placeholders bound to them).
 macro_rules! claimable {
-    () => {
-        "digest = $1 AND used_at IS NULL AND expires_at > $2 AND NOT oauth21"
+    ($digest:literal, $now:literal) => {
+        concat!(
+            "digest = ",
+            $digest,
+            " AND used_at IS NULL AND expires_at > ",
+            $now,
+            " AND NOT oauth21"
+        )
     };
 }
 
@@ -29,16 +36,16 @@ macro_rules! claimable {
 /// claim, the token (only if the claim changed a row), its tie to the code and the grant's use,
 /// in one transaction. `changes()` is the row count of the statement before; `last_insert_rowid()`
 /// the token just inserted. sqlx binds `$n` across the statements.
-const REDEEM_AT_ONCE_SQLITE: &str = "\
-    BEGIN IMMEDIATE; \
-    UPDATE auth_codes SET used_at = $8 \
-    WHERE digest = $11 AND used_at IS NULL AND expires_at > $8 AND NOT oauth21; \
-    INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, origin, \
-    created_at, expires_at, audiences) \
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE changes() = 1 RETURNING id; \
-    UPDATE auth_codes SET token_id = last_insert_rowid() WHERE digest = $11 AND changes() = 1; \
-    UPDATE grants SET last_used_at = $8 WHERE id = $4 AND changes() = 1; \
-    COMMIT";
+const REDEEM_AT_ONCE_SQLITE: &str = concat!(
+    "BEGIN IMMEDIATE; UPDATE auth_codes SET used_at = $8 WHERE ",
+    claimable!("$11", "$8"),
+    "; ",
+    insert_access_token!(),
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE changes() = 1 RETURNING id; \
+     UPDATE auth_codes SET token_id = last_insert_rowid() WHERE digest = $11 AND changes() = 1; \
+     UPDATE grants SET last_used_at = $8 WHERE id = $4 AND changes() = 1; \
+     COMMIT"
+);
 
 #[derive(Debug, Clone)]
 pub struct NewCode<'a> {
@@ -202,7 +209,7 @@ impl Store {
             "SELECT ",
             redeemed_code!(),
             " FROM auth_codes WHERE ",
-            claimable!()
+            claimable!("$1", "$2")
         ))
         .bind(digest)
         .bind(now)
@@ -247,7 +254,7 @@ impl Tx<'_> {
         Ok(with_tx!(self, |tx| {
             sqlx::query_as(concat!(
                 "UPDATE auth_codes SET used_at = $2 WHERE ",
-                claimable!(),
+                claimable!("$1", "$2"),
                 " RETURNING ",
                 redeemed_code!()
             ))

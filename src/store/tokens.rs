@@ -35,6 +35,16 @@ impl TokenGrant {
     }
 }
 
+/// SQL: the head of an `access_tokens` insert, the ten columns of an [`AccessTokenRow`] with
+/// `created_at`, in the order their values are bound.
+macro_rules! insert_access_token {
+    () => {
+        "INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, origin, \
+         created_at, expires_at, audiences) "
+    };
+}
+pub(super) use insert_access_token;
+
 /// SQL: whether the row's user administers the row's blog now (`$table` has `user_id` and
 /// `site_id`). One indexed probe of `site_members`' primary key, inside the statement that reads
 /// the token or claims the code, so it costs no extra round trip.
@@ -180,11 +190,10 @@ impl Tx<'_> {
         now: i64,
     ) -> Result<i64> {
         Ok(with_tx!(self, |tx| {
-            sqlx::query_scalar(
-                "INSERT INTO access_tokens (digest, app_id, user_id, grant_id, site_id, scope, \
-                 origin, created_at, expires_at, audiences) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-            )
+            sqlx::query_scalar(concat!(
+                insert_access_token!(),
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
+            ))
             .bind(token.digest)
             .bind(token.app_id)
             .bind(token.user_id)
